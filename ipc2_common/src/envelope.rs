@@ -1,0 +1,38 @@
+//! The envelope headers that start every frame's payload.
+//!
+//! A payload is a header followed by a body (bincode, back to back). The header says what the
+//! frame is and, for requests and replies, which call it belongs to; the body is the user's value
+//! (a job, a reply), the [`crate::handshake::Hello`], or a failure reason, depending on the header.
+//! Keeping the header separate lets the I/O tasks route a frame by reading a few bytes, and lets the
+//! caller decode its own body on its own task.
+
+use serde::{Deserialize, Serialize};
+
+/// Headers of frames the host sends to a worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ToWorker {
+    /// A job that expects a reply. Body: the job.
+    Request {
+        /// Identifies the call; the reply carries the same id.
+        id: u64,
+    },
+    /// A job that expects no reply. Body: the job.
+    Notify,
+}
+
+/// Headers of frames a worker sends to the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ToHost {
+    /// The first frame of every connection. Body: [`crate::handshake::Hello`].
+    Hello,
+    /// The answer to a request. Body: the reply.
+    Reply {
+        /// The id of the request being answered.
+        id: u64,
+    },
+    /// The worker could not answer a request. Body: the reason, a `String`.
+    Failed {
+        /// The id of the request that failed.
+        id: u64,
+    },
+}

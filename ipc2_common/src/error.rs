@@ -1,0 +1,57 @@
+//! The one error type of the protocol layer.
+
+use std::io;
+
+/// What can go wrong while framing, encoding or decoding a message.
+///
+/// Every variant means the connection it happened on can no longer be trusted: the side that sees
+/// it closes that one connection, and nothing else is affected.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A frame's length exceeds the configured maximum. Raised before anything is allocated for
+    /// it when receiving, and before anything is written when sending.
+    #[error("frame of {len} bytes exceeds the maximum of {max} bytes")]
+    FrameTooLarge {
+        /// The length the frame has or claims to have.
+        len: u64,
+        /// The configured maximum.
+        max: usize,
+    },
+    /// The stream ended in the middle of a frame.
+    #[error("connection closed in the middle of a frame ({received} of {expected} bytes received)")]
+    UnexpectedEof {
+        /// Bytes of the frame (header included) that arrived.
+        received: usize,
+        /// Bytes the frame needed.
+        expected: usize,
+    },
+    /// A value could not be encoded.
+    #[error("could not encode a message")]
+    Encode(#[source] bincode::error::EncodeError),
+    /// A payload could not be decoded into the expected type.
+    #[error("could not decode a message")]
+    Decode(#[source] bincode::error::DecodeError),
+    /// A payload decoded, but bytes were left over after the value.
+    #[error("{extra} unexpected bytes after a decoded message")]
+    TrailingBytes {
+        /// How many bytes were left.
+        extra: usize,
+    },
+    /// The program was not started by an ipc2 host (no `IPC2_` variables in its environment).
+    #[error(
+        "this program was not started by an ipc2 host: run it through a WorkerSet, which sets the IPC2_* environment variables"
+    )]
+    NotStartedByHost,
+    /// An `IPC2_` environment variable is missing or malformed.
+    #[error("environment variable {var} is invalid: {reason}")]
+    InvalidEnv {
+        /// The variable's name.
+        var: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// Reading from or writing to the connection failed.
+    #[error("connection i/o failed")]
+    Io(#[from] io::Error),
+}

@@ -1,0 +1,187 @@
+//! Length-prefixed framing: a 4-byte little-endian length, then that many bytes.
+//!
+//! ```text
+//! +----------------+--------------------------------+
+//! | len: u32 (LE)  | payload: len bytes             |
+//! +----------------+--------------------------------+
+//! ```
+//!
+//! The length is checked against the maximum *before* any buffer is reserved for the payload, so
+//! a peer that claims a 4 GiB frame costs nothing but an error. The same limit applies when
+//! encoding ([`crate::codec::encode_frame`]), so a side never sends what its peer must refuse.
+//!
+//! [`FrameCodec`] plugs into `tokio_util::codec::FramedRead`, which supplies the buffering and makes
+//! reads cancel-safe; the codec only decides where frames start and end.
+
+use bytes::{Buf, BytesMut};
+use tokio_util::codec::Decoder;
+
+use crate::Error;
+
+/// Bytes in a frame header.
+pub const HEADER_LEN: usize = 4;
+
+/// The default maximum payload length of a frame: 64 MiB.
+pub const DEFAULT_MAX_FRAME_LEN: usize = 64 * 1024 * 1024;
+
+/// Splits a byte stream into frames of at most `max_frame_len` payload bytes.
+///
+/// Decoding yields each payload without its header. A header that claims more than the maximum
+/// is [`Error::FrameTooLarge`]; a stream that ends inside a frame is [`Error::UnexpectedEof`]; a
+/// stream that ends between frames ends the stream cleanly.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use ipc2_common::FrameCodec;
+/// use tokio_util::codec::Decoder;
+///
+/// let mut codec = FrameCodec::new(16);
+/// let mut buf = BytesMut::from(&[3, 0, 0, 0, b'a', b'b', b'c'][..]);
+/// assert_eq!(codec.decode(&mut buf)?.as_deref(), Some(&b"abc"[..]));
+/// # Ok::<(), ipc2_common::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct FrameCodec {
+    max_frame_len: usize,
+}
+
+impl FrameCodec {
+    /// A codec that accepts payloads of at most `max_frame_len` bytes.
+    pub fn new(max_frame_len: usize) -> Self {
+        Self { max_frame_len }
+    }
+
+    /// The largest payload this codec accepts.
+    pub fn max_frame_len(&self) -> usize {
+        self.max_frame_len
+    }
+
+    /// Changes the largest payload this codec accepts, for example after a handshake that was
+    /// read under a tighter limit.
+    pub fn set_max_frame_len(&mut self, max_frame_len: usize) {
+        self.max_frame_len = max_frame_len;
+    }
+}
+
+impl Decoder for FrameCodec {
+    type Item = BytesMut;
+    type Error = Error;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<BytesMut>, Error> {
+        let Some(header) = src.get(..HEADER_LEN) else {
+            return Ok(None);
+        };
+        let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
+        let len = usize::try_from(len).unwrap_or(usize::MAX);
+        if len > self.max_frame_len {
+            return Err(Error::FrameTooLarge {
+                len: len as u64,
+                max: self.max_frame_len,
+            });
+        }
+        let total = HEADER_LEN + len;
+        if src.len() < total {
+            src.reserve(total - src.len());
+            return Ok(None);
+        }
+        src.advance(HEADER_LEN);
+        Ok(Some(src.split_to(len)))
+    }
+
+    fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<BytesMut>, Error> {
+        match self.decode(src)? {
+            Some(frame) => Ok(Some(frame)),
+            None if src.is_empty() => Ok(None),
+            None => {
+                let expected = match src.get(..HEADER_LEN) {
+                    Some(h) => HEADER_LEN + u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize,
+                    None => HEADER_LEN,
+                };
+                Err(Error::UnexpectedEof {
+                    received: src.len(),
+                    expected,
+                })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(payload: &[u8]) -> Vec<u8> {
+        let mut out = (payload.len() as u32).to_le_bytes().to_vec();
+        out.extend_from_slice(payload);
+        out
+    }
+
+    #[test]
+    fn oversized_header_is_rejected_before_reserving() {
+        let mut codec = FrameCodec::new(1024);
+        let mut buf = BytesMut::from(&u32::MAX.to_le_bytes()[..]);
+        let err = codec.decode(&mut buf).unwrap_err();
+        assert!(matches!(err, Error::FrameTooLarge { len, max: 1024 } if len == u32::MAX as u64));
+        assert!(buf.capacity() < 1024);
+    }
+
+    #[test]
+    fn frame_of_exactly_max_is_accepted_and_one_more_is_not() {
+        let mut codec = FrameCodec::new(8);
+        let mut buf = BytesMut::from(&frame(&[7; 8])[..]);
+        assert_eq!(codec.decode(&mut buf).unwrap().unwrap().len(), 8);
+        let mut buf = BytesMut::from(&frame(&[7; 9])[..]);
+        assert!(matches!(
+            codec.decode(&mut buf),
+            Err(Error::FrameTooLarge { len: 9, max: 8 })
+        ));
+    }
+
+    #[test]
+    fn eof_inside_header_or_payload_is_unexpected_eof() {
+        let whole = frame(b"hello");
+        for cut in 1..whole.len() {
+            let mut codec = FrameCodec::new(64);
+            let mut buf = BytesMut::from(&whole[..cut]);
+            let err = codec.decode_eof(&mut buf).unwrap_err();
+            assert!(
+                matches!(err, Error::UnexpectedEof { received, .. } if received == cut),
+                "cut at {cut}: {err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn eof_between_frames_is_a_clean_end() {
+        let mut codec = FrameCodec::new(64);
+        let mut buf = BytesMut::new();
+        assert!(codec.decode_eof(&mut buf).unwrap().is_none());
+    }
+
+    #[test]
+    fn zero_length_frame_is_an_empty_payload() {
+        let mut codec = FrameCodec::new(64);
+        let mut buf = BytesMut::from(&frame(b"")[..]);
+        assert_eq!(codec.decode(&mut buf).unwrap().unwrap().len(), 0);
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn every_split_point_yields_the_same_frames() {
+        let mut stream = frame(b"one");
+        stream.extend(frame(b""));
+        stream.extend(frame(b"three"));
+        for split in 0..=stream.len() {
+            let mut codec = FrameCodec::new(64);
+            let mut buf = BytesMut::new();
+            let mut got = Vec::new();
+            for chunk in [&stream[..split], &stream[split..]] {
+                buf.extend_from_slice(chunk);
+                while let Some(f) = codec.decode(&mut buf).unwrap() {
+                    got.push(f.to_vec());
+                }
+            }
+            assert_eq!(got, [&b"one"[..], b"", b"three"], "split at {split}");
+        }
+    }
+}

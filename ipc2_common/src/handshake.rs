@@ -1,0 +1,208 @@
+//! How a worker learns where its host is, and proves it is the process the host started.
+//!
+//! The host starts each worker with [`Invitation::to_env`]: the socket address, a fresh random
+//! [`Token`] for that one spawn, the worker's slot id and the frame limit, in environment variables
+//! prefixed `IPC2_`. The token is never put in argv, because `/proc/<pid>/cmdline` is readable by
+//! every user while a process's environment is not.
+//!
+//! The worker's first frame is a [`Hello`] echoing the token. The host reads that frame under a
+//! tight size limit ([`MAX_HELLO_LEN`]) and a deadline, and only then treats the connection as a
+//! worker; it also checks the peer's credentials (see `ipc2_host`).
+
+use std::ffi::OsString;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+
+/// The protocol version this build speaks; a worker that sends another is refused.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The largest first frame the host reads before the peer has proved who it is.
+pub const MAX_HELLO_LEN: usize = 256;
+
+/// Environment variable holding the address of the host's listener.
+pub const ENV_ADDRESS: &str = "IPC2_ADDRESS";
+/// Environment variable holding the per-spawn token.
+pub const ENV_TOKEN: &str = "IPC2_TOKEN";
+/// Environment variable holding the worker's slot id.
+pub const ENV_WORKER_ID: &str = "IPC2_WORKER_ID";
+/// Environment variable holding the maximum frame length both sides use.
+pub const ENV_MAX_FRAME_LEN: &str = "IPC2_MAX_FRAME_LEN";
+
+/// The worker's first frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    /// [`PROTOCOL_VERSION`] of the worker's build.
+    pub protocol_version: u32,
+    /// The token from the worker's environment.
+    pub token: Token,
+    /// The slot id from the worker's environment.
+    pub worker_id: u32,
+    /// The worker's process id, as the worker sees it.
+    pub pid: u32,
+}
+
+/// 32 random bytes that a worker must present to be accepted.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Token([u8; 32]);
+
+impl Token {
+    /// A fresh token from the operating system's random source.
+    pub fn random() -> std::io::Result<Self> {
+        let mut bytes = [0; 32];
+        getrandom::fill(&mut bytes)?;
+        Ok(Self(bytes))
+    }
+
+    /// Compares in time independent of where the tokens differ.
+    pub fn matches(&self, other: &Token) -> bool {
+        self.0
+            .iter()
+            .zip(other.0.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+    }
+
+    fn to_hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn from_hex(hex: &str) -> Option<Self> {
+        if hex.len() != 64 || !hex.is_ascii() {
+            return None;
+        }
+        let mut bytes = [0; 32];
+        for (i, byte) in bytes.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+        }
+        Some(Self(bytes))
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(..)")
+    }
+}
+
+/// Everything a worker needs to find and join its host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invitation {
+    /// Where the host listens (for Unix sockets, the socket's path).
+    pub address: String,
+    /// The token this spawn must present.
+    pub token: Token,
+    /// The worker's slot id.
+    pub worker_id: u32,
+    /// The maximum frame length both sides use.
+    pub max_frame_len: usize,
+}
+
+impl Invitation {
+    /// The environment variables that carry this invitation to a child process.
+    pub fn to_env(&self) -> [(&'static str, String); 4] {
+        [
+            (ENV_ADDRESS, self.address.clone()),
+            (ENV_TOKEN, self.token.to_hex()),
+            (ENV_WORKER_ID, self.worker_id.to_string()),
+            (ENV_MAX_FRAME_LEN, self.max_frame_len.to_string()),
+        ]
+    }
+
+    /// Reads the invitation from this process's environment.
+    ///
+    /// Fails with [`Error::NotStartedByHost`] when none of the variables is set (the program was
+    /// run by hand), and with [`Error::InvalidEnv`] when one is missing or malformed.
+    pub fn from_env() -> Result<Self, Error> {
+        Self::from_vars(|name| std::env::var_os(name))
+    }
+
+    /// Whether this process looks like it was started by an ipc2 host.
+    pub fn present() -> bool {
+        std::env::var_os(ENV_ADDRESS).is_some()
+    }
+
+    fn from_vars(get: impl Fn(&str) -> Option<OsString>) -> Result<Self, Error> {
+        let names = [ENV_ADDRESS, ENV_TOKEN, ENV_WORKER_ID, ENV_MAX_FRAME_LEN];
+        if names.iter().all(|name| get(name).is_none()) {
+            return Err(Error::NotStartedByHost);
+        }
+        let var = |name: &'static str| -> Result<String, Error> {
+            get(name)
+                .ok_or(Error::InvalidEnv {
+                    var: name,
+                    reason: "it is not set",
+                })?
+                .into_string()
+                .map_err(|_| Error::InvalidEnv {
+                    var: name,
+                    reason: "it is not valid UTF-8",
+                })
+        };
+        let invalid = |var, reason| Error::InvalidEnv { var, reason };
+        Ok(Self {
+            address: var(ENV_ADDRESS)?,
+            token: Token::from_hex(&var(ENV_TOKEN)?)
+                .ok_or(invalid(ENV_TOKEN, "it is not 64 hex digits"))?,
+            worker_id: var(ENV_WORKER_ID)?
+                .parse()
+                .map_err(|_| invalid(ENV_WORKER_ID, "it is not a number"))?,
+            max_frame_len: var(ENV_MAX_FRAME_LEN)?
+                .parse()
+                .map_err(|_| invalid(ENV_MAX_FRAME_LEN, "it is not a number"))?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn invitation() -> Invitation {
+        Invitation {
+            address: "/tmp/ipc2-x/s".into(),
+            token: Token::random().unwrap(),
+            worker_id: 3,
+            max_frame_len: 1024,
+        }
+    }
+
+    #[test]
+    fn invitation_round_trips_through_the_environment() {
+        let inv = invitation();
+        let env: HashMap<_, _> = inv.to_env().into_iter().collect();
+        let back = Invitation::from_vars(|n| env.get(n).map(OsString::from)).unwrap();
+        assert_eq!(back, inv);
+    }
+
+    #[test]
+    fn no_variables_means_not_started_by_host() {
+        assert!(matches!(
+            Invitation::from_vars(|_| None),
+            Err(Error::NotStartedByHost)
+        ));
+    }
+
+    #[test]
+    fn malformed_variables_name_the_variable() {
+        let mut env: HashMap<_, _> = invitation().to_env().into_iter().collect();
+        env.insert(ENV_TOKEN, "zz".into());
+        let err = Invitation::from_vars(|n| env.get(n).map(OsString::from)).unwrap_err();
+        assert!(matches!(err, Error::InvalidEnv { var: ENV_TOKEN, .. }));
+        env.remove(ENV_TOKEN);
+        let err = Invitation::from_vars(|n| env.get(n).map(OsString::from)).unwrap_err();
+        assert!(err.to_string().contains(ENV_TOKEN), "{err}");
+    }
+
+    #[test]
+    fn tokens_differ_and_match_only_themselves() {
+        let (a, b) = (Token::random().unwrap(), Token::random().unwrap());
+        assert!(a.matches(&a.clone()));
+        assert!(!a.matches(&b));
+        assert_eq!(format!("{a:?}"), "Token(..)");
+    }
+}

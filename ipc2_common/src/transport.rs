@@ -1,0 +1,115 @@
+//! The two traits that let ipc2 run over any byte stream, and their Unix-socket implementations.
+//!
+//! The host side listens with a [`Server`] and each worker dials in with a [`Client`]. Both only
+//! move bytes: framing, handshake and supervision are the same whatever the transport. Unix sockets
+//! are the default (and the only transport that can prove a peer's process id, which the host uses
+//! to refuse impostors).
+
+use std::future::Future;
+use std::io;
+use std::path::Path;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{UnixListener, UnixStream};
+
+/// The longest socket path Linux accepts (`sun_path` is 108 bytes, one of them the final NUL).
+const MAX_UNIX_PATH: usize = 107;
+
+/// A listener the host accepts worker connections on.
+///
+/// Implement it to carry ipc2 over another transport; [`UnixListener`] is the default.
+pub trait Server: Sized + Send + Sync + 'static {
+    /// The connection type this listener yields.
+    type Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static;
+
+    /// Starts listening. `dir` is a fresh directory only this user can enter (mode 0700), removed
+    /// when the worker set is dropped; a file-based transport puts its address there.
+    ///
+    /// Returns the listener and the address workers pass to [`Client::connect`].
+    fn bind(dir: &Path) -> io::Result<(Self, String)>;
+
+    /// Waits for the next connection. Returns it with the peer's process id when the transport
+    /// can tell it (Unix sockets can, through `SO_PEERCRED`).
+    fn accept(&self) -> impl Future<Output = io::Result<(Self::Stream, Option<u32>)>> + Send;
+}
+
+/// A connection a worker opens to its host.
+///
+/// [`UnixStream`] is the default.
+pub trait Client: AsyncRead + AsyncWrite + Sized + Send + Unpin + 'static {
+    /// Connects to `address`, as returned by the host's [`Server::bind`].
+    fn connect(address: &str) -> impl Future<Output = io::Result<Self>> + Send;
+}
+
+impl Server for UnixListener {
+    type Stream = UnixStream;
+
+    fn bind(dir: &Path) -> io::Result<(Self, String)> {
+        let path = dir.join("ipc2.sock");
+        let address = path.to_str().map(str::to_owned).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("socket path {} is not valid UTF-8", path.display()),
+            )
+        })?;
+        if address.len() > MAX_UNIX_PATH {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "socket path {address} is {} bytes long, but Unix socket paths are limited to {MAX_UNIX_PATH}; point TMPDIR or XDG_RUNTIME_DIR at a shorter directory",
+                    address.len()
+                ),
+            ));
+        }
+        Ok((UnixListener::bind(&path)?, address))
+    }
+
+    async fn accept(&self) -> io::Result<(UnixStream, Option<u32>)> {
+        let (stream, _) = UnixListener::accept(self).await?;
+        let pid = stream
+            .peer_cred()
+            .ok()
+            .and_then(|cred| cred.pid())
+            .and_then(|pid| u32::try_from(pid).ok());
+        Ok((stream, pid))
+    }
+}
+
+impl Client for UnixStream {
+    async fn connect(address: &str) -> io::Result<Self> {
+        UnixStream::connect(address).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn unix_listener_reports_the_peer_pid() {
+        let dir = tempfile_dir();
+        let (listener, address) = <UnixListener as Server>::bind(&dir).unwrap();
+        let (client, accepted) = tokio::join!(
+            <UnixStream as Client>::connect(&address),
+            Server::accept(&listener)
+        );
+        client.unwrap();
+        let (_, pid) = accepted.unwrap();
+        assert_eq!(pid, Some(std::process::id()));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn overlong_socket_path_is_a_clear_error() {
+        let dir = Path::new("/tmp").join("d".repeat(120));
+        let err = <UnixListener as Server>::bind(&dir).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        assert!(err.to_string().contains("limited to 107"), "{err}");
+    }
+
+    fn tempfile_dir() -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("ipc2-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+}

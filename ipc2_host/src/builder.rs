@@ -1,0 +1,219 @@
+//! [`WorkerSetBuilder`]: the settings of a worker set, and starting it.
+
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+use std::marker::PhantomData;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ipc2_common::{DEFAULT_MAX_FRAME_LEN, Server};
+use tokio::sync::oneshot;
+
+use crate::Error;
+use crate::acceptor::accept_workers;
+use crate::shared::{Config, Shared};
+use crate::supervisor::supervise;
+use crate::workerset::WorkerSet;
+
+/// Configures and starts a [`WorkerSet`]. Obtained from [`WorkerSet::builder`].
+///
+/// Only [`worker_path`](Self::worker_path) is required.
+#[must_use = "a builder does nothing until `finish().await` is called"]
+pub struct WorkerSetBuilder<S, R, W> {
+    worker_count: Option<usize>,
+    worker_path: Option<PathBuf>,
+    args: Vec<OsString>,
+    env: Vec<(OsString, OsString)>,
+    current_dir: Option<PathBuf>,
+    queue_capacity: usize,
+    max_in_flight: usize,
+    max_frame_len: usize,
+    startup_timeout: Duration,
+    shutdown_grace: Duration,
+    _types: PhantomData<fn() -> (S, R, W)>,
+}
+
+impl<S: Server, R, W> WorkerSetBuilder<S, R, W> {
+    pub(crate) fn new() -> Self {
+        Self {
+            worker_count: None,
+            worker_path: None,
+            args: Vec::new(),
+            env: Vec::new(),
+            current_dir: None,
+            queue_capacity: 1024,
+            max_in_flight: 1,
+            max_frame_len: DEFAULT_MAX_FRAME_LEN,
+            startup_timeout: Duration::from_secs(20),
+            shutdown_grace: Duration::from_secs(5),
+            _types: PhantomData,
+        }
+    }
+
+    /// How many worker processes to run. Default: the number of CPUs available to this process.
+    pub fn worker_count(mut self, count: usize) -> Self {
+        self.worker_count = Some(count);
+        self
+    }
+
+    /// The worker executable. Required. A relative path is resolved against the host's current
+    /// directory; a bare name is looked up in `PATH`.
+    pub fn worker_path(mut self, path: impl AsRef<Path>) -> Self {
+        self.worker_path = Some(path.as_ref().to_owned());
+        self
+    }
+
+    /// Adds one command-line argument for every worker.
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
+        self.args.push(arg.as_ref().to_owned());
+        self
+    }
+
+    /// Adds command-line arguments for every worker.
+    pub fn args(mut self, args: impl IntoIterator<Item = impl AsRef<OsStr>>) -> Self {
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    /// Sets an environment variable for every worker (on top of the host's own environment).
+    /// The `IPC2_*` variables are set by the host and cannot be overridden.
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
+        self.env
+            .push((key.as_ref().to_owned(), value.as_ref().to_owned()));
+        self
+    }
+
+    /// The working directory of every worker. Default: the host's.
+    pub fn current_dir(mut self, dir: impl AsRef<Path>) -> Self {
+        self.current_dir = Some(dir.as_ref().to_owned());
+        self
+    }
+
+    /// How many jobs may wait for a worker before [`WorkerSet::try_send`] fails with
+    /// [`Error::Busy`]. Default: 1024. [`WorkerSet::send`] waits its turn regardless.
+    pub fn queue_capacity(mut self, capacity: usize) -> Self {
+        self.queue_capacity = capacity;
+        self
+    }
+
+    /// How many requests one worker may be running at once. Default: 1. Raise it for workers
+    /// that handle jobs concurrently; replies may then come back in any order.
+    pub fn max_in_flight_per_worker(mut self, count: usize) -> Self {
+        self.max_in_flight = count;
+        self
+    }
+
+    /// The largest message, in bytes, either side may send. Default: 64 MiB
+    /// ([`DEFAULT_MAX_FRAME_LEN`]); at most `u32::MAX`. A larger job fails with [`Error::Encode`]
+    /// before anything is sent; a worker that sends a larger reply is killed and replaced.
+    pub fn max_frame_len(mut self, len: usize) -> Self {
+        self.max_frame_len = len;
+        self
+    }
+
+    /// How long a worker may take from spawn to completed handshake. Default: 20 s. A worker
+    /// that takes longer is killed and counts as failing to start.
+    pub fn startup_timeout(mut self, timeout: Duration) -> Self {
+        self.startup_timeout = timeout;
+        self
+    }
+
+    /// How long [`WorkerSet::shutdown`] lets jobs finish, and then lets each worker exit by
+    /// itself, before killing it. Default: 5 s.
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.shutdown_grace = grace;
+        self
+    }
+
+    fn config(self) -> Result<Config, Error> {
+        let worker_count = match self.worker_count {
+            Some(0) => return Err(Error::Config("worker_count must be at least 1")),
+            Some(count) => count,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        if self.max_in_flight == 0 {
+            return Err(Error::Config("max_in_flight_per_worker must be at least 1"));
+        }
+        if self.max_frame_len > u32::MAX as usize {
+            return Err(Error::Config("max_frame_len must be at most u32::MAX"));
+        }
+        if u32::try_from(worker_count).is_err() {
+            return Err(Error::Config("worker_count is too large"));
+        }
+        Ok(Config {
+            worker_count,
+            worker_path: self.worker_path.ok_or(Error::Config(
+                "worker_path is required: call .worker_path(...) with the worker executable",
+            ))?,
+            args: self.args,
+            env: self.env,
+            current_dir: self.current_dir,
+            queue_capacity: self.queue_capacity,
+            max_in_flight: self.max_in_flight,
+            max_frame_len: self.max_frame_len,
+            startup_timeout: self.startup_timeout,
+            shutdown_grace: self.shutdown_grace,
+        })
+    }
+
+    /// Starts the workers and returns once every one of them has connected and completed its
+    /// handshake.
+    ///
+    /// Fails if any worker cannot be started: [`Error::Spawn`] names a binary that is missing
+    /// or not executable, [`Error::WorkerExited`] reports a worker that exited at start with its
+    /// exit status and the end of its stderr, and [`Error::StartTimeout`] one that never
+    /// connected. Workers already started are then killed and reaped.
+    pub async fn finish(self) -> Result<WorkerSet<S, R, W>, Error> {
+        let config = self.config()?;
+        let socket_dir = socket_dir().map_err(|e| Error::Listen(Arc::new(e)))?;
+        let (server, address) =
+            S::bind(socket_dir.path()).map_err(|e| Error::Listen(Arc::new(e)))?;
+        let shared = Arc::new(Shared::new(config, address));
+        let acceptor = tokio::spawn(accept_workers(server, shared.clone()));
+        let (supervisors, started): (Vec<_>, Vec<_>) = (0..shared.config.worker_count)
+            .map(|slot| {
+                let (first_tx, first) = oneshot::channel();
+                (
+                    tokio::spawn(supervise(shared.clone(), slot, first_tx)),
+                    first,
+                )
+            })
+            .unzip();
+        let set = WorkerSet::new(shared, acceptor, supervisors, socket_dir);
+        for first in started {
+            first.await.unwrap_or(Err(Error::Shutdown))?;
+        }
+        Ok(set)
+    }
+}
+
+/// A fresh directory only this user can enter, in `$XDG_RUNTIME_DIR` if set, else the temporary
+/// directory. Random names mean a stale directory from a killed host is never reused.
+fn socket_dir() -> std::io::Result<tempfile::TempDir> {
+    let base = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .filter(|dir| dir.is_absolute() && dir.is_dir())
+        .unwrap_or_else(std::env::temp_dir);
+    tempfile::Builder::new()
+        .prefix("ipc2-")
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir_in(base)
+}
+
+impl<S, R, W> fmt::Debug for WorkerSetBuilder<S, R, W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WorkerSetBuilder")
+            .field("worker_count", &self.worker_count)
+            .field("worker_path", &self.worker_path)
+            .field("args", &self.args)
+            .field("queue_capacity", &self.queue_capacity)
+            .field("max_in_flight", &self.max_in_flight)
+            .field("max_frame_len", &self.max_frame_len)
+            .field("startup_timeout", &self.startup_timeout)
+            .field("shutdown_grace", &self.shutdown_grace)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,84 @@
+//! [`Call`]: the one interface typed service clients are generated against.
+//!
+//! `#[ipc2::service]` generates client methods for anything that implements [`Call`], which is
+//! both a [`WorkerSet`] and a [`WithTimeout`] view of one. So every generated method also exists
+//! with a deadline, without generating a second set of methods.
+
+use std::fmt;
+use std::future::Future;
+use std::time::Duration;
+
+use ipc2_common::Server;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::Error;
+use crate::workerset::{TimeoutAction, WorkerSet};
+
+/// Something that can run a job of type `W` on a worker and return its `R`.
+pub trait Call<W, R> {
+    /// Runs `job` and waits for its reply.
+    fn call(&self, job: W) -> impl Future<Output = Result<R, Error>> + Send;
+    /// Sends `job` without waiting for a reply.
+    fn call_oneway(&self, job: W) -> impl Future<Output = Result<(), Error>> + Send;
+}
+
+impl<S, R, W> Call<W, R> for WorkerSet<S, R, W>
+where
+    S: Server,
+    R: DeserializeOwned + Send + 'static,
+    W: Serialize + Send + 'static,
+{
+    fn call(&self, job: W) -> impl Future<Output = Result<R, Error>> + Send {
+        self.send(job)
+    }
+
+    fn call_oneway(&self, job: W) -> impl Future<Output = Result<(), Error>> + Send {
+        self.notify(job)
+    }
+}
+
+/// A [`WorkerSet`] whose calls have a deadline. Obtained from [`WorkerSet::with_timeout`].
+pub struct WithTimeout<'a, S, R, W> {
+    set: &'a WorkerSet<S, R, W>,
+    timeout: Duration,
+    action: TimeoutAction,
+}
+
+impl<'a, S, R, W> WithTimeout<'a, S, R, W> {
+    pub(crate) fn new(
+        set: &'a WorkerSet<S, R, W>,
+        timeout: Duration,
+        action: TimeoutAction,
+    ) -> Self {
+        Self {
+            set,
+            timeout,
+            action,
+        }
+    }
+}
+
+impl<S, R, W> Call<W, R> for WithTimeout<'_, S, R, W>
+where
+    S: Server,
+    R: DeserializeOwned + Send + 'static,
+    W: Serialize + Send + 'static,
+{
+    fn call(&self, job: W) -> impl Future<Output = Result<R, Error>> + Send {
+        self.set.send_timeout(job, self.timeout, self.action)
+    }
+
+    fn call_oneway(&self, job: W) -> impl Future<Output = Result<(), Error>> + Send {
+        self.set.notify(job)
+    }
+}
+
+impl<S, R, W> fmt::Debug for WithTimeout<'_, S, R, W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WithTimeout")
+            .field("timeout", &self.timeout)
+            .field("action", &self.action)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,138 @@
+//! Worker processes: start them, watch them, kill them, reap them.
+//!
+//! Each worker gets a thread of its own that spawns it, blocks until it exits, and reaps it. The
+//! thread is what makes `PR_SET_PDEATHSIG` safe to use (it fires when the spawning thread exits,
+//! and this one outlives its child), and it turns the exit into an event the supervisor awaits,
+//! whether the worker was busy or idle.
+//!
+//! The [`Children`] table records which process ids are alive and unreaped. Signals go only to
+//! those, under the table's lock, and the reaping thread removes its child from the table before
+//! reaping it: a process id is never signalled after it could have been recycled. Dropping the
+//! worker set calls [`Children::kill_all`], which kills every group and joins every thread, so no
+//! child (and no zombie) survives the set.
+
+use std::collections::HashSet;
+use std::io;
+use std::process::{ChildStderr, Command, ExitStatus};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+
+use rustix::process::Signal;
+use tokio::sync::oneshot;
+
+use crate::os;
+
+/// The live worker processes of one set.
+#[derive(Debug, Default)]
+pub(crate) struct Children {
+    inner: Mutex<Table>,
+}
+
+#[derive(Debug, Default)]
+struct Table {
+    closed: bool,
+    live: HashSet<u32>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+/// A started worker process.
+#[derive(Debug)]
+pub(crate) struct Child {
+    pub(crate) pid: u32,
+    pub(crate) stderr: Option<ChildStderr>,
+    pub(crate) exited: oneshot::Receiver<ExitStatus>,
+}
+
+impl Children {
+    fn table(&self) -> MutexGuard<'_, Table> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Starts `command` on a thread of its own, in its own process group.
+    pub(crate) async fn spawn(self: &Arc<Self>, mut command: Command) -> io::Result<Child> {
+        os::isolate(&mut command);
+        let (started_tx, started) = oneshot::channel();
+        let (exited_tx, exited) = oneshot::channel();
+        let children = self.clone();
+        {
+            // Registered under the lock the thread takes first, so kill_all always joins it.
+            let mut table = self.table();
+            let thread = std::thread::Builder::new()
+                .name("ipc2-worker-reaper".into())
+                .spawn(move || children.run(command, started_tx, exited_tx))?;
+            table.threads.retain(|t| !t.is_finished());
+            table.threads.push(thread);
+        }
+        let (pid, stderr) = started
+            .await
+            .map_err(|_| io::Error::other("the spawning thread stopped"))??;
+        Ok(Child {
+            pid,
+            stderr,
+            exited,
+        })
+    }
+
+    fn run(
+        &self,
+        mut command: Command,
+        started: oneshot::Sender<io::Result<(u32, Option<ChildStderr>)>>,
+        exited: oneshot::Sender<ExitStatus>,
+    ) {
+        let mut child = {
+            let mut table = self.table();
+            if table.closed {
+                let _ = started.send(Err(io::Error::other("the worker set is shut down")));
+                return;
+            }
+            match command.spawn() {
+                Ok(child) => {
+                    table.live.insert(child.id());
+                    child
+                }
+                Err(err) => {
+                    let _ = started.send(Err(err));
+                    return;
+                }
+            }
+        };
+        let pid = child.id();
+        let _ = started.send(Ok((pid, child.stderr.take())));
+        // Wait without reaping; if that fails, child.wait() below still blocks until exit.
+        let _ = os::wait_exited(pid);
+        {
+            let mut table = self.table();
+            table.live.remove(&pid);
+            // The leader is dead but not reaped, so the group id is still ours: sweep up any
+            // process the worker left behind.
+            let _ = os::signal_group(pid, Signal::KILL);
+        }
+        if let Ok(status) = child.wait() {
+            let _ = exited.send(status);
+        }
+    }
+
+    /// Sends `signal` to the worker `pid`'s process group, if that worker is still alive.
+    pub(crate) fn signal(&self, pid: u32, signal: Signal) {
+        let table = self.table();
+        if table.live.contains(&pid) {
+            let _ = os::signal_group(pid, signal);
+        }
+    }
+
+    /// Kills every live worker's process group, refuses new spawns, and waits until every worker
+    /// has been reaped.
+    pub(crate) fn kill_all(&self) {
+        let threads = {
+            let mut table = self.table();
+            table.closed = true;
+            for &pid in &table.live {
+                let _ = os::signal_group(pid, Signal::KILL);
+            }
+            std::mem::take(&mut table.threads)
+        };
+        for thread in threads {
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! One live connection to a worker: the calls in flight on it, and the loop that reads replies.
+//!
+//! A caller encodes its request on its own task, registers a reply slot under the request's id
+//! ([`Conn::submit`]) and queues the frame for the connection's writer. The reply loop
+//! ([`read_replies`]) decodes only each frame's small header, hands the frame to the waiting
+//! caller (who decodes the body itself) and returns the worker's capacity to the [`Pool`].
+//!
+//! Anything a worker sends that the host did not ask for (a reply to an id it is not running, a
+//! second `Hello`, a malformed frame) ends the loop with a reason, and the supervisor kills and
+//! replaces that worker: a broken or hostile worker cannot answer someone else's call.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use ipc2_common::{FrameCodec, ToHost, codec};
+use tokio::io::AsyncRead;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::codec::FramedRead;
+
+use crate::error::{ExitCause, WorkerExit};
+use crate::pool::Pool;
+
+/// The read half of a worker connection, type-erased so everything past the listener is the same
+/// code whatever the transport.
+pub(crate) type BoxRead = Box<dyn AsyncRead + Send + Unpin>;
+
+/// How a call on a worker ended, as delivered to its caller.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// The reply frame's payload; the body starts at `body_at`.
+    Reply { payload: Bytes, body_at: usize },
+    /// The worker failed the request, with its reason.
+    Failed(String),
+    /// The worker died first.
+    Exited(Arc<WorkerExit>),
+}
+
+/// A live worker connection, shared by the pool, callers and its supervisor.
+#[derive(Debug)]
+pub(crate) struct Conn {
+    pub(crate) worker: usize,
+    pub(crate) generation: u64,
+    pub(crate) pid: u32,
+    open: AtomicBool,
+    frames: mpsc::UnboundedSender<Vec<u8>>,
+    inflight: Mutex<Option<HashMap<u64, oneshot::Sender<Outcome>>>>,
+    kill: mpsc::UnboundedSender<ExitCause>,
+}
+
+impl Conn {
+    pub(crate) fn new(
+        worker: usize,
+        generation: u64,
+        pid: u32,
+        frames: mpsc::UnboundedSender<Vec<u8>>,
+        kill: mpsc::UnboundedSender<ExitCause>,
+    ) -> Self {
+        Self {
+            worker,
+            generation,
+            pid,
+            open: AtomicBool::new(true),
+            frames,
+            inflight: Mutex::new(Some(HashMap::new())),
+            kill,
+        }
+    }
+
+    fn inflight(&self) -> MutexGuard<'_, Option<HashMap<u64, oneshot::Sender<Outcome>>>> {
+        self.inflight.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether the connection still takes new calls.
+    pub(crate) fn is_open(&self) -> bool {
+        self.open.load(Ordering::Acquire)
+    }
+
+    /// Registers call `id` and queues its frame. Gives the frame back if the connection has
+    /// closed, in which case nothing was sent and the call may go to another worker.
+    pub(crate) fn submit(
+        &self,
+        id: u64,
+        frame: Vec<u8>,
+    ) -> Result<oneshot::Receiver<Outcome>, Vec<u8>> {
+        let (tx, rx) = oneshot::channel();
+        match self.inflight().as_mut() {
+            Some(calls) => calls.insert(id, tx),
+            None => return Err(frame),
+        };
+        // If the writer is gone the connection is closing, and the supervisor fails the call.
+        let _ = self.frames.send(frame);
+        Ok(rx)
+    }
+
+    /// Queues a one-way frame. Gives it back if the connection has closed.
+    pub(crate) fn send_oneway(&self, frame: Vec<u8>) -> Result<(), Vec<u8>> {
+        if !self.is_open() {
+            return Err(frame);
+        }
+        self.frames.send(frame).map_err(|e| e.0)
+    }
+
+    /// Delivers the outcome of call `id`. Returns false if no such call is in flight here.
+    fn complete(&self, id: u64, outcome: Outcome) -> bool {
+        let Some(tx) = self.inflight().as_mut().and_then(|calls| calls.remove(&id)) else {
+            return false;
+        };
+        // The caller may have given up (dropped its future or timed out); that is fine.
+        let _ = tx.send(outcome);
+        true
+    }
+
+    /// Stops taking calls and returns the ones still in flight, for the supervisor to fail once
+    /// it knows how the worker ended.
+    pub(crate) fn close(&self) -> Vec<oneshot::Sender<Outcome>> {
+        self.open.store(false, Ordering::Release);
+        self.inflight()
+            .take()
+            .map(|calls| calls.into_values().collect())
+            .unwrap_or_default()
+    }
+
+    /// Asks the supervisor to kill this worker.
+    pub(crate) fn kill(&self, cause: ExitCause) {
+        let _ = self.kill.send(cause);
+    }
+}
+
+/// Reads the worker's frames until it closes the connection (`Ok`) or breaks the protocol
+/// (`Err` with the reason).
+pub(crate) async fn read_replies(
+    conn: &Arc<Conn>,
+    pool: &Arc<Pool>,
+    frames: &mut FramedRead<BoxRead, FrameCodec>,
+) -> Result<(), String> {
+    while let Some(frame) = frames.next().await {
+        let payload = frame.map_err(|err| format!("bad frame: {err}"))?;
+        let (header, body) = codec::decode_header::<ToHost>(&payload)
+            .map_err(|err| format!("bad envelope: {err}"))?;
+        let body_at = payload.len() - body.len();
+        let (id, outcome) = match header {
+            ToHost::Reply { id } => {
+                let payload = payload.freeze();
+                (id, Outcome::Reply { payload, body_at })
+            }
+            ToHost::Failed { id } => {
+                let reason = codec::decode_body::<String>(body)
+                    .map_err(|err| format!("bad failure message: {err}"))?;
+                (id, Outcome::Failed(reason))
+            }
+            ToHost::Hello => return Err("a second hello".into()),
+        };
+        if !conn.complete(id, outcome) {
+            return Err(format!("a reply to request {id}, which it was not running"));
+        }
+        pool.release(conn.clone());
+    }
+    Ok(())
+}

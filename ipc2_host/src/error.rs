@@ -1,0 +1,181 @@
+//! The host crate's error type and the structured report of a worker's death.
+
+use std::fmt;
+use std::io;
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::ExitStatus;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Everything that can go wrong on the host side.
+///
+/// Cheap to clone, so one failure can be reported to every caller it affects.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The builder was given settings that cannot work.
+    #[error("invalid worker set configuration: {0}")]
+    Config(&'static str),
+    /// The listening socket for workers could not be created.
+    #[error("could not create the socket that workers connect to")]
+    Listen(#[source] Arc<io::Error>),
+    /// The worker binary could not be started (missing, not executable, ...).
+    #[error("could not start worker binary {}", path.display())]
+    Spawn {
+        /// The binary that was to be started.
+        path: PathBuf,
+        /// Why starting it failed.
+        #[source]
+        source: Arc<io::Error>,
+    },
+    /// A worker did not complete its handshake within the startup timeout.
+    #[error("worker {worker} (pid {pid}) did not connect within {timeout:?}; it was killed")]
+    StartTimeout {
+        /// The worker's slot id.
+        worker: usize,
+        /// Its process id.
+        pid: u32,
+        /// The startup timeout.
+        timeout: Duration,
+    },
+    /// A worker connected with the right token but could not be accepted (for example, it speaks
+    /// another protocol version: the host and worker binaries are out of step).
+    #[error("worker {worker} was refused at handshake: {reason}")]
+    Handshake {
+        /// The worker's slot id.
+        worker: usize,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// The worker running the job died, or was killed, before answering it.
+    #[error("{0}")]
+    WorkerExited(Arc<WorkerExit>),
+    /// The job did not complete within its deadline.
+    #[error("the job did not complete within {0:?}")]
+    Timeout(Duration),
+    /// `try_send` found every worker busy and the queue full.
+    #[error("all workers are busy and the queue is full ({capacity} jobs waiting)")]
+    Busy {
+        /// The queue capacity.
+        capacity: usize,
+    },
+    /// No worker is running and none could be started: sends fail at once until one starts.
+    #[error("no worker is running, and the last attempt to start one failed: {0}")]
+    NoWorkers(Arc<Error>),
+    /// The worker answered the job with a failure: its handler dropped the reply handle, called
+    /// `fail`, or panicked.
+    #[error("the worker failed the job: {reason}")]
+    Remote {
+        /// The worker's explanation.
+        reason: String,
+    },
+    /// The set is shutting down or has shut down.
+    #[error("the worker set is shut down")]
+    Shutdown,
+    /// The job could not be encoded (for example, it exceeds the frame limit).
+    #[error("the job could not be encoded")]
+    Encode(#[source] Arc<ipc2_common::Error>),
+    /// A worker's reply did not decode as the expected type. The worker is replaced: the host and
+    /// worker binaries probably disagree about the message types.
+    #[error("worker {worker} sent a reply that is not a valid {expected}; the worker was replaced")]
+    Decode {
+        /// The worker's slot id.
+        worker: usize,
+        /// The type the reply should have been.
+        expected: &'static str,
+        /// What the decoder found.
+        #[source]
+        source: Arc<ipc2_common::Error>,
+    },
+    /// A service client got a reply of the wrong variant for the method it called.
+    #[error("the worker answered {service}::{method} with a reply for another method")]
+    UnexpectedReply {
+        /// The service trait.
+        service: &'static str,
+        /// The method called.
+        method: &'static str,
+    },
+}
+
+/// Why a worker's process ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ExitCause {
+    /// The process exited or closed its connection on its own (a crash, `exit`, a signal from
+    /// elsewhere).
+    Died,
+    /// The host killed it because it broke the protocol (bad frame, unknown reply id, ...).
+    ProtocolViolation(String),
+    /// The host killed it because a job run with `TimeoutAction::Restart` timed out.
+    Timeout,
+    /// The host stopped it because the set was shutting down.
+    Shutdown,
+}
+
+/// A structured report of a worker process's end.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct WorkerExit {
+    /// The worker's slot id (0-based).
+    pub worker: usize,
+    /// How many processes this slot had started, this one included.
+    pub generation: u64,
+    /// The process id it had.
+    pub pid: u32,
+    /// How the process ended.
+    pub status: ExitStatus,
+    /// Why it ended, as far as the host knows.
+    pub cause: ExitCause,
+    /// How long it had been running.
+    pub uptime: Duration,
+    /// The last lines it wrote to stderr.
+    pub stderr_tail: String,
+}
+
+impl WorkerExit {
+    /// The exit code, if the process exited normally.
+    pub fn code(&self) -> Option<i32> {
+        self.status.code()
+    }
+
+    /// The signal that ended the process, if one did.
+    pub fn signal(&self) -> Option<i32> {
+        self.status.signal()
+    }
+}
+
+impl fmt::Display for WorkerExit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "worker {} (pid {}) ", self.worker, self.pid)?;
+        match &self.cause {
+            ExitCause::Died => {}
+            ExitCause::ProtocolViolation(why) => write!(f, "broke the protocol ({why}) and ")?,
+            ExitCause::Timeout => f.write_str("timed out and ")?,
+            ExitCause::Shutdown => f.write_str("was stopped by shutdown and ")?,
+        }
+        match (self.status.code(), self.status.signal()) {
+            (Some(code), _) => write!(f, "exited with code {code}")?,
+            (None, Some(signal)) => {
+                write!(f, "was killed by signal {signal}{}", signal_name(signal))?
+            }
+            (None, None) => write!(f, "ended with {}", self.status)?,
+        }
+        write!(f, " after {:.1?}", self.uptime)?;
+        if !self.stderr_tail.is_empty() {
+            write!(f, "; its stderr ended with:\n{}", self.stderr_tail)?;
+        }
+        Ok(())
+    }
+}
+
+fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        6 => " (SIGABRT)",
+        9 => " (SIGKILL)",
+        11 => " (SIGSEGV)",
+        15 => " (SIGTERM)",
+        24 => " (SIGXCPU)",
+        _ => "",
+    }
+}

@@ -1,0 +1,369 @@
+//! Who runs the next job: idle capacity, the FIFO queue of waiting callers, and the set's health.
+//!
+//! Each live worker contributes `max_in_flight` units of capacity. A caller takes one unit as a
+//! [`Lease`] ([`Pool::checkout`]); the unit comes back ([`Pool::release`]) when the worker answers
+//! the call, or when the lease is dropped unused. A unit returned while callers wait goes to the
+//! longest-waiting one. Because a lease gives itself back when dropped, a caller that gives up at
+//! any point (a dropped future, a timeout while queued) cannot leak a worker's capacity, and a
+//! caller that gave up after its request was sent still leaves that worker busy until its reply is
+//! drained, so the next caller never receives a stale reply.
+//!
+//! The pool also knows each worker slot's state. When every slot is failing to start a worker,
+//! queued and new callers fail at once with [`Error::NoWorkers`] instead of waiting for a worker
+//! that may never come.
+//!
+//! Nothing here does I/O and the lock is never held across an `.await`.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use tokio::sync::{Notify, oneshot};
+
+use crate::Error;
+use crate::conn::Conn;
+
+/// The state of one worker slot.
+#[derive(Debug, Clone)]
+pub(crate) enum SlotState {
+    /// A worker is being started (or restarted after dying).
+    Starting,
+    /// A worker is connected and serving.
+    Up { pid: u32, generation: u64 },
+    /// The last attempt to start a worker failed; another follows after a back-off.
+    Failing(Arc<Error>),
+}
+
+#[derive(Debug)]
+pub(crate) struct Pool {
+    state: Mutex<State>,
+    queue_capacity: usize,
+    idle_again: Notify,
+}
+
+#[derive(Debug)]
+struct State {
+    idle: VecDeque<Arc<Conn>>,
+    waiters: VecDeque<oneshot::Sender<Result<Lease, Error>>>,
+    slots: Vec<SlotState>,
+    leased: usize,
+    closed: bool,
+}
+
+/// One unit of a worker's capacity, held by a caller. Dropping it gives it back.
+#[derive(Debug)]
+pub(crate) struct Lease {
+    conn: Arc<Conn>,
+    pool: Arc<Pool>,
+    armed: bool,
+}
+
+impl Lease {
+    fn new(conn: Arc<Conn>, pool: &Arc<Pool>) -> Self {
+        Self {
+            conn,
+            pool: pool.clone(),
+            armed: true,
+        }
+    }
+
+    pub(crate) fn conn(&self) -> &Arc<Conn> {
+        &self.conn
+    }
+
+    /// Hands the unit over to the connection's in-flight call: the reply loop releases it.
+    pub(crate) fn into_inflight(mut self) {
+        self.armed = false;
+    }
+
+    fn disarm(mut self) -> Arc<Conn> {
+        self.armed = false;
+        self.conn.clone()
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if self.armed {
+            self.pool.release(self.conn.clone());
+        }
+    }
+}
+
+impl State {
+    fn unhealthy(&self) -> Option<Arc<Error>> {
+        let mut last = None;
+        for slot in &self.slots {
+            match slot {
+                SlotState::Failing(err) => last = Some(err.clone()),
+                _ => return None,
+            }
+        }
+        last
+    }
+}
+
+impl Pool {
+    pub(crate) fn new(slots: usize, queue_capacity: usize) -> Self {
+        Self {
+            state: Mutex::new(State {
+                idle: VecDeque::new(),
+                waiters: VecDeque::new(),
+                slots: vec![SlotState::Starting; slots],
+                leased: 0,
+                closed: false,
+            }),
+            queue_capacity,
+            idle_again: Notify::new(),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Takes a unit of capacity, waiting in FIFO order while none is free. With `queue` false,
+    /// fails with [`Error::Busy`] instead of joining a queue that already holds
+    /// `queue_capacity` callers.
+    pub(crate) async fn checkout(self: &Arc<Self>, queue: bool) -> Result<Lease, Error> {
+        let waiting = {
+            let mut state = self.state();
+            if state.closed {
+                return Err(Error::Shutdown);
+            }
+            if let Some(conn) = state.idle.pop_front() {
+                state.leased += 1;
+                return Ok(Lease::new(conn, self));
+            }
+            if let Some(err) = state.unhealthy() {
+                return Err(Error::NoWorkers(err));
+            }
+            if !queue && state.waiters.len() >= self.queue_capacity {
+                return Err(Error::Busy {
+                    capacity: self.queue_capacity,
+                });
+            }
+            let (tx, rx) = oneshot::channel();
+            state.waiters.push_back(tx);
+            rx
+        };
+        waiting.await.unwrap_or(Err(Error::Shutdown))
+    }
+
+    /// Gives a unit of `conn`'s capacity back: to the longest waiter, or to the idle list. A unit
+    /// of a closed connection just disappears.
+    pub(crate) fn release(self: &Arc<Self>, conn: Arc<Conn>) {
+        let mut state = self.state();
+        state.leased -= 1;
+        if conn.is_open() {
+            self.hand_out(&mut state, conn);
+        }
+        if state.leased == 0 && state.waiters.is_empty() {
+            self.idle_again.notify_waiters();
+        }
+    }
+
+    fn hand_out(self: &Arc<Self>, state: &mut State, conn: Arc<Conn>) {
+        state.leased += 1;
+        let mut lease = Lease::new(conn, self);
+        while let Some(waiter) = state.waiters.pop_front() {
+            match waiter.send(Ok(lease)) {
+                Ok(()) => return,
+                // That caller gave up; try the next one.
+                Err(Ok(back)) => lease = back,
+                Err(Err(_)) => unreachable!("only leases are offered"),
+            }
+        }
+        state.leased -= 1;
+        state.idle.push_back(lease.disarm());
+    }
+
+    /// Adds a newly connected worker with `capacity` units and marks its slot up.
+    pub(crate) fn add(self: &Arc<Self>, conn: &Arc<Conn>, capacity: usize) {
+        let mut state = self.state();
+        state.slots[conn.worker] = SlotState::Up {
+            pid: conn.pid,
+            generation: conn.generation,
+        };
+        for _ in 0..capacity {
+            self.hand_out(&mut state, conn.clone());
+        }
+    }
+
+    /// Removes a closed connection's idle units.
+    pub(crate) fn remove(&self, conn: &Arc<Conn>) {
+        self.state().idle.retain(|c| !Arc::ptr_eq(c, conn));
+    }
+
+    /// Records a slot's new state; if every slot is now failing, fails every waiting caller.
+    pub(crate) fn set_slot(&self, worker: usize, slot: SlotState) {
+        let mut state = self.state();
+        state.slots[worker] = slot;
+        if let Some(err) = state.unhealthy() {
+            for waiter in state.waiters.drain(..) {
+                let _ = waiter.send(Err(Error::NoWorkers(err.clone())));
+            }
+        }
+    }
+
+    /// The state of every slot.
+    pub(crate) fn slots(&self) -> Vec<SlotState> {
+        self.state().slots.clone()
+    }
+
+    /// Refuses new callers; queued ones are still served.
+    pub(crate) fn close(&self) {
+        self.state().closed = true;
+    }
+
+    /// Waits until no call is queued or in flight.
+    pub(crate) async fn drained(&self) {
+        loop {
+            let notified = self.idle_again.notified();
+            {
+                let state = self.state();
+                if state.leased == 0 && state.waiters.is_empty() {
+                    return;
+                }
+            }
+            notified.await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::sync::mpsc;
+
+    use super::*;
+
+    fn conn(worker: usize) -> Arc<Conn> {
+        let (frames, _) = mpsc::unbounded_channel();
+        let (kill, _) = mpsc::unbounded_channel();
+        Arc::new(Conn::new(worker, 1, 100 + worker as u32, frames, kill))
+    }
+
+    fn pool(slots: usize, capacity: usize) -> Arc<Pool> {
+        Arc::new(Pool::new(slots, capacity))
+    }
+
+    #[tokio::test]
+    async fn dropped_lease_returns_its_unit() {
+        let pool = pool(1, 4);
+        pool.add(&conn(0), 1);
+        let lease = pool.checkout(true).await.unwrap();
+        let none_free = tokio::time::timeout(Duration::from_millis(1), pool.checkout(true)).await;
+        assert!(none_free.is_err());
+        drop(lease);
+        assert!(pool.checkout(false).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn waiters_are_served_in_fifo_order() {
+        let pool = pool(1, 8);
+        let c = conn(0);
+        pool.add(&c, 1);
+        let first = pool.checkout(true).await.unwrap();
+        let mut order = Vec::new();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        for i in 0..3 {
+            let pool = pool.clone();
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let lease = pool.checkout(true).await.unwrap();
+                tx.send(i).unwrap();
+                drop(lease);
+            });
+            tokio::task::yield_now().await;
+        }
+        drop(first);
+        for _ in 0..3 {
+            order.push(rx.recv().await.unwrap());
+        }
+        assert_eq!(order, [0, 1, 2]);
+    }
+
+    #[tokio::test]
+    async fn a_waiter_that_gave_up_does_not_swallow_the_unit() {
+        let pool = pool(1, 8);
+        pool.add(&conn(0), 1);
+        let first = pool.checkout(true).await.unwrap();
+        let gave_up = tokio::time::timeout(Duration::from_millis(1), pool.checkout(true)).await;
+        assert!(gave_up.is_err());
+        drop(first);
+        let again = tokio::time::timeout(Duration::from_secs(5), pool.checkout(true)).await;
+        assert!(again.unwrap().is_ok());
+    }
+
+    #[tokio::test]
+    async fn try_checkout_is_busy_only_when_the_queue_is_full() {
+        let pool = pool(1, 1);
+        pool.add(&conn(0), 1);
+        let _held = pool.checkout(true).await.unwrap();
+        let queued = {
+            let pool = pool.clone();
+            tokio::spawn(async move { pool.checkout(false).await.map(drop) })
+        };
+        tokio::task::yield_now().await;
+        assert!(matches!(
+            pool.checkout(false).await,
+            Err(Error::Busy { capacity: 1 })
+        ));
+        queued.abort();
+    }
+
+    #[tokio::test]
+    async fn closed_connection_units_vanish() {
+        let pool = pool(2, 8);
+        let (a, b) = (conn(0), conn(1));
+        pool.add(&a, 2);
+        pool.add(&b, 1);
+        let lease = pool.checkout(true).await.unwrap();
+        assert_eq!(lease.conn().worker, 0);
+        a.close();
+        pool.remove(&a);
+        drop(lease);
+        let next = pool.checkout(true).await.unwrap();
+        assert_eq!(next.conn().worker, 1);
+    }
+
+    #[tokio::test]
+    async fn all_slots_failing_fails_waiters_and_new_callers() {
+        let pool = pool(2, 8);
+        let waiter = {
+            let pool = pool.clone();
+            tokio::spawn(async move { pool.checkout(true).await.map(drop) })
+        };
+        tokio::task::yield_now().await;
+        let err = Arc::new(Error::Config("boom"));
+        pool.set_slot(0, SlotState::Failing(err.clone()));
+        assert!(!waiter.is_finished());
+        pool.set_slot(1, SlotState::Failing(err));
+        assert!(matches!(waiter.await.unwrap(), Err(Error::NoWorkers(_))));
+        assert!(matches!(
+            pool.checkout(true).await,
+            Err(Error::NoWorkers(_))
+        ));
+        pool.add(&conn(1), 1);
+        assert!(pool.checkout(true).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn drained_waits_for_every_lease() {
+        let pool = pool(1, 8);
+        pool.add(&conn(0), 1);
+        let lease = pool.checkout(true).await.unwrap();
+        let drained = {
+            let pool = pool.clone();
+            tokio::spawn(async move { pool.drained().await })
+        };
+        tokio::task::yield_now().await;
+        assert!(!drained.is_finished());
+        drop(lease);
+        tokio::time::timeout(Duration::from_secs(5), drained)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+}

@@ -1,0 +1,97 @@
+//! The state a worker set shares between its handle, its supervisors and its acceptor.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use ipc2_common::FrameCodec;
+use ipc2_common::handshake::{Hello, Token};
+use tokio::io::AsyncWrite;
+use tokio::sync::mpsc;
+use tokio_util::codec::FramedRead;
+use tokio_util::sync::CancellationToken;
+
+use crate::child::Children;
+use crate::conn::BoxRead;
+use crate::pool::Pool;
+
+/// The write half of a worker connection, type-erased like [`BoxRead`].
+pub(crate) type BoxWrite = Box<dyn AsyncWrite + Send + Unpin>;
+
+/// The builder's settings, fixed once the set is running.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) worker_count: usize,
+    pub(crate) worker_path: PathBuf,
+    pub(crate) args: Vec<OsString>,
+    pub(crate) env: Vec<(OsString, OsString)>,
+    pub(crate) current_dir: Option<PathBuf>,
+    pub(crate) queue_capacity: usize,
+    pub(crate) max_in_flight: usize,
+    pub(crate) max_frame_len: usize,
+    pub(crate) startup_timeout: Duration,
+    pub(crate) shutdown_grace: Duration,
+}
+
+/// A connection that presented the right token for a slot, waiting for that slot's supervisor to
+/// check that it comes from the process it started.
+pub(crate) struct Candidate {
+    pub(crate) peer_pid: Option<u32>,
+    pub(crate) hello: Hello,
+    pub(crate) reader: FramedRead<BoxRead, FrameCodec>,
+    pub(crate) writer: BoxWrite,
+}
+
+/// A slot waiting for its worker to connect.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    pub(crate) token: Token,
+    pub(crate) candidates: mpsc::UnboundedSender<Candidate>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) address: String,
+    pub(crate) pool: Arc<Pool>,
+    pub(crate) children: Arc<Children>,
+    pub(crate) stop: CancellationToken,
+    pending: Mutex<HashMap<usize, Pending>>,
+    next_id: AtomicU64,
+}
+
+impl Shared {
+    pub(crate) fn new(config: Config, address: String) -> Self {
+        Self {
+            pool: Arc::new(Pool::new(config.worker_count, config.queue_capacity)),
+            config,
+            address,
+            children: Arc::default(),
+            stop: CancellationToken::new(),
+            pending: Mutex::default(),
+            next_id: AtomicU64::new(1),
+        }
+    }
+
+    /// A request id no other call of this set uses.
+    pub(crate) fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The slots waiting for a worker to connect, by slot id.
+    pub(crate) fn pending(&self) -> MutexGuard<'_, HashMap<usize, Pending>> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl std::fmt::Debug for Candidate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Candidate")
+            .field("peer_pid", &self.peer_pid)
+            .field("hello", &self.hello)
+            .finish_non_exhaustive()
+    }
+}

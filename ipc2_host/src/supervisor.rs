@@ -1,0 +1,326 @@
+//! One task per worker slot: start a worker, serve through it, and replace it when it ends.
+//!
+//! ```text
+//!          spawn + handshake ok                 exit / EOF / bad frame / kill request
+//! Starting ────────────────────────► Up ─────────────────────────────────────────────┐
+//!    ▲   │ failed (exit at start,            fail its in-flight calls with WorkerExit  │
+//!    │   │ timeout, spawn error)                                                       │
+//!    │   ▼                                                                             │
+//!    └─ back-off (10 ms doubling to 5 s while starts keep failing) ◄───────────────────┘
+//! ```
+//!
+//! The supervisor watches the child's exit as well as its connection, so an idle worker that
+//! dies is replaced at once rather than discovered by the next caller. Every call in flight on a
+//! dead worker fails with [`Error::WorkerExited`]; none is retried, because it may already have
+//! had effects.
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ipc2_common::handshake::{Invitation, PROTOCOL_VERSION, Token};
+use rustix::process::Signal;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::Error;
+use crate::child::Child;
+use crate::conn::{Conn, Outcome, read_replies};
+use crate::error::{ExitCause, WorkerExit};
+use crate::os;
+use crate::pool::SlotState;
+use crate::shared::{BoxWrite, Candidate, Pending, Shared};
+use crate::stderr::StderrTail;
+
+/// How long a worker that closed its connection may take to exit before it is killed.
+const EXIT_GRACE: Duration = Duration::from_secs(2);
+/// How long to wait for a dead worker's stderr to reach its end.
+const STDERR_GRACE: Duration = Duration::from_millis(500);
+/// A worker that dies sooner than this after starting counts as a failed start for back-off.
+const STABLE_UPTIME: Duration = Duration::from_secs(1);
+
+/// The back-off before start attempt number `failures + 1`.
+fn backoff(failures: u32) -> Duration {
+    match failures {
+        0 => Duration::ZERO,
+        n => Duration::from_millis(10u64 << (n - 1).min(9)).min(Duration::from_secs(5)),
+    }
+}
+
+/// A worker process between spawn and death.
+struct Worker {
+    generation: u64,
+    pid: u32,
+    started: Instant,
+    exited: oneshot::Receiver<ExitStatus>,
+    status: Option<ExitStatus>,
+    stderr: StderrTail,
+}
+
+impl Worker {
+    /// The worker's exit status, waiting for it if need be. Cancel-safe, and cached once known.
+    async fn exit_status(&mut self) -> ExitStatus {
+        if let Some(status) = self.status {
+            return status;
+        }
+        // The reaper thread drops its sender without a status only if `wait` failed, which
+        // cannot happen for our own unreaped child; report a kill rather than invent an exit.
+        let status = (&mut self.exited)
+            .await
+            .unwrap_or_else(|_| ExitStatusExt::from_raw(Signal::KILL.as_raw()));
+        self.status = Some(status);
+        status
+    }
+}
+
+/// Runs slot `slot` until the set stops. `first` learns how the first start went; if it failed,
+/// the supervisor stops there (the set is being torn down).
+pub(crate) async fn supervise(
+    shared: Arc<Shared>,
+    slot: usize,
+    first: oneshot::Sender<Result<(), Error>>,
+) {
+    let mut first = Some(first);
+    let mut generation = 0;
+    let mut failures = 0;
+    while !shared.stop.is_cancelled() {
+        generation += 1;
+        match start(&shared, slot, generation).await {
+            Ok((worker, candidate)) => {
+                if let Some(first) = first.take() {
+                    let _ = first.send(Ok(()));
+                }
+                let exit = serve(&shared, slot, worker, candidate).await;
+                failures = if exit.uptime < STABLE_UPTIME {
+                    failures + 1
+                } else {
+                    0
+                };
+                if !shared.stop.is_cancelled() {
+                    tracing::warn!("ipc2: {exit}; restarting it");
+                    shared.pool.set_slot(slot, SlotState::Starting);
+                }
+            }
+            Err(err) => {
+                if let Some(first) = first.take() {
+                    let _ = first.send(Err(err));
+                    return;
+                }
+                if !shared.stop.is_cancelled() {
+                    tracing::warn!("ipc2: worker {slot} failed to start: {err}");
+                    shared
+                        .pool
+                        .set_slot(slot, SlotState::Failing(Arc::new(err)));
+                }
+                failures += 1;
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(backoff(failures)) => {}
+            _ = shared.stop.cancelled() => {}
+        }
+    }
+}
+
+/// Removes a slot's handshake registration when starting ends, however it ends.
+struct Registration<'a> {
+    shared: &'a Shared,
+    slot: usize,
+}
+
+impl Drop for Registration<'_> {
+    fn drop(&mut self) {
+        self.shared.pending().remove(&self.slot);
+    }
+}
+
+/// Spawns a worker and waits for it to connect and prove who it is.
+async fn start(
+    shared: &Shared,
+    slot: usize,
+    generation: u64,
+) -> Result<(Worker, Candidate), Error> {
+    let config = &shared.config;
+    let invitation = Invitation {
+        address: shared.address.clone(),
+        token: Token::random().map_err(|source| Error::Spawn {
+            path: config.worker_path.clone(),
+            source: Arc::new(source),
+        })?,
+        worker_id: slot as u32,
+        max_frame_len: config.max_frame_len,
+    };
+    let (candidates_tx, mut candidates) = mpsc::unbounded_channel();
+    shared.pending().insert(
+        slot,
+        Pending {
+            token: invitation.token.clone(),
+            candidates: candidates_tx,
+        },
+    );
+    let _registration = Registration { shared, slot };
+
+    let mut command = Command::new(&config.worker_path);
+    command
+        .args(&config.args)
+        .envs(config.env.iter().map(|(k, v)| (k, v)))
+        .envs(invitation.to_env())
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped());
+    if let Some(dir) = &config.current_dir {
+        command.current_dir(dir);
+    }
+    let Child {
+        pid,
+        stderr,
+        exited,
+    } = shared
+        .children
+        .spawn(command)
+        .await
+        .map_err(|source| Error::Spawn {
+            path: config.worker_path.clone(),
+            source: Arc::new(source),
+        })?;
+    let mut worker = Worker {
+        generation,
+        pid,
+        started: Instant::now(),
+        exited,
+        status: None,
+        stderr: StderrTail::capture(stderr),
+    };
+
+    let deadline = tokio::time::sleep(config.startup_timeout);
+    tokio::pin!(deadline);
+    let refusal = loop {
+        tokio::select! {
+            Some(candidate) = candidates.recv() => match check(&candidate, pid) {
+                Ok(()) => return Ok((worker, candidate)),
+                Err(Some(reason)) => break Some(Error::Handshake { worker: slot, reason }),
+                Err(None) => {}
+            },
+            _ = worker.exit_status() => break None,
+            _ = &mut deadline => break Some(Error::StartTimeout {
+                worker: slot,
+                pid,
+                timeout: config.startup_timeout,
+            }),
+            _ = shared.stop.cancelled() => break Some(Error::Shutdown),
+        }
+    };
+    shared.children.signal(pid, Signal::KILL);
+    let exit = finish(slot, &mut worker, ExitCause::Died).await;
+    Err(refusal.unwrap_or(Error::WorkerExited(exit)))
+}
+
+/// Checks that a candidate connection comes from the worker process `pid` (or a process it
+/// started: anything in its process group) and speaks our protocol. `Err(None)`: an impostor,
+/// ignored; `Err(Some(reason))`: the real worker, but unusable.
+fn check(candidate: &Candidate, pid: u32) -> Result<(), Option<String>> {
+    let group = candidate.peer_pid.map(os::process_group_of);
+    if !matches!(group, Some(Ok(group)) if group == pid) {
+        tracing::warn!(
+            peer_pid = ?candidate.peer_pid,
+            "ipc2: refused a connection with a valid token from outside worker process {pid}"
+        );
+        return Err(None);
+    }
+    if candidate.hello.protocol_version != PROTOCOL_VERSION {
+        return Err(Some(format!(
+            "it speaks ipc2 protocol version {}, but this host speaks {PROTOCOL_VERSION}: rebuild the worker and host against the same ipc2",
+            candidate.hello.protocol_version
+        )));
+    }
+    Ok(())
+}
+
+/// Serves calls through a connected worker until it ends; returns how it ended.
+async fn serve(
+    shared: &Arc<Shared>,
+    slot: usize,
+    mut worker: Worker,
+    candidate: Candidate,
+) -> Arc<WorkerExit> {
+    let Candidate {
+        mut reader, writer, ..
+    } = candidate;
+    let (frames_tx, frames) = mpsc::unbounded_channel();
+    let (kill_tx, mut kill) = mpsc::unbounded_channel();
+    let conn = Arc::new(Conn::new(
+        slot,
+        worker.generation,
+        worker.pid,
+        frames_tx,
+        kill_tx,
+    ));
+    let writer = tokio::spawn(write(frames, writer));
+    shared.pool.add(&conn, shared.config.max_in_flight);
+
+    let cause = tokio::select! {
+        read = read_replies(&conn, &shared.pool, &mut reader) => match read {
+            Ok(()) => ExitCause::Died,
+            Err(why) => ExitCause::ProtocolViolation(why),
+        },
+        _ = worker.exit_status() => ExitCause::Died,
+        Some(cause) = kill.recv() => cause,
+        _ = shared.stop.cancelled() => ExitCause::Shutdown,
+    };
+    let inflight = conn.close();
+    shared.pool.remove(&conn);
+    writer.abort();
+    drop(reader);
+
+    let grace = match cause {
+        ExitCause::Died => EXIT_GRACE,
+        ExitCause::Shutdown => shared.config.shutdown_grace,
+        ExitCause::ProtocolViolation(_) | ExitCause::Timeout => Duration::ZERO,
+    };
+    if tokio::time::timeout(grace, worker.exit_status())
+        .await
+        .is_err()
+    {
+        shared.children.signal(worker.pid, Signal::KILL);
+    }
+    let exit = finish(slot, &mut worker, cause).await;
+    for call in inflight {
+        let _ = call.send(Outcome::Exited(exit.clone()));
+        shared.pool.release(conn.clone());
+    }
+    exit
+}
+
+async fn write(frames: mpsc::UnboundedReceiver<Vec<u8>>, writer: BoxWrite) {
+    if let Err(err) = ipc2_common::write_frames(frames, writer).await {
+        tracing::debug!("ipc2: writing to a worker failed: {err}");
+    }
+}
+
+/// Waits for the worker's exit status and builds its report.
+async fn finish(slot: usize, worker: &mut Worker, cause: ExitCause) -> Arc<WorkerExit> {
+    let status = worker.exit_status().await;
+    Arc::new(WorkerExit {
+        worker: slot,
+        generation: worker.generation,
+        pid: worker.pid,
+        status,
+        cause,
+        uptime: worker.started.elapsed(),
+        stderr_tail: worker.stderr.finish(STDERR_GRACE).await,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_10ms_and_caps_at_5s() {
+        assert_eq!(backoff(0), Duration::ZERO);
+        assert_eq!(backoff(1), Duration::from_millis(10));
+        assert_eq!(backoff(2), Duration::from_millis(20));
+        assert_eq!(backoff(9), Duration::from_millis(2560));
+        assert_eq!(backoff(10), Duration::from_secs(5));
+        assert_eq!(backoff(1000), Duration::from_secs(5));
+    }
+}

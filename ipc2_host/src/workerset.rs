@@ -1,0 +1,289 @@
+//! [`WorkerSet`]: the handle through which a host sends jobs to its worker processes.
+
+use std::any::type_name;
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ipc2_common::{Server, ToWorker, codec};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tempfile::TempDir;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::builder::WorkerSetBuilder;
+use crate::conn::Outcome;
+use crate::error::ExitCause;
+use crate::pool::SlotState;
+use crate::shared::Shared;
+use crate::{Error, WithTimeout};
+
+/// A supervised set of worker processes that answer jobs of type `W` with replies of type `R`,
+/// connected through the transport `S` (usually [`tokio::net::UnixListener`]).
+///
+/// Built with [`WorkerSet::builder`]. Each job goes to an idle worker, or waits in a FIFO queue
+/// until one is free. A worker that crashes, hangs past a timeout or breaks the protocol is
+/// replaced; the job it was running fails with an error saying what happened to it, and every
+/// other job carries on. Dropping the set kills and reaps every worker; [`shutdown`] first lets
+/// queued and running jobs finish.
+///
+/// ```no_run
+/// use ipc2_host::workerset::WorkerSet;
+/// use tokio::net::UnixListener;
+///
+/// # async fn demo() -> Result<(), ipc2_host::Error> {
+/// let workers: WorkerSet<UnixListener, u32, (u32, u32)> = WorkerSet::builder()
+///     .worker_count(2)
+///     .worker_path("./target/debug/adder")
+///     .finish()
+///     .await?;
+/// assert_eq!(workers.send((6, 7)).await?, 13);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// [`shutdown`]: WorkerSet::shutdown
+pub struct WorkerSet<S, R, W> {
+    shared: Arc<Shared>,
+    acceptor: JoinHandle<()>,
+    supervisors: Vec<JoinHandle<()>>,
+    _socket_dir: TempDir,
+    _types: PhantomData<fn() -> (S, R, W)>,
+}
+
+/// What a timed-out job does to the worker running it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TimeoutAction {
+    /// Kill the worker (SIGKILL to its process group) and start a replacement. For runaway jobs.
+    Restart,
+    /// Only fail the job. The worker keeps running it and takes no other job until it answers,
+    /// so a job that never ends keeps that worker busy for good.
+    Error,
+}
+
+/// A running worker, as listed by [`WorkerSet::workers`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WorkerInfo {
+    /// The worker's slot id, from 0 to the worker count.
+    pub id: usize,
+    /// Its process id.
+    pub pid: u32,
+    /// How many processes this slot has started, this one included.
+    pub generation: u64,
+}
+
+impl<S: Server, R, W> WorkerSet<S, R, W> {
+    /// Starts configuring a worker set. See [`WorkerSetBuilder`] for the settings.
+    pub fn builder() -> WorkerSetBuilder<S, R, W> {
+        WorkerSetBuilder::new()
+    }
+
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        acceptor: JoinHandle<()>,
+        supervisors: Vec<JoinHandle<()>>,
+        socket_dir: TempDir,
+    ) -> Self {
+        Self {
+            shared,
+            acceptor,
+            supervisors,
+            _socket_dir: socket_dir,
+            _types: PhantomData,
+        }
+    }
+
+    /// The workers running now, in slot order. A slot whose worker is being restarted is
+    /// missing from the list.
+    pub fn workers(&self) -> Vec<WorkerInfo> {
+        self.shared
+            .pool
+            .slots()
+            .into_iter()
+            .enumerate()
+            .filter_map(|(id, slot)| match slot {
+                SlotState::Up { pid, generation } => Some(WorkerInfo {
+                    id,
+                    pid,
+                    generation,
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Stops the set gracefully: new jobs fail with [`Error::Shutdown`], queued and running jobs
+    /// get up to the shutdown grace period (see [`WorkerSetBuilder::shutdown_grace`]) to finish,
+    /// then every worker's connection is closed so it exits by itself, and whatever is still
+    /// running after the grace period is killed. Returns once every worker has been reaped.
+    pub async fn shutdown(mut self) {
+        let grace = self.shared.config.shutdown_grace;
+        self.shared.pool.close();
+        let _ = tokio::time::timeout(grace, self.shared.pool.drained()).await;
+        self.shared.stop.cancel();
+        for supervisor in std::mem::take(&mut self.supervisors) {
+            let _ = supervisor.await;
+        }
+    }
+}
+
+impl<S, R, W> WorkerSet<S, R, W>
+where
+    S: Server,
+    R: DeserializeOwned + Send + 'static,
+    W: Serialize + Send + 'static,
+{
+    /// Sends `job` to a worker and waits for its reply.
+    ///
+    /// The job goes to an idle worker, or waits in the FIFO queue until one is free (`send` is
+    /// never refused for a full queue; see [`try_send`](Self::try_send)). Fails with
+    /// [`Error::WorkerExited`] if the worker dies before answering (the job is not retried: it may
+    /// have had effects), [`Error::Remote`] if the worker fails it, [`Error::NoWorkers`] at once
+    /// while no worker can be started, and [`Error::Shutdown`] after [`shutdown`](Self::shutdown).
+    ///
+    /// Dropping the returned future at any point is safe: a job still queued is never sent, and
+    /// a job already sent keeps its worker busy until the worker answers, so no one else gets
+    /// its reply.
+    pub async fn send(&self, job: W) -> Result<R, Error> {
+        self.request(job, true, None).await
+    }
+
+    /// Like [`send`](Self::send), but fails at once with [`Error::Busy`] when every worker is busy
+    /// and the queue already holds its capacity (see [`WorkerSetBuilder::queue_capacity`]).
+    pub async fn try_send(&self, job: W) -> Result<R, Error> {
+        self.request(job, false, None).await
+    }
+
+    /// Like [`send`](Self::send), with a deadline `timeout` from now that covers the time queued
+    /// as well as the time running. A job whose deadline passes while it is queued is never sent.
+    /// On timeout the job fails with [`Error::Timeout`], and `action` says what happens to a
+    /// worker that was running it.
+    pub async fn send_timeout(
+        &self,
+        job: W,
+        timeout: Duration,
+        action: TimeoutAction,
+    ) -> Result<R, Error> {
+        self.request(job, true, Some((timeout, action))).await
+    }
+
+    /// A view of this set whose calls all use [`send_timeout`](Self::send_timeout) with
+    /// `timeout` and `action`; mostly useful with the clients `#[ipc2::service]` generates:
+    /// `workers.with_timeout(Duration::from_secs(1), TimeoutAction::Restart).add(1, 2)`.
+    pub fn with_timeout(
+        &self,
+        timeout: Duration,
+        action: TimeoutAction,
+    ) -> WithTimeout<'_, S, R, W> {
+        WithTimeout::new(self, timeout, action)
+    }
+
+    /// Sends `job` to a worker without waiting for an answer (the worker sees a
+    /// `Job::Unidirectional`). Returns once the job is queued on a worker's connection; it is
+    /// lost if that worker dies before reading it.
+    pub async fn notify(&self, job: W) -> Result<(), Error> {
+        let mut frame = self.encode(&ToWorker::Notify, &job)?;
+        drop(job);
+        loop {
+            let lease = self.shared.pool.checkout(true).await?;
+            match lease.conn().send_oneway(frame) {
+                Ok(()) => return Ok(()),
+                Err(back) => frame = back,
+            }
+        }
+    }
+
+    pub(crate) async fn request(
+        &self,
+        job: W,
+        queue: bool,
+        limit: Option<(Duration, TimeoutAction)>,
+    ) -> Result<R, Error> {
+        let id = self.shared.next_id();
+        let mut frame = self.encode(&ToWorker::Request { id }, &job)?;
+        drop(job);
+        let deadline = limit.map(|(timeout, _)| Instant::now() + timeout);
+        let timed_out = || Error::Timeout(limit.map(|(timeout, _)| timeout).unwrap_or_default());
+
+        let dispatch = async {
+            loop {
+                let lease = self.shared.pool.checkout(queue).await?;
+                match lease.conn().submit(id, frame) {
+                    Ok(reply) => {
+                        let conn = lease.conn().clone();
+                        lease.into_inflight();
+                        return Ok((conn, reply));
+                    }
+                    // That worker is closing; nothing was sent, so try another.
+                    Err(back) => frame = back,
+                }
+            }
+        };
+        let (conn, reply) = within(deadline, dispatch).await.ok_or_else(timed_out)??;
+        let outcome = match within(deadline, reply).await {
+            Some(outcome) => outcome.map_err(|_| Error::Shutdown)?,
+            None => {
+                if let Some((_, TimeoutAction::Restart)) = limit {
+                    conn.kill(ExitCause::Timeout);
+                }
+                return Err(timed_out());
+            }
+        };
+        match outcome {
+            Outcome::Reply { payload, body_at } => codec::decode_body::<R>(&payload[body_at..])
+                .map_err(|source| {
+                    let expected = type_name::<R>();
+                    conn.kill(ExitCause::ProtocolViolation(format!(
+                        "its reply is not a valid {expected}"
+                    )));
+                    Error::Decode {
+                        worker: conn.worker,
+                        expected,
+                        source: Arc::new(source),
+                    }
+                }),
+            Outcome::Failed(reason) => Err(Error::Remote { reason }),
+            Outcome::Exited(exit) => Err(Error::WorkerExited(exit)),
+        }
+    }
+
+    fn encode(&self, header: &ToWorker, job: &W) -> Result<Vec<u8>, Error> {
+        codec::encode_frame(header, Some(job), self.shared.config.max_frame_len)
+            .map_err(|err| Error::Encode(Arc::new(err)))
+    }
+}
+
+/// Runs `future` until `deadline`, if there is one; `None` if the deadline came first.
+async fn within<F: Future>(deadline: Option<Instant>, future: F) -> Option<F::Output> {
+    match deadline {
+        None => Some(future.await),
+        Some(deadline) => tokio::time::timeout_at(deadline, future).await.ok(),
+    }
+}
+
+impl<S, R, W> Drop for WorkerSet<S, R, W> {
+    fn drop(&mut self) {
+        self.shared.pool.close();
+        self.shared.stop.cancel();
+        self.acceptor.abort();
+        for supervisor in &self.supervisors {
+            supervisor.abort();
+        }
+        // Kills every worker's process group and waits until each has been reaped.
+        self.shared.children.kill_all();
+    }
+}
+
+impl<S, R, W> fmt::Debug for WorkerSet<S, R, W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WorkerSet")
+            .field("worker_path", &self.shared.config.worker_path)
+            .field("worker_count", &self.shared.config.worker_count)
+            .finish_non_exhaustive()
+    }
+}

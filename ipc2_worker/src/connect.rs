@@ -1,0 +1,159 @@
+//! Joining the host: the handshake, and the two tasks that carry frames in and out.
+//!
+//! [`connect`] reads the invitation the host put in this process's environment, dials the host,
+//! sends the `Hello` frame and then starts two tasks: a reader that decodes incoming frames into
+//! [`Job`]s, and a writer ([`ipc2_common::write_frames`]) that sends replies. Because reading never
+//! waits on the user's code, the host can always deliver its next frame, and a reply can be sent
+//! from any task at any time.
+
+use std::marker::PhantomData;
+
+use futures_util::StreamExt;
+use ipc2_common::handshake::{Hello, Invitation, PROTOCOL_VERSION};
+use ipc2_common::{Client, FrameCodec, ToHost, ToWorker, codec, write_frames};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::io::AsyncRead;
+use tokio::sync::mpsc;
+use tokio_util::codec::FramedRead;
+
+use crate::{Error, Job, ReplySender};
+
+/// The stream of jobs from the host. Returned by [`connect`].
+#[derive(Debug)]
+pub struct Receiver<R, W> {
+    jobs: mpsc::UnboundedReceiver<Job<R, W>>,
+}
+
+impl<R, W> Receiver<R, W> {
+    /// Waits for the next job. Returns `None` once the host has closed the connection (it shut
+    /// down, dropped its `WorkerSet`, or died) and every job already received has been taken.
+    pub async fn recv(&mut self) -> Option<Job<R, W>> {
+        self.jobs.recv().await
+    }
+}
+
+/// Whether this process was started by an ipc2 host, that is, whether [`connect`] can succeed.
+///
+/// Lets one binary act as both host and worker:
+///
+/// ```no_run
+/// # async fn run_host() {}
+/// # async fn run_worker() {}
+/// # async fn main_() {
+/// if ipc2_worker::started_by_host() {
+///     run_worker().await
+/// } else {
+///     run_host().await
+/// }
+/// # }
+/// ```
+pub fn started_by_host() -> bool {
+    Invitation::present()
+}
+
+/// Connects to the host that started this process and returns the stream of its jobs.
+///
+/// `C` is the transport (`tokio::net::UnixStream` unless the host uses another), `R` the type of
+/// the jobs the host sends and `W` the type of the replies. Must be called inside a tokio runtime.
+///
+/// Fails with `Error::Protocol(ipc2_common::Error::NotStartedByHost)` when the program was not
+/// started by a host, and with [`Error::Connect`] when the host cannot be reached.
+pub async fn connect<C, R, W>() -> Result<Receiver<R, W>, Error>
+where
+    C: Client,
+    R: DeserializeOwned + Send + 'static,
+    W: Serialize + Send + 'static,
+{
+    let invitation = Invitation::from_env()?;
+    let stream = C::connect(&invitation.address)
+        .await
+        .map_err(|source| Error::Connect {
+            address: invitation.address.clone(),
+            source,
+        })?;
+    let (read, write) = tokio::io::split(stream);
+
+    let (frames, outgoing) = mpsc::unbounded_channel();
+    let hello = Hello {
+        protocol_version: PROTOCOL_VERSION,
+        token: invitation.token.clone(),
+        worker_id: invitation.worker_id,
+        pid: std::process::id(),
+    };
+    frames
+        .send(codec::encode_frame(
+            &ToHost::Hello,
+            Some(&hello),
+            invitation.max_frame_len,
+        )?)
+        .map_err(|_| Error::Closed)?;
+    tokio::spawn(async move {
+        if let Err(err) = write_frames(outgoing, write).await {
+            tracing::debug!("ipc2 worker: writing to the host failed: {err}");
+        }
+    });
+
+    let (jobs_tx, jobs) = mpsc::unbounded_channel();
+    let reader = Reader::<R, W> {
+        frames,
+        jobs: jobs_tx,
+        max_frame_len: invitation.max_frame_len,
+        _types: PhantomData,
+    };
+    let framed = FramedRead::new(read, FrameCodec::new(invitation.max_frame_len));
+    tokio::spawn(reader.run(framed));
+    Ok(Receiver { jobs })
+}
+
+/// Turns incoming frames into jobs.
+struct Reader<R, W> {
+    frames: mpsc::UnboundedSender<Vec<u8>>,
+    jobs: mpsc::UnboundedSender<Job<R, W>>,
+    max_frame_len: usize,
+    _types: PhantomData<fn() -> (R, W)>,
+}
+
+impl<R: DeserializeOwned, W: Serialize> Reader<R, W> {
+    async fn run<T: AsyncRead + Unpin>(self, mut framed: FramedRead<T, FrameCodec>) {
+        while let Some(frame) = framed.next().await {
+            let result = frame.and_then(|payload| self.handle(&payload));
+            if let Err(err) = result {
+                // The host only sends well-formed frames; anything else means the connection
+                // cannot be trusted any more. Dropping it makes the host replace this worker.
+                tracing::error!("ipc2 worker: closing the connection to the host: {err}");
+                return;
+            }
+        }
+    }
+
+    fn handle(&self, payload: &[u8]) -> Result<(), ipc2_common::Error> {
+        let (header, body) = codec::decode_header::<ToWorker>(payload)?;
+        match header {
+            ToWorker::Request { id } => {
+                let tx = ReplySender::new(id, self.frames.clone(), self.max_frame_len);
+                match codec::decode_body::<R>(body) {
+                    Ok(data) => {
+                        // If the receiver is gone, the job (and its ReplySender) is dropped
+                        // here, which tells the host the request failed.
+                        let _ = self.jobs.send(Job::Bidirectional { data, tx });
+                    }
+                    Err(err) => tx.fail(&format!(
+                        "the worker could not decode the request as {}: {err}",
+                        std::any::type_name::<R>()
+                    )),
+                }
+            }
+            ToWorker::Notify => match codec::decode_body::<R>(body) {
+                Ok(data) => {
+                    let _ = self.jobs.send(Job::Unidirectional { data });
+                }
+                Err(err) => tracing::warn!(
+                    "ipc2 worker: dropping a notification that is not a {}: {err}",
+                    std::any::type_name::<R>()
+                ),
+            },
+        }
+        Ok(())
+    }
+}

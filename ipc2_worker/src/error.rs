@@ -1,0 +1,25 @@
+//! The worker crate's error type.
+
+use std::io;
+
+/// What can go wrong on the worker side.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The environment does not hold a valid invitation, a message could not be encoded, or the
+    /// connection broke. `Protocol(NotStartedByHost)` means the program was run by hand.
+    #[error(transparent)]
+    Protocol(#[from] ipc2_common::Error),
+    /// The host's address could not be reached.
+    #[error("could not connect to the host at {address}")]
+    Connect {
+        /// The address from the environment.
+        address: String,
+        /// Why connecting failed.
+        #[source]
+        source: io::Error,
+    },
+    /// The connection to the host is closed, so the reply cannot be delivered.
+    #[error("the connection to the host is closed")]
+    Closed,
+}

@@ -1,0 +1,110 @@
+//! A job as the worker sees it, and the handle that answers it.
+
+use std::fmt;
+
+use ipc2_common::{ToHost, codec};
+use serde::Serialize;
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::Error;
+
+/// One message from the host.
+#[derive(Debug)]
+pub enum Job<R, W> {
+    /// A request: answer it through `tx`.
+    Bidirectional {
+        /// The request.
+        data: R,
+        /// Answers the request; dropping it unanswered fails the caller's request.
+        tx: ReplySender<W>,
+    },
+    /// A one-way message (`WorkerSet::notify`): nobody waits for an answer.
+    Unidirectional {
+        /// The message.
+        data: R,
+    },
+}
+
+/// Answers one request. Obtained from [`Job::Bidirectional`].
+///
+/// Exactly one answer reaches the host: [`send`](Self::send), [`fail`](Self::fail), or, if the
+/// handle is dropped without either, a failure saying so.
+#[must_use = "dropping a ReplySender fails the host's request"]
+pub struct ReplySender<W> {
+    id: u64,
+    frames: Option<UnboundedSender<Vec<u8>>>,
+    max_frame_len: usize,
+    _reply: std::marker::PhantomData<fn(W)>,
+}
+
+impl<W: Serialize> ReplySender<W> {
+    pub(crate) fn new(id: u64, frames: UnboundedSender<Vec<u8>>, max_frame_len: usize) -> Self {
+        Self {
+            id,
+            frames: Some(frames),
+            max_frame_len,
+            _reply: std::marker::PhantomData,
+        }
+    }
+
+    /// Sends `reply` to the host.
+    ///
+    /// If the reply cannot be encoded (for example it exceeds the frame limit), the host's request
+    /// fails with that reason and the error is returned here too. Fails with [`Error::Closed`] when
+    /// the host is gone.
+    pub fn send(mut self, reply: W) -> Result<(), Error> {
+        let frames = self.frames.take().ok_or(Error::Closed)?;
+        let header = ToHost::Reply { id: self.id };
+        match codec::encode_frame(&header, Some(&reply), self.max_frame_len) {
+            Ok(frame) => frames.send(frame).map_err(|_| Error::Closed),
+            Err(err) => {
+                let reason = format!("the worker could not encode its reply: {err}");
+                send_failure(&frames, self.id, &reason);
+                Err(err.into())
+            }
+        }
+    }
+}
+
+impl<W> ReplySender<W> {
+    /// Fails the host's request with `reason` instead of answering it.
+    pub fn fail(mut self, reason: &str) {
+        if let Some(frames) = self.frames.take() {
+            send_failure(&frames, self.id, reason);
+        }
+    }
+}
+
+/// Failure reasons are cut to this many bytes.
+const MAX_REASON_LEN: usize = 4096;
+
+fn send_failure(frames: &UnboundedSender<Vec<u8>>, id: u64, reason: &str) {
+    let header = ToHost::Failed { id };
+    // A long reason is cut at a character boundary rather than lost.
+    let cut = (0..=reason.len().min(MAX_REASON_LEN))
+        .rev()
+        .find(|&i| reason.is_char_boundary(i))
+        .unwrap_or(0);
+    let reason = &reason[..cut];
+    if let Ok(frame) = codec::encode_frame(&header, Some(reason), usize::MAX) {
+        let _ = frames.send(frame);
+    }
+}
+
+impl<W> Drop for ReplySender<W> {
+    fn drop(&mut self) {
+        if let Some(frames) = self.frames.take() {
+            send_failure(
+                &frames,
+                self.id,
+                "the worker dropped the reply handle without answering",
+            );
+        }
+    }
+}
+
+impl<W> fmt::Debug for ReplySender<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReplySender").field("id", &self.id).finish()
+    }
+}

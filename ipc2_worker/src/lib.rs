@@ -1,0 +1,46 @@
+//! The worker side of ipc2: connect to the host that started this process and answer its jobs.
+//!
+//! A worker is an ordinary program that a host's `WorkerSet` starts. It calls [`connect`] (or
+//! [`serve`], for a `#[ipc2::service]` trait), receives [`Job`]s and answers them:
+//!
+//! ```no_run
+//! use ipc2_worker::Job;
+//! use tokio::net::UnixStream;
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), ipc2_worker::Error> {
+//!     let mut rx = ipc2_worker::connect::<UnixStream, (u32, u32), u32>().await?;
+//!     while let Some(job) = rx.recv().await {
+//!         match job {
+//!             Job::Bidirectional { data: (a, b), tx } => {
+//!                 let _ = tx.send(a + b);
+//!             }
+//!             Job::Unidirectional { data } => println!("notified: {data:?}"),
+//!         }
+//!     }
+//!     Ok(())
+//! }
+//! ```
+//!
+//! [`Receiver::recv`] returns `None` once the host has gone away (its socket reached end of
+//! stream), so the loop ends and the worker exits by itself: a worker never outlives its host for
+//! long. Every request gets an answer: a [`ReplySender`] dropped without one tells the host, so
+//! the caller gets an error instead of waiting forever.
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    unreachable_pub,
+    rust_2018_idioms
+)]
+#![forbid(unsafe_code)]
+#![doc(test(attr(deny(warnings))))]
+
+mod connect;
+mod error;
+mod job;
+mod serve;
+
+pub use connect::{Receiver, connect, started_by_host};
+pub use error::Error;
+pub use job::{Job, ReplySender};
+pub use serve::{Dispatch, ServeOptions, serve, serve_with};
