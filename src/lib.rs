@@ -50,5 +50,5 @@
 
 pub use ipc2_common::{Client, Server};
 pub use ipc2_host as host;
-pub use ipc2_host::{Error, TimeoutAction, WorkerExit, WorkerSet};
+pub use ipc2_host::{Error, ExitCause, TimeoutAction, WorkerExit, WorkerSet};
 pub use ipc2_worker as worker;

@@ -4,7 +4,7 @@ use std::any::type_name;
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use ipc2_common::{Server, ToWorker, codec};
@@ -49,7 +49,7 @@ use crate::{Error, WithTimeout};
 pub struct WorkerSet<S, R, W> {
     shared: Arc<Shared>,
     acceptor: JoinHandle<()>,
-    supervisors: Vec<JoinHandle<()>>,
+    supervisors: Mutex<Vec<JoinHandle<()>>>,
     _socket_dir: TempDir,
     _types: PhantomData<fn() -> (S, R, W)>,
 }
@@ -92,7 +92,7 @@ impl<S: Server, R, W> WorkerSet<S, R, W> {
         Self {
             shared,
             acceptor,
-            supervisors,
+            supervisors: Mutex::new(supervisors),
             _socket_dir: socket_dir,
             _types: PhantomData,
         }
@@ -121,15 +121,20 @@ impl<S: Server, R, W> WorkerSet<S, R, W> {
     /// get up to the shutdown grace period (see [`WorkerSetBuilder::shutdown_grace`]) to finish,
     /// then every worker's connection is closed so it exits by itself, and whatever is still
     /// running after the grace period is killed. Returns once every worker has been reaped.
-    pub async fn shutdown(mut self) {
+    ///
+    /// Calling it again, or after another call has finished, returns at once.
+    pub async fn shutdown(&self) {
         let grace = self.shared.config.shutdown_grace;
         self.shared.pool.close();
         let _ = tokio::time::timeout(grace, self.shared.pool.drained()).await;
         self.shared.stop.cancel();
-        for supervisor in std::mem::take(&mut self.supervisors) {
+        let supervisors = std::mem::take(&mut *self.supervisors());
+        for supervisor in supervisors {
             let _ = supervisor.await;
         }
+        self.shared.children.kill_all();
     }
+
 }
 
 impl<S, R, W> WorkerSet<S, R, W>
@@ -266,12 +271,20 @@ async fn within<F: Future>(deadline: Option<Instant>, future: F) -> Option<F::Ou
     }
 }
 
+impl<S, R, W> WorkerSet<S, R, W> {
+    fn supervisors(&self) -> MutexGuard<'_, Vec<JoinHandle<()>>> {
+        self.supervisors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 impl<S, R, W> Drop for WorkerSet<S, R, W> {
     fn drop(&mut self) {
         self.shared.pool.close();
         self.shared.stop.cancel();
         self.acceptor.abort();
-        for supervisor in &self.supervisors {
+        for supervisor in self.supervisors().iter() {
             supervisor.abort();
         }
         // Kills every worker's process group and waits until each has been reaped.

@@ -1,0 +1,241 @@
+//! Faults and bad input, with real processes: killed workers, workers that cannot start,
+//! strangers on the socket, and hosts that die.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ipc2::{Error, ExitCause};
+use ipc2_common::handshake::{Hello, PROTOCOL_VERSION, Token};
+use ipc2_common::{ToHost, codec};
+use support::jobs::{TestJob, TestReply};
+use support::{HANG_GUARD, builder, eventually, set};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::UnixStream;
+
+async fn add(workers: &support::TestSet, a: u32, b: u32) -> u32 {
+    match workers.send(TestJob::Add(a, b)).await {
+        Ok(TestReply::Sum { sum, .. }) => sum,
+        other => panic!("unexpected reply {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn worker_killed_mid_job_fails_that_job_and_the_next_100_succeed() {
+    let workers = Arc::new(set(2).await);
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("pid");
+    let victim = {
+        let workers = workers.clone();
+        let marker = marker.clone();
+        tokio::spawn(async move {
+            workers
+                .send(TestJob::Pause {
+                    marker,
+                    ms: u64::MAX,
+                })
+                .await
+        })
+    };
+    assert!(eventually(HANG_GUARD, || marker.exists()).await);
+    let pid: u32 = std::fs::read_to_string(&marker).unwrap().parse().unwrap();
+    support::sigkill(pid);
+
+    let result = tokio::time::timeout(HANG_GUARD, victim).await.unwrap().unwrap();
+    match result {
+        Err(Error::WorkerExited(exit)) => {
+            assert_eq!(exit.pid, pid);
+            assert_eq!(exit.signal(), Some(9));
+            assert_eq!(exit.cause, ExitCause::Died);
+            assert!(exit.to_string().contains("killed by signal 9"), "{exit}");
+        }
+        other => panic!("expected WorkerExited, got {other:?}"),
+    }
+    for i in 0..100 {
+        assert_eq!(add(&workers, i, 1).await, i + 1);
+    }
+    assert!(eventually(HANG_GUARD, || workers.workers().len() == 2).await);
+}
+
+#[tokio::test]
+async fn idle_worker_killed_is_replaced_without_any_caller_seeing_an_error() {
+    let workers = set(1).await;
+    let first = workers.workers()[0].clone();
+    support::sigkill(first.pid);
+    assert!(
+        eventually(HANG_GUARD, || {
+            workers
+                .workers()
+                .first()
+                .is_some_and(|w| w.generation == first.generation + 1)
+        })
+        .await,
+        "the dead idle worker was replaced without any job being sent"
+    );
+    for i in 0..10 {
+        assert_eq!(add(&workers, i, i).await, 2 * i);
+    }
+}
+
+#[tokio::test]
+async fn worker_exiting_mid_job_with_code_0_is_still_an_error_for_that_job() {
+    let workers = set(1).await;
+    match workers.send(TestJob::Exit(0)).await {
+        Err(Error::WorkerExited(exit)) => assert_eq!(exit.code(), Some(0)),
+        other => panic!("expected WorkerExited, got {other:?}"),
+    }
+    assert_eq!(add(&workers, 2, 2).await, 4);
+}
+
+#[tokio::test]
+async fn missing_worker_binary_is_a_spawn_error_naming_the_path() {
+    let result = support::TestSet::builder()
+        .worker_count(2)
+        .worker_path("/nonexistent/ipc2-worker")
+        .finish()
+        .await;
+    match result {
+        Err(err @ Error::Spawn { .. }) => {
+            assert!(err.to_string().contains("/nonexistent/ipc2-worker"), "{err}");
+            let source = std::error::Error::source(&err).unwrap().to_string();
+            assert!(source.contains("No such file"), "{source}");
+        }
+        other => panic!("expected a spawn error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn worker_exiting_at_start_reports_its_status_and_stderr() {
+    let result = builder(2)
+        .env("TEST_WORKER_MODE", "exit-at-start")
+        .finish()
+        .await;
+    match result {
+        Err(Error::WorkerExited(exit)) => {
+            assert_eq!(exit.code(), Some(3));
+            let message = exit.to_string();
+            assert!(message.contains("exited with code 3"), "{message}");
+            assert!(message.contains("refusing to start (exit-at-start)"), "{message}");
+        }
+        other => panic!("expected WorkerExited, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn worker_that_never_connects_times_out_and_is_killed() {
+    let result = builder(1)
+        .env("TEST_WORKER_MODE", "never-connect")
+        .startup_timeout(Duration::from_millis(500))
+        .finish()
+        .await;
+    match result {
+        Err(Error::StartTimeout { pid, .. }) => assert!(!support::exists(pid), "pid {pid} left behind"),
+        other => panic!("expected StartTimeout, got {other:?}"),
+    }
+}
+
+async fn socket_address(workers: &support::TestSet) -> String {
+    match workers.send(TestJob::Address).await.unwrap() {
+        TestReply::Address(address) => address,
+        other => panic!("unexpected reply {other:?}"),
+    }
+}
+
+/// Reads until the host closes the connection; true if it did within the guard.
+async fn closed_by_host(stream: &mut UnixStream) -> bool {
+    let mut sink = [0u8; 64];
+    let read = async {
+        loop {
+            match stream.read(&mut sink).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    };
+    tokio::time::timeout(HANG_GUARD, read).await.is_ok()
+}
+
+#[tokio::test]
+async fn stranger_with_a_wrong_token_is_refused_and_the_set_keeps_serving() {
+    let workers = set(2).await;
+    let mut stranger = UnixStream::connect(socket_address(&workers).await).await.unwrap();
+    let hello = Hello {
+        protocol_version: PROTOCOL_VERSION,
+        token: Token::random().unwrap(),
+        worker_id: 0,
+        pid: std::process::id(),
+    };
+    let frame = codec::encode_frame(&ToHost::Hello, Some(&hello), 1024).unwrap();
+    stranger.write_all(&frame).await.unwrap();
+    assert!(closed_by_host(&mut stranger).await);
+    for i in 0..10 {
+        assert_eq!(add(&workers, i, 1).await, i + 1);
+    }
+    assert_eq!(workers.workers().len(), 2);
+}
+
+#[tokio::test]
+async fn stranger_sending_garbage_is_refused_and_the_set_keeps_serving() {
+    let workers = set(2).await;
+    let before = workers.workers();
+    let mut stranger = UnixStream::connect(socket_address(&workers).await).await.unwrap();
+    // A header claiming a 4 GiB frame, then junk: refused after the header, nothing allocated.
+    let mut garbage = vec![0xff; 4];
+    garbage.extend((0..4096u32).map(|i| (i * 7) as u8));
+    let _ = stranger.write_all(&garbage).await;
+    assert!(closed_by_host(&mut stranger).await);
+    for i in 0..10 {
+        assert_eq!(add(&workers, i, 1).await, i + 1);
+    }
+    assert_eq!(workers.workers(), before, "no worker was disturbed");
+}
+
+#[tokio::test]
+async fn dropping_the_set_kills_and_reaps_every_worker() {
+    let workers = set(3).await;
+    let pids: Vec<u32> = workers.workers().iter().map(|w| w.pid).collect();
+    assert_eq!(pids.len(), 3);
+    drop(workers);
+    for pid in pids {
+        // Not even a zombie: drop returns only once each worker has been reaped.
+        assert!(!support::exists(pid), "worker {pid} outlived the set");
+    }
+}
+
+// The test process becomes the subreaper of the host's orphans, so the workers stay visible (as
+// zombies once dead) until this test reaps them.
+#[test]
+fn host_killed_with_sigkill_leaves_no_worker_running() {
+    rustix::process::set_child_subreaper(Some(rustix::process::getpid())).unwrap();
+    let mut host = Command::new(support::helper("host_then_die"))
+        .arg(support::helper("test_worker"))
+        .arg("2")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(host.stdout.take().unwrap()).lines();
+    let pids: Vec<u32> = (0..2)
+        .map(|_| lines.next().unwrap().unwrap().trim().parse().unwrap())
+        .collect();
+    for &pid in &pids {
+        assert!(!support::is_dead(pid));
+    }
+    support::sigkill(host.id());
+    host.wait().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let all_dead = runtime.block_on(eventually(Duration::from_secs(5), || {
+        pids.iter().all(|&pid| support::is_dead(pid))
+    }));
+    for &pid in &pids {
+        if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
+            let _ = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::NOHANG);
+        }
+    }
+    assert!(all_dead, "workers {pids:?} outlived their SIGKILLed host");
+}

@@ -1,0 +1,39 @@
+//! The jobs the test worker understands, shared by the tests and the worker itself.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// One behaviour of the test worker per variant.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum TestJob {
+    /// Reply `Sum { sum: a + b, pid }`.
+    Add(u32, u32),
+    /// Reply the worker's `IPC2_ADDRESS`.
+    Address,
+    /// Reply `Bytes` with the same bytes.
+    Echo(Vec<u8>),
+    /// Sleep this many milliseconds, then reply `Done`.
+    Sleep(u64),
+    /// Write the worker's pid to `marker`, then sleep `ms` milliseconds and reply `Done`. With
+    /// `ms: u64::MAX` it never answers.
+    Pause { marker: PathBuf, ms: u64 },
+    /// Drop the reply handle without answering.
+    DropReply,
+    /// Exit the process with this code without answering.
+    Exit(i32),
+    /// Count a one-way message (send with `notify`).
+    Note,
+    /// Reply `Count` with the number of `Note`s received so far.
+    Count,
+}
+
+/// The test worker's replies.
+#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TestReply {
+    Sum { sum: u32, pid: u32 },
+    Address(String),
+    Bytes(Vec<u8>),
+    Done,
+    Count(u64),
+}
