@@ -51,4 +51,20 @@
 pub use ipc2_common::{Client, Server};
 pub use ipc2_host as host;
 pub use ipc2_host::{Error, ExitCause, TimeoutAction, WorkerExit, WorkerSet};
+pub use ipc2_macros::service;
 pub use ipc2_worker as worker;
+
+/// What `#[ipc2::service]`'s generated code refers to. Not public API: it may change in any
+/// release.
+#[doc(hidden)]
+pub mod __private {
+    pub use ipc2_host::Call;
+    pub use ipc2_worker::Dispatch;
+    pub use serde;
+    pub use tokio::net::UnixListener;
+
+    /// The error a generated client returns when a reply belongs to another method.
+    pub fn unexpected_reply(service: &'static str, method: &'static str) -> crate::Error {
+        crate::Error::UnexpectedReply { service, method }
+    }
+}

@@ -44,7 +44,10 @@ async fn worker_killed_mid_job_fails_that_job_and_the_next_100_succeed() {
     let pid: u32 = std::fs::read_to_string(&marker).unwrap().parse().unwrap();
     support::sigkill(pid);
 
-    let result = tokio::time::timeout(HANG_GUARD, victim).await.unwrap().unwrap();
+    let result = tokio::time::timeout(HANG_GUARD, victim)
+        .await
+        .unwrap()
+        .unwrap();
     match result {
         Err(Error::WorkerExited(exit)) => {
             assert_eq!(exit.pid, pid);
@@ -99,7 +102,10 @@ async fn missing_worker_binary_is_a_spawn_error_naming_the_path() {
         .await;
     match result {
         Err(err @ Error::Spawn { .. }) => {
-            assert!(err.to_string().contains("/nonexistent/ipc2-worker"), "{err}");
+            assert!(
+                err.to_string().contains("/nonexistent/ipc2-worker"),
+                "{err}"
+            );
             let source = std::error::Error::source(&err).unwrap().to_string();
             assert!(source.contains("No such file"), "{source}");
         }
@@ -118,7 +124,10 @@ async fn worker_exiting_at_start_reports_its_status_and_stderr() {
             assert_eq!(exit.code(), Some(3));
             let message = exit.to_string();
             assert!(message.contains("exited with code 3"), "{message}");
-            assert!(message.contains("refusing to start (exit-at-start)"), "{message}");
+            assert!(
+                message.contains("refusing to start (exit-at-start)"),
+                "{message}"
+            );
         }
         other => panic!("expected WorkerExited, got {other:?}"),
     }
@@ -132,7 +141,9 @@ async fn worker_that_never_connects_times_out_and_is_killed() {
         .finish()
         .await;
     match result {
-        Err(Error::StartTimeout { pid, .. }) => assert!(!support::exists(pid), "pid {pid} left behind"),
+        Err(Error::StartTimeout { pid, .. }) => {
+            assert!(!support::exists(pid), "pid {pid} left behind")
+        }
         other => panic!("expected StartTimeout, got {other:?}"),
     }
 }
@@ -161,7 +172,9 @@ async fn closed_by_host(stream: &mut UnixStream) -> bool {
 #[tokio::test]
 async fn stranger_with_a_wrong_token_is_refused_and_the_set_keeps_serving() {
     let workers = set(2).await;
-    let mut stranger = UnixStream::connect(socket_address(&workers).await).await.unwrap();
+    let mut stranger = UnixStream::connect(socket_address(&workers).await)
+        .await
+        .unwrap();
     let hello = Hello {
         protocol_version: PROTOCOL_VERSION,
         token: Token::random().unwrap(),
@@ -181,7 +194,9 @@ async fn stranger_with_a_wrong_token_is_refused_and_the_set_keeps_serving() {
 async fn stranger_sending_garbage_is_refused_and_the_set_keeps_serving() {
     let workers = set(2).await;
     let before = workers.workers();
-    let mut stranger = UnixStream::connect(socket_address(&workers).await).await.unwrap();
+    let mut stranger = UnixStream::connect(socket_address(&workers).await)
+        .await
+        .unwrap();
     // A header claiming a 4 GiB frame, then junk: refused after the header, nothing allocated.
     let mut garbage = vec![0xff; 4];
     garbage.extend((0..4096u32).map(|i| (i * 7) as u8));

@@ -22,7 +22,10 @@ async fn four_workers_answer_2000_concurrent_sends_using_every_worker() {
     }
     let mut pids = HashSet::new();
     for call in calls {
-        let (i, reply) = tokio::time::timeout(HANG_GUARD, call).await.unwrap().unwrap();
+        let (i, reply) = tokio::time::timeout(HANG_GUARD, call)
+            .await
+            .unwrap()
+            .unwrap();
         match reply.unwrap() {
             TestReply::Sum { sum, pid } => {
                 assert_eq!(sum, i + 1000);
@@ -107,19 +110,32 @@ async fn timeout_with_error_keeps_the_busy_worker_from_the_next_caller() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(reply, TestReply::Sum { sum: 2, pid: before });
+    assert_eq!(
+        reply,
+        TestReply::Sum {
+            sum: 2,
+            pid: before
+        }
+    );
 }
 
 #[tokio::test]
 async fn deadline_passing_in_the_queue_means_the_job_is_never_sent() {
     let workers = set(1).await;
     let busy = workers.send(TestJob::Sleep(500));
-    let queued = workers.send_timeout(TestJob::Note, Duration::from_millis(50), TimeoutAction::Error);
+    let queued = workers.send_timeout(
+        TestJob::Note,
+        Duration::from_millis(50),
+        TimeoutAction::Error,
+    );
     let (busy, queued) = tokio::join!(busy, queued);
     assert_eq!(busy.unwrap(), TestReply::Done);
     assert!(matches!(queued, Err(Error::Timeout(_))));
     // Had the queued `Note` been sent as a request, the count would include it.
-    assert_eq!(workers.send(TestJob::Count).await.unwrap(), TestReply::Count(0));
+    assert_eq!(
+        workers.send(TestJob::Count).await.unwrap(),
+        TestReply::Count(0)
+    );
 }
 
 #[tokio::test]
@@ -136,7 +152,10 @@ async fn dropped_send_futures_leak_no_worker_and_misdeliver_no_reply() {
             .await
             .unwrap()
             .unwrap();
-        assert!(matches!(reply, TestReply::Sum { sum, .. } if sum == 2 * i), "{reply:?}");
+        assert!(
+            matches!(reply, TestReply::Sum { sum, .. } if sum == 2 * i),
+            "{reply:?}"
+        );
     }
 }
 
@@ -188,7 +207,9 @@ async fn shutdown_lets_running_jobs_finish_then_reaps_every_worker() {
         tokio::spawn(async move { workers.send(TestJob::Pause { marker, ms: 300 }).await })
     };
     assert!(support::eventually(HANG_GUARD, || marker.exists()).await);
-    tokio::time::timeout(HANG_GUARD, workers.shutdown()).await.unwrap();
+    tokio::time::timeout(HANG_GUARD, workers.shutdown())
+        .await
+        .unwrap();
     assert_eq!(running.await.unwrap().unwrap(), TestReply::Done);
     assert!(matches!(
         workers.send(TestJob::Add(1, 1)).await,

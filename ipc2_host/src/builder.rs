@@ -15,7 +15,7 @@ use crate::Error;
 use crate::acceptor::accept_workers;
 use crate::shared::{Config, Shared};
 use crate::supervisor::supervise;
-use crate::workerset::WorkerSet;
+use crate::workerset::{Types, WorkerSet};
 
 /// Configures and starts a [`WorkerSet`]. Obtained from [`WorkerSet::builder`].
 ///
@@ -32,7 +32,7 @@ pub struct WorkerSetBuilder<S, R, W> {
     max_frame_len: usize,
     startup_timeout: Duration,
     shutdown_grace: Duration,
-    _types: PhantomData<fn() -> (S, R, W)>,
+    _types: Types<S, R, W>,
 }
 
 impl<S: Server, R, W> WorkerSetBuilder<S, R, W> {

@@ -51,8 +51,12 @@ pub struct WorkerSet<S, R, W> {
     acceptor: JoinHandle<()>,
     supervisors: Mutex<Vec<JoinHandle<()>>>,
     _socket_dir: TempDir,
-    _types: PhantomData<fn() -> (S, R, W)>,
+    _types: Types<S, R, W>,
 }
+
+/// Ties a handle to its type parameters without holding values of them, so the handle is `Send`
+/// and `Sync` whatever they are.
+pub(crate) type Types<S, R, W> = PhantomData<fn() -> (S, R, W)>;
 
 /// What a timed-out job does to the worker running it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,7 +138,6 @@ impl<S: Server, R, W> WorkerSet<S, R, W> {
         }
         self.shared.children.kill_all();
     }
-
 }
 
 impl<S, R, W> WorkerSet<S, R, W>

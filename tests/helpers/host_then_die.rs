@@ -15,7 +15,10 @@ use tokio::net::UnixListener;
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let worker = args.next().ok_or("usage: host_then_die WORKER COUNT")?;
-    let count = args.next().ok_or("usage: host_then_die WORKER COUNT")?.parse()?;
+    let count = args
+        .next()
+        .ok_or("usage: host_then_die WORKER COUNT")?
+        .parse()?;
     let workers: WorkerSet<UnixListener, TestReply, TestJob> = WorkerSet::builder()
         .worker_count(count)
         .worker_path(worker)

@@ -30,7 +30,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     while let Some(job) = jobs.recv().await {
         let (job, tx) = match job {
             Job::Bidirectional { data, tx } => (data, tx),
-            Job::Unidirectional { data: TestJob::Note } => {
+            Job::Unidirectional {
+                data: TestJob::Note,
+            } => {
                 notes += 1;
                 continue;
             }

@@ -27,7 +27,11 @@ pub fn helper(name: &str) -> PathBuf {
         .and_then(|deps| deps.parent())
         .expect("test binary lives in <target>/<profile>/deps");
     let path = profile_dir.join("examples").join(name);
-    assert!(path.exists(), "{} is missing: run `cargo test`, which builds it", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo test`, which builds it",
+        path.display()
+    );
     path
 }
 

@@ -1,0 +1,273 @@
+//! The model of a service trait that the checks and the generator work on.
+//!
+//! Parsing is tolerant on purpose: anything the model cannot express (an associated type, a
+//! tuple pattern, a missing receiver) is kept as the original syn node so `valid.rs` can point an
+//! error at it, instead of stopping at the first surprise. Only option syntax (`#[ipc2(...)]`) is
+//! reported here, because it has to be parsed to build the model at all.
+
+use proc_macro2::Span;
+use quote::format_ident;
+use syn::ext::IdentExt;
+use syn::{
+    Attribute, FnArg, Ident, ItemTrait, Pat, PatType, Path, Receiver, ReturnType, TraitItem,
+    TraitItemFn, Type,
+};
+
+use crate::attr::{self, MethodOptions, ServiceOptions};
+use crate::ctxt::Ctxt;
+
+/// A trait annotated with `#[ipc2::service]`.
+#[derive(Debug)]
+pub(crate) struct Service<'a> {
+    /// The trait as written.
+    pub(crate) item: &'a ItemTrait,
+    /// Options from `#[ipc2::service(...)]`.
+    pub(crate) options: ServiceOptions,
+    /// Every `fn` item, in declaration order.
+    pub(crate) methods: Vec<Method<'a>>,
+    /// Items that are not methods (associated types, consts, macros); all rejected.
+    pub(crate) other_items: Vec<&'a TraitItem>,
+}
+
+/// One method of the service.
+#[derive(Debug)]
+pub(crate) struct Method<'a> {
+    /// The method as written.
+    pub(crate) item: &'a TraitItemFn,
+    /// The method name, also the client method's name.
+    pub(crate) ident: &'a Ident,
+    /// The request/response variant name: the method name in PascalCase.
+    pub(crate) variant: Ident,
+    /// `#[ipc2(oneway)]`: the caller does not wait for a reply.
+    pub(crate) oneway: Option<Path>,
+    /// `self`, `&self`, `&mut self`, ... when present.
+    pub(crate) receiver: Option<&'a Receiver>,
+    /// Typed arguments after the receiver.
+    pub(crate) args: Vec<Arg<'a>>,
+    /// The return type; `None` for `-> ()` left implicit.
+    pub(crate) output: Option<&'a Type>,
+    /// `#[doc]` attributes, copied onto the client method.
+    pub(crate) docs: Vec<&'a Attribute>,
+    /// `#[cfg]` attributes, copied onto every item generated for this method.
+    pub(crate) cfgs: Vec<&'a Attribute>,
+    /// `#[deprecated]` attributes, copied onto the client method.
+    pub(crate) deprecated: Vec<&'a Attribute>,
+}
+
+/// One argument of a method, which becomes one field of the request variant.
+#[derive(Debug)]
+pub(crate) struct Arg<'a> {
+    /// The argument as written.
+    pub(crate) item: &'a PatType,
+    /// The binding name when the pattern is a plain identifier (`x` or `mut x`), else `None`.
+    pub(crate) ident: Option<&'a Ident>,
+    /// The argument type.
+    pub(crate) ty: &'a Type,
+}
+
+impl<'a> Service<'a> {
+    /// Builds the model of `item`, recording option errors in `cx`.
+    pub(crate) fn from_syn(cx: &Ctxt, item: &'a ItemTrait, options: ServiceOptions) -> Self {
+        let mut methods = Vec::new();
+        let mut other_items = Vec::new();
+        for trait_item in &item.items {
+            match trait_item {
+                TraitItem::Fn(method) => methods.push(Method::from_syn(cx, method)),
+                other => other_items.push(other),
+            }
+        }
+        Service {
+            item,
+            options,
+            methods,
+            other_items,
+        }
+    }
+
+    /// The trait name as text, without any `r#` prefix.
+    pub(crate) fn name(&self) -> String {
+        self.item.ident.unraw().to_string()
+    }
+}
+
+impl<'a> Method<'a> {
+    fn from_syn(cx: &Ctxt, item: &'a TraitItemFn) -> Self {
+        let sig = &item.sig;
+        let options = MethodOptions::from_attrs(cx, &item.attrs);
+        let attrs_named = |word| item.attrs.iter().filter(|a| *a.path() == word).collect();
+        Method {
+            item,
+            ident: &sig.ident,
+            variant: variant_ident(&sig.ident),
+            oneway: options.oneway,
+            receiver: sig.receiver(),
+            args: sig
+                .inputs
+                .iter()
+                .filter_map(|input| match input {
+                    FnArg::Typed(arg) => Some(Arg::from_syn(arg)),
+                    FnArg::Receiver(_) => None,
+                })
+                .collect(),
+            output: match &sig.output {
+                ReturnType::Default => None,
+                ReturnType::Type(_, ty) => Some(ty),
+            },
+            docs: attrs_named(attr::DOC),
+            cfgs: attrs_named(attr::CFG),
+            deprecated: attrs_named(attr::DEPRECATED),
+        }
+    }
+
+    /// The method name as text, without any `r#` prefix.
+    pub(crate) fn name(&self) -> String {
+        self.ident.unraw().to_string()
+    }
+
+    /// Whether the method returns `()`, written or not.
+    pub(crate) fn returns_unit(&self) -> bool {
+        self.output.is_none_or(is_unit)
+    }
+
+    /// Whether the method is `async fn`.
+    pub(crate) fn is_async(&self) -> bool {
+        self.item.sig.asyncness.is_some()
+    }
+}
+
+impl<'a> Arg<'a> {
+    fn from_syn(item: &'a PatType) -> Self {
+        let ident = match &*item.pat {
+            Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => Some(&pat.ident),
+            _ => None,
+        };
+        Arg {
+            item,
+            ident,
+            ty: &item.ty,
+        }
+    }
+}
+
+/// Whether `ty` is `()`, possibly parenthesized.
+pub(crate) fn is_unit(ty: &Type) -> bool {
+    match ty {
+        Type::Tuple(tuple) => tuple.elems.is_empty(),
+        Type::Paren(paren) => is_unit(&paren.elem),
+        Type::Group(group) => is_unit(&group.elem),
+        _ => false,
+    }
+}
+
+/// The variant name for a method: `get_user` becomes `GetUser`, spanned like the method name.
+fn variant_ident(method: &Ident) -> Ident {
+    let span: Span = method.span();
+    format_ident!(
+        "{}",
+        snake_to_pascal(&method.unraw().to_string()),
+        span = span
+    )
+}
+
+/// Converts a snake_case name to PascalCase: `get_user_id` → `GetUserId`.
+///
+/// Underscores are dropped and the letter after each is upper-cased; other characters are kept,
+/// so `getUser` becomes `GetUser`. A name with no letter to start with (`_2`, `__`) gets a
+/// `Method` prefix so the result is still an identifier, and `self_` becomes `Self_` because
+/// `Self` is a keyword.
+pub(crate) fn snake_to_pascal(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper_next = true;
+    for c in name.chars() {
+        if c == '_' {
+            upper_next = true;
+        } else if upper_next {
+            out.extend(c.to_uppercase());
+            upper_next = false;
+        } else {
+            out.push(c);
+        }
+    }
+    if !out.starts_with(|c: char| c.is_alphabetic()) {
+        out.insert_str(0, "Method");
+    }
+    if out == "Self" {
+        out.push('_');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snake_to_pascal_capitalizes_each_word() {
+        assert_eq!(snake_to_pascal("add"), "Add");
+        assert_eq!(snake_to_pascal("get_user_id"), "GetUserId");
+        assert_eq!(snake_to_pascal("v2_add_3"), "V2Add3");
+    }
+
+    #[test]
+    fn snake_to_pascal_drops_leading_trailing_and_double_underscores() {
+        assert_eq!(snake_to_pascal("_private"), "Private");
+        assert_eq!(snake_to_pascal("a__b_"), "AB");
+    }
+
+    #[test]
+    fn snake_to_pascal_keeps_existing_capitals() {
+        assert_eq!(snake_to_pascal("getUser"), "GetUser");
+        assert_eq!(snake_to_pascal("HTTP_get"), "HTTPGet");
+    }
+
+    #[test]
+    fn snake_to_pascal_always_returns_an_identifier() {
+        assert_eq!(snake_to_pascal("__"), "Method");
+        assert_eq!(snake_to_pascal("_2"), "Method2");
+        assert_eq!(snake_to_pascal("self_"), "Self_");
+    }
+
+    #[test]
+    fn variant_ident_strips_raw_prefix() {
+        let ident: Ident = syn::parse_quote!(r#type);
+        assert_eq!(variant_ident(&ident), "Type");
+    }
+
+    #[test]
+    fn method_model_reads_args_output_and_oneway() {
+        let item: ItemTrait = syn::parse_quote! {
+            trait Calc {
+                /// Adds.
+                async fn add(&self, a: u32, mut b: u32) -> u32;
+                #[ipc2(oneway)]
+                #[cfg(unix)]
+                fn log(&self, (x, y): (u8, u8));
+                type Item;
+            }
+        };
+        let cx = Ctxt::new();
+        let service = Service::from_syn(
+            &cx,
+            &item,
+            ServiceOptions::from_args(&cx, Default::default()),
+        );
+        cx.check().unwrap();
+        assert_eq!(service.name(), "Calc");
+        assert_eq!(service.other_items.len(), 1);
+        let [add, log] = &service.methods[..] else {
+            panic!("expected two methods")
+        };
+        assert!(add.is_async() && add.oneway.is_none() && add.output.is_some());
+        assert_eq!(add.docs.len(), 1);
+        let names: Vec<_> = add
+            .args
+            .iter()
+            .map(|a| a.ident.unwrap().to_string())
+            .collect();
+        assert_eq!(names, ["a", "b"]);
+        assert!(!log.is_async() && log.oneway.is_some() && log.output.is_none());
+        assert_eq!(log.cfgs.len(), 1);
+        assert!(log.args[0].ident.is_none());
+        assert_eq!(log.variant, "Log");
+    }
+}

@@ -1,0 +1,272 @@
+//! The macro's own options: `#[ipc2::service(crate = "...")]` on the trait and `#[ipc2(oneway)]`
+//! on its methods.
+//!
+//! Option names live here as [`Symbol`] constants (as in serde's `internals/symbol.rs`) so a typo
+//! in one comparison cannot silently disable an option. Unknown and repeated options are errors,
+//! never ignored: a misspelt `#[ipc2(one_way)]` would otherwise turn a fire-and-forget method into
+//! one that waits for a reply.
+
+use std::fmt::{self, Display};
+
+use proc_macro2::{TokenStream, TokenTree};
+use syn::meta::ParseNestedMeta;
+use syn::parse::Parser;
+use syn::{Attribute, Expr, Ident, LitStr, Path, PathArguments, Token};
+
+use crate::ctxt::Ctxt;
+
+/// An attribute or option keyword the macro recognises.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Symbol(&'static str);
+
+/// The helper attribute on methods: `#[ipc2(...)]`.
+pub(crate) const IPC2: Symbol = Symbol("ipc2");
+/// The service option naming the facade crate: `#[ipc2::service(crate = "...")]`.
+pub(crate) const CRATE: Symbol = Symbol("crate");
+/// The method option for fire-and-forget calls: `#[ipc2(oneway)]`.
+pub(crate) const ONEWAY: Symbol = Symbol("oneway");
+/// The attribute forwarded to every item generated for a method.
+pub(crate) const CFG: Symbol = Symbol("cfg");
+/// The attribute forwarded from a method to its client method.
+pub(crate) const DEPRECATED: Symbol = Symbol("deprecated");
+/// Doc comments, copied onto generated items.
+pub(crate) const DOC: Symbol = Symbol("doc");
+
+impl PartialEq<Symbol> for Ident {
+    fn eq(&self, word: &Symbol) -> bool {
+        self == word.0
+    }
+}
+
+impl PartialEq<Symbol> for Path {
+    fn eq(&self, word: &Symbol) -> bool {
+        self.is_ident(word.0)
+    }
+}
+
+impl Display for Symbol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// Whether `attr` is one of ours (`#[ipc2(...)]`), to be consumed rather than re-emitted.
+pub(crate) fn is_ipc2(attr: &Attribute) -> bool {
+    *attr.path() == IPC2
+}
+
+/// The facade crate path used by generated code when no `crate = "..."` option is given.
+fn default_crate_path() -> Path {
+    syn::parse_quote!(::ipc2)
+}
+
+/// Options of `#[ipc2::service(...)]`.
+#[derive(Debug)]
+pub(crate) struct ServiceOptions {
+    /// Path to the facade crate, `::ipc2` unless overridden by `crate = "..."`.
+    pub(crate) krate: Path,
+}
+
+impl ServiceOptions {
+    /// Parses the attribute's arguments, recording every unknown, repeated or malformed option.
+    pub(crate) fn from_args(cx: &Ctxt, args: TokenStream) -> Self {
+        let mut krate = None;
+        let parser = syn::meta::parser(|meta| {
+            if meta.path == CRATE {
+                let lit: LitStr = meta.value()?.parse()?;
+                match parse_crate_path(&lit) {
+                    Ok(_) if krate.is_some() => cx.error_spanned_by(
+                        &meta.path,
+                        format!("duplicate option `{CRATE}`; give it once"),
+                    ),
+                    Ok(path) => krate = Some(path),
+                    Err(err) => cx.syn_error(err),
+                }
+            } else {
+                cx.error_spanned_by(
+                    &meta.path,
+                    format!(
+                        "unknown option `{}`; the only service option is `{CRATE} = \"...\"`",
+                        path_to_string(&meta.path),
+                    ),
+                );
+                skip_value(&meta)?;
+            }
+            Ok(())
+        });
+        if let Err(err) = parser.parse2(args) {
+            cx.syn_error(err);
+        }
+        ServiceOptions {
+            krate: krate.unwrap_or_else(default_crate_path),
+        }
+    }
+}
+
+/// Parses the string of `crate = "..."` as a plain path such as `::ipc2` or `renamed`.
+fn parse_crate_path(lit: &LitStr) -> syn::Result<Path> {
+    let path: Path = lit.parse()?;
+    if let Some(segment) = path
+        .segments
+        .iter()
+        .find(|segment| !matches!(segment.arguments, PathArguments::None))
+    {
+        return Err(syn::Error::new_spanned(
+            segment,
+            "`crate` takes a plain path such as \"::ipc2\", without generic arguments",
+        ));
+    }
+    Ok(path)
+}
+
+/// Options of the `#[ipc2(...)]` attributes of one method.
+#[derive(Debug, Default)]
+pub(crate) struct MethodOptions {
+    /// The `oneway` keyword, when given (kept for its span).
+    pub(crate) oneway: Option<Path>,
+}
+
+impl MethodOptions {
+    /// Parses every `#[ipc2(...)]` attribute in `attrs`, recording unknown or repeated options.
+    pub(crate) fn from_attrs(cx: &Ctxt, attrs: &[Attribute]) -> Self {
+        let mut options = MethodOptions::default();
+        for attr in attrs.iter().filter(|attr| is_ipc2(attr)) {
+            let result = attr.parse_nested_meta(|meta| {
+                if meta.path == ONEWAY {
+                    if meta.input.peek(Token![=]) || meta.input.peek(syn::token::Paren) {
+                        cx.error_spanned_by(
+                            &meta.path,
+                            format!("`{ONEWAY}` takes no value; write `#[{IPC2}({ONEWAY})]`"),
+                        );
+                        skip_value(&meta)?;
+                    } else if options.oneway.is_some() {
+                        cx.error_spanned_by(
+                            &meta.path,
+                            format!("duplicate option `{ONEWAY}`; give it once"),
+                        );
+                    } else {
+                        options.oneway = Some(meta.path.clone());
+                    }
+                } else {
+                    cx.error_spanned_by(
+                        &meta.path,
+                        format!(
+                            "unknown option `{}`; the only method option is `#[{IPC2}({ONEWAY})]`",
+                            path_to_string(&meta.path),
+                        ),
+                    );
+                    skip_value(&meta)?;
+                }
+                Ok(())
+            });
+            if let Err(err) = result {
+                cx.syn_error(err);
+            }
+        }
+        options
+    }
+}
+
+/// Consumes the value of an option we reject, so parsing can go on to report the next one.
+fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+    if meta.input.peek(Token![=]) {
+        meta.value()?.parse::<Expr>()?;
+    } else if meta.input.peek(syn::token::Paren) {
+        meta.input.parse::<TokenTree>()?;
+    }
+    Ok(())
+}
+
+/// Renders a path the way it is written in source: `::ipc2`, `renamed::inner`.
+pub(crate) fn path_to_string(path: &Path) -> String {
+    let mut out = String::new();
+    if path.leading_colon.is_some() {
+        out.push_str("::");
+    }
+    for (i, segment) in path.segments.iter().enumerate() {
+        if i > 0 {
+            out.push_str("::");
+        }
+        out.push_str(&segment.ident.to_string());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quote::quote;
+
+    fn errors(cx: Ctxt) -> Vec<String> {
+        match cx.check() {
+            Ok(()) => Vec::new(),
+            Err(err) => err.into_iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn service_options_default_to_ipc2() {
+        let cx = Ctxt::new();
+        let options = ServiceOptions::from_args(&cx, TokenStream::new());
+        assert!(errors(cx).is_empty());
+        assert_eq!(path_to_string(&options.krate), "::ipc2");
+    }
+
+    #[test]
+    fn service_options_read_crate_override() {
+        let cx = Ctxt::new();
+        let options = ServiceOptions::from_args(&cx, quote!(crate = "renamed::inner"));
+        assert!(errors(cx).is_empty());
+        assert_eq!(path_to_string(&options.krate), "renamed::inner");
+    }
+
+    #[test]
+    fn service_options_report_every_unknown_and_duplicate_option() {
+        let cx = Ctxt::new();
+        ServiceOptions::from_args(
+            &cx,
+            quote!(foo = 1, crate = "a", bar(x, y), crate = "b", baz),
+        );
+        assert_eq!(
+            errors(cx),
+            [
+                "unknown option `foo`; the only service option is `crate = \"...\"`",
+                "unknown option `bar`; the only service option is `crate = \"...\"`",
+                "duplicate option `crate`; give it once",
+                "unknown option `baz`; the only service option is `crate = \"...\"`",
+            ]
+        );
+    }
+
+    #[test]
+    fn service_options_reject_generic_crate_path() {
+        let cx = Ctxt::new();
+        ServiceOptions::from_args(&cx, quote!(crate = "ipc2::<u8>"));
+        assert_eq!(errors(cx).len(), 1);
+    }
+
+    #[test]
+    fn method_options_read_oneway_and_reject_the_rest() {
+        let attrs: Vec<Attribute> = vec![
+            syn::parse_quote!(#[ipc2(oneway, one_way)]),
+            syn::parse_quote!(#[doc = "not ours"]),
+            syn::parse_quote!(#[ipc2(oneway)]),
+        ];
+        let cx = Ctxt::new();
+        let options = MethodOptions::from_attrs(&cx, &attrs);
+        assert!(options.oneway.is_some());
+        assert_eq!(
+            errors(cx),
+            [
+                "unknown option `one_way`; the only method option is `#[ipc2(oneway)]`",
+                "duplicate option `oneway`; give it once",
+            ]
+        );
+    }
+
+    #[test]
+    fn path_to_string_keeps_leading_colons() {
+        let path: Path = syn::parse_quote!(::a::b);
+        assert_eq!(path_to_string(&path), "::a::b");
+    }
+}

@@ -1,0 +1,98 @@
+//! Implementation detail of the `ipc2` crate: the `#[ipc2::service]` attribute.
+//!
+//! Use it through `ipc2::service`; this crate's version is pinned by `ipc2` and its generated code
+//! names only `ipc2` paths. It is split like thiserror's and serde's derives: `ast` parses the
+//! trait into a model, `valid` checks it, `expand` generates the items, and `fallback` emits the
+//! trait unchanged plus `compile_error!`s when something is wrong.
+
+#![warn(missing_docs, unreachable_pub, rust_2018_idioms)]
+#![forbid(unsafe_code)]
+
+mod ast;
+mod attr;
+mod ctxt;
+mod expand;
+mod fallback;
+#[cfg(test)]
+mod ui_cases;
+mod valid;
+
+use proc_macro::TokenStream;
+use syn::{Item, parse_macro_input};
+
+/// Turns a trait into a typed RPC service served by `ipc2` worker processes.
+///
+/// ```ignore
+/// #[ipc2::service]
+/// pub trait Calc {
+///     /// Adds two numbers.
+///     async fn add(&self, a: u32, b: u32) -> u32;
+///     async fn div(&self, a: i64, b: i64) -> Result<i64, DivByZero>;
+///     async fn reset(&self);
+///     #[ipc2(oneway)]
+///     async fn log(&self, line: String);
+///     fn square(&self, x: u64) -> u64;
+/// }
+///
+/// // Worker side.
+/// struct MyCalc;
+/// impl Calc for MyCalc {
+///     async fn add(&self, a: u32, b: u32) -> u32 { a + b }
+///     // ...
+/// }
+/// ipc2::worker::serve(CalcServer(MyCalc)).await?;
+///
+/// // Host side.
+/// let workers: CalcWorkers = /* WorkerSet builder */;
+/// assert_eq!(workers.add(6, 7).await?, 13);
+/// workers.with_timeout(d, TimeoutAction::Restart).add(1, 2).await?;
+/// ```
+///
+/// # Generated items
+///
+/// For a trait `Calc`, with the trait's visibility:
+///
+/// - the trait itself, with each `async fn m(..) -> T` rewritten to
+///   `fn m(..) -> impl Future<Output = T> + Send` and `Send + Sync + 'static` supertraits, so the
+///   worker can run jobs on a multi-threaded runtime. Implement it with plain `async fn`s;
+/// - `CalcRequest`: one variant per method holding its arguments (`Add { a, b }`, `Reset`);
+/// - `CalcResponse`: one variant per method that replies, holding its return value
+///   (`Add(u32)`, `Reset(())`);
+/// - `CalcClient`: the same methods returning `Result<T, ipc2::Error>`, implemented for
+///   `CalcWorkers` and anything else that implements `ipc2`'s `Call` for these two enums (such as
+///   `workers.with_timeout(..)`);
+/// - `CalcWorkers<S = UnixListener>`: an alias for the `WorkerSet` carrying these enums;
+/// - `CalcServer<T>(pub T)`: wraps an `impl Calc` for `ipc2::worker::serve`.
+///
+/// # Methods
+///
+/// - `async fn m(&self, ..) -> T`: a call that waits for the reply; `-> ()` may be left out.
+/// - `fn m(&self, ..) -> T` (not `async`): the client still awaits the reply, but the worker
+///   runs the method inline on its dispatch task, so it blocks that task until it returns. Use it
+///   for short computations only; make anything slow `async`.
+/// - `#[ipc2(oneway)]`: fire-and-forget; the client returns once the request is sent, and the
+///   method must not return a value.
+/// - Arguments are named (`x: T`; `mut x: T` is accepted and the `mut` is dropped from the
+///   generated items, implementations may keep it). Argument and return types are owned,
+///   `'static`, `Debug`, `Serialize` and `Deserialize`: references and `impl Trait` are rejected.
+/// - `#[cfg(..)]` on a method is copied onto everything generated for it; doc comments and
+///   `#[deprecated]` are copied onto the client method.
+///
+/// # Options
+///
+/// `#[ipc2::service(crate = "path::to::ipc2")]` names the `ipc2` crate when it is not reachable
+/// as `::ipc2` (renamed dependency, re-export), like serde's `crate = "..."`.
+///
+/// # Errors
+///
+/// A misuse is a compile error on the offending tokens, and every independent one is reported at
+/// once: generic traits or methods, argument patterns, references or `impl Trait` in arguments or
+/// return types, a receiver other than `&self`, a method named like one of `WorkerSet`'s own
+/// (`send`, `notify`, `shutdown`, ... which would shadow it), `#[ipc2(oneway)]` with a return
+/// type, associated types, consts, macros or default bodies, two methods mapping to the same
+/// variant name, `unsafe`/`extern`/`const`/variadic methods, and unknown or repeated options.
+#[proc_macro_attribute]
+pub fn service(args: TokenStream, input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as Item);
+    expand::service(args.into(), &input).into()
+}

@@ -1,0 +1,295 @@
+pub trait Calc: ::core::marker::Send + ::core::marker::Sync + 'static {
+    /// Adds two numbers.
+    fn add(
+        &self,
+        a: u32,
+        b: u32,
+    ) -> impl ::core::future::Future<Output = u32> + ::core::marker::Send;
+    fn div(
+        &self,
+        a: i64,
+        b: i64,
+    ) -> impl ::core::future::Future<
+        Output = Result<i64, DivByZero>,
+    > + ::core::marker::Send;
+    fn reset(&self) -> impl ::core::future::Future<Output = ()> + ::core::marker::Send;
+    fn log(
+        &self,
+        line: String,
+    ) -> impl ::core::future::Future<Output = ()> + ::core::marker::Send;
+    fn square(&self, x: u64) -> u64;
+}
+///A request to the [`Calc`] service: one variant per method, holding its arguments.
+#[derive(
+    ::core::fmt::Debug,
+    ::ipc2::__private::serde::Serialize,
+    ::ipc2::__private::serde::Deserialize,
+)]
+#[serde(crate = "::ipc2::__private::serde")]
+#[allow(clippy::large_enum_variant)]
+pub enum CalcRequest {
+    ///Request for [`Calc::add`].
+    Add {
+        ///Argument `a` of [`Calc::add`].
+        a: u32,
+        ///Argument `b` of [`Calc::add`].
+        b: u32,
+    },
+    ///Request for [`Calc::div`].
+    Div {
+        ///Argument `a` of [`Calc::div`].
+        a: i64,
+        ///Argument `b` of [`Calc::div`].
+        b: i64,
+    },
+    ///Request for [`Calc::reset`].
+    Reset,
+    ///Request for [`Calc::log`].
+    Log {
+        ///Argument `line` of [`Calc::log`].
+        line: String,
+    },
+    ///Request for [`Calc::square`].
+    Square {
+        ///Argument `x` of [`Calc::square`].
+        x: u64,
+    },
+}
+///A reply from the [`Calc`] service: one variant per method that answers.
+#[derive(
+    ::core::fmt::Debug,
+    ::ipc2::__private::serde::Serialize,
+    ::ipc2::__private::serde::Deserialize,
+)]
+#[serde(crate = "::ipc2::__private::serde")]
+#[allow(clippy::large_enum_variant)]
+pub enum CalcResponse {
+    ///Reply to [`Calc::add`].
+    Add(u32),
+    ///Reply to [`Calc::div`].
+    Div(Result<i64, DivByZero>),
+    ///Reply to [`Calc::reset`].
+    Reset(()),
+    ///Reply to [`Calc::square`].
+    Square(u64),
+}
+/**Calls the [`Calc`] service on a worker: each method sends its request and, unless it is one-way, waits for the reply.
+
+Implemented for [`CalcWorkers`] and for every other type that can send [`CalcRequest`]s, such as the set's `with_timeout` wrapper.*/
+pub trait CalcClient {
+    /// Adds two numbers.
+    fn add(
+        &self,
+        a: u32,
+        b: u32,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<u32, ::ipc2::Error>,
+    > + ::core::marker::Send;
+    ///Calls [`Calc::div`] on a worker and waits for its reply.
+    fn div(
+        &self,
+        a: i64,
+        b: i64,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<Result<i64, DivByZero>, ::ipc2::Error>,
+    > + ::core::marker::Send;
+    ///Calls [`Calc::reset`] on a worker and waits for its reply.
+    fn reset(
+        &self,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<(), ::ipc2::Error>,
+    > + ::core::marker::Send;
+    ///Sends [`Calc::log`] to a worker without waiting for it to run.
+    fn log(
+        &self,
+        line: String,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<(), ::ipc2::Error>,
+    > + ::core::marker::Send;
+    ///Calls [`Calc::square`] on a worker and waits for its reply.
+    fn square(
+        &self,
+        x: u64,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<u64, ::ipc2::Error>,
+    > + ::core::marker::Send;
+}
+/**A set of worker processes serving [`Calc`]; call its methods through [`CalcClient`].
+
+The raw `send`/`Job` API of the set stays available.*/
+pub type CalcWorkers<S = ::ipc2::__private::UnixListener> = ::ipc2::host::workerset::WorkerSet<
+    S,
+    CalcResponse,
+    CalcRequest,
+>;
+/**Wraps an implementation of [`Calc`] so the worker runtime can serve it: `ipc2::worker::serve(CalcServer(MyImpl)).await`.
+
+Each request runs the matching method. Methods declared without `async` run inline on the worker's task, so they should return quickly; declare slow ones `async`.*/
+#[derive(
+    ::core::fmt::Debug,
+    ::core::clone::Clone,
+    ::core::marker::Copy,
+    ::core::default::Default,
+)]
+pub struct CalcServer<T>(
+    ///The service implementation.
+    pub T,
+);
+const _: () = {
+    #[automatically_derived]
+    #[allow(unused_qualifications, deprecated)]
+    impl<__Caller> CalcClient for __Caller
+    where
+        __Caller: ::ipc2::__private::Call<CalcRequest, CalcResponse>
+            + ::core::marker::Sync,
+    {
+        fn add(
+            &self,
+            a: u32,
+            b: u32,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<u32, ::ipc2::Error>,
+        > + ::core::marker::Send {
+            let __ipc2_call = <__Caller as ::ipc2::__private::Call<
+                CalcRequest,
+                CalcResponse,
+            >>::call(self, CalcRequest::Add { a, b });
+            async move {
+                match __ipc2_call.await? {
+                    CalcResponse::Add(__ipc2_reply) => {
+                        ::core::result::Result::Ok(__ipc2_reply)
+                    }
+                    #[allow(unreachable_patterns)]
+                    _ => {
+                        ::core::result::Result::Err(
+                            ::ipc2::__private::unexpected_reply("Calc", "add"),
+                        )
+                    }
+                }
+            }
+        }
+        fn div(
+            &self,
+            a: i64,
+            b: i64,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<Result<i64, DivByZero>, ::ipc2::Error>,
+        > + ::core::marker::Send {
+            let __ipc2_call = <__Caller as ::ipc2::__private::Call<
+                CalcRequest,
+                CalcResponse,
+            >>::call(self, CalcRequest::Div { a, b });
+            async move {
+                match __ipc2_call.await? {
+                    CalcResponse::Div(__ipc2_reply) => {
+                        ::core::result::Result::Ok(__ipc2_reply)
+                    }
+                    #[allow(unreachable_patterns)]
+                    _ => {
+                        ::core::result::Result::Err(
+                            ::ipc2::__private::unexpected_reply("Calc", "div"),
+                        )
+                    }
+                }
+            }
+        }
+        fn reset(
+            &self,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<(), ::ipc2::Error>,
+        > + ::core::marker::Send {
+            let __ipc2_call = <__Caller as ::ipc2::__private::Call<
+                CalcRequest,
+                CalcResponse,
+            >>::call(self, CalcRequest::Reset);
+            async move {
+                match __ipc2_call.await? {
+                    CalcResponse::Reset(__ipc2_reply) => {
+                        ::core::result::Result::Ok(__ipc2_reply)
+                    }
+                    #[allow(unreachable_patterns)]
+                    _ => {
+                        ::core::result::Result::Err(
+                            ::ipc2::__private::unexpected_reply("Calc", "reset"),
+                        )
+                    }
+                }
+            }
+        }
+        fn log(
+            &self,
+            line: String,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<(), ::ipc2::Error>,
+        > + ::core::marker::Send {
+            <__Caller as ::ipc2::__private::Call<
+                CalcRequest,
+                CalcResponse,
+            >>::call_oneway(self, CalcRequest::Log { line })
+        }
+        fn square(
+            &self,
+            x: u64,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<u64, ::ipc2::Error>,
+        > + ::core::marker::Send {
+            let __ipc2_call = <__Caller as ::ipc2::__private::Call<
+                CalcRequest,
+                CalcResponse,
+            >>::call(self, CalcRequest::Square { x });
+            async move {
+                match __ipc2_call.await? {
+                    CalcResponse::Square(__ipc2_reply) => {
+                        ::core::result::Result::Ok(__ipc2_reply)
+                    }
+                    #[allow(unreachable_patterns)]
+                    _ => {
+                        ::core::result::Result::Err(
+                            ::ipc2::__private::unexpected_reply("Calc", "square"),
+                        )
+                    }
+                }
+            }
+        }
+    }
+    #[automatically_derived]
+    #[allow(unused_qualifications, deprecated)]
+    impl<__Impl: Calc> ::ipc2::__private::Dispatch for CalcServer<__Impl> {
+        type Request = CalcRequest;
+        type Response = CalcResponse;
+        fn dispatch(
+            &self,
+            __ipc2_request: CalcRequest,
+        ) -> impl ::core::future::Future<
+            Output = ::core::option::Option<CalcResponse>,
+        > + ::core::marker::Send {
+            async move {
+                match __ipc2_request {
+                    CalcRequest::Add { a, b } => {
+                        ::core::option::Option::Some(
+                            CalcResponse::Add(<__Impl as Calc>::add(&self.0, a, b).await),
+                        )
+                    }
+                    CalcRequest::Div { a, b } => {
+                        ::core::option::Option::Some(
+                            CalcResponse::Div(<__Impl as Calc>::div(&self.0, a, b).await),
+                        )
+                    }
+                    CalcRequest::Reset => {
+                        <__Impl as Calc>::reset(&self.0).await;
+                        ::core::option::Option::Some(CalcResponse::Reset(()))
+                    }
+                    CalcRequest::Log { line } => {
+                        <__Impl as Calc>::log(&self.0, line).await;
+                        ::core::option::Option::None
+                    }
+                    CalcRequest::Square { x } => {
+                        ::core::option::Option::Some(
+                            CalcResponse::Square(<__Impl as Calc>::square(&self.0, x)),
+                        )
+                    }
+                }
+            }
+        }
+    }
+};

@@ -1,0 +1,6 @@
+#[ipc2::service]
+pub trait Calc {
+    async fn echo<T>(&self, value: T) -> T;
+}
+
+fn main() {}

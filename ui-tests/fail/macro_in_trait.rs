@@ -1,0 +1,11 @@
+macro_rules! methods {
+    () => {};
+}
+
+#[ipc2::service]
+pub trait Calc {
+    methods!();
+    async fn add(&self, a: u32, b: u32) -> u32;
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[ipc2::service]
+pub struct Calc {
+    total: u32,
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[ipc2::service]
+pub trait Calc {
+    unsafe fn add(&self, a: u32, b: u32) -> u32;
+}
+
+fn main() {}
