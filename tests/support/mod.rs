@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod calc;
 pub mod jobs;
 
 use std::path::PathBuf;

@@ -1,0 +1,60 @@
+//! The worker program of ipc2's service tests: serves `support::calc::Calc`.
+
+#[path = "../support/calc.rs"]
+mod calc;
+
+use std::sync::Mutex;
+
+use calc::{Calc, CalcServer, DivByZero, Point, Shape};
+
+#[derive(Default)]
+struct Worker {
+    lines: Mutex<Vec<String>>,
+}
+
+impl Calc for Worker {
+    async fn add(&self, a: u32, b: u32) -> u32 {
+        a + b
+    }
+
+    async fn div(&self, a: i64, b: i64) -> Result<i64, DivByZero> {
+        a.checked_div(b).ok_or(DivByZero)
+    }
+
+    async fn reset(&self) {
+        self.lines.lock().unwrap().clear();
+    }
+
+    async fn log(&self, line: String) {
+        self.lines.lock().unwrap().push(line);
+    }
+
+    async fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    fn square(&self, x: u64) -> u64 {
+        x * x
+    }
+
+    async fn describe(&self, at: Point, shape: Shape) -> String {
+        format!("{shape:?} at ({}, {})", at.x, at.y)
+    }
+
+    async fn echo(&self, bytes: Vec<u8>) -> Vec<u8> {
+        bytes
+    }
+
+    async fn pid(&self) -> u32 {
+        std::process::id()
+    }
+
+    async fn panic(&self) -> u32 {
+        panic!("the panic method was called")
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), ipc2::worker::Error> {
+    ipc2::worker::serve(CalcServer(Worker::default())).await
+}

@@ -1,0 +1,127 @@
+//! `#[ipc2::service]` end to end: typed calls on real worker processes.
+
+mod support;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ipc2::{Error, TimeoutAction};
+use support::calc::{CalcClient, CalcRequest, CalcResponse, CalcWorkers, DivByZero, Point, Shape};
+use support::{HANG_GUARD, helper};
+
+async fn workers(count: usize) -> CalcWorkers {
+    CalcWorkers::builder()
+        .worker_count(count)
+        .worker_path(helper("calc_worker"))
+        .finish()
+        .await
+        .expect("calc workers start")
+}
+
+#[tokio::test]
+async fn every_method_form_answers_over_two_workers() {
+    let workers = workers(2).await;
+    assert_eq!(workers.add(6, 7).await.unwrap(), 13);
+    assert_eq!(workers.div(7, 2).await.unwrap(), Ok(3));
+    assert_eq!(workers.square(12).await.unwrap(), 144);
+    workers.reset().await.unwrap();
+    let at = Point { x: 1, y: -2 };
+    assert_eq!(
+        workers
+            .describe(at.clone(), Shape::Circle { r: 3 })
+            .await
+            .unwrap(),
+        "Circle { r: 3 } at (1, -2)"
+    );
+    assert_eq!(
+        workers.describe(at, Shape::Square(4)).await.unwrap(),
+        "Square(4) at (1, -2)"
+    );
+}
+
+#[tokio::test]
+async fn the_service_error_is_distinct_from_transport_errors() {
+    let workers = workers(1).await;
+    // Ok(Err(..)): the call worked, the service said no.
+    assert_eq!(workers.div(1, 0).await.unwrap(), Err(DivByZero));
+    // Err(..): the call itself failed.
+    match workers.panic().await {
+        Err(Error::Remote { reason }) => {
+            assert!(reason.contains("the panic method was called"), "{reason}")
+        }
+        other => panic!("expected a remote failure, got {other:?}"),
+    }
+    assert_eq!(
+        workers.add(1, 1).await.unwrap(),
+        2,
+        "the worker survived the panic"
+    );
+}
+
+#[tokio::test]
+async fn a_oneway_call_is_observed_by_a_later_request() {
+    let workers = workers(1).await;
+    workers.log("first".into()).await.unwrap();
+    workers.log("second".into()).await.unwrap();
+    assert_eq!(workers.lines().await.unwrap(), ["first", "second"]);
+    workers.reset().await.unwrap();
+    assert!(workers.lines().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn one_mebibyte_of_bytes_round_trips() {
+    let workers = workers(1).await;
+    let bytes: Vec<u8> = (0..1 << 20).map(|i| (i * 31 % 256) as u8).collect();
+    assert_eq!(workers.echo(bytes.clone()).await.unwrap(), bytes);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_calls_from_many_tasks_all_get_their_own_answer() {
+    let workers = Arc::new(workers(2).await);
+    let tasks: Vec<_> = (0..500u32)
+        .map(|i| {
+            let workers = workers.clone();
+            tokio::spawn(async move { (i, workers.add(i, i).await, workers.pid().await) })
+        })
+        .collect();
+    let mut pids = HashSet::new();
+    for task in tasks {
+        let (i, sum, pid) = tokio::time::timeout(HANG_GUARD, task)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(sum.unwrap(), 2 * i);
+        pids.insert(pid.unwrap());
+    }
+    assert_eq!(pids.len(), 2, "both workers served calls");
+}
+
+#[tokio::test]
+async fn the_raw_send_api_works_on_the_same_set() {
+    let workers = workers(1).await;
+    match workers
+        .send(CalcRequest::Add { a: 2, b: 40 })
+        .await
+        .unwrap()
+    {
+        CalcResponse::Add(sum) => assert_eq!(sum, 42),
+        other => panic!("unexpected reply {other:?}"),
+    }
+    assert_eq!(workers.add(2, 40).await.unwrap(), 42);
+}
+
+#[tokio::test]
+async fn a_call_with_a_timeout_fails_with_timeout() {
+    let workers = workers(1).await;
+    let fast = workers
+        .with_timeout(HANG_GUARD, TimeoutAction::Error)
+        .add(1, 2)
+        .await;
+    assert_eq!(fast.unwrap(), 3);
+    let slow = workers
+        .with_timeout(Duration::from_nanos(1), TimeoutAction::Error)
+        .add(1, 2)
+        .await;
+    assert!(matches!(slow, Err(Error::Timeout(_))), "{slow:?}");
+}

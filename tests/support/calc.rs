@@ -1,0 +1,47 @@
+//! The service the macro tests call, shared by `tests/service.rs` and the `calc_worker` helper.
+
+use serde::{Deserialize, Serialize};
+
+/// The service's own error.
+#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DivByZero;
+
+/// A struct argument.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Point {
+    pub x: i32,
+    pub y: i32,
+}
+
+/// An enum argument.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Shape {
+    Circle { r: u32 },
+    Square(u32),
+}
+
+/// Every method form the macro accepts.
+#[ipc2::service]
+pub trait Calc {
+    /// Adds two numbers.
+    async fn add(&self, a: u32, b: u32) -> u32;
+    /// Divides, with the service's own error for zero.
+    async fn div(&self, a: i64, b: i64) -> Result<i64, DivByZero>;
+    /// Forgets every logged line (unit reply).
+    async fn reset(&self);
+    /// Logs a line; nobody waits for it.
+    #[ipc2(oneway)]
+    async fn log(&self, line: String);
+    /// The lines logged so far.
+    async fn lines(&self) -> Vec<String>;
+    /// A synchronous method, run inline by the dispatcher.
+    fn square(&self, x: u64) -> u64;
+    /// Struct and enum arguments.
+    async fn describe(&self, at: Point, shape: Shape) -> String;
+    /// Echoes bytes back.
+    async fn echo(&self, bytes: Vec<u8>) -> Vec<u8>;
+    /// The worker's process id.
+    async fn pid(&self) -> u32;
+    /// Panics inside the handler.
+    async fn panic(&self) -> u32;
+}
