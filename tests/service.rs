@@ -112,16 +112,19 @@ async fn the_raw_send_api_works_on_the_same_set() {
 }
 
 #[tokio::test]
-async fn a_call_with_a_timeout_fails_with_timeout() {
+async fn a_call_with_a_timeout_fails_with_timeout_and_restarts_the_worker() {
     let workers = workers(1).await;
+    let before = workers.pid().await.unwrap();
     let fast = workers
-        .with_timeout(HANG_GUARD, TimeoutAction::Error)
+        .with_timeout(HANG_GUARD, TimeoutAction::Restart)
         .add(1, 2)
         .await;
     assert_eq!(fast.unwrap(), 3);
     let slow = workers
-        .with_timeout(Duration::from_nanos(1), TimeoutAction::Error)
-        .add(1, 2)
+        .with_timeout(Duration::from_millis(200), TimeoutAction::Restart)
+        .sleep(60_000)
         .await;
     assert!(matches!(slow, Err(Error::Timeout(_))), "{slow:?}");
+    let after = workers.pid().await.unwrap();
+    assert_ne!(before, after, "the timed-out worker was replaced");
 }

@@ -34,7 +34,7 @@ use crate::{Error, WithTimeout};
 /// use ipc2_host::workerset::WorkerSet;
 /// use tokio::net::UnixListener;
 ///
-/// # async fn demo() -> Result<(), ipc2_host::Error> {
+/// # async fn _demo() -> Result<(), ipc2_host::Error> {
 /// let workers: WorkerSet<UnixListener, u32, (u32, u32)> = WorkerSet::builder()
 ///     .worker_count(2)
 ///     .worker_path("./target/debug/adder")

@@ -38,13 +38,13 @@ impl<R, W> Receiver<R, W> {
 /// Lets one binary act as both host and worker:
 ///
 /// ```no_run
-/// # async fn run_host() {}
-/// # async fn run_worker() {}
-/// # async fn main_() {
+/// # async fn _run_host() {}
+/// # async fn _run_worker() {}
+/// # async fn _main() {
 /// if ipc2_worker::started_by_host() {
-///     run_worker().await
+///     _run_worker().await
 /// } else {
-///     run_host().await
+///     _run_host().await
 /// }
 /// # }
 /// ```

@@ -63,7 +63,7 @@ impl ServeOptions {
 ///
 /// ```no_run
 /// # use ipc2_worker::Dispatch;
-/// # async fn demo<D: Dispatch>(my_service: D) -> Result<(), ipc2_worker::Error> {
+/// # async fn _demo<D: Dispatch>(my_service: D) -> Result<(), ipc2_worker::Error> {
 /// ipc2_worker::serve(my_service).await
 /// # }
 /// ```

@@ -49,6 +49,10 @@ impl Calc for Worker {
         std::process::id()
     }
 
+    async fn sleep(&self, ms: u64) {
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    }
+
     async fn panic(&self) -> u32 {
         panic!("the panic method was called")
     }

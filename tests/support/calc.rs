@@ -42,6 +42,8 @@ pub trait Calc {
     async fn echo(&self, bytes: Vec<u8>) -> Vec<u8>;
     /// The worker's process id.
     async fn pid(&self) -> u32;
+    /// Sleeps `ms` milliseconds, then answers.
+    async fn sleep(&self, ms: u64);
     /// Panics inside the handler.
     async fn panic(&self) -> u32;
 }
