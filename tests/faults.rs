@@ -134,6 +134,36 @@ async fn worker_exiting_at_start_reports_its_status_and_stderr() {
 }
 
 #[tokio::test]
+async fn sends_fail_fast_with_the_reason_while_no_worker_can_start() {
+    let scratch = tempfile::tempdir().unwrap();
+    let workers = builder(1)
+        .env("TEST_WORKER_MODE", "start-once")
+        .env("TEST_WORKER_STARTED", scratch.path().join("started"))
+        .finish()
+        .await
+        .unwrap();
+    // The worker dies mid-job; every restart now exits at start.
+    let crash = workers.send(TestJob::Exit(1)).await;
+    assert!(matches!(crash, Err(Error::WorkerExited(_))), "{crash:?}");
+    let failing = eventually(HANG_GUARD, || workers.workers().is_empty()).await;
+    assert!(failing);
+    let result = tokio::time::timeout(HANG_GUARD, async {
+        loop {
+            match workers.send(TestJob::Add(1, 1)).await {
+                Err(Error::NoWorkers(last)) => return last,
+                // Until the first restart has failed, the call waits for it and then fails.
+                other => assert!(matches!(other, Err(Error::NoWorkers(_))), "{other:?}"),
+            }
+        }
+    })
+    .await
+    .unwrap();
+    let why = result.to_string();
+    assert!(why.contains("exited with code 4"), "{why}");
+    assert!(why.contains("already started once"), "{why}");
+}
+
+#[tokio::test]
 async fn worker_that_never_connects_times_out_and_is_killed() {
     let result = builder(1)
         .env("TEST_WORKER_MODE", "never-connect")
@@ -253,4 +283,16 @@ fn host_killed_with_sigkill_leaves_no_worker_running() {
         }
     }
     assert!(all_dead, "workers {pids:?} outlived their SIGKILLed host");
+}
+
+#[tokio::test]
+async fn connect_without_a_host_is_an_error_that_says_so() {
+    assert!(!ipc2::worker::started_by_host());
+    let err = ipc2::worker::connect::<UnixStream, TestJob, TestReply>()
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("not started by an ipc2 host"),
+        "{err}"
+    );
 }

@@ -219,3 +219,34 @@ async fn shutdown_lets_running_jobs_finish_then_reaps_every_worker() {
         assert!(!support::exists(pid), "worker {pid} survived shutdown");
     }
 }
+
+#[tokio::test]
+async fn builder_args_and_env_reach_every_worker() {
+    let workers = builder(2)
+        .args(["--alpha", "beta"])
+        .arg("gamma")
+        .finish()
+        .await
+        .unwrap();
+    for _ in 0..4 {
+        assert_eq!(
+            workers.send(TestJob::Args).await.unwrap(),
+            TestReply::Args(vec!["--alpha".into(), "beta".into(), "gamma".into()])
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_socket_lives_in_a_private_directory_removed_on_drop() {
+    use std::os::unix::fs::MetadataExt;
+    let workers = set(1).await;
+    let TestReply::Address(address) = workers.send(TestJob::Address).await.unwrap() else {
+        panic!("no address")
+    };
+    let dir = std::path::Path::new(&address).parent().unwrap().to_owned();
+    let meta = std::fs::metadata(&dir).unwrap();
+    assert_eq!(meta.mode() & 0o777, 0o700, "{}", dir.display());
+    assert_eq!(meta.uid(), rustix::process::geteuid().as_raw());
+    drop(workers);
+    assert!(!dir.exists(), "{} outlived the set", dir.display());
+}

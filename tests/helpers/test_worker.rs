@@ -1,7 +1,9 @@
 //! The worker program of ipc2's integration tests: each `TestJob` asks for one behaviour.
 //!
 //! `TEST_WORKER_MODE` changes how it starts: `exit-at-start` prints a message to stderr and exits
-//! with code 3; `never-connect` sleeps without ever connecting.
+//! with code 3; `never-connect` sleeps without ever connecting; `start-once` starts normally the
+//! first time (it creates the file named by `TEST_WORKER_STARTED`) and exits at start every later
+//! time.
 
 #[path = "../support/jobs.rs"]
 mod jobs;
@@ -18,6 +20,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok("exit-at-start") => {
             eprintln!("test worker: refusing to start (exit-at-start)");
             std::process::exit(3);
+        }
+        Ok("start-once") => {
+            let started = std::env::var("TEST_WORKER_STARTED")?;
+            if std::fs::exists(&started)? {
+                eprintln!("test worker: already started once (start-once)");
+                std::process::exit(4);
+            }
+            std::fs::write(started, "")?;
         }
         Ok("never-connect") => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -61,6 +71,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             TestJob::Exit(code) => std::process::exit(code),
             TestJob::Note => TestReply::Done,
             TestJob::Count => TestReply::Count(notes),
+            TestJob::Args => TestReply::Args(std::env::args().skip(1).collect()),
         };
         tx.send(reply)?;
     }

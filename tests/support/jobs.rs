@@ -22,6 +22,8 @@ pub enum TestJob {
     DropReply,
     /// Exit the process with this code without answering.
     Exit(i32),
+    /// Reply `Args` with the worker's command-line arguments (without the program name).
+    Args,
     /// Count a one-way message (send with `notify`).
     Note,
     /// Reply `Count` with the number of `Note`s received so far.
@@ -36,4 +38,5 @@ pub enum TestReply {
     Bytes(Vec<u8>),
     Done,
     Count(u64),
+    Args(Vec<String>),
 }
