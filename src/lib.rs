@@ -61,6 +61,7 @@ pub mod __private {
     pub use ipc2_host::Call;
     pub use ipc2_worker::Dispatch;
     pub use serde;
+    pub use serde_bytes;
     pub use tokio::net::UnixListener;
 
     /// The error a generated client returns when a reply belongs to another method.

@@ -15,6 +15,7 @@
 //! - a body must be consumed exactly: trailing bytes are [`Error::TrailingBytes`].
 
 use bincode::config::{Config, standard};
+use bincode::enc::write::SizeWriter;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -28,13 +29,29 @@ const LARGE: usize = u32::MAX as usize;
 /// Encodes `header` and then `body` (if any) as one frame, length prefix included.
 ///
 /// Fails with [`Error::FrameTooLarge`] if the payload would exceed `max_frame_len`: nothing
-/// oversized is ever handed to the transport.
+/// oversized is ever handed to the transport, and nothing is allocated for it.
+///
+/// The value is measured first (bincode's size-counting writer, which copies nothing) and then
+/// encoded into a buffer of exactly the frame's size: one allocation and one copy per frame, and
+/// no reallocation as a large frame grows.
 pub fn encode_frame<H: Serialize, B: Serialize + ?Sized>(
     header: &H,
     body: Option<&B>,
     max_frame_len: usize,
 ) -> Result<Vec<u8>, Error> {
-    let mut frame = Vec::with_capacity(64);
+    let mut size = SizeWriter::default();
+    bincode::serde::encode_into_writer(header, &mut size, standard()).map_err(Error::Encode)?;
+    if let Some(body) = body {
+        bincode::serde::encode_into_writer(body, &mut size, standard()).map_err(Error::Encode)?;
+    }
+    let len = size.bytes_written;
+    if len > max_frame_len || u32::try_from(len).is_err() {
+        return Err(Error::FrameTooLarge {
+            len: len as u64,
+            max: max_frame_len,
+        });
+    }
+    let mut frame = Vec::with_capacity(HEADER_LEN + len);
     encode_frame_into(&mut frame, header, body, max_frame_len)?;
     Ok(frame)
 }

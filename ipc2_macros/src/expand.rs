@@ -160,6 +160,28 @@ impl<'a> ServiceGenerator<'a> {
         }
     }
 
+    /// `#[serde(with = "::ipc2::__private::serde_bytes")]` for a `Vec<u8>`, so byte buffers
+    /// cross as one block instead of element by element (about 20 times faster for 1 MiB).
+    fn bytes_attr(&self, ty: &syn::Type) -> Option<TokenStream> {
+        let syn::Type::Path(path) = ty else {
+            return None;
+        };
+        let last = path.path.segments.last()?;
+        let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+            return None;
+        };
+        let is_u8 = |arg: &syn::GenericArgument| matches!(arg, syn::GenericArgument::Type(syn::Type::Path(p)) if p.path.is_ident("u8"));
+        if path.qself.is_some()
+            || last.ident != "Vec"
+            || args.args.len() != 1
+            || !is_u8(&args.args[0])
+        {
+            return None;
+        }
+        let with = format!("{}::__private::serde_bytes", path_to_string(self.krate));
+        Some(quote!(#[serde(with = #with)]))
+    }
+
     // Input:  async fn add(&self, a: u32, b: u32) -> u32;  async fn reset(&self);
     // Output: pub enum CalcRequest { Add { a: u32, b: u32 }, Reset }
     fn request_enum(&self) -> TokenStream {
@@ -179,7 +201,8 @@ impl<'a> ServiceGenerator<'a> {
                 let ident = arg.ident?;
                 let ty = arg.ty;
                 let doc = format!("Argument `{}` of {link}.", syn::ext::IdentExt::unraw(ident));
-                Some(quote!(#[doc = #doc] #ident: #ty))
+                let bytes = self.bytes_attr(ty);
+                Some(quote!(#[doc = #doc] #bytes #ident: #ty))
             });
             if method.args.is_empty() {
                 quote!(#(#cfgs)* #[doc = #doc] #variant)
@@ -215,8 +238,9 @@ impl<'a> ServiceGenerator<'a> {
             let cfgs = &method.cfgs;
             let variant = &method.variant;
             let output = self.output(method);
+            let bytes = method.output.and_then(|ty| self.bytes_attr(ty));
             let doc = format!("Reply to {}.", self.method_link(method));
-            quote!(#(#cfgs)* #[doc = #doc] #variant(#output))
+            quote!(#(#cfgs)* #[doc = #doc] #variant(#bytes #output))
         });
         quote! {
             #[doc = #doc]
@@ -539,6 +563,22 @@ mod tests {
             actual == expected,
             "expansion changed; new output:\n{actual}"
         );
+    }
+
+    #[test]
+    fn byte_vectors_cross_as_bytes_and_nothing_else_does() {
+        let output = expand_pretty(
+            TokenStream::new(),
+            quote! {
+                trait Blob {
+                    async fn put(&self, data: Vec<u8>, words: Vec<u16>) -> Vec<u8>;
+                }
+            },
+        );
+        let with = r#"#[serde(with = "::ipc2::__private::serde_bytes")]"#;
+        assert_eq!(output.matches(with).count(), 2, "{output}");
+        let words = output.find("words: Vec<u16>").unwrap();
+        assert!(!output[..words].ends_with(&format!("{with}\n        ")));
     }
 
     #[test]

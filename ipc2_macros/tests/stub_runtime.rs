@@ -46,6 +46,7 @@ pub mod stub {
 
         use super::Error;
         pub use serde;
+        pub use serde_bytes;
 
         /// The default transport.
         #[derive(Debug)]

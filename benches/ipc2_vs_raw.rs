@@ -1,0 +1,494 @@
+//! ipc2 against the practical limit, a raw blocking Unix-socket round trip, measured in one run.
+//!
+//! ```text
+//! cargo bench --bench ipc2_vs_raw            # full run, pinned to one core and free placement
+//! cargo bench --bench ipc2_vs_raw -- --quick # a few iterations (a smoke test)
+//! ```
+//!
+//! The binary plays every part: run by hand it starts two measuring children (one pinned to CPU
+//! 0 with all its workers, one free), each of which starts its own peers from this same binary
+//! (`--raw-echo`, `--bare`, or an ipc2 worker). Each child prints a table and a `SUMMARY` line
+//! with `key=value` pairs for scripts. Absolute times vary between machines; the ratios against
+//! the raw baseline measured in the same process are the figures that matter.
+
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ipc2::WorkerSet;
+use ipc2::worker::Job;
+use serde::{Deserialize, Serialize};
+use serde_bytes::ByteBuf;
+
+#[derive(Debug, Serialize, Deserialize)]
+enum BenchJob {
+    Add(u32, u32),
+    Echo(ByteBuf),
+    EchoVec(Vec<u8>),
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+enum BenchReply {
+    Sum(u32),
+    Echo(ByteBuf),
+    EchoVec(Vec<u8>),
+}
+
+type Workers = WorkerSet<tokio::net::UnixListener, BenchReply, BenchJob>;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    if ipc2::worker::started_by_host() {
+        return ipc2_worker();
+    }
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    match args.first().map(String::as_str) {
+        Some("--raw-echo") => raw_echo(&args[1]),
+        Some("--bare") => {
+            UnixStream::connect(&args[1])?;
+            Ok(())
+        }
+        Some("--placement") => measure(&args[1], quick),
+        _ => {
+            for placement in ["pinned", "free"] {
+                let mut child = Command::new(std::env::current_exe()?);
+                child.args(["--placement", placement]);
+                if quick {
+                    child.arg("--quick");
+                }
+                let status = child.status()?;
+                if !status.success() {
+                    return Err(format!("the {placement} run failed: {status}").into());
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The ipc2 worker: answers every job on a current-thread runtime.
+fn ipc2_worker() -> Result<(), Box<dyn std::error::Error>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let mut jobs =
+            ipc2::worker::connect::<tokio::net::UnixStream, BenchJob, BenchReply>().await?;
+        while let Some(job) = jobs.recv().await {
+            if let Job::Bidirectional { data, tx } = job {
+                let _ = tx.send(match data {
+                    BenchJob::Add(a, b) => BenchReply::Sum(a.wrapping_add(b)),
+                    BenchJob::Echo(bytes) => BenchReply::Echo(bytes),
+                    BenchJob::EchoVec(bytes) => BenchReply::EchoVec(bytes),
+                });
+            }
+        }
+        Ok(())
+    })
+}
+
+/// The raw peer: length-prefixed frames over a blocking socket, buffered both ways and flushed
+/// whenever no further request is already buffered (so a lone request is answered at once and a
+/// pipelined burst with one write). An 8-byte frame is an "add" (answered with the 4-byte sum);
+/// anything else is echoed.
+fn raw_echo(path: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let stream = UnixStream::connect(path)?;
+    let mut reader = BufReader::with_capacity(64 * 1024, &stream);
+    let mut writer = BufWriter::with_capacity(64 * 1024, &stream);
+    let mut payload = Vec::new();
+    loop {
+        let mut len = [0; 4];
+        if reader.read_exact(&mut len).is_err() {
+            return Ok(());
+        }
+        payload.resize(u32::from_le_bytes(len) as usize, 0);
+        reader.read_exact(&mut payload)?;
+        if payload.len() == 8 {
+            let a = u32::from_le_bytes(payload[..4].try_into()?);
+            let b = u32::from_le_bytes(payload[4..].try_into()?);
+            writer.write_all(&4u32.to_le_bytes())?;
+            writer.write_all(&a.wrapping_add(b).to_le_bytes())?;
+        } else {
+            writer.write_all(&len)?;
+            writer.write_all(&payload)?;
+        }
+        if reader.buffer().is_empty() {
+            writer.flush()?;
+        }
+    }
+}
+
+struct Raw {
+    stream: UnixStream,
+    child: Child,
+    frame: Vec<u8>,
+    reply: Vec<u8>,
+}
+
+impl Raw {
+    fn start(dir: &Path) -> Result<Self, Box<dyn std::error::Error>> {
+        let path = dir.join("raw.sock");
+        let listener = UnixListener::bind(&path)?;
+        let child = Command::new(std::env::current_exe()?)
+            .arg("--raw-echo")
+            .arg(&path)
+            .spawn()?;
+        let (stream, _) = listener.accept()?;
+        Ok(Self {
+            stream,
+            child,
+            frame: Vec::new(),
+            reply: Vec::new(),
+        })
+    }
+
+    fn send(&mut self, payload: &[u8]) -> std::io::Result<()> {
+        self.frame.clear();
+        self.frame
+            .extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        self.frame.extend_from_slice(payload);
+        self.stream.write_all(&self.frame)
+    }
+
+    fn receive(&mut self) -> std::io::Result<()> {
+        let mut len = [0; 4];
+        self.stream.read_exact(&mut len)?;
+        self.reply.resize(u32::from_le_bytes(len) as usize, 0);
+        self.stream.read_exact(&mut self.reply)
+    }
+
+    fn round_trip(&mut self, payload: &[u8]) -> std::io::Result<Duration> {
+        let start = Instant::now();
+        self.send(payload)?;
+        self.receive()?;
+        Ok(start.elapsed())
+    }
+
+    /// Calls per second with `in_flight` requests outstanding, pipelined through buffered I/O
+    /// (the practical limit of a hand-written client).
+    fn throughput(&mut self, in_flight: usize, total: usize) -> std::io::Result<f64> {
+        let add = [8u8, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0];
+        let mut reader = BufReader::with_capacity(64 * 1024, &self.stream);
+        let mut writer = BufWriter::with_capacity(64 * 1024, &self.stream);
+        let start = Instant::now();
+        let mut sent = 0;
+        while sent < in_flight.min(total) {
+            writer.write_all(&add)?;
+            sent += 1;
+        }
+        writer.flush()?;
+        let mut reply = [0u8; 8];
+        for _ in 0..total {
+            reader.read_exact(&mut reply)?;
+            if sent < total {
+                writer.write_all(&add)?;
+                sent += 1;
+            }
+            if reader.buffer().is_empty() {
+                writer.flush()?;
+            }
+        }
+        Ok(total as f64 / start.elapsed().as_secs_f64())
+    }
+}
+
+impl Drop for Raw {
+    fn drop(&mut self) {
+        let _ = self.stream.shutdown(std::net::Shutdown::Both);
+        let _ = self.child.wait();
+    }
+}
+
+fn measure(placement: &str, quick: bool) -> Result<(), Box<dyn std::error::Error>> {
+    if placement == "pinned" {
+        let mut cpus = rustix::thread::CpuSet::new();
+        cpus.set(0);
+        rustix::thread::sched_setaffinity(None, &cpus)?;
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let scale = if quick { 50 } else { 1 };
+    let dir = tempfile::tempdir()?;
+    // IPC2_BENCH_ONLY=round_trip|throughput|echo|startup runs one section, for profiling.
+    let only = std::env::var("IPC2_BENCH_ONLY").ok();
+    let wanted = |section: &str| only.as_deref().is_none_or(|only| only == section);
+    let mut raw = Raw::start(dir.path())?;
+    let mut rows = Vec::new();
+    if wanted("round_trip") {
+        rows.extend(round_trip(&runtime, &mut raw, 20_000 / scale)?);
+    }
+    if wanted("throughput") {
+        rows.extend(throughput(&runtime, &mut raw, 200_000 / scale)?);
+    }
+    if wanted("echo") {
+        rows.extend(echoes(&runtime, &mut raw, scale)?);
+    }
+    drop(raw);
+    if wanted("startup") {
+        rows.extend(startup(&runtime, dir.path())?);
+    }
+
+    let (rss, peak) = rss_kib();
+    let mode = if quick { " (quick)" } else { "" };
+    println!("\nipc2 vs raw Unix socket, placement: {placement}{mode}");
+    println!("{:<36} {:>14} {:>14} {:>8}", "", "raw", "ipc2", "ratio");
+    for row in &rows {
+        println!(
+            "{:<36} {:>14} {:>14} {:>7.2}x",
+            row.label, row.raw, row.ipc2, row.ratio
+        );
+    }
+    println!("host RSS: {rss} KiB now, {peak} KiB peak");
+    let summary: Vec<String> = rows
+        .iter()
+        .map(|r| format!("{}={:.3}", r.key(), r.ratio))
+        .collect();
+    println!(
+        "SUMMARY placement={placement} {} rss_kib={rss} peak_rss_kib={peak}",
+        summary.join(" ")
+    );
+    Ok(())
+}
+
+type Rows = Result<Vec<Row>, Box<dyn std::error::Error>>;
+
+/// Sequential small round trips: median and p99.
+fn round_trip(runtime: &tokio::runtime::Runtime, raw: &mut Raw, iters: usize) -> Rows {
+    let add = [1u8, 0, 0, 0, 2, 0, 0, 0];
+    for _ in 0..iters / 10 {
+        raw.round_trip(&add)?;
+    }
+    let raw_rtt = percentiles(
+        (0..iters)
+            .map(|_| raw.round_trip(&add))
+            .collect::<Result<_, _>>()?,
+    );
+    let workers: Workers = runtime.block_on(builder(1).finish())?;
+    let ipc2_rtt = runtime.block_on(async {
+        for _ in 0..iters / 10 {
+            workers.send(BenchJob::Add(1, 2)).await?;
+        }
+        let mut times = Vec::with_capacity(iters);
+        for _ in 0..iters {
+            let start = Instant::now();
+            workers.send(BenchJob::Add(1, 2)).await?;
+            times.push(start.elapsed());
+        }
+        Ok::<_, ipc2::Error>(percentiles(times))
+    })?;
+    Ok(vec![
+        Row::time("round trip, median", raw_rtt.0, ipc2_rtt.0),
+        Row::time("round trip, p99", raw_rtt.1, ipc2_rtt.1),
+    ])
+}
+
+/// Calls per second with 64 in flight, over one and two workers.
+fn throughput(runtime: &tokio::runtime::Runtime, raw: &mut Raw, total: usize) -> Rows {
+    let raw_rate = raw.throughput(64, total)?;
+    let mut rows = Vec::new();
+    for worker_count in [1, 2] {
+        let workers: Workers =
+            runtime.block_on(builder(worker_count).max_in_flight_per_worker(64).finish())?;
+        let rate = runtime.block_on(ipc2_throughput(&workers, 64, total))?;
+        rows.push(Row::rate(
+            &format!("calls/s, 64 in flight, {worker_count} worker(s)"),
+            raw_rate,
+            rate,
+        ));
+    }
+    Ok(rows)
+}
+
+/// 4 KiB and 1 MiB echoes, as `serde_bytes` and as a plain `Vec<u8>`.
+fn echoes(runtime: &tokio::runtime::Runtime, raw: &mut Raw, scale: usize) -> Rows {
+    let workers: Workers = runtime.block_on(builder(1).finish())?;
+    let mut rows = Vec::new();
+    for (label, size, iters) in [
+        ("4 KiB", 4096, 5000 / scale),
+        ("1 MiB", 1 << 20, 200 / scale),
+    ] {
+        let payload = vec![0xabu8; size];
+        let raw_echo = percentiles(
+            (0..iters.max(3))
+                .map(|_| raw.round_trip(&payload))
+                .collect::<Result<_, _>>()?,
+        );
+        let (bytes, vec) = runtime.block_on(async {
+            let mut bytes = Vec::new();
+            let mut vec = Vec::new();
+            for _ in 0..iters.max(3) {
+                let start = Instant::now();
+                workers
+                    .send(BenchJob::Echo(ByteBuf::from(payload.clone())))
+                    .await?;
+                bytes.push(start.elapsed());
+                let start = Instant::now();
+                workers.send(BenchJob::EchoVec(payload.clone())).await?;
+                vec.push(start.elapsed());
+            }
+            Ok::<_, ipc2::Error>((percentiles(bytes), percentiles(vec)))
+        })?;
+        rows.push(Row::time(
+            &format!("{label} echo, serde_bytes"),
+            raw_echo.0,
+            bytes.0,
+        ));
+        rows.push(Row::time(
+            &format!("{label} echo, Vec<u8>"),
+            raw_echo.0,
+            vec.0,
+        ));
+    }
+    Ok(rows)
+}
+
+/// Start-up of N workers against spawning and connecting N bare processes.
+fn startup(runtime: &tokio::runtime::Runtime, dir: &Path) -> Rows {
+    let mut rows = Vec::new();
+    for n in [2, 4] {
+        let bare = median(
+            (0..5)
+                .map(|i| bare_start(dir, n, i))
+                .collect::<Result<_, _>>()?,
+        );
+        let ready = median(
+            (0..5)
+                .map(|_| {
+                    let start = Instant::now();
+                    let workers: Workers = runtime.block_on(builder(n).finish())?;
+                    let elapsed = start.elapsed();
+                    drop(workers);
+                    Ok::<_, ipc2::Error>(elapsed)
+                })
+                .collect::<Result<_, _>>()?,
+        );
+        rows.push(Row::time(&format!("{n} workers ready"), bare, ready));
+    }
+    Ok(rows)
+}
+
+fn builder(
+    count: usize,
+) -> ipc2::host::WorkerSetBuilder<tokio::net::UnixListener, BenchReply, BenchJob> {
+    Workers::builder()
+        .worker_count(count)
+        .worker_path(std::env::current_exe().expect("own path"))
+}
+
+async fn ipc2_throughput(
+    workers: &Workers,
+    in_flight: usize,
+    total: usize,
+) -> Result<f64, ipc2::Error> {
+    let start = Instant::now();
+    let per_caller = total / in_flight;
+    let callers = (0..in_flight).map(|_| async {
+        for _ in 0..per_caller {
+            workers.send(BenchJob::Add(1, 2)).await?;
+        }
+        Ok::<_, ipc2::Error>(())
+    });
+    for result in futures_util::future::join_all(callers).await {
+        result?;
+    }
+    Ok((per_caller * in_flight) as f64 / start.elapsed().as_secs_f64())
+}
+
+/// Spawns `n` bare processes that connect to a listener; time until all have connected.
+fn bare_start(dir: &Path, n: usize, round: usize) -> std::io::Result<Duration> {
+    let path = dir.join(format!("bare-{n}-{round}.sock"));
+    let listener = UnixListener::bind(&path)?;
+    let start = Instant::now();
+    let mut children = Vec::new();
+    for _ in 0..n {
+        children.push(
+            Command::new(std::env::current_exe()?)
+                .arg("--bare")
+                .arg(&path)
+                .stdout(Stdio::null())
+                .spawn()?,
+        );
+    }
+    for _ in 0..n {
+        listener.accept()?;
+    }
+    let elapsed = start.elapsed();
+    for mut child in children {
+        child.wait()?;
+    }
+    Ok(elapsed)
+}
+
+struct Row {
+    label: String,
+    raw: String,
+    ipc2: String,
+    ratio: f64,
+}
+
+impl Row {
+    fn time(label: &str, raw: Duration, ipc2: Duration) -> Self {
+        Self {
+            label: label.into(),
+            raw: format!("{raw:.1?}"),
+            ipc2: format!("{ipc2:.1?}"),
+            ratio: ipc2.as_secs_f64() / raw.as_secs_f64(),
+        }
+    }
+
+    /// For rates, the ratio is ipc2's share of the raw rate (1.0 = as fast).
+    fn rate(label: &str, raw: f64, ipc2: f64) -> Self {
+        Self {
+            label: label.into(),
+            raw: format!("{:.0}/s", raw),
+            ipc2: format!("{:.0}/s", ipc2),
+            ratio: ipc2 / raw,
+        }
+    }
+
+    fn key(&self) -> String {
+        self.label
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
+            .collect::<String>()
+            .split('_')
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join("_")
+    }
+}
+
+fn percentiles(mut times: Vec<Duration>) -> (Duration, Duration) {
+    times.sort();
+    let at = |q: f64| times[((times.len() - 1) as f64 * q) as usize];
+    (at(0.5), at(0.99))
+}
+
+fn median(times: Vec<Duration>) -> Duration {
+    percentiles(times).0
+}
+
+fn rss_kib() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
