@@ -32,6 +32,8 @@ pub struct WorkerSetBuilder<S, R, W> {
     max_frame_len: usize,
     startup_timeout: Duration,
     shutdown_grace: Duration,
+    restart_limit: (usize, Duration),
+    quarantine_after: Option<u32>,
     _types: Types<S, R, W>,
 }
 
@@ -48,6 +50,8 @@ impl<S: Server, R, W> WorkerSetBuilder<S, R, W> {
             max_frame_len: DEFAULT_MAX_FRAME_LEN,
             startup_timeout: Duration::from_secs(20),
             shutdown_grace: Duration::from_secs(5),
+            restart_limit: (20, Duration::from_secs(10)),
+            quarantine_after: None,
             _types: PhantomData,
         }
     }
@@ -128,6 +132,25 @@ impl<S: Server, R, W> WorkerSetBuilder<S, R, W> {
         self
     }
 
+    /// How many worker deaths the set tolerates within a period. Default: 20 within 10 s.
+    ///
+    /// One death more within the period (Erlang's "restart intensity") and the set refuses
+    /// every job at once with [`Error::RestartLimit`], carrying the last death's report, until a
+    /// replacement worker has started cleanly; replacements keep being started meanwhile, with
+    /// exponential back-off (10 ms doubling to 5 s, jittered) while they keep dying young.
+    pub fn restart_limit(mut self, max_restarts: usize, within: Duration) -> Self {
+        self.restart_limit = (max_restarts, within);
+        self
+    }
+
+    /// Refuses a job with [`Error::Quarantined`] once it has crashed the worker running it
+    /// `crashes` times in a row, instead of letting it kill yet another worker. Jobs are told
+    /// apart by their encoded bytes. Default: off.
+    pub fn quarantine_after(mut self, crashes: u32) -> Self {
+        self.quarantine_after = Some(crashes.max(1));
+        self
+    }
+
     fn config(self) -> Result<Config, Error> {
         let worker_count = match self.worker_count {
             Some(0) => return Err(Error::Config("worker_count must be at least 1")),
@@ -156,6 +179,8 @@ impl<S: Server, R, W> WorkerSetBuilder<S, R, W> {
             max_frame_len: self.max_frame_len,
             startup_timeout: self.startup_timeout,
             shutdown_grace: self.shutdown_grace,
+            restart_limit: self.restart_limit,
+            quarantine_after: self.quarantine_after,
         })
     }
 
@@ -214,6 +239,8 @@ impl<S, R, W> fmt::Debug for WorkerSetBuilder<S, R, W> {
             .field("max_frame_len", &self.max_frame_len)
             .field("startup_timeout", &self.startup_timeout)
             .field("shutdown_grace", &self.shutdown_grace)
+            .field("restart_limit", &self.restart_limit)
+            .field("quarantine_after", &self.quarantine_after)
             .finish_non_exhaustive()
     }
 }

@@ -63,6 +63,28 @@ pub enum Error {
     /// No worker is running and none could be started: sends fail at once until one starts.
     #[error("no worker is running, and the last attempt to start one failed: {0}")]
     NoWorkers(Arc<Error>),
+    /// Workers died more often than the restart limit allows (see
+    /// [`WorkerSetBuilder::restart_limit`](crate::WorkerSetBuilder::restart_limit)), so the set
+    /// refuses jobs at once until a replacement worker has started cleanly.
+    #[error(
+        "workers died {restarts} times within {within:?}, so the set refuses jobs until a worker starts cleanly again; the last death: {last}"
+    )]
+    RestartLimit {
+        /// How many deaths were counted in the window.
+        restarts: usize,
+        /// The window.
+        within: Duration,
+        /// The most recent death.
+        last: Arc<WorkerExit>,
+    },
+    /// This job crashed the worker running it the configured number of times in a row (see
+    /// [`WorkerSetBuilder::quarantine_after`](crate::WorkerSetBuilder::quarantine_after)), so it
+    /// is refused instead of killing another worker.
+    #[error("this job crashed a worker {crashes} times in a row, so it is refused")]
+    Quarantined {
+        /// How many times in a row it crashed a worker.
+        crashes: u32,
+    },
     /// The worker answered the job with a failure: its handler dropped the reply handle, called
     /// `fail`, or panicked.
     #[error("the worker failed the job: {reason}")]

@@ -40,6 +40,7 @@ mod error;
 #[cfg(unix)]
 mod os;
 mod pool;
+mod quarantine;
 mod shared;
 mod stderr;
 mod supervisor;

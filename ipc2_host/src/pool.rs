@@ -47,6 +47,7 @@ struct State {
     slots: Vec<SlotState>,
     leased: usize,
     closed: bool,
+    throttled: Option<Arc<Error>>,
 }
 
 /// One unit of a worker's capacity, held by a caller. Dropping it gives it back.
@@ -111,6 +112,7 @@ impl Pool {
                 slots: vec![SlotState::Starting; slots],
                 leased: 0,
                 closed: false,
+                throttled: None,
             }),
             queue_capacity,
             idle_again: Notify::new(),
@@ -129,6 +131,9 @@ impl Pool {
             let mut state = self.state();
             if state.closed {
                 return Err(Error::Shutdown);
+            }
+            if let Some(err) = &state.throttled {
+                return Err(Error::clone(err));
             }
             if let Some(conn) = state.idle.pop_front() {
                 state.leased += 1;
@@ -177,9 +182,11 @@ impl Pool {
         state.idle.push_back(lease.disarm());
     }
 
-    /// Adds a newly connected worker with `capacity` units and marks its slot up.
+    /// Adds a newly connected worker with `capacity` units and marks its slot up. A clean start
+    /// ends a [`throttle`](Self::throttle).
     pub(crate) fn add(self: &Arc<Self>, conn: &Arc<Conn>, capacity: usize) {
         let mut state = self.state();
+        state.throttled = None;
         state.slots[conn.worker] = SlotState::Up {
             pid: conn.pid,
             generation: conn.generation,
@@ -203,6 +210,15 @@ impl Pool {
                 let _ = waiter.send(Err(Error::NoWorkers(err.clone())));
             }
         }
+    }
+
+    /// Refuses every caller, queued or new, with `err` until the next worker starts cleanly.
+    pub(crate) fn throttle(&self, err: Error) {
+        let mut state = self.state();
+        for waiter in state.waiters.drain(..) {
+            let _ = waiter.send(Err(err.clone()));
+        }
+        state.throttled = Some(Arc::new(err));
     }
 
     /// The state of every slot.
@@ -347,6 +363,30 @@ mod tests {
         ));
         pool.add(&conn(1), 1);
         assert!(pool.checkout(true).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn throttling_refuses_everyone_until_a_clean_start() {
+        let pool = pool(2, 8);
+        let first = conn(0);
+        pool.add(&first, 1);
+        let _busy = pool.checkout(true).await.unwrap();
+        let waiter = {
+            let pool = pool.clone();
+            tokio::spawn(async move { pool.checkout(true).await.map(drop) })
+        };
+        tokio::task::yield_now().await;
+        pool.throttle(Error::Quarantined { crashes: 1 });
+        assert!(matches!(
+            waiter.await.unwrap(),
+            Err(Error::Quarantined { .. })
+        ));
+        assert!(matches!(
+            pool.checkout(true).await,
+            Err(Error::Quarantined { .. })
+        ));
+        pool.add(&conn(1), 1);
+        assert_eq!(pool.checkout(true).await.unwrap().conn().worker, 1);
     }
 
     #[tokio::test]

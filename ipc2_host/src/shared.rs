@@ -1,11 +1,11 @@
 //! The state a worker set shares between its handle, its supervisors and its acceptor.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ipc2_common::FrameCodec;
 use ipc2_common::handshake::{Hello, Token};
@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::child::Children;
 use crate::conn::BoxRead;
 use crate::pool::Pool;
+use crate::quarantine::Quarantine;
 
 /// The write half of a worker connection, type-erased like [`BoxRead`].
 pub(crate) type BoxWrite = Box<dyn AsyncWrite + Send + Unpin>;
@@ -34,6 +35,8 @@ pub(crate) struct Config {
     pub(crate) max_frame_len: usize,
     pub(crate) startup_timeout: Duration,
     pub(crate) shutdown_grace: Duration,
+    pub(crate) restart_limit: (usize, Duration),
+    pub(crate) quarantine_after: Option<u32>,
 }
 
 /// A connection that presented the right token for a slot, waiting for that slot's supervisor to
@@ -59,26 +62,46 @@ pub(crate) struct Shared {
     pub(crate) pool: Arc<Pool>,
     pub(crate) children: Arc<Children>,
     pub(crate) stop: CancellationToken,
+    pub(crate) quarantine: Option<Quarantine>,
     pending: Mutex<HashMap<usize, Pending>>,
     next_id: AtomicU64,
+    deaths: Mutex<VecDeque<Instant>>,
 }
 
 impl Shared {
     pub(crate) fn new(config: Config, address: String) -> Self {
         Self {
             pool: Arc::new(Pool::new(config.worker_count, config.queue_capacity)),
+            quarantine: config.quarantine_after.map(Quarantine::new),
             config,
             address,
             children: Arc::default(),
             stop: CancellationToken::new(),
             pending: Mutex::default(),
             next_id: AtomicU64::new(1),
+            deaths: Mutex::default(),
         }
     }
 
     /// A request id no other call of this set uses.
     pub(crate) fn next_id(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Records a worker's death; returns how many deaths the restart window now holds if that is
+    /// more than the restart limit allows.
+    pub(crate) fn note_death(&self) -> Option<usize> {
+        let (max, within) = self.config.restart_limit;
+        let now = Instant::now();
+        let mut deaths = self.deaths.lock().unwrap_or_else(PoisonError::into_inner);
+        while deaths
+            .front()
+            .is_some_and(|&t| now.duration_since(t) > within)
+        {
+            deaths.pop_front();
+        }
+        deaths.push_back(now);
+        (deaths.len() > max).then_some(deaths.len())
     }
 
     /// The slots waiting for a worker to connect, by slot id.

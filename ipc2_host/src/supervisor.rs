@@ -39,6 +39,14 @@ const STDERR_GRACE: Duration = Duration::from_millis(500);
 /// A worker that dies sooner than this after starting counts as a failed start for back-off.
 const STABLE_UPTIME: Duration = Duration::from_secs(1);
 
+/// The back-off before start attempt number `failures + 1`, with jitter: between half and all
+/// of [`backoff`], so slots that failed together do not retry in lockstep.
+fn jittered_backoff(failures: u32) -> Duration {
+    let full = backoff(failures);
+    let random = getrandom::u32().unwrap_or(u32::MAX);
+    full / 2 + full.mul_f64(f64::from(random) / f64::from(u32::MAX) / 2.0)
+}
+
 /// The back-off before start attempt number `failures + 1`.
 fn backoff(failures: u32) -> Duration {
     match failures {
@@ -99,6 +107,14 @@ pub(crate) async fn supervise(
                 if !shared.stop.is_cancelled() {
                     tracing::warn!("ipc2: {exit}; restarting it");
                     shared.pool.set_slot(slot, SlotState::Starting);
+                    if let Some(restarts) = shared.note_death() {
+                        failures = failures.max(1);
+                        shared.pool.throttle(Error::RestartLimit {
+                            restarts,
+                            within: shared.config.restart_limit.1,
+                            last: exit,
+                        });
+                    }
                 }
             }
             Err(err) => {
@@ -116,7 +132,7 @@ pub(crate) async fn supervise(
             }
         }
         tokio::select! {
-            _ = tokio::time::sleep(backoff(failures)) => {}
+            _ = tokio::time::sleep(jittered_backoff(failures)) => {}
             _ = shared.stop.cancelled() => {}
         }
     }
@@ -273,7 +289,12 @@ async fn serve(
 
     let grace = match cause {
         ExitCause::Died => EXIT_GRACE,
-        ExitCause::Shutdown => shared.config.shutdown_grace,
+        ExitCause::Shutdown => {
+            // The closed connection already tells the worker to exit; SIGTERM also reaches
+            // anything it started, and whatever outlives the grace period gets SIGKILL.
+            shared.children.signal(worker.pid, Signal::TERM);
+            shared.config.shutdown_grace
+        }
         ExitCause::ProtocolViolation(_) | ExitCause::Timeout => Duration::ZERO,
     };
     if tokio::time::timeout(grace, worker.exit_status())
@@ -313,6 +334,17 @@ async fn finish(slot: usize, worker: &mut Worker, cause: ExitCause) -> Arc<Worke
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn jitter_stays_between_half_and_all_of_the_backoff() {
+        for failures in [1, 4, 20] {
+            let full = backoff(failures);
+            for _ in 0..100 {
+                let delay = jittered_backoff(failures);
+                assert!(delay >= full / 2 && delay <= full, "{delay:?} vs {full:?}");
+            }
+        }
+    }
 
     #[test]
     fn backoff_doubles_from_10ms_and_caps_at_5s() {

@@ -18,6 +18,7 @@ use crate::builder::WorkerSetBuilder;
 use crate::conn::Outcome;
 use crate::error::ExitCause;
 use crate::pool::SlotState;
+use crate::quarantine::Quarantine;
 use crate::shared::Shared;
 use crate::{Error, WithTimeout};
 
@@ -215,6 +216,14 @@ where
         let id = self.shared.next_id();
         let mut frame = self.encode(&ToWorker::Request { id }, &job)?;
         drop(job);
+        let quarantine = self
+            .shared
+            .quarantine
+            .as_ref()
+            .map(|quarantine| (quarantine, Quarantine::key(&frame)));
+        if let Some((quarantine, key)) = quarantine {
+            quarantine.admit(key)?;
+        }
         let deadline = limit.map(|(timeout, _)| Instant::now() + timeout);
         let timed_out = || Error::Timeout(limit.map(|(timeout, _)| timeout).unwrap_or_default());
 
@@ -238,10 +247,19 @@ where
             None => {
                 if let Some((_, TimeoutAction::Restart)) = limit {
                     conn.kill(ExitCause::Timeout);
+                    if let Some((quarantine, key)) = quarantine {
+                        quarantine.crashed(key);
+                    }
                 }
                 return Err(timed_out());
             }
         };
+        if let Some((quarantine, key)) = quarantine {
+            match outcome {
+                Outcome::Exited(_) => quarantine.crashed(key),
+                _ => quarantine.survived(key),
+            }
+        }
         match outcome {
             Outcome::Reply { payload, body_at } => codec::decode_body::<R>(&payload[body_at..])
                 .map_err(|source| {

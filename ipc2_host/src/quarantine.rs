@@ -1,0 +1,107 @@
+//! Poison-job quarantine: refuse a job that keeps killing the workers that run it.
+//!
+//! A job that crashes its worker fails with `WorkerExited` and is never retried by ipc2, but a
+//! caller that retries it (or many callers sending the same bad input) can kill worker after
+//! worker. With [`crate::WorkerSetBuilder::quarantine_after`] set, the set remembers, per job
+//! (told apart by a hash of its encoded bytes), how many times in a row it took a worker down,
+//! and refuses it once that reaches the limit. A run that completes, however it completes,
+//! clears the count.
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use ipc2_common::{HEADER_LEN, ToWorker, codec};
+
+use crate::Error;
+
+/// Jobs remembered at most; past this the memory is cleared rather than grown.
+const MAX_REMEMBERED: usize = 4096;
+
+#[derive(Debug)]
+pub(crate) struct Quarantine {
+    after: u32,
+    crashes: Mutex<HashMap<u64, u32>>,
+}
+
+impl Quarantine {
+    pub(crate) fn new(after: u32) -> Self {
+        Self {
+            after,
+            crashes: Mutex::default(),
+        }
+    }
+
+    fn crashes(&self) -> MutexGuard<'_, HashMap<u64, u32>> {
+        self.crashes.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The key of the job in an encoded request frame: a hash of its body, so two sends of the
+    /// same job match whatever their request ids.
+    pub(crate) fn key(frame: &[u8]) -> u64 {
+        let payload = frame.get(HEADER_LEN..).unwrap_or_default();
+        let body = codec::decode_header::<ToWorker>(payload).map_or(payload, |(_, body)| body);
+        let mut hasher = DefaultHasher::new();
+        body.hash(&mut hasher);
+        hasher.finish()
+    }
+
+    /// Refuses the job if it has crashed workers too often in a row.
+    pub(crate) fn admit(&self, key: u64) -> Result<(), Error> {
+        match self.crashes().get(&key) {
+            Some(&crashes) if crashes >= self.after => Err(Error::Quarantined { crashes }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Records that the job took its worker down.
+    pub(crate) fn crashed(&self, key: u64) {
+        let mut crashes = self.crashes();
+        if crashes.len() >= MAX_REMEMBERED {
+            crashes.clear();
+        }
+        *crashes.entry(key).or_default() += 1;
+    }
+
+    /// Records that the job ran to an end without taking its worker down.
+    pub(crate) fn survived(&self, key: u64) {
+        self.crashes().remove(&key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(id: u64, job: &str) -> Vec<u8> {
+        codec::encode_frame(&ToWorker::Request { id }, Some(job), 1024).unwrap()
+    }
+
+    #[test]
+    fn the_same_job_matches_whatever_its_request_id() {
+        assert_eq!(
+            Quarantine::key(&frame(1, "a")),
+            Quarantine::key(&frame(99_999, "a"))
+        );
+        assert_ne!(
+            Quarantine::key(&frame(1, "a")),
+            Quarantine::key(&frame(1, "b"))
+        );
+    }
+
+    #[test]
+    fn a_job_is_refused_after_crashing_k_times_in_a_row() {
+        let quarantine = Quarantine::new(2);
+        let key = Quarantine::key(&frame(1, "poison"));
+        quarantine.crashed(key);
+        assert!(quarantine.admit(key).is_ok());
+        quarantine.survived(key);
+        quarantine.crashed(key);
+        assert!(quarantine.admit(key).is_ok(), "a survival resets the count");
+        quarantine.crashed(key);
+        assert!(matches!(
+            quarantine.admit(key),
+            Err(Error::Quarantined { crashes: 2 })
+        ));
+    }
+}
