@@ -296,3 +296,26 @@ async fn connect_without_a_host_is_an_error_that_says_so() {
         "{err}"
     );
 }
+
+// RELIABILITY.md row 37: Ctrl-C in a terminal signals the foreground process group. Workers sit
+// in groups of their own, so the host alone gets SIGINT and can let the running job finish.
+#[test]
+fn ctrl_c_reaches_only_the_host_which_lets_the_running_job_finish() {
+    use std::os::unix::process::CommandExt;
+    let scratch = tempfile::tempdir().unwrap();
+    let mut host = Command::new(support::helper("ctrl_c_host"))
+        .arg(support::helper("test_worker"))
+        .arg(scratch.path().join("marker"))
+        .arg("500")
+        .process_group(0)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(host.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "running");
+    let group = rustix::process::Pid::from_raw(host.id() as i32).unwrap();
+    rustix::process::kill_process_group(group, rustix::process::Signal::INT).unwrap();
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    assert!(host.wait().unwrap().success());
+    assert_eq!(rest, ["job: Ok(Done)", "shut down"]);
+}
