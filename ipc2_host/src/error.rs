@@ -92,6 +92,14 @@ pub enum Error {
         /// The worker's explanation.
         reason: String,
     },
+    /// A job was addressed to a worker slot the set does not have.
+    #[error("there is no worker {worker}: the set has workers 0 to {}", count.saturating_sub(1))]
+    NoSuchWorker {
+        /// The slot asked for.
+        worker: usize,
+        /// How many slots the set has.
+        count: usize,
+    },
     /// The set is shutting down or has shut down.
     #[error("the worker set is shut down")]
     Shutdown,

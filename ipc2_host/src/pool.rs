@@ -16,11 +16,13 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
 
 use tokio::sync::{Notify, oneshot};
 
 use crate::Error;
 use crate::conn::Conn;
+use crate::stats::{Stats, WorkerState, WorkerStats};
 
 /// The state of one worker slot.
 #[derive(Debug, Clone)]
@@ -28,10 +30,16 @@ pub(crate) enum SlotState {
     /// A worker is being started (or restarted after dying).
     Starting,
     /// A worker is connected and serving.
-    Up { pid: u32, generation: u64 },
+    Up {
+        pid: u32,
+        generation: u64,
+        since: Instant,
+    },
     /// The last attempt to start a worker failed; another follows after a back-off.
     Failing(Arc<Error>),
 }
+
+type Waiter = oneshot::Sender<Result<Lease, Error>>;
 
 #[derive(Debug)]
 pub(crate) struct Pool {
@@ -43,11 +51,22 @@ pub(crate) struct Pool {
 #[derive(Debug)]
 struct State {
     idle: VecDeque<Arc<Conn>>,
-    waiters: VecDeque<oneshot::Sender<Result<Lease, Error>>>,
-    slots: Vec<SlotState>,
+    waiters: VecDeque<Waiter>,
+    slots: Vec<Slot>,
     leased: usize,
     closed: bool,
     throttled: Option<Arc<Error>>,
+}
+
+/// One worker slot: its state, its callers waiting for it in particular, and its counters.
+#[derive(Debug)]
+struct Slot {
+    state: SlotState,
+    targeted: VecDeque<Waiter>,
+    leased: usize,
+    jobs_done: u64,
+    jobs_failed: u64,
+    restarts: u64,
 }
 
 /// One unit of a worker's capacity, held by a caller. Dropping it gives it back.
@@ -94,22 +113,54 @@ impl State {
     fn unhealthy(&self) -> Option<Arc<Error>> {
         let mut last = None;
         for slot in &self.slots {
-            match slot {
+            match &slot.state {
                 SlotState::Failing(err) => last = Some(err.clone()),
                 _ => return None,
             }
         }
         last
     }
+
+    fn lease_out(&mut self, conn: &Conn) {
+        self.leased += 1;
+        self.slots[conn.worker].leased += 1;
+    }
+
+    fn lease_back(&mut self, conn: &Conn) {
+        self.leased -= 1;
+        self.slots[conn.worker].leased -= 1;
+    }
+
+    /// Fails every waiting caller, general and targeted, with `err`.
+    fn fail_waiters(&mut self, err: &Error) {
+        let targeted = self.slots.iter_mut().flat_map(|s| s.targeted.drain(..));
+        for waiter in self.waiters.drain(..).chain(targeted) {
+            let _ = waiter.send(Err(err.clone()));
+        }
+    }
+
+    fn waiting(&self) -> usize {
+        self.waiters.len() + self.slots.iter().map(|s| s.targeted.len()).sum::<usize>()
+    }
 }
 
 impl Pool {
     pub(crate) fn new(slots: usize, queue_capacity: usize) -> Self {
+        let slots = (0..slots)
+            .map(|_| Slot {
+                state: SlotState::Starting,
+                targeted: VecDeque::new(),
+                leased: 0,
+                jobs_done: 0,
+                jobs_failed: 0,
+                restarts: 0,
+            })
+            .collect();
         Self {
             state: Mutex::new(State {
                 idle: VecDeque::new(),
                 waiters: VecDeque::new(),
-                slots: vec![SlotState::Starting; slots],
+                slots,
                 leased: 0,
                 closed: false,
                 throttled: None,
@@ -123,10 +174,14 @@ impl Pool {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Takes a unit of capacity, waiting in FIFO order while none is free. With `queue` false,
-    /// fails with [`Error::Busy`] instead of joining a queue that already holds
-    /// `queue_capacity` callers.
-    pub(crate) async fn checkout(self: &Arc<Self>, queue: bool) -> Result<Lease, Error> {
+    /// Takes a unit of capacity of any worker (`worker` `None`) or of one worker, waiting in
+    /// FIFO order while none is free. With `queue` false, fails with [`Error::Busy`] instead of
+    /// joining a queue that already holds `queue_capacity` callers.
+    pub(crate) async fn checkout(
+        self: &Arc<Self>,
+        worker: Option<usize>,
+        queue: bool,
+    ) -> Result<Lease, Error> {
         let waiting = {
             let mut state = self.state();
             if state.closed {
@@ -135,42 +190,72 @@ impl Pool {
             if let Some(err) = &state.throttled {
                 return Err(Error::clone(err));
             }
-            if let Some(conn) = state.idle.pop_front() {
-                state.leased += 1;
+            let count = state.slots.len();
+            if worker.is_some_and(|worker| worker >= count) {
+                return Err(Error::NoSuchWorker {
+                    worker: worker.unwrap_or_default(),
+                    count,
+                });
+            }
+            let free = match worker {
+                None => state.idle.pop_front(),
+                Some(worker) => {
+                    let at = state.idle.iter().position(|c| c.worker == worker);
+                    at.and_then(|at| state.idle.remove(at))
+                }
+            };
+            if let Some(conn) = free {
+                state.lease_out(&conn);
                 return Ok(Lease::new(conn, self));
             }
-            if let Some(err) = state.unhealthy() {
+            let failing = match worker {
+                None => state.unhealthy(),
+                Some(worker) => match &state.slots[worker].state {
+                    SlotState::Failing(err) => Some(err.clone()),
+                    _ => None,
+                },
+            };
+            if let Some(err) = failing {
                 return Err(Error::NoWorkers(err));
             }
-            if !queue && state.waiters.len() >= self.queue_capacity {
+            if !queue && state.waiting() >= self.queue_capacity {
                 return Err(Error::Busy {
                     capacity: self.queue_capacity,
                 });
             }
             let (tx, rx) = oneshot::channel();
-            state.waiters.push_back(tx);
+            match worker {
+                None => state.waiters.push_back(tx),
+                Some(worker) => state.slots[worker].targeted.push_back(tx),
+            }
             rx
         };
         waiting.await.unwrap_or(Err(Error::Shutdown))
     }
 
-    /// Gives a unit of `conn`'s capacity back: to the longest waiter, or to the idle list. A unit
-    /// of a closed connection just disappears.
+    /// Gives a unit of `conn`'s capacity back: to the longest waiter for that worker, else the
+    /// longest general waiter, else the idle list. A unit of a closed connection just
+    /// disappears.
     pub(crate) fn release(self: &Arc<Self>, conn: Arc<Conn>) {
         let mut state = self.state();
-        state.leased -= 1;
+        state.lease_back(&conn);
         if conn.is_open() {
             self.hand_out(&mut state, conn);
         }
-        if state.leased == 0 && state.waiters.is_empty() {
+        if state.leased == 0 && state.waiting() == 0 {
             self.idle_again.notify_waiters();
         }
     }
 
     fn hand_out(self: &Arc<Self>, state: &mut State, conn: Arc<Conn>) {
-        state.leased += 1;
+        state.lease_out(&conn);
         let mut lease = Lease::new(conn, self);
-        while let Some(waiter) = state.waiters.pop_front() {
+        let worker = lease.conn.worker;
+        while let Some(waiter) = state.slots[worker]
+            .targeted
+            .pop_front()
+            .or_else(|| state.waiters.pop_front())
+        {
             match waiter.send(Ok(lease)) {
                 Ok(()) => return,
                 // That caller gave up; try the next one.
@@ -178,8 +263,9 @@ impl Pool {
                 Err(Err(_)) => unreachable!("only leases are offered"),
             }
         }
-        state.leased -= 1;
-        state.idle.push_back(lease.disarm());
+        let conn = lease.disarm();
+        state.lease_back(&conn);
+        state.idle.push_back(conn);
     }
 
     /// Adds a newly connected worker with `capacity` units and marks its slot up. A clean start
@@ -187,9 +273,10 @@ impl Pool {
     pub(crate) fn add(self: &Arc<Self>, conn: &Arc<Conn>, capacity: usize) {
         let mut state = self.state();
         state.throttled = None;
-        state.slots[conn.worker] = SlotState::Up {
+        state.slots[conn.worker].state = SlotState::Up {
             pid: conn.pid,
             generation: conn.generation,
+            since: Instant::now(),
         };
         for _ in 0..capacity {
             self.hand_out(&mut state, conn.clone());
@@ -201,29 +288,89 @@ impl Pool {
         self.state().idle.retain(|c| !Arc::ptr_eq(c, conn));
     }
 
-    /// Records a slot's new state; if every slot is now failing, fails every waiting caller.
+    /// Records a slot's new state. A failing slot fails the callers waiting for it in
+    /// particular, and if every slot is failing, every waiting caller.
     pub(crate) fn set_slot(&self, worker: usize, slot: SlotState) {
         let mut state = self.state();
-        state.slots[worker] = slot;
-        if let Some(err) = state.unhealthy() {
-            for waiter in state.waiters.drain(..) {
+        if let SlotState::Failing(err) = &slot {
+            for waiter in state.slots[worker].targeted.drain(..) {
                 let _ = waiter.send(Err(Error::NoWorkers(err.clone())));
             }
+        }
+        state.slots[worker].state = slot;
+        if let Some(err) = state.unhealthy() {
+            state.fail_waiters(&Error::NoWorkers(err));
+        }
+    }
+
+    /// Counts a worker's death, for [`stats`](Self::stats).
+    pub(crate) fn count_restart(&self, worker: usize) {
+        self.state().slots[worker].restarts += 1;
+    }
+
+    /// Counts a finished job, for [`stats`](Self::stats).
+    pub(crate) fn count_job(&self, worker: usize, ok: bool) {
+        let mut state = self.state();
+        let slot = &mut state.slots[worker];
+        match ok {
+            true => slot.jobs_done += 1,
+            false => slot.jobs_failed += 1,
         }
     }
 
     /// Refuses every caller, queued or new, with `err` until the next worker starts cleanly.
     pub(crate) fn throttle(&self, err: Error) {
         let mut state = self.state();
-        for waiter in state.waiters.drain(..) {
-            let _ = waiter.send(Err(err.clone()));
-        }
+        state.fail_waiters(&err);
         state.throttled = Some(Arc::new(err));
     }
 
     /// The state of every slot.
     pub(crate) fn slots(&self) -> Vec<SlotState> {
-        self.state().slots.clone()
+        self.state().slots.iter().map(|s| s.state.clone()).collect()
+    }
+
+    /// A snapshot of the counters.
+    pub(crate) fn stats(&self) -> Stats {
+        let state = self.state();
+        let workers = state
+            .slots
+            .iter()
+            .enumerate()
+            .map(|(id, slot)| {
+                let (pid, generation, uptime, state) = match &slot.state {
+                    SlotState::Starting => (None, None, None, WorkerState::Starting),
+                    SlotState::Failing(_) => (None, None, None, WorkerState::Failing),
+                    SlotState::Up {
+                        pid,
+                        generation,
+                        since,
+                    } => {
+                        let state = match slot.leased {
+                            0 => WorkerState::Idle,
+                            _ => WorkerState::Busy,
+                        };
+                        (Some(*pid), Some(*generation), Some(since.elapsed()), state)
+                    }
+                };
+                WorkerStats {
+                    id,
+                    pid,
+                    generation,
+                    state,
+                    in_flight: slot.leased,
+                    jobs_done: slot.jobs_done,
+                    jobs_failed: slot.jobs_failed,
+                    restarts: slot.restarts,
+                    uptime,
+                }
+            })
+            .collect();
+        Stats {
+            workers,
+            queued: state.waiting(),
+            in_flight: state.leased,
+        }
     }
 
     /// Refuses new callers; queued ones are still served.
@@ -237,7 +384,7 @@ impl Pool {
             let notified = self.idle_again.notified();
             {
                 let state = self.state();
-                if state.leased == 0 && state.waiters.is_empty() {
+                if state.leased == 0 && state.waiting() == 0 {
                     return;
                 }
             }
@@ -268,11 +415,12 @@ mod tests {
     async fn dropped_lease_returns_its_unit() {
         let pool = pool(1, 4);
         pool.add(&conn(0), 1);
-        let lease = pool.checkout(true).await.unwrap();
-        let none_free = tokio::time::timeout(Duration::from_millis(1), pool.checkout(true)).await;
+        let lease = pool.checkout(None, true).await.unwrap();
+        let none_free =
+            tokio::time::timeout(Duration::from_millis(1), pool.checkout(None, true)).await;
         assert!(none_free.is_err());
         drop(lease);
-        assert!(pool.checkout(false).await.is_ok());
+        assert!(pool.checkout(None, false).await.is_ok());
     }
 
     #[tokio::test]
@@ -280,14 +428,14 @@ mod tests {
         let pool = pool(1, 8);
         let c = conn(0);
         pool.add(&c, 1);
-        let first = pool.checkout(true).await.unwrap();
+        let first = pool.checkout(None, true).await.unwrap();
         let mut order = Vec::new();
         let (tx, mut rx) = mpsc::unbounded_channel();
         for i in 0..3 {
             let pool = pool.clone();
             let tx = tx.clone();
             tokio::spawn(async move {
-                let lease = pool.checkout(true).await.unwrap();
+                let lease = pool.checkout(None, true).await.unwrap();
                 tx.send(i).unwrap();
                 drop(lease);
             });
@@ -304,11 +452,12 @@ mod tests {
     async fn a_waiter_that_gave_up_does_not_swallow_the_unit() {
         let pool = pool(1, 8);
         pool.add(&conn(0), 1);
-        let first = pool.checkout(true).await.unwrap();
-        let gave_up = tokio::time::timeout(Duration::from_millis(1), pool.checkout(true)).await;
+        let first = pool.checkout(None, true).await.unwrap();
+        let gave_up =
+            tokio::time::timeout(Duration::from_millis(1), pool.checkout(None, true)).await;
         assert!(gave_up.is_err());
         drop(first);
-        let again = tokio::time::timeout(Duration::from_secs(5), pool.checkout(true)).await;
+        let again = tokio::time::timeout(Duration::from_secs(5), pool.checkout(None, true)).await;
         assert!(again.unwrap().is_ok());
     }
 
@@ -316,14 +465,14 @@ mod tests {
     async fn try_checkout_is_busy_only_when_the_queue_is_full() {
         let pool = pool(1, 1);
         pool.add(&conn(0), 1);
-        let _held = pool.checkout(true).await.unwrap();
+        let _held = pool.checkout(None, true).await.unwrap();
         let queued = {
             let pool = pool.clone();
-            tokio::spawn(async move { pool.checkout(false).await.map(drop) })
+            tokio::spawn(async move { pool.checkout(None, false).await.map(drop) })
         };
         tokio::task::yield_now().await;
         assert!(matches!(
-            pool.checkout(false).await,
+            pool.checkout(None, false).await,
             Err(Error::Busy { capacity: 1 })
         ));
         queued.abort();
@@ -335,12 +484,12 @@ mod tests {
         let (a, b) = (conn(0), conn(1));
         pool.add(&a, 2);
         pool.add(&b, 1);
-        let lease = pool.checkout(true).await.unwrap();
+        let lease = pool.checkout(None, true).await.unwrap();
         assert_eq!(lease.conn().worker, 0);
         a.close();
         pool.remove(&a);
         drop(lease);
-        let next = pool.checkout(true).await.unwrap();
+        let next = pool.checkout(None, true).await.unwrap();
         assert_eq!(next.conn().worker, 1);
     }
 
@@ -349,7 +498,7 @@ mod tests {
         let pool = pool(2, 8);
         let waiter = {
             let pool = pool.clone();
-            tokio::spawn(async move { pool.checkout(true).await.map(drop) })
+            tokio::spawn(async move { pool.checkout(None, true).await.map(drop) })
         };
         tokio::task::yield_now().await;
         let err = Arc::new(Error::Config("boom"));
@@ -358,11 +507,11 @@ mod tests {
         pool.set_slot(1, SlotState::Failing(err));
         assert!(matches!(waiter.await.unwrap(), Err(Error::NoWorkers(_))));
         assert!(matches!(
-            pool.checkout(true).await,
+            pool.checkout(None, true).await,
             Err(Error::NoWorkers(_))
         ));
         pool.add(&conn(1), 1);
-        assert!(pool.checkout(true).await.is_ok());
+        assert!(pool.checkout(None, true).await.is_ok());
     }
 
     #[tokio::test]
@@ -370,10 +519,10 @@ mod tests {
         let pool = pool(2, 8);
         let first = conn(0);
         pool.add(&first, 1);
-        let _busy = pool.checkout(true).await.unwrap();
+        let _busy = pool.checkout(None, true).await.unwrap();
         let waiter = {
             let pool = pool.clone();
-            tokio::spawn(async move { pool.checkout(true).await.map(drop) })
+            tokio::spawn(async move { pool.checkout(None, true).await.map(drop) })
         };
         tokio::task::yield_now().await;
         pool.throttle(Error::Quarantined { crashes: 1 });
@@ -382,18 +531,74 @@ mod tests {
             Err(Error::Quarantined { .. })
         ));
         assert!(matches!(
-            pool.checkout(true).await,
+            pool.checkout(None, true).await,
             Err(Error::Quarantined { .. })
         ));
         pool.add(&conn(1), 1);
-        assert_eq!(pool.checkout(true).await.unwrap().conn().worker, 1);
+        assert_eq!(pool.checkout(None, true).await.unwrap().conn().worker, 1);
+    }
+
+    #[tokio::test]
+    async fn a_targeted_caller_waits_for_its_worker_and_is_served_first() {
+        let pool = pool(2, 8);
+        let (a, b) = (conn(0), conn(1));
+        pool.add(&a, 1);
+        pool.add(&b, 1);
+        let held = pool.checkout(Some(1), true).await.unwrap();
+        assert_eq!(held.conn().worker, 1);
+        let targeted = {
+            let pool = pool.clone();
+            tokio::spawn(async move { pool.checkout(Some(1), true).await.map(|l| l.conn().worker) })
+        };
+        let general = {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                let first = pool.checkout(None, true).await.unwrap();
+                pool.checkout(None, true)
+                    .await
+                    .map(|l| (first.conn().worker, l.conn().worker))
+            })
+        };
+        tokio::task::yield_now().await;
+        drop(held);
+        assert_eq!(targeted.await.unwrap().unwrap(), 1);
+        assert_eq!(general.await.unwrap().unwrap(), (0, 1));
+        assert!(matches!(
+            pool.checkout(Some(2), true).await,
+            Err(Error::NoSuchWorker {
+                worker: 2,
+                count: 2
+            })
+        ));
+    }
+
+    #[tokio::test]
+    async fn stats_count_what_each_worker_holds() {
+        let pool = pool(2, 8);
+        pool.add(&conn(0), 2);
+        let lease = pool.checkout(Some(0), true).await.unwrap();
+        pool.count_job(0, true);
+        pool.count_job(0, false);
+        pool.count_restart(1);
+        let stats = pool.stats();
+        assert_eq!(stats.in_flight, 1);
+        assert_eq!(stats.workers[0].state, WorkerState::Busy);
+        assert_eq!(stats.workers[0].in_flight, 1);
+        assert_eq!(
+            (stats.workers[0].jobs_done, stats.workers[0].jobs_failed),
+            (1, 1)
+        );
+        assert_eq!(stats.workers[1].state, WorkerState::Starting);
+        assert_eq!(stats.workers[1].restarts, 1);
+        drop(lease);
+        assert_eq!(pool.stats().workers[0].state, WorkerState::Idle);
     }
 
     #[tokio::test]
     async fn drained_waits_for_every_lease() {
         let pool = pool(1, 8);
         pool.add(&conn(0), 1);
-        let lease = pool.checkout(true).await.unwrap();
+        let lease = pool.checkout(None, true).await.unwrap();
         let drained = {
             let pool = pool.clone();
             tokio::spawn(async move { pool.drained().await })

@@ -107,6 +107,7 @@ pub(crate) async fn supervise(
                 if !shared.stop.is_cancelled() {
                     tracing::warn!("ipc2: {exit}; restarting it");
                     shared.pool.set_slot(slot, SlotState::Starting);
+                    shared.pool.count_restart(slot);
                     if let Some(restarts) = shared.note_death() {
                         failures = failures.max(1);
                         shared.pool.throttle(Error::RestartLimit {

@@ -20,7 +20,7 @@ use crate::error::ExitCause;
 use crate::pool::SlotState;
 use crate::quarantine::Quarantine;
 use crate::shared::Shared;
-use crate::{Error, WithTimeout};
+use crate::{Error, Stats, WithTimeout};
 
 /// A supervised set of worker processes that answer jobs of type `W` with replies of type `R`,
 /// connected through the transport `S` (usually [`tokio::net::UnixListener`]).
@@ -112,7 +112,9 @@ impl<S: Server, R, W> WorkerSet<S, R, W> {
             .into_iter()
             .enumerate()
             .filter_map(|(id, slot)| match slot {
-                SlotState::Up { pid, generation } => Some(WorkerInfo {
+                SlotState::Up {
+                    pid, generation, ..
+                } => Some(WorkerInfo {
                     id,
                     pid,
                     generation,
@@ -120,6 +122,11 @@ impl<S: Server, R, W> WorkerSet<S, R, W> {
                 _ => None,
             })
             .collect()
+    }
+
+    /// A snapshot of what every worker is doing, with per-worker counters and the queue depth.
+    pub fn stats(&self) -> Stats {
+        self.shared.pool.stats()
     }
 
     /// Stops the set gracefully: new jobs fail with [`Error::Shutdown`], queued and running jobs
@@ -159,13 +166,13 @@ where
     /// a job already sent keeps its worker busy until the worker answers, so no one else gets
     /// its reply.
     pub async fn send(&self, job: W) -> Result<R, Error> {
-        self.request(job, true, None).await
+        self.request(job, None, true, None).await
     }
 
     /// Like [`send`](Self::send), but fails at once with [`Error::Busy`] when every worker is busy
     /// and the queue already holds its capacity (see [`WorkerSetBuilder::queue_capacity`]).
     pub async fn try_send(&self, job: W) -> Result<R, Error> {
-        self.request(job, false, None).await
+        self.request(job, None, false, None).await
     }
 
     /// Like [`send`](Self::send), with a deadline `timeout` from now that covers the time queued
@@ -178,7 +185,7 @@ where
         timeout: Duration,
         action: TimeoutAction,
     ) -> Result<R, Error> {
-        self.request(job, true, Some((timeout, action))).await
+        self.request(job, None, true, Some((timeout, action))).await
     }
 
     /// A view of this set whose calls all use [`send_timeout`](Self::send_timeout) with
@@ -199,7 +206,7 @@ where
         let mut frame = self.encode(&ToWorker::Notify, &job)?;
         drop(job);
         loop {
-            let lease = self.shared.pool.checkout(true).await?;
+            let lease = self.shared.pool.checkout(None, true).await?;
             match lease.conn().send_oneway(frame) {
                 Ok(()) => return Ok(()),
                 Err(back) => frame = back,
@@ -207,9 +214,38 @@ where
         }
     }
 
+    /// Like [`send`](Self::send), but to the worker in slot `worker` (see
+    /// [`workers`](Self::workers)). Waits while that worker is busy or being restarted; fails
+    /// with [`Error::NoSuchWorker`] for a slot the set does not have.
+    pub async fn send_to(&self, worker: usize, job: W) -> Result<R, Error> {
+        self.request(job, Some(worker), true, None).await
+    }
+
+    /// Sends a copy of `job` to every worker running now and returns each one's outcome, by
+    /// slot id. Each copy waits for its worker like [`send_to`](Self::send_to).
+    ///
+    /// ```no_run
+    /// # async fn _demo(workers: ipc2_host::WorkerSet<tokio::net::UnixListener, u64, String>) {
+    /// for (worker, outcome) in workers.broadcast("reload-config".to_owned()).await {
+    ///     println!("worker {worker}: {outcome:?}");
+    /// }
+    /// # }
+    /// ```
+    pub async fn broadcast(&self, job: W) -> Vec<(usize, Result<R, Error>)>
+    where
+        W: Clone,
+    {
+        let calls = self.workers().into_iter().map(|worker| {
+            let job = job.clone();
+            async move { (worker.id, self.send_to(worker.id, job).await) }
+        });
+        futures_util::future::join_all(calls).await
+    }
+
     pub(crate) async fn request(
         &self,
         job: W,
+        target: Option<usize>,
         queue: bool,
         limit: Option<(Duration, TimeoutAction)>,
     ) -> Result<R, Error> {
@@ -229,7 +265,7 @@ where
 
         let dispatch = async {
             loop {
-                let lease = self.shared.pool.checkout(queue).await?;
+                let lease = self.shared.pool.checkout(target, queue).await?;
                 match lease.conn().submit(id, frame) {
                     Ok(reply) => {
                         let conn = lease.conn().clone();
@@ -260,6 +296,8 @@ where
                 _ => quarantine.survived(key),
             }
         }
+        let answered = matches!(outcome, Outcome::Reply { .. });
+        self.shared.pool.count_job(conn.worker, answered);
         match outcome {
             Outcome::Reply { payload, body_at } => codec::decode_body::<R>(&payload[body_at..])
                 .map_err(|source| {

@@ -1,0 +1,53 @@
+//! [`Stats`]: a snapshot of what a worker set is doing, from [`crate::WorkerSet::stats`].
+
+use std::time::Duration;
+
+/// A snapshot of a worker set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Every worker slot, in slot order.
+    pub workers: Vec<WorkerStats>,
+    /// Jobs waiting for a worker.
+    pub queued: usize,
+    /// Jobs sent to a worker and not yet answered.
+    pub in_flight: usize,
+}
+
+/// One worker slot in a [`Stats`] snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WorkerStats {
+    /// The slot id.
+    pub id: usize,
+    /// The running worker's process id, if one is running.
+    pub pid: Option<u32>,
+    /// How many processes this slot has started, if one is running.
+    pub generation: Option<u64>,
+    /// What the slot is doing.
+    pub state: WorkerState,
+    /// Jobs this slot's worker is running now.
+    pub in_flight: usize,
+    /// Jobs answered by this slot's workers.
+    pub jobs_done: u64,
+    /// Jobs this slot's workers failed or died running.
+    pub jobs_failed: u64,
+    /// How many of this slot's workers died and were replaced.
+    pub restarts: u64,
+    /// How long the running worker has been up.
+    pub uptime: Option<Duration>,
+}
+
+/// What a worker slot is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WorkerState {
+    /// Its worker is being started or restarted.
+    Starting,
+    /// Its worker is connected and has nothing to do.
+    Idle,
+    /// Its worker is running at least one job.
+    Busy,
+    /// Its last start failed; another attempt follows after a back-off.
+    Failing,
+}
