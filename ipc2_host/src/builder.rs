@@ -13,6 +13,7 @@ use tokio::sync::oneshot;
 
 use crate::Error;
 use crate::acceptor::accept_workers;
+use crate::os::Limits;
 use crate::shared::{Config, Shared};
 use crate::supervisor::supervise;
 use crate::workerset::{Types, WorkerSet};
@@ -34,6 +35,7 @@ pub struct WorkerSetBuilder<S, R, W> {
     shutdown_grace: Duration,
     restart_limit: (usize, Duration),
     quarantine_after: Option<u32>,
+    limits: Limits,
     _types: Types<S, R, W>,
 }
 
@@ -52,6 +54,7 @@ impl<S: Server, R, W> WorkerSetBuilder<S, R, W> {
             shutdown_grace: Duration::from_secs(5),
             restart_limit: (20, Duration::from_secs(10)),
             quarantine_after: None,
+            limits: Limits::default(),
             _types: PhantomData,
         }
     }
@@ -151,6 +154,33 @@ impl<S: Server, R, W> WorkerSetBuilder<S, R, W> {
         self
     }
 
+    /// Limits each worker's address space (`RLIMIT_AS`) to `bytes`. Default: no limit.
+    ///
+    /// A worker that tries to go past it fails to allocate, which in Rust aborts the process
+    /// (SIGABRT, with "memory allocation of N bytes failed" on its stderr): the job it was running
+    /// fails with [`Error::WorkerExited`] carrying that signal and message, and the worker is
+    /// replaced. Leave room for the runtime: a tokio worker maps tens of MiB at start.
+    pub fn memory_limit(mut self, bytes: u64) -> Self {
+        self.limits.address_space = Some(bytes);
+        self
+    }
+
+    /// Limits each worker's CPU time (`RLIMIT_CPU`, whole seconds, rounded up). Default: no
+    /// limit. A worker that uses it up gets SIGXCPU (signal 24), and SIGKILL a second later; the
+    /// job it was running fails with [`Error::WorkerExited`] naming the signal.
+    pub fn cpu_time_limit(mut self, limit: Duration) -> Self {
+        let seconds = limit.as_secs() + u64::from(limit.subsec_nanos() > 0);
+        self.limits.cpu_seconds = Some(seconds.max(1));
+        self
+    }
+
+    /// Runs each worker with its nice value raised by `increment` (1 to 19: lower priority than
+    /// the host). Default: the host's own.
+    pub fn nice(mut self, increment: i32) -> Self {
+        self.limits.nice = Some(increment);
+        self
+    }
+
     fn config(self) -> Result<Config, Error> {
         let worker_count = match self.worker_count {
             Some(0) => return Err(Error::Config("worker_count must be at least 1")),
@@ -181,6 +211,7 @@ impl<S: Server, R, W> WorkerSetBuilder<S, R, W> {
             shutdown_grace: self.shutdown_grace,
             restart_limit: self.restart_limit,
             quarantine_after: self.quarantine_after,
+            limits: self.limits,
         })
     }
 
@@ -241,6 +272,7 @@ impl<S, R, W> fmt::Debug for WorkerSetBuilder<S, R, W> {
             .field("shutdown_grace", &self.shutdown_grace)
             .field("restart_limit", &self.restart_limit)
             .field("quarantine_after", &self.quarantine_after)
+            .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
 }

@@ -49,8 +49,12 @@ impl Children {
     }
 
     /// Starts `command` on a thread of its own, in its own process group.
-    pub(crate) async fn spawn(self: &Arc<Self>, mut command: Command) -> io::Result<Child> {
-        os::isolate(&mut command);
+    pub(crate) async fn spawn(
+        self: &Arc<Self>,
+        mut command: Command,
+        limits: os::Limits,
+    ) -> io::Result<Child> {
+        os::isolate(&mut command, limits);
         let (started_tx, started) = oneshot::channel();
         let (exited_tx, exited) = oneshot::channel();
         let children = self.clone();

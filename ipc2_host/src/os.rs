@@ -18,20 +18,58 @@ use std::process::Command;
 
 use rustix::process::{Pid, Signal};
 
-/// Makes `command` start its child in a new process group and, on Linux, die with its spawner.
-pub(crate) fn isolate(command: &mut Command) {
+/// Resource limits applied to a worker before it runs (`setrlimit`, `nice`).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Limits {
+    /// `RLIMIT_AS`, in bytes.
+    pub(crate) address_space: Option<u64>,
+    /// `RLIMIT_CPU`, in seconds.
+    pub(crate) cpu_seconds: Option<u64>,
+    /// Added to the worker's nice value.
+    pub(crate) nice: Option<i32>,
+}
+
+/// Makes `command` start its child in a new process group with `limits` and, on Linux, die
+/// with its spawner.
+pub(crate) fn isolate(command: &mut Command, limits: Limits) {
     use std::os::unix::process::CommandExt;
     command.process_group(0);
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    // SAFETY: the closure runs between fork and exec and only makes one raw syscall, which is
+    // SAFETY: the closure runs between fork and exec and only makes raw syscalls, which are
     // async-signal-safe; it allocates nothing and takes no lock.
     #[allow(unsafe_code)]
     unsafe {
-        command.pre_exec(|| {
+        command.pre_exec(move || {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
             rustix::process::set_parent_process_death_signal(Some(Signal::KILL))?;
-            Ok(())
+            apply(limits)
         });
     }
+}
+
+fn apply(limits: Limits) -> io::Result<()> {
+    use rustix::process::{Resource, Rlimit, setrlimit};
+    let both = |n| Rlimit {
+        current: Some(n),
+        maximum: Some(n),
+    };
+    if let Some(bytes) = limits.address_space {
+        setrlimit(Resource::As, both(bytes))?;
+    }
+    if let Some(seconds) = limits.cpu_seconds {
+        // The soft limit sends SIGXCPU, which ends the worker and names the cause; the hard
+        // limit a second later is SIGKILL in case the signal is caught.
+        setrlimit(
+            Resource::Cpu,
+            Rlimit {
+                current: Some(seconds),
+                maximum: Some(seconds + 1),
+            },
+        )?;
+    }
+    if let Some(increment) = limits.nice {
+        rustix::process::nice(increment)?;
+    }
+    Ok(())
 }
 
 /// Sends `signal` to the process group led by `pid`.

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::child::Children;
 use crate::conn::BoxRead;
+use crate::os::Limits;
 use crate::pool::Pool;
 use crate::quarantine::Quarantine;
 
@@ -37,6 +38,7 @@ pub(crate) struct Config {
     pub(crate) shutdown_grace: Duration,
     pub(crate) restart_limit: (usize, Duration),
     pub(crate) quarantine_after: Option<u32>,
+    pub(crate) limits: Limits,
 }
 
 /// A connection that presented the right token for a slot, waiting for that slot's supervisor to

@@ -193,7 +193,7 @@ async fn start(
         exited,
     } = shared
         .children
-        .spawn(command)
+        .spawn(command, config.limits)
         .await
         .map_err(|source| Error::Spawn {
             path: config.worker_path.clone(),

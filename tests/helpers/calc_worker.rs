@@ -53,6 +53,26 @@ impl Calc for Worker {
         tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
     }
 
+    async fn hog_memory(&self) -> u64 {
+        let mut hoard: Vec<Vec<u8>> = Vec::new();
+        loop {
+            hoard.push(vec![1; 1 << 20]);
+            if hoard.len() == usize::MAX {
+                return hoard.len() as u64;
+            }
+        }
+    }
+
+    fn spin(&self) -> u64 {
+        let mut x = 0u64;
+        loop {
+            x = std::hint::black_box(x.wrapping_add(1));
+            if x == u64::MAX {
+                return x;
+            }
+        }
+    }
+
     async fn panic(&self) -> u32 {
         panic!("the panic method was called")
     }

@@ -44,6 +44,10 @@ pub trait Calc {
     async fn pid(&self) -> u32;
     /// Sleeps `ms` milliseconds, then answers.
     async fn sleep(&self, ms: u64);
+    /// Allocates (and touches) memory until allocation fails.
+    async fn hog_memory(&self) -> u64;
+    /// Burns CPU until stopped.
+    fn spin(&self) -> u64;
     /// Panics inside the handler.
     async fn panic(&self) -> u32;
 }

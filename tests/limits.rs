@@ -1,0 +1,76 @@
+//! Per-worker resource limits, applied before the worker runs: a worker that goes over one dies
+//! with a report that says which, and is replaced.
+
+mod support;
+
+use std::time::Duration;
+
+use ipc2::Error;
+use support::calc::{CalcClient, CalcWorkers};
+use support::helper;
+
+fn calc_workers() -> ipc2::host::WorkerSetBuilder<
+    tokio::net::UnixListener,
+    support::calc::CalcResponse,
+    support::calc::CalcRequest,
+> {
+    CalcWorkers::builder()
+        .worker_count(1)
+        .worker_path(helper("calc_worker"))
+}
+
+#[tokio::test]
+async fn a_worker_over_its_memory_limit_dies_with_a_report_and_is_replaced() {
+    let workers: CalcWorkers = calc_workers().memory_limit(1 << 30).finish().await.unwrap();
+    match workers.hog_memory().await {
+        Err(Error::WorkerExited(exit)) => {
+            assert_eq!(exit.signal(), Some(6), "{exit}");
+            assert!(exit.stderr_tail.contains("memory allocation"), "{exit}");
+        }
+        other => panic!("expected the worker to die, got {other:?}"),
+    }
+    assert_eq!(workers.add(1, 2).await.unwrap(), 3);
+}
+
+#[tokio::test]
+async fn a_worker_over_its_cpu_time_limit_dies_of_sigxcpu_and_is_replaced() {
+    let workers: CalcWorkers = calc_workers()
+        .cpu_time_limit(Duration::from_secs(1))
+        .finish()
+        .await
+        .unwrap();
+    match workers.spin().await {
+        Err(Error::WorkerExited(exit)) => {
+            assert_eq!(exit.signal(), Some(24), "{exit}");
+            assert!(exit.to_string().contains("SIGXCPU"), "{exit}");
+        }
+        other => panic!("expected the worker to die, got {other:?}"),
+    }
+    assert_eq!(workers.add(1, 2).await.unwrap(), 3);
+}
+
+#[tokio::test]
+async fn workers_run_at_the_requested_nice_value() {
+    let workers: CalcWorkers = calc_workers().nice(7).finish().await.unwrap();
+    let pid = workers.pid().await.unwrap();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Field 19 is the nice value; fields after the parenthesised name start at 3.
+    let after_name = stat.rsplit_once(')').unwrap().1;
+    let nice: i32 = after_name
+        .split_whitespace()
+        .nth(16)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let own = {
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+        let after = stat.rsplit_once(')').unwrap().1.to_owned();
+        after
+            .split_whitespace()
+            .nth(16)
+            .unwrap()
+            .parse::<i32>()
+            .unwrap()
+    };
+    assert_eq!(nice, (own + 7).min(19));
+}
