@@ -11,7 +11,10 @@
 //!   limit is a compile-time constant in bincode, so it is picked per payload from a few tiers:
 //!   the smallest of 64 KiB, 64 MiB and 4 GiB that is at least the payload's length. A string or
 //!   byte buffer can never legitimately be longer than the payload holding it, so the tier never
-//!   refuses valid data, and a forged length costs at most the tier's size;
+//!   refuses valid data, and a forged string or byte-buffer length costs at most the tier's size.
+//!   Sequences (`Vec<T>` through serde) are not counted by bincode; for them serde itself caps
+//!   what it reserves up front at 1 MiB per sequence (`size_hint::cautious`), and the decode then
+//!   fails on the missing elements;
 //! - a body must be consumed exactly: trailing bytes are [`Error::TrailingBytes`].
 
 use bincode::config::{Config, standard};

@@ -14,6 +14,7 @@ use tokio::sync::oneshot;
 use crate::Error;
 use crate::acceptor::accept_workers;
 use crate::os::Limits;
+use crate::output::Output;
 use crate::shared::{Config, Shared};
 use crate::supervisor::supervise;
 use crate::workerset::{Types, WorkerSet};
@@ -36,6 +37,8 @@ pub struct WorkerSetBuilder<S, R, W> {
     restart_limit: (usize, Duration),
     quarantine_after: Option<u32>,
     limits: Limits,
+    stdout: Output,
+    stderr: Output,
     _types: Types<S, R, W>,
 }
 
@@ -55,6 +58,8 @@ impl<S: Server, R, W> WorkerSetBuilder<S, R, W> {
             restart_limit: (20, Duration::from_secs(10)),
             quarantine_after: None,
             limits: Limits::default(),
+            stdout: Output::Inherit,
+            stderr: Output::Forward,
             _types: PhantomData,
         }
     }
@@ -181,6 +186,20 @@ impl<S: Server, R, W> WorkerSetBuilder<S, R, W> {
         self
     }
 
+    /// Where each worker's stdout goes. Default: [`Output::Inherit`], the host's own stdout.
+    pub fn stdout(mut self, output: Output) -> Self {
+        self.stdout = output;
+        self
+    }
+
+    /// Where each worker's stderr goes. Default: [`Output::Forward`], line by line to the host's
+    /// own stderr. Unless it is [`Output::Inherit`], the last lines are kept for crash reports
+    /// ([`WorkerExit::stderr_tail`](crate::WorkerExit::stderr_tail)).
+    pub fn stderr(mut self, output: Output) -> Self {
+        self.stderr = output;
+        self
+    }
+
     fn config(self) -> Result<Config, Error> {
         let worker_count = match self.worker_count {
             Some(0) => return Err(Error::Config("worker_count must be at least 1")),
@@ -212,6 +231,8 @@ impl<S: Server, R, W> WorkerSetBuilder<S, R, W> {
             restart_limit: self.restart_limit,
             quarantine_after: self.quarantine_after,
             limits: self.limits,
+            stdout: self.stdout,
+            stderr: self.stderr,
         })
     }
 
@@ -273,6 +294,8 @@ impl<S, R, W> fmt::Debug for WorkerSetBuilder<S, R, W> {
             .field("restart_limit", &self.restart_limit)
             .field("quarantine_after", &self.quarantine_after)
             .field("limits", &self.limits)
+            .field("stdout", &self.stdout)
+            .field("stderr", &self.stderr)
             .finish_non_exhaustive()
     }
 }

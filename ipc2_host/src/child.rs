@@ -13,7 +13,7 @@
 
 use std::collections::HashSet;
 use std::io;
-use std::process::{ChildStderr, Command, ExitStatus};
+use std::process::{ChildStderr, ChildStdout, Command, ExitStatus};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 
@@ -35,10 +35,14 @@ struct Table {
     threads: Vec<JoinHandle<()>>,
 }
 
+/// What the spawning thread hands back: the pid and the output pipes.
+type Started = (u32, Option<ChildStdout>, Option<ChildStderr>);
+
 /// A started worker process.
 #[derive(Debug)]
 pub(crate) struct Child {
     pub(crate) pid: u32,
+    pub(crate) stdout: Option<ChildStdout>,
     pub(crate) stderr: Option<ChildStderr>,
     pub(crate) exited: oneshot::Receiver<ExitStatus>,
 }
@@ -67,11 +71,12 @@ impl Children {
             table.threads.retain(|t| !t.is_finished());
             table.threads.push(thread);
         }
-        let (pid, stderr) = started
+        let (pid, stdout, stderr) = started
             .await
             .map_err(|_| io::Error::other("the spawning thread stopped"))??;
         Ok(Child {
             pid,
+            stdout,
             stderr,
             exited,
         })
@@ -80,7 +85,7 @@ impl Children {
     fn run(
         &self,
         mut command: Command,
-        started: oneshot::Sender<io::Result<(u32, Option<ChildStderr>)>>,
+        started: oneshot::Sender<io::Result<Started>>,
         exited: oneshot::Sender<ExitStatus>,
     ) {
         let mut child = {
@@ -101,7 +106,7 @@ impl Children {
             }
         };
         let pid = child.id();
-        let _ = started.send(Ok((pid, child.stderr.take())));
+        let _ = started.send(Ok((pid, child.stdout.take(), child.stderr.take())));
         // Wait without reaping; if that fails, child.wait() below still blocks until exit.
         let _ = os::wait_exited(pid);
         {

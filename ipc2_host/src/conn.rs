@@ -129,15 +129,23 @@ impl Conn {
     }
 }
 
-/// Reads the worker's frames until it closes the connection (`Ok`) or breaks the protocol
-/// (`Err` with the reason).
+/// Reads the worker's frames until the connection ends or breaks (`Ok`) or the worker breaks
+/// the protocol (`Err` with the reason).
 pub(crate) async fn read_replies(
     conn: &Arc<Conn>,
     pool: &Arc<Pool>,
     frames: &mut FramedRead<BoxRead, FrameCodec>,
 ) -> Result<(), String> {
     while let Some(frame) = frames.next().await {
-        let payload = frame.map_err(|err| format!("bad frame: {err}"))?;
+        let payload = match frame {
+            Ok(payload) => payload,
+            // The connection broke (a reset, or the stream ended inside a frame): the worker went
+            // away, which is a death for the supervisor to report, not a protocol violation.
+            Err(ipc2_common::Error::Io(_) | ipc2_common::Error::UnexpectedEof { .. }) => {
+                return Ok(());
+            }
+            Err(err) => return Err(format!("bad frame: {err}")),
+        };
         let (header, body) = codec::decode_header::<ToHost>(&payload)
             .map_err(|err| format!("bad envelope: {err}"))?;
         let body_at = payload.len() - body.len();

@@ -39,11 +39,11 @@ mod conn;
 mod error;
 #[cfg(unix)]
 mod os;
+mod output;
 mod pool;
 mod quarantine;
 mod shared;
 mod stats;
-mod stderr;
 mod supervisor;
 pub mod workerset;
 
@@ -51,5 +51,6 @@ pub use builder::WorkerSetBuilder;
 pub use call::{Call, WithTimeout};
 pub use error::{Error, ExitCause, WorkerExit};
 pub use ipc2_common::{Client, Server};
+pub use output::{LineCallback, Output};
 pub use stats::{Stats, WorkerState, WorkerStats};
 pub use workerset::{TimeoutAction, WorkerInfo, WorkerSet};

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::child::Children;
 use crate::conn::BoxRead;
 use crate::os::Limits;
+use crate::output::Output;
 use crate::pool::Pool;
 use crate::quarantine::Quarantine;
 
@@ -39,6 +40,8 @@ pub(crate) struct Config {
     pub(crate) restart_limit: (usize, Duration),
     pub(crate) quarantine_after: Option<u32>,
     pub(crate) limits: Limits,
+    pub(crate) stdout: Output,
+    pub(crate) stderr: Output,
 }
 
 /// A connection that presented the right token for a slot, waiting for that slot's supervisor to

@@ -28,9 +28,9 @@ use crate::child::Child;
 use crate::conn::{Conn, Outcome, read_replies};
 use crate::error::{ExitCause, WorkerExit};
 use crate::os;
+use crate::output::{Capture, Stream};
 use crate::pool::SlotState;
 use crate::shared::{BoxWrite, Candidate, Pending, Shared};
-use crate::stderr::StderrTail;
 
 /// How long a worker that closed its connection may take to exit before it is killed.
 const EXIT_GRACE: Duration = Duration::from_secs(2);
@@ -62,7 +62,8 @@ struct Worker {
     started: Instant,
     exited: oneshot::Receiver<ExitStatus>,
     status: Option<ExitStatus>,
-    stderr: StderrTail,
+    stdout: Capture,
+    stderr: Capture,
 }
 
 impl Worker {
@@ -183,12 +184,14 @@ async fn start(
         .envs(config.env.iter().map(|(k, v)| (k, v)))
         .envs(invitation.to_env())
         .stdin(Stdio::null())
-        .stderr(Stdio::piped());
+        .stdout(config.stdout.stdio())
+        .stderr(config.stderr.stdio());
     if let Some(dir) = &config.current_dir {
         command.current_dir(dir);
     }
     let Child {
         pid,
+        stdout,
         stderr,
         exited,
     } = shared
@@ -205,7 +208,8 @@ async fn start(
         started: Instant::now(),
         exited,
         status: None,
-        stderr: StderrTail::capture(stderr),
+        stdout: Capture::start(stdout, Stream::Stdout, slot, config.stdout.clone()),
+        stderr: Capture::start(stderr, Stream::Stderr, slot, config.stderr.clone()),
     };
 
     let deadline = tokio::time::sleep(config.startup_timeout);
@@ -328,7 +332,10 @@ async fn finish(slot: usize, worker: &mut Worker, cause: ExitCause) -> Arc<Worke
         status,
         cause,
         uptime: worker.started.elapsed(),
-        stderr_tail: worker.stderr.finish(STDERR_GRACE).await,
+        stderr_tail: {
+            worker.stdout.finish(STDERR_GRACE).await;
+            worker.stderr.finish(STDERR_GRACE).await
+        },
     })
 }
 

@@ -3,20 +3,60 @@
 //! `TEST_WORKER_MODE` changes how it starts: `exit-at-start` prints a message to stderr and exits
 //! with code 3; `never-connect` sleeps without ever connecting; `start-once` starts normally the
 //! first time (it creates the file named by `TEST_WORKER_STARTED`) and exits at start every later
-//! time.
+//! time; `crash-loop` appends a line to the file named by `TEST_WORKER_COUNTER` at every start,
+//! starts normally the first time and exits with code 5 every later time; `probe-connect` is not
+//! a worker at all: it tries to connect to the Unix socket named by `TEST_WORKER_PROBE_ADDRESS`
+//! and exits with `PROBE_CONNECTED`, `PROBE_PERMISSION_DENIED` or `PROBE_OTHER_ERROR`.
 
 #[path = "../support/jobs.rs"]
 mod jobs;
 
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use ipc2::worker::Job;
 use jobs::{TestJob, TestReply};
 use tokio::net::UnixStream;
 
+/// `probe-connect` exit code: the connection was accepted.
+const PROBE_CONNECTED: i32 = 10;
+/// `probe-connect` exit code: `connect` failed with EACCES.
+const PROBE_PERMISSION_DENIED: i32 = 20;
+/// `probe-connect` exit code: `connect` failed some other way.
+const PROBE_OTHER_ERROR: i32 = 30;
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     match std::env::var("TEST_WORKER_MODE").as_deref() {
+        Ok("probe-connect") => {
+            let address = std::env::var("TEST_WORKER_PROBE_ADDRESS")?;
+            let code = match std::os::unix::net::UnixStream::connect(&address) {
+                Ok(_) => PROBE_CONNECTED,
+                Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => {
+                    PROBE_PERMISSION_DENIED
+                }
+                Err(err) => {
+                    eprintln!("test worker: connecting to {address} failed: {err}");
+                    PROBE_OTHER_ERROR
+                }
+            };
+            std::process::exit(code);
+        }
+        Ok("crash-loop") => {
+            let counter = std::env::var("TEST_WORKER_COUNTER")?;
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&counter)?;
+            writeln!(file, "{}", std::process::id())?;
+            drop(file);
+            let starts = std::fs::read_to_string(&counter)?.lines().count();
+            if starts > 1 {
+                eprintln!("test worker: start number {starts}, crashing (crash-loop)");
+                std::process::exit(5);
+            }
+        }
         Ok("exit-at-start") => {
             eprintln!("test worker: refusing to start (exit-at-start)");
             std::process::exit(3);
@@ -71,9 +111,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             TestJob::Exit(code) => std::process::exit(code),
             TestJob::Note => TestReply::Done,
             TestJob::Count => TestReply::Count(notes),
+            TestJob::Print(text) => {
+                println!("{text} out");
+                eprintln!("{text} err");
+                TestReply::Done
+            }
             TestJob::Args => TestReply::Args(std::env::args().skip(1).collect()),
+            TestJob::SpawnGrandchild => TestReply::Pid(spawn_grandchild()?),
         };
         tx.send(reply)?;
     }
     Ok(())
+}
+
+/// Starts `sleep 30` in the background through `sh`, and returns its pid. The `sleep` stays in
+/// this worker's process group and keeps its stdout (our pipe, so only one line is read, never to
+/// its end) and stderr (the host's pipe).
+fn spawn_grandchild() -> Result<u32, Box<dyn std::error::Error>> {
+    let mut sh = Command::new("sh")
+        .args(["-c", "sleep 30 & echo $!"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let mut line = String::new();
+    BufReader::new(sh.stdout.take().ok_or("no stdout")?).read_line(&mut line)?;
+    sh.wait()?;
+    Ok(line.trim().parse()?)
 }

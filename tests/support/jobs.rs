@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 /// One behaviour of the test worker per variant.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum TestJob {
     /// Reply `Sum { sum: a + b, pid }`.
     Add(u32, u32),
@@ -28,6 +28,11 @@ pub enum TestJob {
     Note,
     /// Reply `Count` with the number of `Note`s received so far.
     Count,
+    /// Start a grandchild (`sh -c 'sleep 30 & echo $!'`, which inherits the worker's process
+    /// group and stderr) and reply `Pid` with the grandchild's pid.
+    SpawnGrandchild,
+    /// Print `"{0} out"` to stdout and `"{0} err"` to stderr, then reply `Done`.
+    Print(String),
 }
 
 /// The test worker's replies.
@@ -39,4 +44,5 @@ pub enum TestReply {
     Done,
     Count(u64),
     Args(Vec<String>),
+    Pid(u32),
 }

@@ -88,3 +88,11 @@ pub async fn pid_of_some_worker(set: &TestSet) -> u32 {
         other => panic!("unexpected reply {other:?}"),
     }
 }
+
+/// The address of the set's socket, asked of a worker.
+pub async fn socket_address(set: &TestSet) -> String {
+    match set.send(TestJob::Address).await.expect("address") {
+        TestReply::Address(address) => address,
+        other => panic!("unexpected reply {other:?}"),
+    }
+}

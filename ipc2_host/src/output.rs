@@ -1,0 +1,170 @@
+//! A worker's stdout and stderr: where their lines go, and the tail kept for crash reports.
+//!
+//! Each captured stream is read line by line as it arrives (so a chatty worker never blocks on a
+//! full pipe) and each line goes where [`Output`] says. The last [`TAIL_LINES`] lines of stderr
+//! are kept whatever the destination, and go into the worker's [`crate::WorkerExit`] when it dies,
+//! so "worker 2 exited with code 101" comes with the panic message that explains it.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::io::Write;
+use std::os::fd::OwnedFd;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::net::unix::pipe;
+use tokio::sync::oneshot;
+
+/// How many lines of a worker's stderr a crash report keeps.
+pub(crate) const TAIL_LINES: usize = 20;
+/// Longer lines are cut to this many bytes in the tail (they are passed on whole).
+const MAX_LINE: usize = 1024;
+
+/// A callback for [`Output::Callback`]: called with the worker's slot id and one line, without
+/// its line ending.
+pub type LineCallback = Arc<dyn Fn(usize, &str) + Send + Sync>;
+
+/// Where a worker's stdout or stderr goes. Set with
+/// [`WorkerSetBuilder::stdout`](crate::WorkerSetBuilder::stdout) and
+/// [`WorkerSetBuilder::stderr`](crate::WorkerSetBuilder::stderr).
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use ipc2_host::Output;
+///
+/// let log = Output::Callback(Arc::new(|worker, line| eprintln!("[worker {worker}] {line}")));
+/// # let _ = log;
+/// ```
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub enum Output {
+    /// The worker writes to the host's own descriptor directly. Nothing is read, so crash
+    /// reports carry no stderr tail.
+    Inherit,
+    /// Each line is written to the host's own stdout or stderr (the default).
+    #[default]
+    Forward,
+    /// Each line becomes a `tracing` event with the worker's id (INFO for stdout, WARN for
+    /// stderr, target `ipc2::worker`).
+    Tracing,
+    /// Each line is handed to the callback with the worker's slot id.
+    Callback(LineCallback),
+    /// Lines are read and dropped (stderr's tail is still kept for crash reports).
+    Discard,
+}
+
+impl fmt::Debug for Output {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Output::Inherit => "Inherit",
+            Output::Forward => "Forward",
+            Output::Tracing => "Tracing",
+            Output::Callback(_) => "Callback(..)",
+            Output::Discard => "Discard",
+        })
+    }
+}
+
+impl Output {
+    /// How the child's descriptor is set up.
+    pub(crate) fn stdio(&self) -> Stdio {
+        match self {
+            Output::Inherit => Stdio::inherit(),
+            _ => Stdio::piped(),
+        }
+    }
+}
+
+/// Which stream a capture reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// One stream of one worker, read by a background task.
+#[derive(Debug)]
+pub(crate) struct Capture {
+    tail: Arc<Mutex<VecDeque<String>>>,
+    ended: Option<oneshot::Receiver<()>>,
+}
+
+impl Capture {
+    /// Starts reading `pipe` (absent when the stream is inherited) and routing its lines.
+    pub(crate) fn start(
+        pipe: Option<impl Into<OwnedFd>>,
+        stream: Stream,
+        worker: usize,
+        output: Output,
+    ) -> Self {
+        let tail = Arc::new(Mutex::new(VecDeque::new()));
+        let (ended_tx, ended) = oneshot::channel();
+        let receiver = pipe.and_then(|fd| pipe::Receiver::from_owned_fd(fd.into()).ok());
+        if let Some(receiver) = receiver {
+            let tail = tail.clone();
+            tokio::spawn(async move {
+                let mut reader = BufReader::new(receiver);
+                let mut line = Vec::new();
+                while let Ok(n) = reader.read_until(b'\n', &mut line).await {
+                    if n == 0 {
+                        break;
+                    }
+                    route(&line, stream, worker, &output);
+                    if stream == Stream::Stderr {
+                        let text = String::from_utf8_lossy(&line[..line.len().min(MAX_LINE)]);
+                        let mut tail = tail.lock().unwrap_or_else(PoisonError::into_inner);
+                        if tail.len() == TAIL_LINES {
+                            tail.pop_front();
+                        }
+                        tail.push_back(text.trim_end().to_owned());
+                    }
+                    line.clear();
+                }
+                let _ = ended_tx.send(());
+            });
+        }
+        Self {
+            tail,
+            ended: Some(ended),
+        }
+    }
+
+    /// The kept tail, once the pipe has reached its end or `grace` has passed (a grandchild may
+    /// hold the pipe open).
+    pub(crate) async fn finish(&mut self, grace: Duration) -> String {
+        if let Some(ended) = self.ended.take() {
+            let _ = tokio::time::timeout(grace, ended).await;
+        }
+        let tail = self.tail.lock().unwrap_or_else(PoisonError::into_inner);
+        tail.iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+fn route(line: &[u8], stream: Stream, worker: usize, output: &Output) {
+    match output {
+        Output::Inherit | Output::Discard => {}
+        Output::Forward => {
+            let _ = match stream {
+                Stream::Stdout => std::io::stdout().lock().write_all(line),
+                Stream::Stderr => std::io::stderr().lock().write_all(line),
+            };
+        }
+        Output::Tracing => {
+            let text = String::from_utf8_lossy(line);
+            let text = text.trim_end();
+            match stream {
+                Stream::Stdout => tracing::info!(target: "ipc2::worker", worker, "{text}"),
+                Stream::Stderr => tracing::warn!(target: "ipc2::worker", worker, "{text}"),
+            }
+        }
+        Output::Callback(callback) => {
+            let text = String::from_utf8_lossy(line);
+            callback(worker, text.trim_end_matches(['\n', '\r']));
+        }
+    }
+}

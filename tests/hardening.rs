@@ -1,0 +1,369 @@
+//! Hardening rows of RELIABILITY.md with real processes: bad worker binaries, strangers on the
+//! socket, unusable socket paths, panics, other users, grandchildren, crash loops and shutdown
+//! with work in flight.
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ipc2::{Error, ExitCause};
+use support::jobs::{TestJob, TestReply};
+use support::{HANG_GUARD, TestSet, builder, eventually, set, socket_address};
+use tokio::io::AsyncReadExt;
+use tokio::net::UnixStream;
+
+async fn add(workers: &TestSet, a: u32, b: u32) -> (u32, u32) {
+    match tokio::time::timeout(HANG_GUARD, workers.send(TestJob::Add(a, b)))
+        .await
+        .expect("the call ended instead of hanging")
+    {
+        Ok(TestReply::Sum { sum, pid }) => (sum, pid),
+        other => panic!("unexpected reply {other:?}"),
+    }
+}
+
+/// Reads until the host closes the connection; true if it did within the guard.
+async fn closed_by_host(stream: &mut UnixStream) -> bool {
+    let mut sink = [0u8; 64];
+    let read = async {
+        loop {
+            match stream.read(&mut sink).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    };
+    tokio::time::timeout(HANG_GUARD, read).await.is_ok()
+}
+
+// RELIABILITY.md row 19
+#[tokio::test]
+async fn worker_binary_without_execute_permission_is_a_spawn_error_naming_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("not-executable");
+    // A valid script: only its mode keeps it from running.
+    std::fs::write(&path, "#!/bin/sh\nexit 0\n").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let result = TestSet::builder()
+        .worker_count(2)
+        .worker_path(&path)
+        .finish()
+        .await;
+    match result {
+        Err(err @ Error::Spawn { .. }) => {
+            assert!(err.to_string().contains(path.to_str().unwrap()), "{err}");
+            let Error::Spawn {
+                path: reported,
+                source,
+            } = &err
+            else {
+                unreachable!()
+            };
+            assert_eq!(reported, &path);
+            assert_eq!(
+                source.kind(),
+                std::io::ErrorKind::PermissionDenied,
+                "{source}"
+            );
+        }
+        other => panic!("expected a spawn error, got {other:?}"),
+    }
+}
+
+// RELIABILITY.md row 16
+#[tokio::test]
+async fn silent_client_on_the_socket_does_not_keep_a_replacement_worker_out() {
+    let workers = set(1).await;
+    let _silent = UnixStream::connect(socket_address(&workers).await)
+        .await
+        .unwrap();
+    let victim = workers.workers()[0].clone();
+    support::sigkill(victim.pid);
+    // The replacement has to handshake while the silent client holds its connection open.
+    assert!(
+        eventually(HANG_GUARD, || {
+            workers
+                .workers()
+                .first()
+                .is_some_and(|w| w.generation == victim.generation + 1)
+        })
+        .await,
+        "no replacement came up: {:?}",
+        workers.workers()
+    );
+    let replacement = workers.workers()[0].pid;
+    for i in 0..10 {
+        assert_eq!(add(&workers, i, 1).await, (i + 1, replacement));
+    }
+}
+
+// RELIABILITY.md row 16
+#[tokio::test]
+async fn silent_client_is_disconnected_after_the_startup_timeout() {
+    let workers = builder(1)
+        .startup_timeout(Duration::from_secs(1))
+        .finish()
+        .await
+        .unwrap();
+    let before = workers.workers();
+    let mut silent = UnixStream::connect(socket_address(&workers).await)
+        .await
+        .unwrap();
+    assert!(
+        closed_by_host(&mut silent).await,
+        "the host kept a connection that never said hello"
+    );
+    for i in 0..10 {
+        assert_eq!(add(&workers, i, 1).await.0, i + 1);
+    }
+    assert_eq!(workers.workers(), before, "no worker was disturbed");
+}
+
+// RELIABILITY.md row 17
+#[tokio::test]
+async fn socket_path_over_107_bytes_is_a_clear_error_not_a_panic() {
+    let base = tempfile::tempdir().unwrap();
+    let name_len = 150 - base.path().as_os_str().len() - 1;
+    let long_dir = base.path().join("d".repeat(name_len));
+    assert_eq!(long_dir.as_os_str().len(), 150);
+    std::fs::create_dir(&long_dir).unwrap();
+
+    let host = tokio::process::Command::new(support::helper("host_then_die"))
+        .arg(support::helper("test_worker"))
+        .arg("1")
+        .env("TMPDIR", &long_dir)
+        .env_remove("XDG_RUNTIME_DIR")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let output = tokio::time::timeout(HANG_GUARD, host.wait_with_output())
+        .await
+        .expect("host_then_die kept running: it did not fail to bind")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    // `main` returned the error (exit code 1); a panic would exit with 101.
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.contains("107"), "the limit is not named: {stderr}");
+    assert!(
+        stderr.contains(long_dir.to_str().unwrap()),
+        "the path is not named: {stderr}"
+    );
+}
+
+// RELIABILITY.md row 12
+#[tokio::test]
+async fn socket_directory_is_removed_when_a_panic_unwinds_through_the_set() {
+    let workers = set(1).await;
+    let address = socket_address(&workers).await;
+    let dir = Path::new(&address).parent().unwrap().to_owned();
+    assert!(dir.is_dir(), "{}", dir.display());
+    let pid = workers.workers()[0].pid;
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        let _owned = workers;
+        panic!("a panic while the worker set is alive");
+    }));
+    assert!(unwound.is_err());
+    assert!(!dir.exists(), "{} outlived the unwind", dir.display());
+    assert!(!support::exists(pid), "worker {pid} outlived the unwind");
+}
+
+/// `path` if every user may run it, else a copy in a directory every user may enter (the
+/// checkout may live under a private home directory). The `TempDir` holds the copy.
+fn runnable_by_anyone(path: &Path) -> (PathBuf, Option<tempfile::TempDir>) {
+    let open_to_others =
+        |p: &Path| std::fs::metadata(p).is_ok_and(|meta| meta.permissions().mode() & 0o001 != 0);
+    if path.ancestors().all(open_to_others) {
+        return (path.to_owned(), None);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let copy = dir.path().join(path.file_name().unwrap());
+    std::fs::copy(path, &copy).unwrap();
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (copy, Some(dir))
+}
+
+/// Exit codes of the test worker's `probe-connect` mode.
+const PROBE_CONNECTED: i32 = 10;
+const PROBE_PERMISSION_DENIED: i32 = 20;
+
+// RELIABILITY.md row 13
+#[tokio::test]
+async fn process_of_another_uid_is_refused_with_eacces() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: switching to another uid needs root (CI runs as root)");
+        return;
+    }
+    let workers = set(1).await;
+    let address = socket_address(&workers).await;
+    let (probe, _copy) = runnable_by_anyone(&support::helper("test_worker"));
+    let run_probe = |uid: Option<u32>| {
+        let mut command = tokio::process::Command::new(&probe);
+        command
+            .env("TEST_WORKER_MODE", "probe-connect")
+            .env("TEST_WORKER_PROBE_ADDRESS", &address)
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        if let Some(uid) = uid {
+            command.uid(uid).gid(uid);
+        }
+        async move {
+            let status = tokio::time::timeout(HANG_GUARD, command.status())
+                .await
+                .expect("the probe finished")
+                .expect("the probe started");
+            status.code()
+        }
+    };
+    // The same probe as this user connects, so a refusal below is the uid's doing.
+    assert_eq!(run_probe(None).await, Some(PROBE_CONNECTED));
+    assert_eq!(run_probe(Some(65534)).await, Some(PROBE_PERMISSION_DENIED));
+    assert_eq!(add(&workers, 1, 2).await.0, 3);
+}
+
+async fn spawn_grandchild(workers: &TestSet) -> u32 {
+    let TestReply::Pid(grandchild) = workers.send(TestJob::SpawnGrandchild).await.unwrap() else {
+        panic!("no grandchild pid")
+    };
+    let worker = workers.workers()[0].pid;
+    assert!(
+        !support::is_dead(grandchild),
+        "the grandchild is not running"
+    );
+    let group = rustix::process::getpgid(rustix::process::Pid::from_raw(grandchild as i32))
+        .expect("the grandchild's process group");
+    assert_eq!(
+        group.as_raw_pid() as u32,
+        worker,
+        "the grandchild is in its worker's group"
+    );
+    grandchild
+}
+
+// RELIABILITY.md row 35
+#[tokio::test]
+async fn grandchild_of_a_worker_dies_when_the_set_is_dropped() {
+    let workers = set(1).await;
+    let grandchild = spawn_grandchild(&workers).await;
+    drop(workers);
+    // No longer our descendant once its parent is gone, so it is reaped elsewhere: poll.
+    assert!(
+        eventually(HANG_GUARD, || support::is_dead(grandchild)).await,
+        "grandchild {grandchild} outlived the set"
+    );
+}
+
+// RELIABILITY.md row 35
+#[tokio::test]
+async fn grandchild_of_a_worker_dies_when_the_set_shuts_down() {
+    let workers = set(1).await;
+    let grandchild = spawn_grandchild(&workers).await;
+    tokio::time::timeout(HANG_GUARD, workers.shutdown())
+        .await
+        .expect("shutdown returned although a grandchild holds the worker's stderr");
+    assert!(
+        eventually(HANG_GUARD, || support::is_dead(grandchild)).await,
+        "grandchild {grandchild} outlived the shutdown"
+    );
+}
+
+fn lines_in(path: &Path) -> usize {
+    std::fs::read_to_string(path).map_or(0, |text| text.lines().count())
+}
+
+// RELIABILITY.md row 29
+#[tokio::test]
+async fn crash_loop_backs_off_instead_of_spinning_and_sends_fail_at_once() {
+    let scratch = tempfile::tempdir().unwrap();
+    let counter = scratch.path().join("starts");
+    let workers = builder(1)
+        .env("TEST_WORKER_MODE", "crash-loop")
+        .env("TEST_WORKER_COUNTER", &counter)
+        .finish()
+        .await
+        .unwrap();
+    assert_eq!(lines_in(&counter), 1);
+    // The worker dies mid-job; every restart now exits at start with code 5.
+    let crash = workers.send(TestJob::Exit(1)).await;
+    assert!(matches!(crash, Err(Error::WorkerExited(_))), "{crash:?}");
+
+    // The one place a time window is the thing under test: how many starts 3 s of wall time
+    // hold. Back-off doubling from 10 ms allows about 9; a busy loop would make hundreds.
+    let window = Duration::from_secs(3);
+    let max_starts = 15;
+    let opened = Instant::now();
+    let mut restarts = 0;
+    while opened.elapsed() < window && restarts <= max_starts {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        restarts = lines_in(&counter) - 1;
+    }
+    assert!(
+        restarts <= max_starts,
+        "{restarts} starts within {:?}: no back-off",
+        opened.elapsed()
+    );
+
+    let refused = tokio::time::timeout(HANG_GUARD, workers.send(TestJob::Add(1, 1)))
+        .await
+        .expect("send waited instead of failing");
+    match refused {
+        Err(Error::NoWorkers(_)) => {}
+        Err(err) if err.to_string().contains("exited with code 5") => {}
+        other => panic!("expected a refusal that says why, got {other:?}"),
+    }
+}
+
+// RELIABILITY.md row 33
+#[tokio::test]
+async fn shutdown_with_a_short_grace_ends_a_long_job_and_reaps_its_worker() {
+    let workers = Arc::new(
+        builder(1)
+            .shutdown_grace(Duration::from_millis(100))
+            .finish()
+            .await
+            .unwrap(),
+    );
+    let scratch = tempfile::tempdir().unwrap();
+    let marker = scratch.path().join("pid");
+    let paused = {
+        let workers = workers.clone();
+        let marker = marker.clone();
+        tokio::spawn(async move { workers.send(TestJob::Pause { marker, ms: 30_000 }).await })
+    };
+    let written_pid = || {
+        std::fs::read_to_string(&marker)
+            .ok()
+            .and_then(|text| text.parse::<u32>().ok())
+    };
+    assert!(eventually(HANG_GUARD, || written_pid().is_some()).await);
+    let pid = written_pid().unwrap();
+
+    tokio::time::timeout(HANG_GUARD, workers.shutdown())
+        .await
+        .expect("shutdown returned");
+    let result = tokio::time::timeout(HANG_GUARD, paused)
+        .await
+        .expect("the paused call ended")
+        .unwrap();
+    match result {
+        Err(Error::WorkerExited(exit)) => {
+            assert_eq!(exit.pid, pid, "{exit}");
+            assert_eq!(exit.cause, ExitCause::Shutdown, "{exit}");
+        }
+        Err(Error::Shutdown) => {}
+        other => panic!("expected the paused call to fail, got {other:?}"),
+    }
+    assert!(!support::exists(pid), "worker {pid} survived shutdown");
+    assert!(matches!(
+        workers.send(TestJob::Add(1, 1)).await,
+        Err(Error::Shutdown)
+    ));
+}

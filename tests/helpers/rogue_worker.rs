@@ -1,0 +1,190 @@
+//! A worker that speaks ipc2's wire protocol by hand (with `ipc2_common` only), so that it can
+//! break the protocol on purpose. Its jobs are the test worker's `TestJob`s; it answers
+//! `TestJob::Add` and fails every other request.
+//!
+//! `ROGUE_MODE` says how it misbehaves on its first request, as long as the file named by
+//! `ROGUE_ONCE` does not exist; it creates that file when it misbehaves, so the worker that
+//! replaces it behaves. Mode `honest` never misbehaves (and needs no `ROGUE_ONCE`): a worker with
+//! no runtime, whose only descriptors are stdio and its connection. The other modes:
+//! - `garbage`: answers with a well-formed frame whose payload is junk;
+//! - `unknown-id`: answers correctly, but to the request id plus 1000;
+//! - `duplicate`: answers correctly, then answers the same request again;
+//! - `oversized`: writes a frame header claiming `IPC2_MAX_FRAME_LEN + 1` bytes, then a few bytes;
+//! - `wrong-type`: answers with a body that does not decode as a `TestReply`;
+//! - `exit-on-request`: exits with code [`EXIT_ON_REQUEST_CODE`] as soon as it has read the
+//!   first 4 bytes of the request (its frame header), leaving the rest unread;
+//! - `close-on-request`: reads those 4 bytes, closes its connection with the rest unread (so the
+//!   host's next read fails with ECONNRESET), and then stays alive until it is killed.
+//!
+//! Each misbehaviour is announced on stderr first (`rogue worker: <mode>: ...`), so it shows in
+//! the host's crash report.
+
+#[path = "../support/jobs.rs"]
+mod jobs;
+
+use std::error::Error;
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+
+use bytes::BytesMut;
+use ipc2_common::handshake::{Hello, Invitation, PROTOCOL_VERSION};
+use ipc2_common::{FrameCodec, HEADER_LEN, ToHost, ToWorker, codec};
+use jobs::{TestJob, TestReply};
+use tokio_util::codec::Decoder;
+
+/// The exit code of `exit-on-request` (the row of RELIABILITY.md it serves, to be recognisable).
+const EXIT_ON_REQUEST_CODE: i32 = 26;
+
+const MODES: [&str; 8] = [
+    "honest",
+    "garbage",
+    "unknown-id",
+    "duplicate",
+    "oversized",
+    "wrong-type",
+    "exit-on-request",
+    "close-on-request",
+];
+
+type Result<T> = std::result::Result<T, Box<dyn Error>>;
+
+fn main() -> Result<()> {
+    let invitation = Invitation::from_env()?;
+    let mode = std::env::var("ROGUE_MODE")?;
+    if !MODES.contains(&mode.as_str()) {
+        return Err(format!("unknown ROGUE_MODE {mode:?}; expected one of {MODES:?}").into());
+    }
+    let (once, mut misbehave) = if mode == "honest" {
+        (PathBuf::new(), false)
+    } else {
+        let once = PathBuf::from(std::env::var_os("ROGUE_ONCE").ok_or("ROGUE_ONCE is not set")?);
+        let misbehave = !once.exists();
+        (once, misbehave)
+    };
+    let max = invitation.max_frame_len;
+
+    let mut stream = UnixStream::connect(&invitation.address)?;
+    let hello = Hello {
+        protocol_version: PROTOCOL_VERSION,
+        token: invitation.token.clone(),
+        worker_id: invitation.worker_id,
+        pid: std::process::id(),
+    };
+    stream.write_all(&codec::encode_frame(&ToHost::Hello, Some(&hello), max)?)?;
+
+    if misbehave && mode == "exit-on-request" {
+        let mut header = [0; HEADER_LEN];
+        stream.read_exact(&mut header)?;
+        std::fs::write(&once, "")?;
+        eprintln!(
+            "rogue worker: exit-on-request: exiting after the header of a {}-byte request",
+            u32::from_le_bytes(header)
+        );
+        std::process::exit(EXIT_ON_REQUEST_CODE);
+    }
+    if misbehave && mode == "close-on-request" {
+        let mut header = [0; HEADER_LEN];
+        stream.read_exact(&mut header)?;
+        std::fs::write(&once, "")?;
+        eprintln!("rogue worker: close-on-request: closing the connection, staying alive");
+        drop(stream);
+        loop {
+            std::thread::park();
+        }
+    }
+
+    let mut frames = FrameCodec::new(max);
+    let mut buf = BytesMut::new();
+    while let Some(payload) = next_frame(&mut stream, &mut frames, &mut buf)? {
+        let (header, body) = codec::decode_header::<ToWorker>(&payload)?;
+        let ToWorker::Request { id } = header else {
+            continue;
+        };
+        let job = codec::decode_body::<TestJob>(body)?;
+        if misbehave {
+            misbehave = false;
+            std::fs::write(&once, "")?;
+            stream.write_all(&rogue_answer(&mode, id, job, max)?)?;
+        } else {
+            stream.write_all(&answer(id, job, max)?)?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads the next frame's payload; `None` once the host has closed the connection.
+fn next_frame(
+    stream: &mut UnixStream,
+    frames: &mut FrameCodec,
+    buf: &mut BytesMut,
+) -> Result<Option<BytesMut>> {
+    let mut chunk = [0; 64 * 1024];
+    loop {
+        if let Some(payload) = frames.decode(buf)? {
+            return Ok(Some(payload));
+        }
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            return Ok(frames.decode_eof(buf)?);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// The honest answer to request `id`.
+fn answer(id: u64, job: TestJob, max: usize) -> Result<Vec<u8>> {
+    Ok(match reply(job) {
+        Ok(reply) => codec::encode_frame(&ToHost::Reply { id }, Some(&reply), max)?,
+        Err(reason) => codec::encode_frame(&ToHost::Failed { id }, Some(&reason), max)?,
+    })
+}
+
+/// The correct reply to `job`, or why there is none.
+fn reply(job: TestJob) -> std::result::Result<TestReply, String> {
+    match job {
+        TestJob::Add(a, b) => Ok(TestReply::Sum {
+            sum: a + b,
+            pid: std::process::id(),
+        }),
+        other => Err(format!("the rogue worker only adds, not {other:?}")),
+    }
+}
+
+/// The bytes `mode` answers request `id` with.
+fn rogue_answer(mode: &str, id: u64, job: TestJob, max: usize) -> Result<Vec<u8>> {
+    let bytes = match mode {
+        "garbage" => {
+            eprintln!("rogue worker: garbage: answering request {id} with a junk payload");
+            let junk = [0xff; 32];
+            let mut frame = (junk.len() as u32).to_le_bytes().to_vec();
+            frame.extend_from_slice(&junk);
+            frame
+        }
+        "unknown-id" => {
+            let bogus = id + 1000;
+            eprintln!("rogue worker: unknown-id: replying to request {bogus} instead of {id}");
+            codec::encode_frame(&ToHost::Reply { id: bogus }, Some(&reply(job)?), max)?
+        }
+        "duplicate" => {
+            eprintln!("rogue worker: duplicate: answering request {id} twice");
+            let mut frames = answer(id, job, max)?;
+            frames.extend_from_slice(&frames.clone());
+            frames
+        }
+        "oversized" => {
+            let claimed = u32::try_from(max + 1).map_err(|_| "IPC2_MAX_FRAME_LEN is u32::MAX")?;
+            eprintln!("rogue worker: oversized: claiming a {claimed}-byte reply to request {id}");
+            let mut frame = claimed.to_le_bytes().to_vec();
+            frame.extend_from_slice(&[0xab; 64]);
+            frame
+        }
+        "wrong-type" => {
+            eprintln!("rogue worker: wrong-type: answering request {id} with a (String, u64)");
+            let body = ("this is not a TestReply", u64::MAX);
+            codec::encode_frame(&ToHost::Reply { id }, Some(&body), max)?
+        }
+        other => return Err(format!("mode {other} has no rogue answer").into()),
+    };
+    Ok(bytes)
+}

@@ -1,0 +1,130 @@
+//! What pool users ask for beyond `send`: targeting a worker, broadcasting, and statistics.
+
+mod support;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use ipc2::Error;
+use ipc2::host::WorkerState;
+use support::jobs::{TestJob, TestReply};
+use support::{HANG_GUARD, eventually, set};
+
+#[tokio::test]
+async fn send_to_reaches_the_chosen_worker() {
+    let workers = set(3).await;
+    for info in workers.workers() {
+        for _ in 0..3 {
+            match workers.send_to(info.id, TestJob::Add(1, 1)).await.unwrap() {
+                TestReply::Sum { pid, .. } => assert_eq!(pid, info.pid),
+                other => panic!("unexpected reply {other:?}"),
+            }
+        }
+    }
+    assert!(matches!(
+        workers.send_to(3, TestJob::Add(1, 1)).await,
+        Err(Error::NoSuchWorker {
+            worker: 3,
+            count: 3
+        })
+    ));
+}
+
+#[tokio::test]
+async fn broadcast_reaches_every_worker_once() {
+    let workers = set(3).await;
+    let results = workers.broadcast(TestJob::Add(2, 2)).await;
+    let expected: HashSet<(usize, u32)> = workers.workers().iter().map(|w| (w.id, w.pid)).collect();
+    let got: HashSet<(usize, u32)> = results
+        .into_iter()
+        .map(|(id, outcome)| match outcome {
+            Ok(TestReply::Sum { sum: 4, pid }) => (id, pid),
+            other => panic!("worker {id}: {other:?}"),
+        })
+        .collect();
+    assert_eq!(got, expected);
+}
+
+#[tokio::test]
+async fn stats_show_busy_workers_the_queue_and_the_counters() {
+    let workers = Arc::new(set(1).await);
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("pid");
+    let paused = {
+        let (workers, marker) = (workers.clone(), marker.clone());
+        tokio::spawn(async move { workers.send(TestJob::Pause { marker, ms: 300 }).await })
+    };
+    assert!(eventually(HANG_GUARD, || marker.exists()).await);
+    let queued: Vec<_> = (0..2)
+        .map(|i| {
+            let workers = workers.clone();
+            tokio::spawn(async move { workers.send(TestJob::Add(i, 1)).await })
+        })
+        .collect();
+    assert!(eventually(HANG_GUARD, || workers.stats().queued == 2).await);
+    let busy = workers.stats();
+    assert_eq!(busy.in_flight, 1);
+    assert_eq!(busy.workers[0].state, WorkerState::Busy);
+    assert!(busy.workers[0].uptime.is_some());
+
+    paused.await.unwrap().unwrap();
+    for call in queued {
+        call.await.unwrap().unwrap();
+    }
+    let done = workers.stats();
+    assert_eq!((done.queued, done.in_flight), (0, 0));
+    assert_eq!(done.workers[0].state, WorkerState::Idle);
+    assert_eq!(done.workers[0].jobs_done, 3);
+
+    let crash = workers.send(TestJob::Exit(3)).await;
+    assert!(matches!(crash, Err(Error::WorkerExited(_))));
+    assert!(eventually(HANG_GUARD, || workers.stats().workers[0].restarts == 1).await);
+    assert_eq!(workers.stats().workers[0].jobs_failed, 1);
+}
+
+#[tokio::test]
+async fn worker_output_lines_reach_the_callbacks_tagged_with_the_worker() {
+    use std::sync::Mutex;
+
+    use ipc2::host::Output;
+    type Lines = Arc<Mutex<Vec<(usize, String)>>>;
+    let (out, err): (Lines, Lines) = Default::default();
+    let collect = |lines: &Lines| {
+        let lines = lines.clone();
+        Output::Callback(Arc::new(move |worker, line| {
+            lines.lock().unwrap().push((worker, line.to_owned()))
+        }))
+    };
+    let workers = support::builder(2)
+        .stdout(collect(&out))
+        .stderr(collect(&err))
+        .finish()
+        .await
+        .unwrap();
+    workers
+        .send_to(1, TestJob::Print("hello".into()))
+        .await
+        .unwrap();
+    let seen = |lines: &Lines, want: &str| lines.lock().unwrap().contains(&(1, want.to_owned()));
+    assert!(eventually(HANG_GUARD, || seen(&out, "hello out")).await);
+    assert!(eventually(HANG_GUARD, || seen(&err, "hello err")).await);
+}
+
+#[tokio::test]
+async fn discarded_stderr_still_explains_a_crash() {
+    let workers = support::builder(1)
+        .stderr(ipc2::host::Output::Discard)
+        .finish()
+        .await
+        .unwrap();
+    workers
+        .send(TestJob::Print("last words".into()))
+        .await
+        .unwrap();
+    match workers.send(TestJob::Exit(2)).await {
+        Err(Error::WorkerExited(exit)) => {
+            assert!(exit.stderr_tail.contains("last words err"), "{exit}")
+        }
+        other => panic!("expected WorkerExited, got {other:?}"),
+    }
+}
