@@ -3,7 +3,7 @@
 //! hang; and once the killer stops, the set is back at full strength.
 //!
 //! The CI run lasts a few seconds; the long soak is `#[ignore]`d:
-//! `cargo test --release --test chaos -- --ignored --nocapture`.
+//! `cargo build --release --examples && cargo test --release --test chaos -- --ignored --nocapture`.
 
 mod support;
 

@@ -128,3 +128,53 @@ async fn discarded_stderr_still_explains_a_crash() {
         other => panic!("expected WorkerExited, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn events_sent_by_workers_arrive_in_order_tagged_with_their_worker() {
+    let workers = set(2).await;
+    let mut events = workers.events().expect("the first call returns the stream");
+    assert!(workers.events().is_none(), "there is one stream per set");
+    for worker in [0, 1] {
+        assert_eq!(
+            workers.send_to(worker, TestJob::Emit(5)).await.unwrap(),
+            TestReply::Done
+        );
+    }
+    let mut seen = Vec::new();
+    for _ in 0..10 {
+        let event = tokio::time::timeout(HANG_GUARD, events.recv())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        seen.push((event.worker, event.event));
+    }
+    for worker in [0, 1] {
+        let own: Vec<_> = seen
+            .iter()
+            .filter(|(w, _)| *w == worker)
+            .map(|(_, e)| e)
+            .collect();
+        let want: Vec<_> = (0..5).map(TestReply::Count).collect();
+        assert_eq!(own, want.iter().collect::<Vec<_>>(), "worker {worker}");
+    }
+    assert_eq!(workers.events_dropped(), 0);
+}
+
+#[tokio::test]
+async fn events_nobody_reads_are_dropped_past_the_capacity_and_replies_still_flow() {
+    let workers = support::builder(1)
+        .event_capacity(4)
+        .finish()
+        .await
+        .unwrap();
+    assert_eq!(
+        workers.send(TestJob::Emit(10)).await.unwrap(),
+        TestReply::Done
+    );
+    assert!(matches!(
+        workers.send(TestJob::Add(1, 1)).await,
+        Ok(TestReply::Sum { sum: 2, .. })
+    ));
+    assert_eq!(workers.events_dropped(), 6);
+}

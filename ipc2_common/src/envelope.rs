@@ -35,4 +35,7 @@ pub enum ToHost {
         /// The id of the request that failed.
         id: u64,
     },
+    /// A message the worker sends on its own initiative (progress, a log line, the result of
+    /// background work). Body: the message, of the worker → host type.
+    Event,
 }

@@ -39,6 +39,7 @@ pub struct WorkerSetBuilder<S, R, W> {
     limits: Limits,
     stdout: Output,
     stderr: Output,
+    event_capacity: usize,
     _types: Types<S, R, W>,
 }
 
@@ -60,6 +61,7 @@ impl<S: Server, R, W> WorkerSetBuilder<S, R, W> {
             limits: Limits::default(),
             stdout: Output::Inherit,
             stderr: Output::Forward,
+            event_capacity: 1024,
             _types: PhantomData,
         }
     }
@@ -200,6 +202,13 @@ impl<S: Server, R, W> WorkerSetBuilder<S, R, W> {
         self
     }
 
+    /// How many worker events (see [`WorkerSet::events`]) may wait to be read before further
+    /// ones are dropped. Default: 1024.
+    pub fn event_capacity(mut self, capacity: usize) -> Self {
+        self.event_capacity = capacity;
+        self
+    }
+
     fn config(self) -> Result<Config, Error> {
         let worker_count = match self.worker_count {
             Some(0) => return Err(Error::Config("worker_count must be at least 1")),
@@ -233,6 +242,7 @@ impl<S: Server, R, W> WorkerSetBuilder<S, R, W> {
             limits: self.limits,
             stdout: self.stdout,
             stderr: self.stderr,
+            event_capacity: self.event_capacity,
         })
     }
 

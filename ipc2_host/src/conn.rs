@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::codec::FramedRead;
 
 use crate::error::{ExitCause, WorkerExit};
+use crate::events::{EventQueue, RawEvent};
 use crate::pool::Pool;
 
 /// The read half of a worker connection, type-erased so everything past the listener is the same
@@ -134,6 +135,7 @@ impl Conn {
 pub(crate) async fn read_replies(
     conn: &Arc<Conn>,
     pool: &Arc<Pool>,
+    events: &EventQueue,
     frames: &mut FramedRead<BoxRead, FrameCodec>,
 ) -> Result<(), String> {
     while let Some(frame) = frames.next().await {
@@ -158,6 +160,15 @@ pub(crate) async fn read_replies(
                 let reason = codec::decode_body::<String>(body)
                     .map_err(|err| format!("bad failure message: {err}"))?;
                 (id, Outcome::Failed(reason))
+            }
+            ToHost::Event => {
+                let payload = payload.freeze();
+                events.push(RawEvent {
+                    worker: conn.worker,
+                    payload,
+                    body_at,
+                });
+                continue;
             }
             ToHost::Hello => return Err("a second hello".into()),
         };

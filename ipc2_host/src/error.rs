@@ -118,6 +118,18 @@ pub enum Error {
         #[source]
         source: Arc<ipc2_common::Error>,
     },
+    /// A worker's event did not decode as the expected type (see
+    /// [`WorkerSet::events`](crate::WorkerSet::events)).
+    #[error("worker {worker} sent an event that is not a valid {expected}")]
+    BadEvent {
+        /// The worker's slot id.
+        worker: usize,
+        /// The type the event should have been.
+        expected: &'static str,
+        /// What the decoder found.
+        #[source]
+        source: Arc<ipc2_common::Error>,
+    },
     /// A service client got a reply of the wrong variant for the method it called.
     #[error("the worker answered {service}::{method} with a reply for another method")]
     UnexpectedReply {

@@ -37,6 +37,7 @@ mod call;
 mod child;
 mod conn;
 mod error;
+mod events;
 #[cfg(unix)]
 mod os;
 mod output;
@@ -50,6 +51,7 @@ pub mod workerset;
 pub use builder::WorkerSetBuilder;
 pub use call::{Call, WithTimeout};
 pub use error::{Error, ExitCause, WorkerExit};
+pub use events::{Events, WorkerEvent};
 pub use ipc2_common::{Client, Server};
 pub use output::{LineCallback, Output};
 pub use stats::{Stats, WorkerState, WorkerStats};

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::child::Children;
 use crate::conn::BoxRead;
+use crate::events::EventQueue;
 use crate::os::Limits;
 use crate::output::Output;
 use crate::pool::Pool;
@@ -42,6 +43,7 @@ pub(crate) struct Config {
     pub(crate) limits: Limits,
     pub(crate) stdout: Output,
     pub(crate) stderr: Output,
+    pub(crate) event_capacity: usize,
 }
 
 /// A connection that presented the right token for a slot, waiting for that slot's supervisor to
@@ -68,6 +70,7 @@ pub(crate) struct Shared {
     pub(crate) children: Arc<Children>,
     pub(crate) stop: CancellationToken,
     pub(crate) quarantine: Option<Quarantine>,
+    pub(crate) events: EventQueue,
     pending: Mutex<HashMap<usize, Pending>>,
     next_id: AtomicU64,
     deaths: Mutex<VecDeque<Instant>>,
@@ -78,6 +81,7 @@ impl Shared {
         Self {
             pool: Arc::new(Pool::new(config.worker_count, config.queue_capacity)),
             quarantine: config.quarantine_after.map(Quarantine::new),
+            events: EventQueue::new(config.event_capacity),
             config,
             address,
             children: Arc::default(),

@@ -279,7 +279,7 @@ async fn serve(
     shared.pool.add(&conn, shared.config.max_in_flight);
 
     let cause = tokio::select! {
-        read = read_replies(&conn, &shared.pool, &mut reader) => match read {
+        read = read_replies(&conn, &shared.pool, &shared.events, &mut reader) => match read {
             Ok(()) => ExitCause::Died,
             Err(why) => ExitCause::ProtocolViolation(why),
         },

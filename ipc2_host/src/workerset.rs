@@ -20,7 +20,7 @@ use crate::error::ExitCause;
 use crate::pool::SlotState;
 use crate::quarantine::Quarantine;
 use crate::shared::Shared;
-use crate::{Error, Stats, WithTimeout};
+use crate::{Error, Events, Stats, WithTimeout};
 
 /// A supervised set of worker processes that answer jobs of type `W` with replies of type `R`,
 /// connected through the transport `S` (usually [`tokio::net::UnixListener`]).
@@ -122,6 +122,32 @@ impl<S: Server, R, W> WorkerSet<S, R, W> {
                 _ => None,
             })
             .collect()
+    }
+
+    /// The stream of messages the workers send unasked (with `EventSender` on the worker side),
+    /// each tagged with its worker's slot id. There is one stream per set: the first call
+    /// returns it, later calls `None`. Until it is taken, and while it is not read, events queue
+    /// up to the builder's [`event_capacity`](WorkerSetBuilder::event_capacity); past that they
+    /// are dropped and counted ([`events_dropped`](Self::events_dropped)).
+    ///
+    /// ```no_run
+    /// # async fn _demo(workers: ipc2_host::WorkerSet<tokio::net::UnixListener, String, String>) {
+    /// let mut events = workers.events().expect("first call");
+    /// while let Some(Ok(event)) = events.recv().await {
+    ///     println!("worker {}: {}", event.worker, event.event);
+    /// }
+    /// # }
+    /// ```
+    pub fn events(&self) -> Option<Events<R>>
+    where
+        R: DeserializeOwned,
+    {
+        self.shared.events.take().map(Events::new)
+    }
+
+    /// How many worker events were dropped because the event queue was full.
+    pub fn events_dropped(&self) -> u64 {
+        self.shared.events.dropped()
     }
 
     /// A snapshot of what every worker is doing, with per-worker counters and the queue depth.

@@ -17,15 +17,21 @@ use tokio::io::AsyncRead;
 use tokio::sync::mpsc;
 use tokio_util::codec::FramedRead;
 
-use crate::{Error, Job, ReplySender};
+use crate::{Error, EventSender, Job, ReplySender};
 
 /// The stream of jobs from the host. Returned by [`connect`].
 #[derive(Debug)]
 pub struct Receiver<R, W> {
     jobs: mpsc::UnboundedReceiver<Job<R, W>>,
+    events: EventSender<W>,
 }
 
 impl<R, W> Receiver<R, W> {
+    /// A handle for sending the host messages it did not ask for (see [`EventSender`]).
+    pub fn event_sender(&self) -> EventSender<W> {
+        self.events.clone()
+    }
+
     /// Waits for the next job. Returns `None` once the host has closed the connection (it shut
     /// down, dropped its `WorkerSet`, or died) and every job already received has been taken.
     pub async fn recv(&mut self) -> Option<Job<R, W>> {
@@ -95,6 +101,7 @@ where
     });
 
     let (jobs_tx, jobs) = mpsc::unbounded_channel();
+    let events = EventSender::new(frames.clone(), invitation.max_frame_len);
     let reader = Reader::<R, W> {
         frames,
         jobs: jobs_tx,
@@ -103,7 +110,7 @@ where
     };
     let framed = FramedRead::new(read, FrameCodec::new(invitation.max_frame_len));
     tokio::spawn(reader.run(framed));
-    Ok(Receiver { jobs })
+    Ok(Receiver { jobs, events })
 }
 
 /// Turns incoming frames into jobs.

@@ -37,10 +37,12 @@
 
 mod connect;
 mod error;
+mod event;
 mod job;
 mod serve;
 
 pub use connect::{Receiver, connect, started_by_host};
 pub use error::Error;
+pub use event::EventSender;
 pub use job::{Job, ReplySender};
 pub use serve::{Dispatch, ServeOptions, serve, serve_with};

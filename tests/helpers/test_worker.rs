@@ -111,6 +111,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             TestJob::Exit(code) => std::process::exit(code),
             TestJob::Note => TestReply::Done,
             TestJob::Count => TestReply::Count(notes),
+            TestJob::Emit(n) => {
+                let events = jobs.event_sender();
+                for i in 0..n {
+                    events.send(TestReply::Count(i))?;
+                }
+                TestReply::Done
+            }
             TestJob::Print(text) => {
                 println!("{text} out");
                 eprintln!("{text} err");

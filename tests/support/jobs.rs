@@ -33,6 +33,8 @@ pub enum TestJob {
     SpawnGrandchild,
     /// Print `"{0} out"` to stdout and `"{0} err"` to stderr, then reply `Done`.
     Print(String),
+    /// Send the host `n` events, `Count(0)` to `Count(n - 1)`, then reply `Done`.
+    Emit(u64),
 }
 
 /// The test worker's replies.
