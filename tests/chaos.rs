@@ -22,6 +22,7 @@ struct Tally {
 }
 
 struct Figures {
+    last_victim: Option<u32>,
     jobs: u64,
     answered: u64,
     crashed: u64,
@@ -48,19 +49,24 @@ async fn chaos(
         let stop = stop.clone();
         tokio::spawn(async move {
             let mut kills = 0u64;
+            let mut last_victim = None;
             let mut ticker = tokio::time::interval(kill_every);
             ticker.tick().await;
-            while !stop.load(Ordering::Relaxed) {
+            loop {
                 ticker.tick().await;
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
                 let alive = workers.workers();
                 if alive.is_empty() {
                     continue;
                 }
                 let victim = &alive[(kills as usize * 7 + 3) % alive.len()];
                 support::sigkill(victim.pid);
+                last_victim = Some(victim.pid);
                 kills += 1;
             }
-            kills
+            (kills, last_victim)
         })
     };
 
@@ -107,10 +113,11 @@ async fn chaos(
     for result in results {
         result.expect("a caller panicked");
     }
-    let kills = killer.await.unwrap();
+    let (kills, last_victim) = killer.await.unwrap();
     let answered = tally.answered.load(Ordering::Relaxed);
     let crashed = tally.crashed.load(Ordering::Relaxed);
     Figures {
+        last_victim,
         jobs: answered + crashed,
         answered,
         crashed,
@@ -129,11 +136,18 @@ async fn chaos_set(count: usize) -> Arc<TestSet> {
     )
 }
 
-async fn back_to_full_strength(workers: &TestSet, count: usize) {
-    assert!(
-        eventually(HANG_GUARD, || workers.workers().len() == count).await,
-        "the set did not return to {count} workers"
-    );
+/// Waits until the last victim is gone and every slot runs a live worker again, then checks
+/// that 1,000 jobs all get their own reply.
+async fn back_to_full_strength(workers: &TestSet, count: usize, last_victim: Option<u32>) {
+    let recovered = eventually(HANG_GUARD, || {
+        let alive = workers.workers();
+        alive.len() == count
+            && alive
+                .iter()
+                .all(|w| Some(w.pid) != last_victim && !support::is_dead(w.pid))
+    })
+    .await;
+    assert!(recovered, "the set did not return to {count} workers");
     for i in 0..1000 {
         match tokio::time::timeout(HANG_GUARD, workers.send(TestJob::Add(i, 1))).await {
             Ok(Ok(TestReply::Sum { sum, .. })) => assert_eq!(sum, i + 1),
@@ -168,7 +182,7 @@ async fn jobs_survive_a_worker_killed_every_100ms_and_the_set_recovers() {
     );
     assert!(figures.kills >= 10, "the killer ran");
     assert!(figures.answered > 0);
-    back_to_full_strength(&workers, 4).await;
+    back_to_full_strength(&workers, 4, figures.last_victim).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -188,7 +202,7 @@ async fn soak_one_million_jobs_with_a_kill_every_second() {
         Duration::from_secs(3600),
     )
     .await;
-    back_to_full_strength(&workers, 4).await;
+    back_to_full_strength(&workers, 4, figures.last_victim).await;
     println!(
         "soak: {} jobs ({} answered, {} crash errors, 0 hangs), {} kills in {:.1?}; host RSS {} KiB at start, {} KiB at end",
         figures.jobs,
