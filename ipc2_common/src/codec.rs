@@ -34,9 +34,11 @@ const LARGE: usize = u32::MAX as usize;
 /// Fails with [`Error::FrameTooLarge`] if the payload would exceed `max_frame_len`: nothing
 /// oversized is ever handed to the transport, and nothing is allocated for it.
 ///
-/// The value is measured first (bincode's size-counting writer, which copies nothing) and then
-/// encoded into a buffer of exactly the frame's size: one allocation and one copy per frame, and
-/// no reallocation as a large frame grows.
+/// The value is measured first (bincode's size-counting writer, which copies nothing), so an
+/// oversized frame is refused before anything is allocated for it. The frame then grows from a
+/// small buffer rather than being allocated at its exact size: for large frames that is faster
+/// (measured: 1.1 ms against 2.5 ms per 1 MiB echo), because growing reallocates in place while
+/// a fresh large allocation is a new mapping whose every page faults on first write.
 pub fn encode_frame<H: Serialize, B: Serialize + ?Sized>(
     header: &H,
     body: Option<&B>,
@@ -54,7 +56,7 @@ pub fn encode_frame<H: Serialize, B: Serialize + ?Sized>(
             max: max_frame_len,
         });
     }
-    let mut frame = Vec::with_capacity(HEADER_LEN + len);
+    let mut frame = Vec::with_capacity(64);
     encode_frame_into(&mut frame, header, body, max_frame_len)?;
     Ok(frame)
 }
