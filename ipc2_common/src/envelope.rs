@@ -18,6 +18,13 @@ pub enum ToWorker {
     },
     /// A job that expects no reply. Body: the job.
     Notify,
+    /// The caller of request `id` gave up on it (a timeout, or it stopped waiting); the worker
+    /// may stop working on it. No body. The worker still answers the request, usually with a
+    /// failure, so the host knows when the worker is free again.
+    Cancel {
+        /// The id of the request given up on.
+        id: u64,
+    },
 }
 
 /// Headers of frames a worker sends to the host.
@@ -38,4 +45,7 @@ pub enum ToHost {
     /// A message the worker sends on its own initiative (progress, a log line, the result of
     /// background work). Body: the message, of the worker → host type.
     Event,
+    /// "Still here": sent at the interval the host asked for, by the worker's I/O task, so the
+    /// host can tell a worker busy with a long job from one whose I/O is stuck. No body.
+    Heartbeat,
 }

@@ -11,6 +11,7 @@
 
 use std::ffi::OsString;
 use std::fmt;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +31,8 @@ pub const ENV_TOKEN: &str = "IPC2_TOKEN";
 pub const ENV_WORKER_ID: &str = "IPC2_WORKER_ID";
 /// Environment variable holding the maximum frame length both sides use.
 pub const ENV_MAX_FRAME_LEN: &str = "IPC2_MAX_FRAME_LEN";
+/// Environment variable holding the heartbeat interval in milliseconds (0: no heartbeats).
+pub const ENV_HEARTBEAT_MS: &str = "IPC2_HEARTBEAT_MS";
 
 /// The worker's first frame.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,16 +101,20 @@ pub struct Invitation {
     pub worker_id: u32,
     /// The maximum frame length both sides use.
     pub max_frame_len: usize,
+    /// How often the worker sends a heartbeat; `None` for never.
+    pub heartbeat: Option<Duration>,
 }
 
 impl Invitation {
     /// The environment variables that carry this invitation to a child process.
-    pub fn to_env(&self) -> [(&'static str, String); 4] {
+    pub fn to_env(&self) -> [(&'static str, String); 5] {
+        let heartbeat_ms = self.heartbeat.map_or(0, |d| d.as_millis().max(1));
         [
             (ENV_ADDRESS, self.address.clone()),
             (ENV_TOKEN, self.token.to_hex()),
             (ENV_WORKER_ID, self.worker_id.to_string()),
             (ENV_MAX_FRAME_LEN, self.max_frame_len.to_string()),
+            (ENV_HEARTBEAT_MS, heartbeat_ms.to_string()),
         ]
     }
 
@@ -125,7 +132,13 @@ impl Invitation {
     }
 
     fn from_vars(get: impl Fn(&str) -> Option<OsString>) -> Result<Self, Error> {
-        let names = [ENV_ADDRESS, ENV_TOKEN, ENV_WORKER_ID, ENV_MAX_FRAME_LEN];
+        let names = [
+            ENV_ADDRESS,
+            ENV_TOKEN,
+            ENV_WORKER_ID,
+            ENV_MAX_FRAME_LEN,
+            ENV_HEARTBEAT_MS,
+        ];
         if names.iter().all(|name| get(name).is_none()) {
             return Err(Error::NotStartedByHost);
         }
@@ -152,6 +165,11 @@ impl Invitation {
             max_frame_len: var(ENV_MAX_FRAME_LEN)?
                 .parse()
                 .map_err(|_| invalid(ENV_MAX_FRAME_LEN, "it is not a number"))?,
+            heartbeat: match var(ENV_HEARTBEAT_MS)?.parse::<u64>() {
+                Ok(0) => None,
+                Ok(ms) => Some(Duration::from_millis(ms)),
+                Err(_) => return Err(invalid(ENV_HEARTBEAT_MS, "it is not a number")),
+            },
         })
     }
 }
@@ -168,6 +186,7 @@ mod tests {
             token: Token::random().unwrap(),
             worker_id: 3,
             max_frame_len: 1024,
+            heartbeat: Some(Duration::from_millis(250)),
         }
     }
 

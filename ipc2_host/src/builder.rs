@@ -40,6 +40,7 @@ pub struct WorkerSetBuilder<S, R, W> {
     stdout: Output,
     stderr: Output,
     event_capacity: usize,
+    heartbeat: Option<(Duration, Option<Duration>)>,
     _types: Types<S, R, W>,
 }
 
@@ -62,6 +63,7 @@ impl<S: Server, R, W> WorkerSetBuilder<S, R, W> {
             stdout: Output::Inherit,
             stderr: Output::Forward,
             event_capacity: 1024,
+            heartbeat: Some((Duration::from_secs(1), None)),
             _types: PhantomData,
         }
     }
@@ -209,6 +211,24 @@ impl<S: Server, R, W> WorkerSetBuilder<S, R, W> {
         self
     }
 
+    /// Has each worker send a heartbeat every `interval` (default: every second), and, with
+    /// `timeout` set, kills and replaces a worker that has sent nothing at all for that long
+    /// (default: never). The heartbeat comes from the worker's I/O task, so a worker busy with a
+    /// long job keeps beating and only one whose runtime is stuck goes silent; see
+    /// [`WorkerStats::silent_for`](crate::WorkerStats::silent_for). A worker whose handler blocks
+    /// a single-threaded runtime also goes silent: run such work on a blocking thread, or use
+    /// `ipc2_worker::blocking`.
+    pub fn heartbeat(mut self, interval: Duration, timeout: Option<Duration>) -> Self {
+        self.heartbeat = Some((interval, timeout));
+        self
+    }
+
+    /// Asks workers to send no heartbeats.
+    pub fn no_heartbeat(mut self) -> Self {
+        self.heartbeat = None;
+        self
+    }
+
     fn config(self) -> Result<Config, Error> {
         let worker_count = match self.worker_count {
             Some(0) => return Err(Error::Config("worker_count must be at least 1")),
@@ -243,6 +263,7 @@ impl<S: Server, R, W> WorkerSetBuilder<S, R, W> {
             stdout: self.stdout,
             stderr: self.stderr,
             event_capacity: self.event_capacity,
+            heartbeat: self.heartbeat,
         })
     }
 

@@ -10,12 +10,13 @@
 //! replaces that worker: a broken or hostile worker cannot answer someone else's call.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use ipc2_common::{FrameCodec, ToHost, codec};
+use ipc2_common::{FrameCodec, ToHost, ToWorker, codec};
 use tokio::io::AsyncRead;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::codec::FramedRead;
@@ -46,6 +47,9 @@ pub(crate) struct Conn {
     pub(crate) generation: u64,
     pub(crate) pid: u32,
     open: AtomicBool,
+    born: Instant,
+    /// Milliseconds after `born` when the worker last sent anything.
+    heard: AtomicU64,
     frames: mpsc::UnboundedSender<Vec<u8>>,
     inflight: Mutex<Option<HashMap<u64, oneshot::Sender<Outcome>>>>,
     kill: mpsc::UnboundedSender<ExitCause>,
@@ -64,6 +68,8 @@ impl Conn {
             generation,
             pid,
             open: AtomicBool::new(true),
+            born: Instant::now(),
+            heard: AtomicU64::new(0),
             frames,
             inflight: Mutex::new(Some(HashMap::new())),
             kill,
@@ -124,6 +130,29 @@ impl Conn {
             .unwrap_or_default()
     }
 
+    /// How long this worker has been connected.
+    pub(crate) fn uptime(&self) -> Duration {
+        self.born.elapsed()
+    }
+
+    /// How long since the worker last sent anything (a reply, an event or a heartbeat).
+    pub(crate) fn silent_for(&self) -> Duration {
+        let heard = Duration::from_millis(self.heard.load(Ordering::Relaxed));
+        self.born.elapsed().saturating_sub(heard)
+    }
+
+    fn heard(&self) {
+        let now = u64::try_from(self.born.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.heard.store(now, Ordering::Relaxed);
+    }
+
+    /// Tells the worker that the caller of request `id` gave up on it.
+    pub(crate) fn cancel(&self, id: u64) {
+        if let Ok(frame) = codec::encode_frame(&ToWorker::Cancel { id }, None::<&()>, usize::MAX) {
+            let _ = self.frames.send(frame);
+        }
+    }
+
     /// Asks the supervisor to kill this worker.
     pub(crate) fn kill(&self, cause: ExitCause) {
         let _ = self.kill.send(cause);
@@ -140,7 +169,10 @@ pub(crate) async fn read_replies(
 ) -> Result<(), String> {
     while let Some(frame) = frames.next().await {
         let payload = match frame {
-            Ok(payload) => payload,
+            Ok(payload) => {
+                conn.heard();
+                payload
+            }
             // The connection broke (a reset, or the stream ended inside a frame): the worker went
             // away, which is a death for the supervisor to report, not a protocol violation.
             Err(ipc2_common::Error::Io(_) | ipc2_common::Error::UnexpectedEof { .. }) => {
@@ -170,6 +202,7 @@ pub(crate) async fn read_replies(
                 });
                 continue;
             }
+            ToHost::Heartbeat => continue,
             ToHost::Hello => return Err("a second hello".into()),
         };
         if !conn.complete(id, outcome) {

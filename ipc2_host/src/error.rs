@@ -153,6 +153,9 @@ pub enum ExitCause {
     Timeout,
     /// The host stopped it because the set was shutting down.
     Shutdown,
+    /// The host killed it because it had sent nothing, not even a heartbeat, for this long
+    /// (see [`WorkerSetBuilder::heartbeat`](crate::WorkerSetBuilder::heartbeat)).
+    Unresponsive(Duration),
 }
 
 /// A structured report of a worker process's end.
@@ -195,6 +198,9 @@ impl fmt::Display for WorkerExit {
             ExitCause::ProtocolViolation(why) => write!(f, "broke the protocol ({why}) and ")?,
             ExitCause::Timeout => f.write_str("timed out and ")?,
             ExitCause::Shutdown => f.write_str("was stopped by shutdown and ")?,
+            ExitCause::Unresponsive(silent) => {
+                write!(f, "sent nothing for {silent:.1?}, was taken for stuck and ")?
+            }
         }
         match (self.status.code(), self.status.signal()) {
             (Some(code), _) => write!(f, "exited with code {code}")?,

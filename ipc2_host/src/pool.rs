@@ -16,7 +16,6 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Instant;
 
 use tokio::sync::{Notify, oneshot};
 
@@ -29,12 +28,8 @@ use crate::stats::{Stats, WorkerState, WorkerStats};
 pub(crate) enum SlotState {
     /// A worker is being started (or restarted after dying).
     Starting,
-    /// A worker is connected and serving.
-    Up {
-        pid: u32,
-        generation: u64,
-        since: Instant,
-    },
+    /// A worker is connected and serving through `conn`.
+    Up(Arc<Conn>),
     /// The last attempt to start a worker failed; another follows after a back-off.
     Failing(Arc<Error>),
 }
@@ -273,11 +268,7 @@ impl Pool {
     pub(crate) fn add(self: &Arc<Self>, conn: &Arc<Conn>, capacity: usize) {
         let mut state = self.state();
         state.throttled = None;
-        state.slots[conn.worker].state = SlotState::Up {
-            pid: conn.pid,
-            generation: conn.generation,
-            since: Instant::now(),
-        };
+        state.slots[conn.worker].state = SlotState::Up(conn.clone());
         for _ in 0..capacity {
             self.hand_out(&mut state, conn.clone());
         }
@@ -338,31 +329,27 @@ impl Pool {
             .iter()
             .enumerate()
             .map(|(id, slot)| {
-                let (pid, generation, uptime, state) = match &slot.state {
-                    SlotState::Starting => (None, None, None, WorkerState::Starting),
-                    SlotState::Failing(_) => (None, None, None, WorkerState::Failing),
-                    SlotState::Up {
-                        pid,
-                        generation,
-                        since,
-                    } => {
-                        let state = match slot.leased {
-                            0 => WorkerState::Idle,
-                            _ => WorkerState::Busy,
-                        };
-                        (Some(*pid), Some(*generation), Some(since.elapsed()), state)
-                    }
+                let conn = match &slot.state {
+                    SlotState::Up(conn) => Some(conn),
+                    _ => None,
+                };
+                let state = match (&slot.state, slot.leased) {
+                    (SlotState::Starting, _) => WorkerState::Starting,
+                    (SlotState::Failing(_), _) => WorkerState::Failing,
+                    (SlotState::Up(_), 0) => WorkerState::Idle,
+                    (SlotState::Up(_), _) => WorkerState::Busy,
                 };
                 WorkerStats {
                     id,
-                    pid,
-                    generation,
+                    pid: conn.map(|c| c.pid),
+                    generation: conn.map(|c| c.generation),
                     state,
                     in_flight: slot.leased,
                     jobs_done: slot.jobs_done,
                     jobs_failed: slot.jobs_failed,
                     restarts: slot.restarts,
-                    uptime,
+                    uptime: conn.map(|c| c.uptime()),
+                    silent_for: conn.map(|c| c.silent_for()),
                 }
             })
             .collect();

@@ -44,6 +44,7 @@ pub(crate) struct Config {
     pub(crate) stdout: Output,
     pub(crate) stderr: Output,
     pub(crate) event_capacity: usize,
+    pub(crate) heartbeat: Option<(Duration, Option<Duration>)>,
 }
 
 /// A connection that presented the right token for a slot, waiting for that slot's supervisor to

@@ -36,6 +36,11 @@ pub struct WorkerStats {
     pub restarts: u64,
     /// How long the running worker has been up.
     pub uptime: Option<Duration>,
+    /// How long since the running worker last sent anything: a reply, an event or a heartbeat
+    /// (see [`WorkerSetBuilder::heartbeat`](crate::WorkerSetBuilder::heartbeat)). A busy worker
+    /// whose I/O is alive keeps this near the heartbeat interval; a large value means it is
+    /// stuck.
+    pub silent_for: Option<Duration>,
 }
 
 /// What a worker slot is doing.

@@ -167,6 +167,7 @@ async fn start(
         })?,
         worker_id: slot as u32,
         max_frame_len: config.max_frame_len,
+        heartbeat: config.heartbeat.map(|(interval, _)| interval),
     };
     let (candidates_tx, mut candidates) = mpsc::unbounded_channel();
     shared.pending().insert(
@@ -285,6 +286,7 @@ async fn serve(
         },
         _ = worker.exit_status() => ExitCause::Died,
         Some(cause) = kill.recv() => cause,
+        silent = stuck(&conn, shared.config.heartbeat) => ExitCause::Unresponsive(silent),
         _ = shared.stop.cancelled() => ExitCause::Shutdown,
     };
     let inflight = conn.close();
@@ -300,7 +302,9 @@ async fn serve(
             shared.children.signal(worker.pid, Signal::TERM);
             shared.config.shutdown_grace
         }
-        ExitCause::ProtocolViolation(_) | ExitCause::Timeout => Duration::ZERO,
+        ExitCause::ProtocolViolation(_) | ExitCause::Timeout | ExitCause::Unresponsive(_) => {
+            Duration::ZERO
+        }
     };
     if tokio::time::timeout(grace, worker.exit_status())
         .await
@@ -314,6 +318,22 @@ async fn serve(
         shared.pool.release(conn.clone());
     }
     exit
+}
+
+/// Completes, with how long it has been silent, once the worker has sent nothing for longer than
+/// the heartbeat timeout; never, if there is none.
+async fn stuck(conn: &Conn, heartbeat: Option<(Duration, Option<Duration>)>) -> Duration {
+    let Some((interval, Some(timeout))) = heartbeat else {
+        return std::future::pending().await;
+    };
+    let mut check = tokio::time::interval(interval.min(timeout) / 2);
+    loop {
+        check.tick().await;
+        let silent = conn.silent_for();
+        if silent > timeout {
+            return silent;
+        }
+    }
 }
 
 async fn write(frames: mpsc::UnboundedReceiver<Vec<u8>>, writer: BoxWrite) {

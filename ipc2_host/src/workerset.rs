@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::builder::WorkerSetBuilder;
-use crate::conn::Outcome;
+use crate::conn::{Conn, Outcome};
 use crate::error::ExitCause;
 use crate::pool::SlotState;
 use crate::quarantine::Quarantine;
@@ -65,8 +65,10 @@ pub(crate) type Types<S, R, W> = PhantomData<fn() -> (S, R, W)>;
 pub enum TimeoutAction {
     /// Kill the worker (SIGKILL to its process group) and start a replacement. For runaway jobs.
     Restart,
-    /// Only fail the job. The worker keeps running it and takes no other job until it answers,
-    /// so a job that never ends keeps that worker busy for good.
+    /// Only fail the job, and tell the worker it was cancelled. A worker serving a
+    /// `#[ipc2::service]` drops the handler's future and answers at once; a raw worker sees
+    /// `ReplySender::is_cancelled` and should answer soon. Until the worker answers it takes no
+    /// other job, so a handler that ignores cancellation keeps its worker busy.
     Error,
 }
 
@@ -112,12 +114,10 @@ impl<S: Server, R, W> WorkerSet<S, R, W> {
             .into_iter()
             .enumerate()
             .filter_map(|(id, slot)| match slot {
-                SlotState::Up {
-                    pid, generation, ..
-                } => Some(WorkerInfo {
+                SlotState::Up(conn) => Some(WorkerInfo {
                     id,
-                    pid,
-                    generation,
+                    pid: conn.pid,
+                    generation: conn.generation,
                 }),
                 _ => None,
             })
@@ -189,8 +189,8 @@ where
     /// while no worker can be started, and [`Error::Shutdown`] after [`shutdown`](Self::shutdown).
     ///
     /// Dropping the returned future at any point is safe: a job still queued is never sent, and
-    /// a job already sent keeps its worker busy until the worker answers, so no one else gets
-    /// its reply.
+    /// a job already sent is cancelled on the worker (see [`TimeoutAction::Error`]) and keeps
+    /// that worker busy until it answers, so no one else gets its reply.
     pub async fn send(&self, job: W) -> Result<R, Error> {
         self.request(job, None, true, None).await
     }
@@ -304,10 +304,21 @@ where
             }
         };
         let (conn, reply) = within(deadline, dispatch).await.ok_or_else(timed_out)??;
+        // From here on the request is on the worker: if this future is dropped, or times out
+        // without a restart, the worker is told so it can stop working on it.
+        let mut cancel = CancelOnDrop {
+            conn: &conn,
+            id,
+            armed: true,
+        };
         let outcome = match within(deadline, reply).await {
-            Some(outcome) => outcome.map_err(|_| Error::Shutdown)?,
+            Some(outcome) => {
+                cancel.armed = false;
+                outcome.map_err(|_| Error::Shutdown)?
+            }
             None => {
                 if let Some((_, TimeoutAction::Restart)) = limit {
+                    cancel.armed = false;
                     conn.kill(ExitCause::Timeout);
                     if let Some((quarantine, key)) = quarantine {
                         quarantine.crashed(key);
@@ -345,6 +356,21 @@ where
     fn encode(&self, header: &ToWorker, job: &W) -> Result<Vec<u8>, Error> {
         codec::encode_frame(header, Some(job), self.shared.config.max_frame_len)
             .map_err(|err| Error::Encode(Arc::new(err)))
+    }
+}
+
+/// Sends `Cancel` for request `id` when dropped while armed.
+struct CancelOnDrop<'a> {
+    conn: &'a Conn,
+    id: u64,
+    armed: bool,
+}
+
+impl Drop for CancelOnDrop<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.conn.cancel(self.id);
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 //! from any task at any time.
 
 use std::marker::PhantomData;
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use ipc2_common::handshake::{Hello, Invitation, PROTOCOL_VERSION};
@@ -16,7 +17,9 @@ use serde::de::DeserializeOwned;
 use tokio::io::AsyncRead;
 use tokio::sync::mpsc;
 use tokio_util::codec::FramedRead;
+use tokio_util::sync::CancellationToken;
 
+use crate::job::Cancels;
 use crate::{Error, EventSender, Job, ReplySender};
 
 /// The stream of jobs from the host. Returned by [`connect`].
@@ -36,6 +39,10 @@ impl<R, W> Receiver<R, W> {
     /// down, dropped its `WorkerSet`, or died) and every job already received has been taken.
     pub async fn recv(&mut self) -> Option<Job<R, W>> {
         self.jobs.recv().await
+    }
+
+    pub(crate) fn blocking_recv(&mut self) -> Option<Job<R, W>> {
+        self.jobs.blocking_recv()
     }
 }
 
@@ -102,15 +109,46 @@ where
 
     let (jobs_tx, jobs) = mpsc::unbounded_channel();
     let events = EventSender::new(frames.clone(), invitation.max_frame_len);
+    let closed = CancellationToken::new();
+    if let Some(interval) = invitation.heartbeat {
+        tokio::spawn(heartbeat(frames.clone(), interval, closed.clone()));
+    }
     let reader = Reader::<R, W> {
         frames,
         jobs: jobs_tx,
         max_frame_len: invitation.max_frame_len,
+        cancels: Cancels::default(),
         _types: PhantomData,
     };
     let framed = FramedRead::new(read, FrameCodec::new(invitation.max_frame_len));
-    tokio::spawn(reader.run(framed));
+    tokio::spawn(async move {
+        reader.run(framed).await;
+        closed.cancel();
+    });
     Ok(Receiver { jobs, events })
+}
+
+/// Sends a heartbeat every `interval` until the connection to the host is gone. It runs on the
+/// I/O side, so it keeps beating while handlers are busy, as long as the runtime can run tasks.
+async fn heartbeat(
+    frames: mpsc::UnboundedSender<Vec<u8>>,
+    interval: Duration,
+    closed: CancellationToken,
+) {
+    let Ok(frame) = codec::encode_frame(&ToHost::Heartbeat, None::<&()>, usize::MAX) else {
+        return;
+    };
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = closed.cancelled() => return,
+        }
+        if frames.send(frame.clone()).is_err() {
+            return;
+        }
+    }
 }
 
 /// Turns incoming frames into jobs.
@@ -118,6 +156,7 @@ struct Reader<R, W> {
     frames: mpsc::UnboundedSender<Vec<u8>>,
     jobs: mpsc::UnboundedSender<Job<R, W>>,
     max_frame_len: usize,
+    cancels: Cancels,
     _types: PhantomData<fn() -> (R, W)>,
 }
 
@@ -138,7 +177,12 @@ impl<R: DeserializeOwned, W: Serialize> Reader<R, W> {
         let (header, body) = codec::decode_header::<ToWorker>(payload)?;
         match header {
             ToWorker::Request { id } => {
-                let tx = ReplySender::new(id, self.frames.clone(), self.max_frame_len);
+                let tx = ReplySender::new(
+                    id,
+                    self.frames.clone(),
+                    self.max_frame_len,
+                    self.cancels.clone(),
+                );
                 match codec::decode_body::<R>(body) {
                     Ok(data) => {
                         // If the receiver is gone, the job (and its ReplySender) is dropped
@@ -160,6 +204,16 @@ impl<R: DeserializeOwned, W: Serialize> Reader<R, W> {
                     std::any::type_name::<R>()
                 ),
             },
+            ToWorker::Cancel { id } => {
+                let cancel = self
+                    .cancels
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .remove(&id);
+                if let Some(cancel) = cancel {
+                    cancel.cancel();
+                }
+            }
         }
         Ok(())
     }

@@ -16,7 +16,7 @@ use crate::Error;
 ///
 /// ```no_run
 /// # async fn _demo() -> Result<(), ipc2_worker::Error> {
-/// let mut jobs = ipc2_worker::connect::<tokio::net::UnixStream, String, String>().await?;
+/// let jobs = ipc2_worker::connect::<tokio::net::UnixStream, String, String>().await?;
 /// let events = jobs.event_sender();
 /// events.send("warming up".to_owned())?;
 /// # Ok(())

@@ -1,10 +1,13 @@
 //! A job as the worker sees it, and the handle that answers it.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use ipc2_common::{ToHost, codec};
 use serde::Serialize;
 use tokio::sync::mpsc::UnboundedSender;
+use tokio_util::sync::CancellationToken;
 
 use crate::Error;
 
@@ -25,35 +28,79 @@ pub enum Job<R, W> {
     },
 }
 
+/// The cancellation tokens of the requests being worked on, by request id.
+pub(crate) type Cancels = Arc<Mutex<HashMap<u64, CancellationToken>>>;
+
 /// Answers one request. Obtained from [`Job::Bidirectional`].
 ///
 /// Exactly one answer reaches the host: [`send`](Self::send), [`fail`](Self::fail), or, if the
-/// handle is dropped without either, a failure saying so.
+/// handle is dropped without either, a failure saying so. If the caller gives up on the request
+/// (its timeout fired, or it stopped waiting), [`is_cancelled`](Self::is_cancelled) turns true and
+/// [`cancelled`](Self::cancelled) completes: a handler can stop early and answer with
+/// [`fail`](Self::fail). It must still answer: only then does the host hand this worker another
+/// job.
 #[must_use = "dropping a ReplySender fails the host's request"]
 pub struct ReplySender<W> {
     id: u64,
     frames: Option<UnboundedSender<Vec<u8>>>,
     max_frame_len: usize,
+    cancel: CancellationToken,
+    cancels: Cancels,
     _reply: std::marker::PhantomData<fn(W)>,
 }
 
-impl<W: Serialize> ReplySender<W> {
-    pub(crate) fn new(id: u64, frames: UnboundedSender<Vec<u8>>, max_frame_len: usize) -> Self {
+impl<W> ReplySender<W> {
+    pub(crate) fn new(
+        id: u64,
+        frames: UnboundedSender<Vec<u8>>,
+        max_frame_len: usize,
+        cancels: Cancels,
+    ) -> Self {
+        let cancel = CancellationToken::new();
+        lock(&cancels).insert(id, cancel.clone());
         Self {
             id,
             frames: Some(frames),
             max_frame_len,
+            cancel,
+            cancels,
             _reply: std::marker::PhantomData,
         }
     }
 
+    /// Whether the host has given up on this request.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    /// Completes when the host gives up on this request.
+    pub async fn cancelled(&self) {
+        self.cancel.cancelled().await
+    }
+
+    /// Fails the host's request with `reason` instead of answering it.
+    pub fn fail(mut self, reason: &str) {
+        if let Some(frames) = self.finish() {
+            send_failure(&frames, self.id, reason);
+        }
+    }
+
+    /// Takes the connection to answer on, once; unregisters the request's cancellation.
+    fn finish(&mut self) -> Option<UnboundedSender<Vec<u8>>> {
+        let frames = self.frames.take()?;
+        lock(&self.cancels).remove(&self.id);
+        Some(frames)
+    }
+}
+
+impl<W: Serialize> ReplySender<W> {
     /// Sends `reply` to the host.
     ///
     /// If the reply cannot be encoded (for example it exceeds the frame limit), the host's request
     /// fails with that reason and the error is returned here too. Fails with [`Error::Closed`] when
     /// the host is gone.
     pub fn send(mut self, reply: W) -> Result<(), Error> {
-        let frames = self.frames.take().ok_or(Error::Closed)?;
+        let frames = self.finish().ok_or(Error::Closed)?;
         let header = ToHost::Reply { id: self.id };
         match codec::encode_frame(&header, Some(&reply), self.max_frame_len) {
             Ok(frame) => frames.send(frame).map_err(|_| Error::Closed),
@@ -66,13 +113,8 @@ impl<W: Serialize> ReplySender<W> {
     }
 }
 
-impl<W> ReplySender<W> {
-    /// Fails the host's request with `reason` instead of answering it.
-    pub fn fail(mut self, reason: &str) {
-        if let Some(frames) = self.frames.take() {
-            send_failure(&frames, self.id, reason);
-        }
-    }
+fn lock(cancels: &Cancels) -> std::sync::MutexGuard<'_, HashMap<u64, CancellationToken>> {
+    cancels.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Failure reasons are cut to this many bytes.
@@ -93,7 +135,7 @@ fn send_failure(frames: &UnboundedSender<Vec<u8>>, id: u64, reason: &str) {
 
 impl<W> Drop for ReplySender<W> {
     fn drop(&mut self) {
-        if let Some(frames) = self.frames.take() {
+        if let Some(frames) = self.finish() {
             send_failure(
                 &frames,
                 self.id,
@@ -105,6 +147,9 @@ impl<W> Drop for ReplySender<W> {
 
 impl<W> fmt::Debug for ReplySender<W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ReplySender").field("id", &self.id).finish()
+        f.debug_struct("ReplySender")
+            .field("id", &self.id)
+            .field("cancelled", &self.is_cancelled())
+            .finish()
     }
 }

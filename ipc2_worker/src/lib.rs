@@ -35,6 +35,7 @@
 #![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
 
+pub mod blocking;
 mod connect;
 mod error;
 mod event;

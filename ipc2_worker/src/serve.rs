@@ -101,9 +101,20 @@ async fn run<D: Dispatch>(service: &D, job: Job<D::Request, D::Response>) {
         Job::Bidirectional { data, tx } => (data, Some(tx)),
         Job::Unidirectional { data } => (data, None),
     };
-    let outcome = AssertUnwindSafe(service.dispatch(data))
-        .catch_unwind()
-        .await;
+    let work = AssertUnwindSafe(service.dispatch(data)).catch_unwind();
+    let outcome = match &tx {
+        // A request the host gives up on is abandoned: its future is dropped.
+        Some(reply) => tokio::select! {
+            outcome = work => outcome,
+            _ = reply.cancelled() => {
+                if let Some(tx) = tx {
+                    tx.fail("the host cancelled this request");
+                }
+                return;
+            }
+        },
+        None => work.await,
+    };
     match (outcome, tx) {
         (Ok(Some(reply)), Some(tx)) => {
             let _ = tx.send(reply);

@@ -111,6 +111,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             TestJob::Exit(code) => std::process::exit(code),
             TestJob::Note => TestReply::Done,
             TestJob::Count => TestReply::Count(notes),
+            TestJob::Freeze => {
+                rustix::process::kill_process(
+                    rustix::process::getpid(),
+                    rustix::process::Signal::STOP,
+                )?;
+                TestReply::Done
+            }
             TestJob::Emit(n) => {
                 let events = jobs.event_sender();
                 for i in 0..n {

@@ -35,6 +35,8 @@ pub enum TestJob {
     Print(String),
     /// Send the host `n` events, `Count(0)` to `Count(n - 1)`, then reply `Done`.
     Emit(u64),
+    /// Stop the whole worker process with SIGSTOP: it answers nothing, not even heartbeats.
+    Freeze,
 }
 
 /// The test worker's replies.

@@ -1,0 +1,122 @@
+//! Liveness: requests the caller gave up on are cancelled on the worker, and heartbeats tell a
+//! busy worker from a silent one.
+
+mod support;
+
+use std::time::Duration;
+
+use ipc2::{Error, ExitCause, TimeoutAction};
+use support::calc::{CalcClient, CalcWorkers};
+use support::jobs::{TestJob, TestReply};
+use support::{HANG_GUARD, TestSet, eventually, helper};
+
+async fn calc(count: usize) -> CalcWorkers {
+    CalcWorkers::builder()
+        .worker_count(count)
+        .worker_path(helper("calc_worker"))
+        .finish()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_timed_out_request_is_cancelled_so_the_worker_is_free_for_the_next_caller() {
+    let workers = calc(1).await;
+    let pid = workers.pid().await.unwrap();
+    let late = workers
+        .with_timeout(Duration::from_millis(100), TimeoutAction::Error)
+        .sleep(600_000)
+        .await;
+    assert!(matches!(late, Err(Error::Timeout(_))), "{late:?}");
+    // Without the cancel, the worker would sleep for ten minutes before taking this call.
+    let next = tokio::time::timeout(HANG_GUARD, workers.add(1, 2)).await;
+    assert_eq!(next.unwrap().unwrap(), 3);
+    assert_eq!(
+        workers.pid().await.unwrap(),
+        pid,
+        "the worker was not restarted"
+    );
+}
+
+#[tokio::test]
+async fn a_dropped_call_is_cancelled_on_the_worker() {
+    let workers = calc(1).await;
+    tokio::select! {
+        _ = workers.sleep(600_000) => panic!("a ten-minute sleep answered"),
+        _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+    }
+    let next = tokio::time::timeout(HANG_GUARD, workers.add(2, 2)).await;
+    assert_eq!(next.unwrap().unwrap(), 4);
+}
+
+#[tokio::test]
+async fn a_busy_worker_keeps_its_heartbeat() {
+    let workers: CalcWorkers = CalcWorkers::builder()
+        .worker_count(1)
+        .worker_path(helper("calc_worker"))
+        .heartbeat(Duration::from_millis(50), Some(Duration::from_secs(20)))
+        .finish()
+        .await
+        .unwrap();
+    let probe = async {
+        let mut loudest_silence = Duration::ZERO;
+        for _ in 0..10 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let silent = workers.stats().workers[0].silent_for.unwrap();
+            loudest_silence = loudest_silence.max(silent);
+        }
+        loudest_silence
+    };
+    let (slept, loudest_silence) = tokio::join!(workers.sleep(1500), probe);
+    slept.unwrap();
+    // Generous: only a heartbeat stopped for seconds would get near the timeout.
+    assert!(
+        loudest_silence < Duration::from_secs(10),
+        "{loudest_silence:?}"
+    );
+}
+
+// A worker stopped with SIGSTOP is as stuck as a worker can be: nothing it runs can answer.
+#[tokio::test]
+async fn a_worker_that_goes_silent_is_killed_as_unresponsive_and_replaced() {
+    let workers: TestSet = support::builder(1)
+        .heartbeat(Duration::from_millis(50), Some(Duration::from_millis(500)))
+        .finish()
+        .await
+        .unwrap();
+    let frozen = workers.workers()[0].clone();
+    let outcome = tokio::time::timeout(HANG_GUARD, workers.send(TestJob::Freeze)).await;
+    match outcome.unwrap() {
+        Err(Error::WorkerExited(exit)) => {
+            assert_eq!(exit.pid, frozen.pid);
+            assert!(matches!(exit.cause, ExitCause::Unresponsive(_)), "{exit}");
+            assert!(exit.to_string().contains("sent nothing for"), "{exit}");
+        }
+        other => panic!("expected the frozen worker to be killed, got {other:?}"),
+    }
+    assert!(matches!(
+        workers.send(TestJob::Add(1, 1)).await,
+        Ok(TestReply::Sum { sum: 2, .. })
+    ));
+    assert!(eventually(HANG_GUARD, || support::is_dead(frozen.pid)).await);
+}
+
+// The blocking API carries the connection on a thread of its own, so a handler that blocks
+// the program's thread for longer than the heartbeat timeout is busy, not stuck.
+#[tokio::test]
+async fn a_blocking_worker_busy_past_the_heartbeat_timeout_is_not_taken_for_stuck() {
+    let workers: TestSet = TestSet::builder()
+        .worker_count(1)
+        .worker_path(helper("blocking_worker"))
+        .heartbeat(Duration::from_millis(50), Some(Duration::from_millis(500)))
+        .finish()
+        .await
+        .unwrap();
+    let pid = workers.workers()[0].pid;
+    let slept = tokio::time::timeout(HANG_GUARD, workers.send(TestJob::Sleep(1500))).await;
+    assert_eq!(slept.unwrap().unwrap(), TestReply::Done);
+    match workers.send(TestJob::Add(2, 2)).await.unwrap() {
+        TestReply::Sum { sum: 4, pid: same } => assert_eq!(same, pid, "not restarted"),
+        other => panic!("unexpected reply {other:?}"),
+    }
+}
