@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use ipc2_common::handshake::{Invitation, PROTOCOL_VERSION, Token};
 use rustix::process::Signal;
 use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
 
 use crate::Error;
 use crate::child::Child;
@@ -94,12 +95,18 @@ pub(crate) async fn supervise(
     let mut failures = 0;
     while !shared.stop.is_cancelled() {
         generation += 1;
-        match start(&shared, slot, generation).await {
+        let span = tracing::info_span!("ipc2.worker", worker = slot, generation);
+        match start(&shared, slot, generation)
+            .instrument(span.clone())
+            .await
+        {
             Ok((worker, candidate)) => {
                 if let Some(first) = first.take() {
                     let _ = first.send(Ok(()));
                 }
-                let exit = serve(&shared, slot, worker, candidate).await;
+                let exit = serve(&shared, slot, worker, candidate)
+                    .instrument(span)
+                    .await;
                 failures = if exit.uptime < STABLE_UPTIME {
                     failures + 1
                 } else {
@@ -203,6 +210,7 @@ async fn start(
             path: config.worker_path.clone(),
             source: Arc::new(source),
         })?;
+    tracing::debug!(pid, "spawned");
     let mut worker = Worker {
         generation,
         pid,

@@ -303,7 +303,9 @@ where
                 }
             }
         };
+        let queued_at = Instant::now();
         let (conn, reply) = within(deadline, dispatch).await.ok_or_else(timed_out)??;
+        let sent_at = Instant::now();
         // From here on the request is on the worker: if this future is dropped, or times out
         // without a restart, the worker is told so it can stop working on it.
         let mut cancel = CancelOnDrop {
@@ -335,6 +337,14 @@ where
         }
         let answered = matches!(outcome, Outcome::Reply { .. });
         self.shared.pool.count_job(conn.worker, answered);
+        tracing::debug!(
+            id,
+            worker = conn.worker,
+            queue_wait = ?sent_at - queued_at,
+            run_time = ?sent_at.elapsed(),
+            answered,
+            "ipc2 job done"
+        );
         match outcome {
             Outcome::Reply { payload, body_at } => codec::decode_body::<R>(&payload[body_at..])
                 .map_err(|source| {
