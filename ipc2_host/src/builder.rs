@@ -15,7 +15,7 @@ use crate::Error;
 use crate::acceptor::accept_workers;
 use crate::os::Limits;
 use crate::output::Output;
-use crate::shared::{Config, Shared};
+use crate::shared::{Config, Recycle, Shared};
 use crate::supervisor::supervise;
 use crate::workerset::{Types, WorkerSet};
 
@@ -41,6 +41,7 @@ pub struct WorkerSetBuilder<S, R, W> {
     stderr: Output,
     event_capacity: usize,
     heartbeat: Option<(Duration, Option<Duration>)>,
+    recycle: Recycle,
     _types: Types<S, R, W>,
 }
 
@@ -64,6 +65,7 @@ impl<S: Server, R, W> WorkerSetBuilder<S, R, W> {
             stderr: Output::Forward,
             event_capacity: 1024,
             heartbeat: Some((Duration::from_secs(1), None)),
+            recycle: Recycle::default(),
             _types: PhantomData,
         }
     }
@@ -229,6 +231,34 @@ impl<S: Server, R, W> WorkerSetBuilder<S, R, W> {
         self
     }
 
+    /// Replaces each worker with a fresh one once it has answered `jobs` jobs (Python's
+    /// `max_tasks_per_child`; it may answer a few more while its successor starts). Default: never.
+    ///
+    /// Recycling never costs a caller anything: the successor is started and has completed its
+    /// handshake before the old worker stops taking jobs, and the old worker finishes the jobs it
+    /// is running before it is stopped. If the successor fails to start, the old worker keeps
+    /// serving and the start is retried with back-off.
+    pub fn recycle_after_jobs(mut self, jobs: u64) -> Self {
+        self.recycle.after_jobs = Some(jobs.max(1));
+        self
+    }
+
+    /// Replaces each worker with a fresh one once it has run for `age` (checked every 100 ms).
+    /// Default: never. See [`recycle_after_jobs`](Self::recycle_after_jobs) for how.
+    pub fn recycle_after(mut self, age: Duration) -> Self {
+        self.recycle.after_age = Some(age);
+        self
+    }
+
+    /// Replaces each worker with a fresh one once its resident memory passes `bytes` (checked
+    /// every 100 ms; Linux). Default: never. Unlike [`memory_limit`](Self::memory_limit) this
+    /// kills no job: it is the gentle way to contain a leak. See
+    /// [`recycle_after_jobs`](Self::recycle_after_jobs) for how.
+    pub fn recycle_above_rss(mut self, bytes: u64) -> Self {
+        self.recycle.above_rss = Some(bytes);
+        self
+    }
+
     fn config(self) -> Result<Config, Error> {
         let worker_count = match self.worker_count {
             Some(0) => return Err(Error::Config("worker_count must be at least 1")),
@@ -264,6 +294,7 @@ impl<S: Server, R, W> WorkerSetBuilder<S, R, W> {
             stderr: self.stderr,
             event_capacity: self.event_capacity,
             heartbeat: self.heartbeat,
+            recycle: self.recycle,
         })
     }
 

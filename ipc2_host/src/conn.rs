@@ -18,7 +18,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use ipc2_common::{FrameCodec, ToHost, ToWorker, codec};
 use tokio::io::AsyncRead;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio_util::codec::FramedRead;
 
 use crate::error::{ExitCause, WorkerExit};
@@ -52,6 +52,8 @@ pub(crate) struct Conn {
     heard: AtomicU64,
     frames: mpsc::UnboundedSender<Vec<u8>>,
     inflight: Mutex<Option<HashMap<u64, oneshot::Sender<Outcome>>>>,
+    answered: AtomicU64,
+    idle: Notify,
     kill: mpsc::UnboundedSender<ExitCause>,
 }
 
@@ -72,6 +74,8 @@ impl Conn {
             heard: AtomicU64::new(0),
             frames,
             inflight: Mutex::new(Some(HashMap::new())),
+            answered: AtomicU64::new(0),
+            idle: Notify::new(),
             kill,
         }
     }
@@ -92,6 +96,9 @@ impl Conn {
         id: u64,
         frame: Vec<u8>,
     ) -> Result<oneshot::Receiver<Outcome>, Vec<u8>> {
+        if !self.is_open() {
+            return Err(frame);
+        }
         let (tx, rx) = oneshot::channel();
         match self.inflight().as_mut() {
             Some(calls) => calls.insert(id, tx),
@@ -112,12 +119,44 @@ impl Conn {
 
     /// Delivers the outcome of call `id`. Returns false if no such call is in flight here.
     fn complete(&self, id: u64, outcome: Outcome) -> bool {
-        let Some(tx) = self.inflight().as_mut().and_then(|calls| calls.remove(&id)) else {
-            return false;
+        let (tx, now_idle) = {
+            let mut inflight = self.inflight();
+            let Some(calls) = inflight.as_mut() else {
+                return false;
+            };
+            let Some(tx) = calls.remove(&id) else {
+                return false;
+            };
+            (tx, calls.is_empty())
         };
+        self.answered.fetch_add(1, Ordering::Relaxed);
         // The caller may have given up (dropped its future or timed out); that is fine.
         let _ = tx.send(outcome);
+        if now_idle {
+            self.idle.notify_waiters();
+        }
         true
+    }
+
+    /// How many calls this worker has answered (or failed).
+    pub(crate) fn answered(&self) -> u64 {
+        self.answered.load(Ordering::Relaxed)
+    }
+
+    /// Stops taking new calls but keeps the ones in flight, for a worker being replaced.
+    pub(crate) fn retire(&self) {
+        self.open.store(false, Ordering::Release);
+    }
+
+    /// Completes once no call is in flight.
+    pub(crate) async fn idle(&self) {
+        loop {
+            let notified = self.idle.notified();
+            if self.inflight().as_ref().is_none_or(HashMap::is_empty) {
+                return;
+            }
+            notified.await;
+        }
     }
 
     /// Stops taking calls and returns the ones still in flight, for the supervisor to fail once

@@ -153,6 +153,9 @@ pub enum ExitCause {
     Timeout,
     /// The host stopped it because the set was shutting down.
     Shutdown,
+    /// The host replaced it with a fresh worker (recycling or `WorkerSet::restart`) and stopped
+    /// it once its calls in flight were answered.
+    Retired,
     /// The host killed it because it had sent nothing, not even a heartbeat, for this long
     /// (see [`WorkerSetBuilder::heartbeat`](crate::WorkerSetBuilder::heartbeat)).
     Unresponsive(Duration),
@@ -198,6 +201,7 @@ impl fmt::Display for WorkerExit {
             ExitCause::ProtocolViolation(why) => write!(f, "broke the protocol ({why}) and ")?,
             ExitCause::Timeout => f.write_str("timed out and ")?,
             ExitCause::Shutdown => f.write_str("was stopped by shutdown and ")?,
+            ExitCause::Retired => f.write_str("was replaced by a fresh worker and ")?,
             ExitCause::Unresponsive(silent) => {
                 write!(f, "sent nothing for {silent:.1?}, was taken for stuck and ")?
             }

@@ -41,6 +41,7 @@ pub(crate) struct Pool {
     state: Mutex<State>,
     queue_capacity: usize,
     idle_again: Notify,
+    worker_up: Notify,
 }
 
 #[derive(Debug)]
@@ -162,6 +163,7 @@ impl Pool {
             }),
             queue_capacity,
             idle_again: Notify::new(),
+            worker_up: Notify::new(),
         }
     }
 
@@ -272,6 +274,12 @@ impl Pool {
         for _ in 0..capacity {
             self.hand_out(&mut state, conn.clone());
         }
+        self.worker_up.notify_waiters();
+    }
+
+    /// Completes after the next [`add`](Self::add).
+    pub(crate) fn worker_up(&self) -> tokio::sync::futures::Notified<'_> {
+        self.worker_up.notified()
     }
 
     /// Removes a closed connection's idle units.

@@ -10,12 +10,12 @@ use std::time::{Duration, Instant};
 use ipc2_common::FrameCodec;
 use ipc2_common::handshake::{Hello, Token};
 use tokio::io::AsyncWrite;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 
 use crate::child::Children;
-use crate::conn::BoxRead;
+use crate::conn::{BoxRead, Conn};
 use crate::events::EventQueue;
 use crate::os::Limits;
 use crate::output::Output;
@@ -45,6 +45,30 @@ pub(crate) struct Config {
     pub(crate) stderr: Output,
     pub(crate) event_capacity: usize,
     pub(crate) heartbeat: Option<(Duration, Option<Duration>)>,
+    pub(crate) recycle: Recycle,
+}
+
+/// When a worker is replaced by a fresh one although nothing is wrong with it.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Recycle {
+    pub(crate) after_jobs: Option<u64>,
+    pub(crate) after_age: Option<Duration>,
+    pub(crate) above_rss: Option<u64>,
+}
+
+impl Recycle {
+    pub(crate) fn is_set(&self) -> bool {
+        self.after_jobs.is_some() || self.after_age.is_some() || self.above_rss.is_some()
+    }
+
+    /// Whether the worker behind `conn` has passed a limit.
+    pub(crate) fn due(&self, conn: &Conn) -> bool {
+        self.after_jobs.is_some_and(|jobs| conn.answered() >= jobs)
+            || self.after_age.is_some_and(|age| conn.uptime() >= age)
+            || self.above_rss.is_some_and(|limit| {
+                crate::os::resident_bytes(conn.pid).is_some_and(|rss| rss > limit)
+            })
+    }
 }
 
 /// A connection that presented the right token for a slot, waiting for that slot's supervisor to
@@ -75,10 +99,12 @@ pub(crate) struct Shared {
     pending: Mutex<HashMap<usize, Pending>>,
     next_id: AtomicU64,
     deaths: Mutex<VecDeque<Instant>>,
+    recycle_now: Vec<Notify>,
 }
 
 impl Shared {
     pub(crate) fn new(config: Config, address: String) -> Self {
+        let recycle_now = (0..config.worker_count).map(|_| Notify::new()).collect();
         Self {
             pool: Arc::new(Pool::new(config.worker_count, config.queue_capacity)),
             quarantine: config.quarantine_after.map(Quarantine::new),
@@ -90,6 +116,7 @@ impl Shared {
             pending: Mutex::default(),
             next_id: AtomicU64::new(1),
             deaths: Mutex::default(),
+            recycle_now,
         }
     }
 
@@ -112,6 +139,21 @@ impl Shared {
         }
         deaths.push_back(now);
         (deaths.len() > max).then_some(deaths.len())
+    }
+
+    /// Asks slot `slot` to replace its worker with a fresh one.
+    pub(crate) fn request_recycle(&self, slot: usize) {
+        if let Some(notify) = self.recycle_now.get(slot) {
+            notify.notify_one();
+        }
+    }
+
+    /// Completes when [`request_recycle`](Self::request_recycle) is called for `slot`.
+    pub(crate) async fn recycle_requested(&self, slot: usize) {
+        match self.recycle_now.get(slot) {
+            Some(notify) => notify.notified().await,
+            None => std::future::pending().await,
+        }
     }
 
     /// The slots waiting for a worker to connect, by slot id.

@@ -19,14 +19,17 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ipc2_common::FrameCodec;
 use ipc2_common::handshake::{Invitation, PROTOCOL_VERSION, Token};
 use rustix::process::Signal;
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio_util::codec::FramedRead;
 use tracing::Instrument;
 
 use crate::Error;
 use crate::child::Child;
-use crate::conn::{Conn, Outcome, read_replies};
+use crate::conn::{BoxRead, Conn, Outcome, read_replies};
 use crate::error::{ExitCause, WorkerExit};
 use crate::os;
 use crate::output::{Capture, Stream};
@@ -37,6 +40,8 @@ use crate::shared::{BoxWrite, Candidate, Pending, Shared};
 const EXIT_GRACE: Duration = Duration::from_secs(2);
 /// How long to wait for a dead worker's stderr to reach its end.
 const STDERR_GRACE: Duration = Duration::from_millis(500);
+/// How often a worker is checked against the recycling limits.
+const RECYCLE_CHECK: Duration = Duration::from_millis(100);
 /// A worker that dies sooner than this after starting counts as a failed start for back-off.
 const STABLE_UPTIME: Duration = Duration::from_secs(1);
 
@@ -104,9 +109,20 @@ pub(crate) async fn supervise(
                 if let Some(first) = first.take() {
                     let _ = first.send(Ok(()));
                 }
-                let exit = serve(&shared, slot, worker, candidate)
+                let mut served = serve(&shared, slot, worker, candidate)
                     .instrument(span)
                     .await;
+                let exit = loop {
+                    match served {
+                        Served::Ended(exit) => break exit,
+                        Served::Replaced(next, candidate) => {
+                            generation = next.generation;
+                            let span =
+                                tracing::info_span!("ipc2.worker", worker = slot, generation);
+                            served = serve(&shared, slot, next, candidate).instrument(span).await;
+                        }
+                    }
+                };
                 failures = if exit.uptime < STABLE_UPTIME {
                     failures + 1
                 } else {
@@ -265,13 +281,21 @@ fn check(candidate: &Candidate, pid: u32) -> Result<(), Option<String>> {
     Ok(())
 }
 
-/// Serves calls through a connected worker until it ends; returns how it ended.
+/// How serving a worker ended.
+enum Served {
+    /// The worker ended; here is its report.
+    Ended(Arc<WorkerExit>),
+    /// A successor took over (recycling); the old worker drains on its own task.
+    Replaced(Worker, Candidate),
+}
+
+/// Serves calls through a connected worker until it ends or a successor takes over.
 async fn serve(
     shared: &Arc<Shared>,
     slot: usize,
     mut worker: Worker,
     candidate: Candidate,
-) -> Arc<WorkerExit> {
+) -> Served {
     let Candidate {
         mut reader, writer, ..
     } = candidate;
@@ -295,16 +319,66 @@ async fn serve(
         _ = worker.exit_status() => ExitCause::Died,
         Some(cause) = kill.recv() => cause,
         silent = stuck(&conn, shared.config.heartbeat) => ExitCause::Unresponsive(silent),
+        (next, candidate) = successor(shared, slot, &conn) => {
+            // The successor is up: the old worker takes no new call and leaves once its
+            // calls in flight are answered.
+            tracing::debug!(pid = worker.pid, "replaced by a fresh worker");
+            conn.retire();
+            shared.pool.remove(&conn);
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                drain(&shared, slot, worker, conn, reader, writer, kill).await;
+            });
+            return Served::Replaced(next, candidate);
+        }
         _ = shared.stop.cancelled() => ExitCause::Shutdown,
     };
+    Served::Ended(end(shared, slot, worker, &conn, cause, reader, writer).await)
+}
+
+/// Lets a replaced worker answer its calls in flight, then stops it.
+async fn drain(
+    shared: &Shared,
+    slot: usize,
+    mut worker: Worker,
+    conn: Arc<Conn>,
+    mut reader: FramedRead<BoxRead, FrameCodec>,
+    writer: JoinHandle<()>,
+    mut kill: mpsc::UnboundedReceiver<ExitCause>,
+) {
+    let cause = tokio::select! {
+        read = read_replies(&conn, &shared.pool, &shared.events, &mut reader) => match read {
+            Ok(()) => ExitCause::Died,
+            Err(why) => ExitCause::ProtocolViolation(why),
+        },
+        _ = conn.idle() => ExitCause::Retired,
+        _ = worker.exit_status() => ExitCause::Died,
+        Some(cause) = kill.recv() => cause,
+        _ = shared.stop.cancelled() => ExitCause::Shutdown,
+    };
+    let exit = end(shared, slot, worker, &conn, cause, reader, writer).await;
+    tracing::debug!("retired: {exit}");
+}
+
+/// Closes a worker's connection, stops it (with a grace period that depends on why), reaps
+/// it, and fails the calls still in flight on it with its report.
+async fn end(
+    shared: &Shared,
+    slot: usize,
+    mut worker: Worker,
+    conn: &Arc<Conn>,
+    cause: ExitCause,
+    reader: FramedRead<BoxRead, FrameCodec>,
+    writer: JoinHandle<()>,
+) -> Arc<WorkerExit> {
     let inflight = conn.close();
-    shared.pool.remove(&conn);
+    shared.pool.remove(conn);
     writer.abort();
     drop(reader);
 
     let grace = match cause {
         ExitCause::Died => EXIT_GRACE,
-        ExitCause::Shutdown => {
+        ExitCause::Shutdown | ExitCause::Retired => {
             // The closed connection already tells the worker to exit; SIGTERM also reaches
             // anything it started, and whatever outlives the grace period gets SIGKILL.
             shared.children.signal(worker.pid, Signal::TERM);
@@ -326,6 +400,40 @@ async fn serve(
         shared.pool.release(conn.clone());
     }
     exit
+}
+
+/// Completes with a started successor once the worker behind `conn` is due for replacement
+/// (its job count, age or memory passed a recycling limit, or `WorkerSet::restart` asked). A
+/// successor that fails to start is retried after a back-off; meanwhile the old worker serves.
+async fn successor(shared: &Shared, slot: usize, conn: &Conn) -> (Worker, Candidate) {
+    let recycle = &shared.config.recycle;
+    let mut failures = 0;
+    loop {
+        let due = async {
+            if !recycle.is_set() {
+                return std::future::pending().await;
+            }
+            let mut check = tokio::time::interval(RECYCLE_CHECK);
+            loop {
+                check.tick().await;
+                if recycle.due(conn) {
+                    return;
+                }
+            }
+        };
+        tokio::select! {
+            _ = due => {}
+            _ = shared.recycle_requested(slot) => {}
+        }
+        match start(shared, slot, conn.generation + 1).await {
+            Ok(next) => return next,
+            Err(err) => {
+                failures += 1;
+                tracing::warn!("ipc2: a replacement for worker {slot} failed to start: {err}");
+                tokio::time::sleep(jittered_backoff(failures)).await;
+            }
+        }
+    }
 }
 
 /// Completes, with how long it has been silent, once the worker has sent nothing for longer than

@@ -150,6 +150,45 @@ impl<S: Server, R, W> WorkerSet<S, R, W> {
         self.shared.events.dropped()
     }
 
+    /// Replaces every worker with a fresh one, one slot at a time, without failing or delaying
+    /// any job: each successor is started and handshaken before its predecessor stops taking
+    /// jobs, and the predecessor finishes what it is running (a rolling restart, for example to
+    /// pick up a new worker binary at the same path). Slots whose worker is being started anyway
+    /// are skipped.
+    ///
+    /// Fails with [`Error::StartTimeout`] if a successor does not come up within twice the
+    /// startup timeout (the old worker then keeps serving); stops early on
+    /// [`Error::Shutdown`].
+    pub async fn restart(&self) -> Result<(), Error> {
+        let limit = self.shared.config.startup_timeout * 2;
+        for info in self.workers() {
+            self.shared.request_recycle(info.id);
+            let replaced = async {
+                loop {
+                    let up = self.shared.pool.worker_up();
+                    tokio::pin!(up);
+                    up.as_mut().enable();
+                    match self.shared.pool.slots().get(info.id) {
+                        Some(SlotState::Up(conn)) if conn.generation == info.generation => {}
+                        _ => return Ok(()),
+                    }
+                    if self.shared.stop.is_cancelled() {
+                        return Err(Error::Shutdown);
+                    }
+                    up.await;
+                }
+            };
+            tokio::time::timeout(limit, replaced)
+                .await
+                .map_err(|_| Error::StartTimeout {
+                    worker: info.id,
+                    pid: info.pid,
+                    timeout: limit,
+                })??;
+        }
+        Ok(())
+    }
+
     /// A snapshot of what every worker is doing, with per-worker counters and the queue depth.
     pub fn stats(&self) -> Stats {
         self.shared.pool.stats()
