@@ -115,7 +115,8 @@ pub(crate) async fn supervise(
                 let exit = loop {
                     match served {
                         Served::Ended(exit) => break exit,
-                        Served::Replaced(next, candidate) => {
+                        Served::Replaced(successor) => {
+                            let (next, candidate) = *successor;
                             generation = next.generation;
                             let span =
                                 tracing::info_span!("ipc2.worker", worker = slot, generation);
@@ -286,7 +287,7 @@ enum Served {
     /// The worker ended; here is its report.
     Ended(Arc<WorkerExit>),
     /// A successor took over (recycling); the old worker drains on its own task.
-    Replaced(Worker, Candidate),
+    Replaced(Box<(Worker, Candidate)>),
 }
 
 /// Serves calls through a connected worker until it ends or a successor takes over.
@@ -329,7 +330,7 @@ async fn serve(
             tokio::spawn(async move {
                 drain(&shared, slot, worker, conn, reader, writer, kill).await;
             });
-            return Served::Replaced(next, candidate);
+            return Served::Replaced(Box::new((next, candidate)));
         }
         _ = shared.stop.cancelled() => ExitCause::Shutdown,
     };
