@@ -58,10 +58,11 @@ pub use ipc2_worker as worker;
 /// release.
 #[doc(hidden)]
 pub mod __private {
-    pub use ipc2_host::Call;
+    pub use ipc2_host::{Call, Policy, TimeoutAction};
     pub use ipc2_worker::Dispatch;
     pub use serde;
     pub use serde_bytes;
+    pub use std::time::Duration;
     pub use tokio::net::UnixListener;
 
     /// The error a generated client returns when a reply belongs to another method.

@@ -128,3 +128,30 @@ async fn a_call_with_a_timeout_fails_with_timeout_and_restarts_the_worker() {
     let after = workers.pid().await.unwrap();
     assert_ne!(before, after, "the timed-out worker was replaced");
 }
+
+#[tokio::test]
+async fn a_method_timeout_from_the_trait_applies_and_restarts_the_worker() {
+    let workers = workers(1).await;
+    let before = workers.pid().await.unwrap();
+    let late = workers.bounded_sleep(60_000).await;
+    assert!(matches!(late, Err(Error::Timeout(_))), "{late:?}");
+    assert_ne!(
+        workers.pid().await.unwrap(),
+        before,
+        "on_timeout = \"restart\""
+    );
+    assert_eq!(workers.bounded_sleep(1).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn only_an_idempotent_method_is_retried_after_a_crash() {
+    let workers = workers(1).await;
+    let scratch = tempfile::tempdir().unwrap();
+    let marker = |name: &str| scratch.path().join(name).display().to_string();
+    let once = workers.crash_once(marker("plain")).await;
+    assert!(matches!(once, Err(Error::WorkerExited(_))), "{once:?}");
+    assert_eq!(
+        workers.crash_once_retried(marker("retried")).await.unwrap(),
+        1
+    );
+}

@@ -104,6 +104,27 @@ fn encode_payload<H: Serialize, B: Serialize + ?Sized>(
     Ok(())
 }
 
+/// The frame `frame` (length prefix included) with its envelope header replaced by `header` and
+/// its body kept as it is: for sending the same job again under a new request id without
+/// encoding the job again.
+pub fn reframe<H: Serialize + DeserializeOwned>(
+    frame: &[u8],
+    header: &H,
+) -> Result<Vec<u8>, Error> {
+    let payload = frame.get(HEADER_LEN..).unwrap_or_default();
+    let (_, body) = decode_header::<H>(payload)?;
+    let mut out = Vec::with_capacity(frame.len() + 8);
+    out.extend_from_slice(&[0; HEADER_LEN]);
+    bincode::serde::encode_into_std_write(header, &mut out, standard()).map_err(Error::Encode)?;
+    out.extend_from_slice(body);
+    let len = u32::try_from(out.len() - HEADER_LEN).map_err(|_| Error::FrameTooLarge {
+        len: (out.len() - HEADER_LEN) as u64,
+        max: u32::MAX as usize,
+    })?;
+    out[..HEADER_LEN].copy_from_slice(&len.to_le_bytes());
+    Ok(out)
+}
+
 /// Decodes the envelope header at the start of a frame's payload and returns it with the rest
 /// of the payload (the body).
 pub fn decode_header<H: DeserializeOwned>(payload: &[u8]) -> Result<(H, &[u8]), Error> {
@@ -160,6 +181,17 @@ mod tests {
             encode_frame_into(&mut buf, &ToWorker::Notify, Some(&[0u8; 100][..]), 16).unwrap_err();
         assert!(matches!(err, Error::FrameTooLarge { max: 16, .. }));
         assert_eq!(buf, [1, 2, 3]);
+    }
+
+    #[test]
+    fn reframe_swaps_the_header_and_keeps_the_body() {
+        let frame = encode_frame(&ToWorker::Request { id: 1 }, Some("job"), 64).unwrap();
+        let again = reframe(&frame, &ToWorker::Request { id: 1 << 40 }).unwrap();
+        let len = u32::from_le_bytes(again[..4].try_into().unwrap()) as usize;
+        assert_eq!(len, again.len() - HEADER_LEN);
+        let (header, body) = decode_header::<ToWorker>(&again[HEADER_LEN..]).unwrap();
+        assert_eq!(header, ToWorker::Request { id: 1 << 40 });
+        assert_eq!(decode_body::<String>(body).unwrap(), "job");
     }
 
     #[test]

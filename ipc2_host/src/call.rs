@@ -15,10 +15,33 @@ use serde::de::DeserializeOwned;
 use crate::Error;
 use crate::workerset::{TimeoutAction, WorkerSet};
 
+/// How a call is run: its deadline, and how often it is retried after a worker crash.
+///
+/// `#[ipc2::service]` builds one from a method's `#[ipc2(timeout = "...", on_timeout = "...",
+/// idempotent, retries = N)]` options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Policy {
+    /// The deadline of each attempt, and what a timed-out attempt does to its worker.
+    pub timeout: Option<(Duration, TimeoutAction)>,
+    /// How many times the call is sent again after the worker running it died. Only for jobs
+    /// that are safe to run twice: the crashed attempt may have had effects.
+    pub retries: u32,
+}
+
+impl Policy {
+    /// A policy with `timeout` and `retries`.
+    pub const fn new(timeout: Option<(Duration, TimeoutAction)>, retries: u32) -> Self {
+        Self { timeout, retries }
+    }
+}
+
 /// Something that can run a job of type `W` on a worker and return its `R`.
 pub trait Call<W, R> {
     /// Runs `job` and waits for its reply.
     fn call(&self, job: W) -> impl Future<Output = Result<R, Error>> + Send;
+    /// Runs `job` under `policy` and waits for its reply.
+    fn call_with(&self, job: W, policy: Policy) -> impl Future<Output = Result<R, Error>> + Send;
     /// Sends `job` without waiting for a reply.
     fn call_oneway(&self, job: W) -> impl Future<Output = Result<(), Error>> + Send;
 }
@@ -31,6 +54,10 @@ where
 {
     fn call(&self, job: W) -> impl Future<Output = Result<R, Error>> + Send {
         self.send(job)
+    }
+
+    fn call_with(&self, job: W, policy: Policy) -> impl Future<Output = Result<R, Error>> + Send {
+        self.request_with(job, None, true, policy)
     }
 
     fn call_oneway(&self, job: W) -> impl Future<Output = Result<(), Error>> + Send {
@@ -67,6 +94,12 @@ where
 {
     fn call(&self, job: W) -> impl Future<Output = Result<R, Error>> + Send {
         self.set.send_timeout(job, self.timeout, self.action)
+    }
+
+    /// The view's timeout replaces the policy's.
+    fn call_with(&self, job: W, policy: Policy) -> impl Future<Output = Result<R, Error>> + Send {
+        let policy = Policy::new(Some((self.timeout, self.action)), policy.retries);
+        self.set.request_with(job, None, true, policy)
     }
 
     fn call_oneway(&self, job: W) -> impl Future<Output = Result<(), Error>> + Send {

@@ -49,7 +49,7 @@ mod supervisor;
 pub mod workerset;
 
 pub use builder::WorkerSetBuilder;
-pub use call::{Call, WithTimeout};
+pub use call::{Call, Policy, WithTimeout};
 pub use error::{Error, ExitCause, WorkerExit};
 pub use events::{Events, WorkerEvent};
 pub use ipc2_common::{Client, Server};

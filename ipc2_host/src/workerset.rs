@@ -20,7 +20,7 @@ use crate::error::ExitCause;
 use crate::pool::SlotState;
 use crate::quarantine::Quarantine;
 use crate::shared::Shared;
-use crate::{Error, Events, Stats, WithTimeout};
+use crate::{Error, Events, Policy, Stats, WithTimeout};
 
 /// A supervised set of worker processes that answer jobs of type `W` with replies of type `R`,
 /// connected through the transport `S` (usually [`tokio::net::UnixListener`]).
@@ -314,9 +314,48 @@ where
         queue: bool,
         limit: Option<(Duration, TimeoutAction)>,
     ) -> Result<R, Error> {
-        let id = self.shared.next_id();
+        self.request_with(job, target, queue, Policy::new(limit, 0))
+            .await
+    }
+
+    /// Runs `job` under `policy`: each attempt with the policy's deadline, and after a worker
+    /// crash (and only then) up to `policy.retries` more attempts on a fresh request id.
+    pub(crate) async fn request_with(
+        &self,
+        job: W,
+        target: Option<usize>,
+        queue: bool,
+        policy: Policy,
+    ) -> Result<R, Error> {
+        let mut id = self.shared.next_id();
         let mut frame = self.encode(&ToWorker::Request { id }, &job)?;
         drop(job);
+        let mut retries = policy.retries;
+        loop {
+            let spare = (retries > 0).then(|| frame.clone());
+            match self.attempt(id, frame, target, queue, policy.timeout).await {
+                Err(Error::WorkerExited(exit)) if retries > 0 => {
+                    retries -= 1;
+                    tracing::debug!("ipc2: retrying an idempotent job after: {exit}");
+                    id = self.shared.next_id();
+                    let spare = spare.unwrap_or_default();
+                    frame = codec::reframe(&spare, &ToWorker::Request { id })
+                        .map_err(|err| Error::Encode(Arc::new(err)))?;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
+    /// One attempt at request `id`, whose encoded frame is `frame`.
+    async fn attempt(
+        &self,
+        id: u64,
+        mut frame: Vec<u8>,
+        target: Option<usize>,
+        queue: bool,
+        limit: Option<(Duration, TimeoutAction)>,
+    ) -> Result<R, Error> {
         let quarantine = self
             .shared
             .quarantine

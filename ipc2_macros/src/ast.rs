@@ -40,6 +40,8 @@ pub(crate) struct Method<'a> {
     pub(crate) variant: Ident,
     /// `#[ipc2(oneway)]`: the caller does not wait for a reply.
     pub(crate) oneway: Option<Path>,
+    /// The call policy options: `timeout`, `on_timeout`, `idempotent`, `retries`.
+    pub(crate) policy: MethodOptions,
     /// `self`, `&self`, `&mut self`, ... when present.
     pub(crate) receiver: Option<&'a Receiver>,
     /// Typed arguments after the receiver.
@@ -99,8 +101,9 @@ impl<'a> Method<'a> {
             item,
             ident: &sig.ident,
             variant: variant_ident(&sig.ident),
-            oneway: options.oneway,
+            oneway: options.oneway.clone(),
             receiver: sig.receiver(),
+            policy: options,
             args: sig
                 .inputs
                 .iter()

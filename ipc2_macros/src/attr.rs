@@ -25,6 +25,18 @@ pub(crate) const IPC2: Symbol = Symbol("ipc2");
 pub(crate) const CRATE: Symbol = Symbol("crate");
 /// The method option for fire-and-forget calls: `#[ipc2(oneway)]`.
 pub(crate) const ONEWAY: Symbol = Symbol("oneway");
+/// The method option for a per-call deadline: `#[ipc2(timeout = "5s")]`.
+pub(crate) const TIMEOUT: Symbol = Symbol("timeout");
+/// What a timed-out call does to its worker: `#[ipc2(on_timeout = "restart")]`.
+pub(crate) const ON_TIMEOUT: Symbol = Symbol("on_timeout");
+/// The method option allowing retries after a crash: `#[ipc2(idempotent)]`.
+pub(crate) const IDEMPOTENT: Symbol = Symbol("idempotent");
+/// How many retries an idempotent method gets: `#[ipc2(idempotent, retries = 3)]`.
+pub(crate) const RETRIES: Symbol = Symbol("retries");
+
+/// Every method option, for error messages.
+const METHOD_OPTIONS: &str =
+    "`oneway`, `timeout = \"5s\"`, `on_timeout = \"restart\"`, `idempotent` and `retries = N`";
 /// The attribute forwarded to every item generated for a method.
 pub(crate) const CFG: Symbol = Symbol("cfg");
 /// The attribute forwarded from a method to its client method.
@@ -119,11 +131,20 @@ fn parse_crate_path(lit: &LitStr) -> syn::Result<Path> {
     Ok(path)
 }
 
-/// Options of the `#[ipc2(...)]` attributes of one method.
+/// Options of the `#[ipc2(...)]` attributes of one method. Each keeps the option's path for
+/// its span.
 #[derive(Debug, Default)]
 pub(crate) struct MethodOptions {
-    /// The `oneway` keyword, when given (kept for its span).
+    /// `oneway`.
     pub(crate) oneway: Option<Path>,
+    /// `timeout = "..."`, in milliseconds.
+    pub(crate) timeout: Option<(Path, u64)>,
+    /// `on_timeout = "restart"` (true) or `"error"` (false).
+    pub(crate) on_timeout: Option<(Path, bool)>,
+    /// `idempotent`.
+    pub(crate) idempotent: Option<Path>,
+    /// `retries = N`.
+    pub(crate) retries: Option<(Path, u32)>,
 }
 
 impl MethodOptions {
@@ -132,26 +153,81 @@ impl MethodOptions {
         let mut options = MethodOptions::default();
         for attr in attrs.iter().filter(|attr| is_ipc2(attr)) {
             let result = attr.parse_nested_meta(|meta| {
-                if meta.path == ONEWAY {
+                let path = meta.path.clone();
+                let duplicate = |given: bool| {
+                    if given {
+                        cx.error_spanned_by(&path, format!("duplicate option `{}`; give it once", path_to_string(&path)));
+                    }
+                    given
+                };
+                if meta.path == ONEWAY || meta.path == IDEMPOTENT {
+                    let slot = if meta.path == ONEWAY {
+                        &mut options.oneway
+                    } else {
+                        &mut options.idempotent
+                    };
                     if meta.input.peek(Token![=]) || meta.input.peek(syn::token::Paren) {
+                        let word = path_to_string(&meta.path);
                         cx.error_spanned_by(
                             &meta.path,
-                            format!("`{ONEWAY}` takes no value; write `#[{IPC2}({ONEWAY})]`"),
+                            format!("`{word}` takes no value; write `#[{IPC2}({word})]`"),
                         );
                         skip_value(&meta)?;
-                    } else if options.oneway.is_some() {
-                        cx.error_spanned_by(
-                            &meta.path,
-                            format!("duplicate option `{ONEWAY}`; give it once"),
-                        );
-                    } else {
-                        options.oneway = Some(meta.path.clone());
+                    } else if !duplicate(slot.is_some()) {
+                        *slot = Some(path);
+                    }
+                } else if meta.path == TIMEOUT {
+                    let lit: LitStr = meta.value()?.parse()?;
+                    match parse_duration_ms(&lit.value()) {
+                        None => cx.error_spanned_by(
+                            &lit,
+                            format!("`{TIMEOUT}` takes a duration such as \"250ms\", \"5s\" or \"2m\""),
+                        ),
+                        Some(ms) => {
+                            if !duplicate(options.timeout.is_some()) {
+                                options.timeout = Some((path, ms));
+                            }
+                        }
+                    }
+                } else if meta.path == ON_TIMEOUT {
+                    let lit: LitStr = meta.value()?.parse()?;
+                    let restart = match lit.value().as_str() {
+                        "restart" => Some(true),
+                        "error" => Some(false),
+                        _ => None,
+                    };
+                    match restart {
+                        None => cx.error_spanned_by(
+                            &lit,
+                            format!(
+                                "`{ON_TIMEOUT}` is \"restart\" (kill the worker and start a fresh one) \
+                                 or \"error\" (only fail the call)"
+                            ),
+                        ),
+                        Some(restart) => {
+                            if !duplicate(options.on_timeout.is_some()) {
+                                options.on_timeout = Some((path, restart));
+                            }
+                        }
+                    }
+                } else if meta.path == RETRIES {
+                    let lit: syn::LitInt = meta.value()?.parse()?;
+                    match lit.base10_parse::<u32>() {
+                        Err(_) => cx.error_spanned_by(
+                            &lit,
+                            format!("`{RETRIES}` takes a whole number of retries, such as `{RETRIES} = 2`"),
+                        ),
+                        Ok(n) => {
+                            if !duplicate(options.retries.is_some()) {
+                                options.retries = Some((path, n));
+                            }
+                        }
                     }
                 } else {
                     cx.error_spanned_by(
                         &meta.path,
                         format!(
-                            "unknown option `{}`; the only method option is `#[{IPC2}({ONEWAY})]`",
+                            "unknown option `{}`; method options are {METHOD_OPTIONS}",
                             path_to_string(&meta.path),
                         ),
                     );
@@ -165,6 +241,20 @@ impl MethodOptions {
         }
         options
     }
+}
+
+/// Parses `"250ms"`, `"5s"` or `"2m"` into milliseconds; `None` for anything else, or zero.
+fn parse_duration_ms(text: &str) -> Option<u64> {
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let scale = match unit {
+        "ms" => 1,
+        "s" => 1000,
+        "m" => 60_000,
+        _ => return None,
+    };
+    number.checked_mul(scale).filter(|&ms| ms > 0)
 }
 
 /// Consumes the value of an option we reject, so parsing can go on to report the next one.
@@ -258,10 +348,34 @@ mod tests {
         assert_eq!(
             errors(cx),
             [
-                "unknown option `one_way`; the only method option is `#[ipc2(oneway)]`",
-                "duplicate option `oneway`; give it once",
+                format!("unknown option `one_way`; method options are {METHOD_OPTIONS}"),
+                "duplicate option `oneway`; give it once".to_owned(),
             ]
         );
+    }
+
+    #[test]
+    fn method_options_read_the_call_policy() {
+        let attrs: Vec<Attribute> = vec![syn::parse_quote!(
+            #[ipc2(timeout = "1500ms", on_timeout = "restart", idempotent, retries = 3)]
+        )];
+        let cx = Ctxt::new();
+        let options = MethodOptions::from_attrs(&cx, &attrs);
+        assert!(errors(cx).is_empty());
+        assert_eq!(options.timeout.map(|t| t.1), Some(1500));
+        assert_eq!(options.on_timeout.map(|t| t.1), Some(true));
+        assert!(options.idempotent.is_some());
+        assert_eq!(options.retries.map(|r| r.1), Some(3));
+    }
+
+    #[test]
+    fn durations_take_ms_s_or_m_and_nothing_else() {
+        assert_eq!(parse_duration_ms("250ms"), Some(250));
+        assert_eq!(parse_duration_ms("5s"), Some(5000));
+        assert_eq!(parse_duration_ms("2m"), Some(120_000));
+        for bad in ["", "5", "s", "1.5s", "5 s", "0s", "5h", "-1s"] {
+            assert_eq!(parse_duration_ms(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -213,7 +213,6 @@ impl<'a> ServiceGenerator<'a> {
         quote! {
             #[doc = #doc]
             #serde
-            // https://github.com/rust-lang/rust-clippy/pull/6485
             // Clippy skips items expanded from external macros, but these enums mix the user's
             // spans in; variant sizes follow the user's argument types and boxing them would
             // change the service's API, so the lint is not actionable here.
@@ -310,6 +309,35 @@ impl<'a> ServiceGenerator<'a> {
         }
     }
 
+    // Input:  #[ipc2(timeout = "5s", on_timeout = "restart", idempotent, retries = 2)]
+    // Output: Policy::new(Some((Duration::from_millis(5000), TimeoutAction::Restart)), 2)
+    fn policy(&self, method: &Method<'_>) -> Option<TokenStream> {
+        let krate = self.krate;
+        let policy = &method.policy;
+        let retries = match (&policy.idempotent, &policy.retries) {
+            (Some(_), Some((_, n))) => *n,
+            (Some(_), None) => 1,
+            (None, _) => 0,
+        };
+        if policy.timeout.is_none() && retries == 0 {
+            return None;
+        }
+        let timeout = match &policy.timeout {
+            Some((_, ms)) => {
+                let action = match policy.on_timeout {
+                    Some((_, true)) => quote!(Restart),
+                    _ => quote!(Error),
+                };
+                quote!(::core::option::Option::Some((
+                    #krate::__private::Duration::from_millis(#ms),
+                    #krate::__private::TimeoutAction::#action,
+                )))
+            }
+            None => quote!(::core::option::Option::None),
+        };
+        Some(quote!(#krate::__private::Policy::new(#timeout, #retries)))
+    }
+
     // Input:  async fn add(&self, a: u32, b: u32) -> u32;  #[ipc2(oneway)] async fn log(..);
     // Output: impl<C: Call<CalcRequest, CalcResponse> + Sync> CalcClient for C {
     //             fn add(&self, a: u32, b: u32) -> impl Future<..> + Send {
@@ -342,14 +370,17 @@ impl<'a> ServiceGenerator<'a> {
                 None => {
                     let variant = &method.variant;
                     let method_name = method.name();
+                    let start = match self.policy(method) {
+                        Some(policy) => quote!(#call::call_with(self, #job, #policy)),
+                        None => quote!(#call::call(self, #job)),
+                    };
                     quote! {
-                        let __ipc2_call = #call::call(self, #job);
+                        let __ipc2_call = #start;
                         async move {
                             match __ipc2_call.await? {
                                 #response::#variant(__ipc2_reply) => {
                                     ::core::result::Result::Ok(__ipc2_reply)
                                 }
-                                // https://github.com/illicitonion/num_enum/pull/23
                                 // Unreachable when the service has a single two-way method.
                                 #[allow(unreachable_patterns)]
                                 _ => ::core::result::Result::Err(

@@ -24,7 +24,7 @@ use syn::{
 };
 
 use crate::ast::{Method, Service, is_unit};
-use crate::attr::{IPC2, ONEWAY, is_ipc2};
+use crate::attr::{IDEMPOTENT, IPC2, ON_TIMEOUT, ONEWAY, RETRIES, TIMEOUT, is_ipc2};
 use crate::ctxt::Ctxt;
 
 /// Inherent methods of `WorkerSet` (and of the `Call` trait it implements). A service method with
@@ -184,6 +184,7 @@ fn check_method(cx: &Ctxt, method: &Method<'_>) {
         }
         check_type(cx, arg.ty, Position::Argument);
     }
+    check_policy(cx, method);
     if let ReturnType::Type(_, ty) = &sig.output {
         check_type(cx, ty, Position::Return);
         if let Some(oneway) = &method.oneway
@@ -389,6 +390,43 @@ fn check_variant_collisions(cx: &Ctxt, service: &Service<'_>) {
         );
         cx.error_spanned_by(first.ident, &msg);
         cx.error_spanned_by(method.ident, &msg);
+    }
+}
+
+/// The call-policy options must make sense together.
+fn check_policy(cx: &Ctxt, method: &Method<'_>) {
+    let policy = &method.policy;
+    if method.oneway.is_some() {
+        let waited_for = [
+            policy.timeout.as_ref().map(|t| &t.0),
+            policy.on_timeout.as_ref().map(|t| &t.0),
+            policy.idempotent.as_ref(),
+            policy.retries.as_ref().map(|r| &r.0),
+        ];
+        for path in waited_for.into_iter().flatten() {
+            cx.error_spanned_by(
+                path,
+                format!(
+                    "`{}` does not apply to `#[{IPC2}({ONEWAY})]` methods, which nobody waits for",
+                    crate::attr::path_to_string(path)
+                ),
+            );
+        }
+    }
+    if let (Some((on_timeout, _)), None) = (&policy.on_timeout, &policy.timeout) {
+        cx.error_spanned_by(
+            on_timeout,
+            format!("`{ON_TIMEOUT}` needs a `{TIMEOUT} = \"...\"` to act on"),
+        );
+    }
+    if let (Some((retries, _)), None) = (&policy.retries, &policy.idempotent) {
+        cx.error_spanned_by(
+            retries,
+            format!(
+                "`{RETRIES}` needs `{IDEMPOTENT}`: only a call that is safe to run twice may be \
+                 sent again after a worker crash"
+            ),
+        );
     }
 }
 

@@ -73,6 +73,23 @@ impl Calc for Worker {
         }
     }
 
+    async fn bounded_sleep(&self, ms: u64) -> u64 {
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        ms
+    }
+
+    async fn crash_once(&self, marker: String) -> u32 {
+        if std::fs::exists(&marker).unwrap_or(false) {
+            return 1;
+        }
+        let _ = std::fs::write(&marker, "");
+        std::process::exit(1)
+    }
+
+    async fn crash_once_retried(&self, marker: String) -> u32 {
+        self.crash_once(marker).await
+    }
+
     async fn panic(&self) -> u32 {
         panic!("the panic method was called")
     }

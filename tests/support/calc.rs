@@ -48,6 +48,14 @@ pub trait Calc {
     async fn hog_memory(&self) -> u64;
     /// Burns CPU until stopped.
     fn spin(&self) -> u64;
+    /// Sleeps `ms` milliseconds; a call gets 200 ms, then its worker is restarted.
+    #[ipc2(timeout = "200ms", on_timeout = "restart")]
+    async fn bounded_sleep(&self, ms: u64) -> u64;
+    /// Crashes the worker if the file `marker` does not exist yet (creating it), else answers 1.
+    async fn crash_once(&self, marker: String) -> u32;
+    /// The same, declared safe to retry after a crash.
+    #[ipc2(idempotent, retries = 2)]
+    async fn crash_once_retried(&self, marker: String) -> u32;
     /// Panics inside the handler.
     async fn panic(&self) -> u32;
 }

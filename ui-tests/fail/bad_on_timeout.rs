@@ -1,0 +1,7 @@
+#[ipc2::service]
+pub trait Store {
+    #[ipc2(timeout = "5s", on_timeout = "kill")]
+    async fn get(&self, key: String) -> u64;
+}
+
+fn main() {}
