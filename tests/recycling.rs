@@ -118,3 +118,45 @@ async fn a_rolling_restart_replaces_every_worker_while_calls_keep_succeeding() {
         );
     }
 }
+
+#[tokio::test]
+async fn resize_grows_and_shrinks_the_set_letting_busy_workers_finish() {
+    use ipc2::Error;
+    use ipc2::host::WorkerState;
+
+    let workers = Arc::new(builder(1).finish().await.unwrap());
+    workers.resize(3).await.unwrap();
+    assert_eq!(workers.workers().len(), 3);
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("pid");
+    let busy = {
+        let (workers, marker) = (workers.clone(), marker.clone());
+        tokio::spawn(async move { workers.send_to(2, TestJob::Pause { marker, ms: 300 }).await })
+    };
+    assert!(eventually(HANG_GUARD, || marker.exists()).await);
+
+    workers.resize(1).await.unwrap();
+    assert_eq!(
+        busy.await.unwrap().unwrap(),
+        TestReply::Done,
+        "the busy worker finished"
+    );
+    assert!(eventually(HANG_GUARD, || workers.workers().len() == 1).await);
+    let states: Vec<WorkerState> = workers.stats().workers.iter().map(|w| w.state).collect();
+    assert_eq!(states[1..], [WorkerState::Retired, WorkerState::Retired]);
+    assert!(matches!(
+        workers.send_to(2, TestJob::Add(1, 1)).await,
+        Err(Error::NoSuchWorker { worker: 2, .. })
+    ));
+    for i in 0..10 {
+        assert!(matches!(
+            workers.send(TestJob::Add(i, 1)).await,
+            Ok(TestReply::Sum { sum, .. }) if sum == i + 1
+        ));
+    }
+
+    workers.resize(2).await.unwrap();
+    let ids: Vec<usize> = workers.workers().iter().map(|w| w.id).collect();
+    assert_eq!(ids, [0, 1], "a retired slot is reused");
+    assert!(matches!(workers.resize(0).await, Err(Error::Config(_))));
+}

@@ -316,7 +316,12 @@ impl<S: Server, R, W> WorkerSetBuilder<S, R, W> {
             .map(|slot| {
                 let (first_tx, first) = oneshot::channel();
                 (
-                    tokio::spawn(supervise(shared.clone(), slot, first_tx)),
+                    tokio::spawn(supervise(
+                        shared.clone(),
+                        slot,
+                        shared.renew_control(slot),
+                        first_tx,
+                    )),
                     first,
                 )
             })

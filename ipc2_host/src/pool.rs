@@ -32,6 +32,8 @@ pub(crate) enum SlotState {
     Up(Arc<Conn>),
     /// The last attempt to start a worker failed; another follows after a back-off.
     Failing(Arc<Error>),
+    /// The slot was removed by a resize; it runs no worker.
+    Retired,
 }
 
 type Waiter = oneshot::Sender<Result<Lease, Error>>;
@@ -63,6 +65,19 @@ struct Slot {
     jobs_done: u64,
     jobs_failed: u64,
     restarts: u64,
+}
+
+impl Slot {
+    fn starting() -> Self {
+        Self {
+            state: SlotState::Starting,
+            targeted: VecDeque::new(),
+            leased: 0,
+            jobs_done: 0,
+            jobs_failed: 0,
+            restarts: 0,
+        }
+    }
 }
 
 /// One unit of a worker's capacity, held by a caller. Dropping it gives it back.
@@ -111,6 +126,7 @@ impl State {
         for slot in &self.slots {
             match &slot.state {
                 SlotState::Failing(err) => last = Some(err.clone()),
+                SlotState::Retired => {}
                 _ => return None,
             }
         }
@@ -142,16 +158,7 @@ impl State {
 
 impl Pool {
     pub(crate) fn new(slots: usize, queue_capacity: usize) -> Self {
-        let slots = (0..slots)
-            .map(|_| Slot {
-                state: SlotState::Starting,
-                targeted: VecDeque::new(),
-                leased: 0,
-                jobs_done: 0,
-                jobs_failed: 0,
-                restarts: 0,
-            })
-            .collect();
+        let slots = (0..slots).map(|_| Slot::starting()).collect();
         Self {
             state: Mutex::new(State {
                 idle: VecDeque::new(),
@@ -188,7 +195,8 @@ impl Pool {
                 return Err(Error::clone(err));
             }
             let count = state.slots.len();
-            if worker.is_some_and(|worker| worker >= count) {
+            let retired = |w: usize| matches!(state.slots[w].state, SlotState::Retired);
+            if worker.is_some_and(|worker| worker >= count || retired(worker)) {
                 return Err(Error::NoSuchWorker {
                     worker: worker.unwrap_or_default(),
                     count,
@@ -302,6 +310,28 @@ impl Pool {
         }
     }
 
+    /// Slots for `count` more workers: retired ones first, then new ones. Returns their ids,
+    /// each now starting.
+    pub(crate) fn grow(&self, count: usize) -> Vec<usize> {
+        let mut state = self.state();
+        let mut ids: Vec<usize> = state
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, slot)| matches!(slot.state, SlotState::Retired))
+            .map(|(id, _)| id)
+            .take(count)
+            .collect();
+        for id in &ids {
+            state.slots[*id].state = SlotState::Starting;
+        }
+        while ids.len() < count {
+            ids.push(state.slots.len());
+            state.slots.push(Slot::starting());
+        }
+        ids
+    }
+
     /// Counts a worker's death, for [`stats`](Self::stats).
     pub(crate) fn count_restart(&self, worker: usize) {
         self.state().slots[worker].restarts += 1;
@@ -344,6 +374,7 @@ impl Pool {
                 let state = match (&slot.state, slot.leased) {
                     (SlotState::Starting, _) => WorkerState::Starting,
                     (SlotState::Failing(_), _) => WorkerState::Failing,
+                    (SlotState::Retired, _) => WorkerState::Retired,
                     (SlotState::Up(_), 0) => WorkerState::Idle,
                     (SlotState::Up(_), _) => WorkerState::Busy,
                 };

@@ -99,12 +99,25 @@ pub(crate) struct Shared {
     pending: Mutex<HashMap<usize, Pending>>,
     next_id: AtomicU64,
     deaths: Mutex<VecDeque<Instant>>,
-    recycle_now: Vec<Notify>,
+    controls: Mutex<Vec<Arc<SlotControl>>>,
+}
+
+/// What the set can ask of one slot's supervisor.
+#[derive(Debug)]
+pub(crate) struct SlotControl {
+    /// Replace the worker with a fresh one (`WorkerSet::restart`).
+    pub(crate) recycle: Notify,
+    /// End the slot: cancelled by `WorkerSet::resize` for this slot alone, and with the whole
+    /// set's `stop` (it is a child of it).
+    pub(crate) end: CancellationToken,
 }
 
 impl Shared {
     pub(crate) fn new(config: Config, address: String) -> Self {
-        let recycle_now = (0..config.worker_count).map(|_| Notify::new()).collect();
+        let stop = CancellationToken::new();
+        let controls = (0..config.worker_count)
+            .map(|_| SlotControl::new(&stop))
+            .collect();
         Self {
             pool: Arc::new(Pool::new(config.worker_count, config.queue_capacity)),
             quarantine: config.quarantine_after.map(Quarantine::new),
@@ -112,11 +125,11 @@ impl Shared {
             config,
             address,
             children: Arc::default(),
-            stop: CancellationToken::new(),
+            stop,
             pending: Mutex::default(),
             next_id: AtomicU64::new(1),
             deaths: Mutex::default(),
-            recycle_now,
+            controls: Mutex::new(controls),
         }
     }
 
@@ -141,24 +154,38 @@ impl Shared {
         (deaths.len() > max).then_some(deaths.len())
     }
 
-    /// Asks slot `slot` to replace its worker with a fresh one.
-    pub(crate) fn request_recycle(&self, slot: usize) {
-        if let Some(notify) = self.recycle_now.get(slot) {
-            notify.notify_one();
-        }
+    /// The controls of slot `slot`.
+    pub(crate) fn control(&self, slot: usize) -> Option<Arc<SlotControl>> {
+        self.controls().get(slot).cloned()
     }
 
-    /// Completes when [`request_recycle`](Self::request_recycle) is called for `slot`.
-    pub(crate) async fn recycle_requested(&self, slot: usize) {
-        match self.recycle_now.get(slot) {
-            Some(notify) => notify.notified().await,
-            None => std::future::pending().await,
+    /// Fresh controls for slot `slot` (new, or reused after a resize ended it).
+    pub(crate) fn renew_control(&self, slot: usize) -> Arc<SlotControl> {
+        let control = SlotControl::new(&self.stop);
+        let mut controls = self.controls();
+        match controls.get_mut(slot) {
+            Some(old) => *old = control.clone(),
+            None => controls.push(control.clone()),
         }
+        control
+    }
+
+    fn controls(&self) -> MutexGuard<'_, Vec<Arc<SlotControl>>> {
+        self.controls.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The slots waiting for a worker to connect, by slot id.
     pub(crate) fn pending(&self) -> MutexGuard<'_, HashMap<usize, Pending>> {
         self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl SlotControl {
+    fn new(stop: &CancellationToken) -> Arc<Self> {
+        Arc::new(Self {
+            recycle: Notify::new(),
+            end: stop.child_token(),
+        })
     }
 }
 

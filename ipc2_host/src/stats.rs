@@ -55,4 +55,6 @@ pub enum WorkerState {
     Busy,
     /// Its last start failed; another attempt follows after a back-off.
     Failing,
+    /// It was removed by [`WorkerSet::resize`](crate::WorkerSet::resize) and runs no worker.
+    Retired,
 }

@@ -25,6 +25,7 @@ use rustix::process::Signal;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::codec::FramedRead;
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::Error;
@@ -34,7 +35,7 @@ use crate::error::{ExitCause, WorkerExit};
 use crate::os;
 use crate::output::{Capture, Stream};
 use crate::pool::SlotState;
-use crate::shared::{BoxWrite, Candidate, Pending, Shared};
+use crate::shared::{BoxWrite, Candidate, Pending, Shared, SlotControl};
 
 /// How long a worker that closed its connection may take to exit before it is killed.
 const EXIT_GRACE: Duration = Duration::from_secs(2);
@@ -88,20 +89,22 @@ impl Worker {
     }
 }
 
-/// Runs slot `slot` until the set stops. `first` learns how the first start went; if it failed,
-/// the supervisor stops there (the set is being torn down).
+/// Runs slot `slot` until the set stops or the slot is ended (`control.end`). `first` learns
+/// how the first start went; if it failed, the supervisor stops there (the caller tears the set
+/// down or retires the slot).
 pub(crate) async fn supervise(
     shared: Arc<Shared>,
     slot: usize,
+    control: Arc<SlotControl>,
     first: oneshot::Sender<Result<(), Error>>,
 ) {
     let mut first = Some(first);
     let mut generation = 0;
     let mut failures = 0;
-    while !shared.stop.is_cancelled() {
+    while !control.end.is_cancelled() {
         generation += 1;
         let span = tracing::info_span!("ipc2.worker", worker = slot, generation);
-        match start(&shared, slot, generation)
+        match start(&shared, slot, generation, &control.end)
             .instrument(span.clone())
             .await
         {
@@ -109,7 +112,7 @@ pub(crate) async fn supervise(
                 if let Some(first) = first.take() {
                     let _ = first.send(Ok(()));
                 }
-                let mut served = serve(&shared, slot, worker, candidate)
+                let mut served = serve(&shared, slot, &control, worker, candidate)
                     .instrument(span)
                     .await;
                 let exit = loop {
@@ -120,7 +123,9 @@ pub(crate) async fn supervise(
                             generation = next.generation;
                             let span =
                                 tracing::info_span!("ipc2.worker", worker = slot, generation);
-                            served = serve(&shared, slot, next, candidate).instrument(span).await;
+                            served = serve(&shared, slot, &control, next, candidate)
+                                .instrument(span)
+                                .await;
                         }
                     }
                 };
@@ -129,7 +134,7 @@ pub(crate) async fn supervise(
                 } else {
                     0
                 };
-                if !shared.stop.is_cancelled() {
+                if !control.end.is_cancelled() {
                     tracing::warn!("ipc2: {exit}; restarting it");
                     shared.pool.set_slot(slot, SlotState::Starting);
                     shared.pool.count_restart(slot);
@@ -146,9 +151,9 @@ pub(crate) async fn supervise(
             Err(err) => {
                 if let Some(first) = first.take() {
                     let _ = first.send(Err(err));
-                    return;
+                    break;
                 }
-                if !shared.stop.is_cancelled() {
+                if !control.end.is_cancelled() {
                     tracing::warn!("ipc2: worker {slot} failed to start: {err}");
                     shared
                         .pool
@@ -159,8 +164,11 @@ pub(crate) async fn supervise(
         }
         tokio::select! {
             _ = tokio::time::sleep(jittered_backoff(failures)) => {}
-            _ = shared.stop.cancelled() => {}
+            _ = control.end.cancelled() => {}
         }
+    }
+    if !shared.stop.is_cancelled() {
+        shared.pool.set_slot(slot, SlotState::Retired);
     }
 }
 
@@ -181,6 +189,7 @@ async fn start(
     shared: &Shared,
     slot: usize,
     generation: u64,
+    end: &CancellationToken,
 ) -> Result<(Worker, Candidate), Error> {
     let config = &shared.config;
     let invitation = Invitation {
@@ -253,7 +262,7 @@ async fn start(
                 pid,
                 timeout: config.startup_timeout,
             }),
-            _ = shared.stop.cancelled() => break Some(Error::Shutdown),
+            _ = end.cancelled() => break Some(Error::Shutdown),
         }
     };
     shared.children.signal(pid, Signal::KILL);
@@ -294,6 +303,7 @@ enum Served {
 async fn serve(
     shared: &Arc<Shared>,
     slot: usize,
+    control: &SlotControl,
     mut worker: Worker,
     candidate: Candidate,
 ) -> Served {
@@ -320,7 +330,7 @@ async fn serve(
         _ = worker.exit_status() => ExitCause::Died,
         Some(cause) = kill.recv() => cause,
         silent = stuck(&conn, shared.config.heartbeat) => ExitCause::Unresponsive(silent),
-        (next, candidate) = successor(shared, slot, &conn) => {
+        (next, candidate) = successor(shared, slot, control, &conn) => {
             // The successor is up: the old worker takes no new call and leaves once its
             // calls in flight are answered.
             tracing::debug!(pid = worker.pid, "replaced by a fresh worker");
@@ -328,11 +338,20 @@ async fn serve(
             shared.pool.remove(&conn);
             let shared = shared.clone();
             tokio::spawn(async move {
-                drain(&shared, slot, worker, conn, reader, writer, kill).await;
+                let exit = drain(&shared, slot, worker, conn, reader, writer, kill).await;
+                tracing::debug!("retired: {exit}");
             });
             return Served::Replaced(Box::new((next, candidate)));
         }
-        _ = shared.stop.cancelled() => ExitCause::Shutdown,
+        _ = control.end.cancelled() => {
+            if !shared.stop.is_cancelled() {
+                // The slot is being removed (resize): no new jobs, finish those running.
+                conn.retire();
+                shared.pool.remove(&conn);
+                return Served::Ended(drain(shared, slot, worker, conn, reader, writer, kill).await);
+            }
+            ExitCause::Shutdown
+        }
     };
     Served::Ended(end(shared, slot, worker, &conn, cause, reader, writer).await)
 }
@@ -346,7 +365,7 @@ async fn drain(
     mut reader: FramedRead<BoxRead, FrameCodec>,
     writer: JoinHandle<()>,
     mut kill: mpsc::UnboundedReceiver<ExitCause>,
-) {
+) -> Arc<WorkerExit> {
     let cause = tokio::select! {
         read = read_replies(&conn, &shared.pool, &shared.events, &mut reader) => match read {
             Ok(()) => ExitCause::Died,
@@ -357,8 +376,7 @@ async fn drain(
         Some(cause) = kill.recv() => cause,
         _ = shared.stop.cancelled() => ExitCause::Shutdown,
     };
-    let exit = end(shared, slot, worker, &conn, cause, reader, writer).await;
-    tracing::debug!("retired: {exit}");
+    end(shared, slot, worker, &conn, cause, reader, writer).await
 }
 
 /// Closes a worker's connection, stops it (with a grace period that depends on why), reaps
@@ -406,7 +424,12 @@ async fn end(
 /// Completes with a started successor once the worker behind `conn` is due for replacement
 /// (its job count, age or memory passed a recycling limit, or `WorkerSet::restart` asked). A
 /// successor that fails to start is retried after a back-off; meanwhile the old worker serves.
-async fn successor(shared: &Shared, slot: usize, conn: &Conn) -> (Worker, Candidate) {
+async fn successor(
+    shared: &Shared,
+    slot: usize,
+    control: &SlotControl,
+    conn: &Conn,
+) -> (Worker, Candidate) {
     let recycle = &shared.config.recycle;
     let mut failures = 0;
     loop {
@@ -424,9 +447,9 @@ async fn successor(shared: &Shared, slot: usize, conn: &Conn) -> (Worker, Candid
         };
         tokio::select! {
             _ = due => {}
-            _ = shared.recycle_requested(slot) => {}
+            _ = control.recycle.notified() => {}
         }
-        match start(shared, slot, conn.generation + 1).await {
+        match start(shared, slot, conn.generation + 1, &control.end).await {
             Ok(next) => return next,
             Err(err) => {
                 failures += 1;

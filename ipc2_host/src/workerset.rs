@@ -20,6 +20,7 @@ use crate::error::ExitCause;
 use crate::pool::SlotState;
 use crate::quarantine::Quarantine;
 use crate::shared::Shared;
+use crate::supervisor::supervise;
 use crate::{Error, Events, Policy, Stats, WithTimeout};
 
 /// A supervised set of worker processes that answer jobs of type `W` with replies of type `R`,
@@ -162,7 +163,9 @@ impl<S: Server, R, W> WorkerSet<S, R, W> {
     pub async fn restart(&self) -> Result<(), Error> {
         let limit = self.shared.config.startup_timeout * 2;
         for info in self.workers() {
-            self.shared.request_recycle(info.id);
+            if let Some(control) = self.shared.control(info.id) {
+                control.recycle.notify_one();
+            }
             let replaced = async {
                 loop {
                     let up = self.shared.pool.worker_up();
@@ -187,6 +190,63 @@ impl<S: Server, R, W> WorkerSet<S, R, W> {
                 })??;
         }
         Ok(())
+    }
+
+    /// Grows or shrinks the set to `count` workers.
+    ///
+    /// Growing starts the new workers and returns once each has completed its handshake (or
+    /// fails with the first start error, leaving the set as it was). Shrinking removes the
+    /// highest-numbered slots: their workers take no new job, finish the ones they are running
+    /// and then stop, in the background; `resize` returns at once. A removed slot is reported as
+    /// [`WorkerState::Retired`](crate::WorkerState::Retired) by [`stats`](Self::stats), and
+    /// [`send_to`](Self::send_to) it fails with [`Error::NoSuchWorker`].
+    pub async fn resize(&self, count: usize) -> Result<(), Error> {
+        if count == 0 {
+            return Err(Error::Config("a worker set needs at least one worker"));
+        }
+        let active: Vec<usize> = self
+            .shared
+            .pool
+            .slots()
+            .iter()
+            .enumerate()
+            .filter(|(_, slot)| !matches!(slot, SlotState::Retired))
+            .map(|(id, _)| id)
+            .collect();
+        if count <= active.len() {
+            for &slot in &active[count..] {
+                if let Some(control) = self.shared.control(slot) {
+                    control.end.cancel();
+                }
+            }
+            return Ok(());
+        }
+        let mut started = Vec::new();
+        for slot in self.shared.pool.grow(count - active.len()) {
+            let (first_tx, first) = tokio::sync::oneshot::channel();
+            let control = self.shared.renew_control(slot);
+            let supervisor = tokio::spawn(supervise(
+                self.shared.clone(),
+                slot,
+                control.clone(),
+                first_tx,
+            ));
+            self.supervisors().push(supervisor);
+            started.push((control, first));
+        }
+        let mut outcome = Ok(());
+        for (_, first) in &mut started {
+            let result = first.await.unwrap_or(Err(Error::Shutdown));
+            if outcome.is_ok() {
+                outcome = result;
+            }
+        }
+        if outcome.is_err() {
+            for (control, _) in &started {
+                control.end.cancel();
+            }
+        }
+        outcome
     }
 
     /// A snapshot of what every worker is doing, with per-worker counters and the queue depth.
