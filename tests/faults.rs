@@ -13,7 +13,7 @@ use ipc2_common::handshake::{Hello, PROTOCOL_VERSION, Token};
 use ipc2_common::{ToHost, codec};
 use support::jobs::{TestJob, TestReply};
 use support::{HANG_GUARD, builder, eventually, set};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::UnixStream;
 
 async fn add(workers: &support::TestSet, a: u32, b: u32) -> u32 {
@@ -178,31 +178,10 @@ async fn worker_that_never_connects_times_out_and_is_killed() {
     }
 }
 
-async fn socket_address(workers: &support::TestSet) -> String {
-    match workers.send(TestJob::Address).await.unwrap() {
-        TestReply::Address(address) => address,
-        other => panic!("unexpected reply {other:?}"),
-    }
-}
-
-/// Reads until the host closes the connection; true if it did within the guard.
-async fn closed_by_host(stream: &mut UnixStream) -> bool {
-    let mut sink = [0u8; 64];
-    let read = async {
-        loop {
-            match stream.read(&mut sink).await {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
-        }
-    };
-    tokio::time::timeout(HANG_GUARD, read).await.is_ok()
-}
-
 #[tokio::test]
 async fn stranger_with_a_wrong_token_is_refused_and_the_set_keeps_serving() {
     let workers = set(2).await;
-    let mut stranger = UnixStream::connect(socket_address(&workers).await)
+    let mut stranger = UnixStream::connect(support::socket_address(&workers).await)
         .await
         .unwrap();
     let hello = Hello {
@@ -213,7 +192,7 @@ async fn stranger_with_a_wrong_token_is_refused_and_the_set_keeps_serving() {
     };
     let frame = codec::encode_frame(&ToHost::Hello, Some(&hello), 1024).unwrap();
     stranger.write_all(&frame).await.unwrap();
-    assert!(closed_by_host(&mut stranger).await);
+    assert!(support::closed_by_host(&mut stranger).await);
     for i in 0..10 {
         assert_eq!(add(&workers, i, 1).await, i + 1);
     }
@@ -224,14 +203,14 @@ async fn stranger_with_a_wrong_token_is_refused_and_the_set_keeps_serving() {
 async fn stranger_sending_garbage_is_refused_and_the_set_keeps_serving() {
     let workers = set(2).await;
     let before = workers.workers();
-    let mut stranger = UnixStream::connect(socket_address(&workers).await)
+    let mut stranger = UnixStream::connect(support::socket_address(&workers).await)
         .await
         .unwrap();
     // A header claiming a 4 GiB frame, then junk: refused after the header, nothing allocated.
     let mut garbage = vec![0xff; 4];
     garbage.extend((0..4096u32).map(|i| (i * 7) as u8));
     let _ = stranger.write_all(&garbage).await;
-    assert!(closed_by_host(&mut stranger).await);
+    assert!(support::closed_by_host(&mut stranger).await);
     for i in 0..10 {
         assert_eq!(add(&workers, i, 1).await, i + 1);
     }

@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 use ipc2::{Error, ExitCause};
 use support::jobs::{TestJob, TestReply};
 use support::{HANG_GUARD, TestSet, builder, eventually, set, socket_address};
-use tokio::io::AsyncReadExt;
 use tokio::net::UnixStream;
 
 async fn add(workers: &TestSet, a: u32, b: u32) -> (u32, u32) {
@@ -24,20 +23,6 @@ async fn add(workers: &TestSet, a: u32, b: u32) -> (u32, u32) {
         Ok(TestReply::Sum { sum, pid }) => (sum, pid),
         other => panic!("unexpected reply {other:?}"),
     }
-}
-
-/// Reads until the host closes the connection; true if it did within the guard.
-async fn closed_by_host(stream: &mut UnixStream) -> bool {
-    let mut sink = [0u8; 64];
-    let read = async {
-        loop {
-            match stream.read(&mut sink).await {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
-        }
-    };
-    tokio::time::timeout(HANG_GUARD, read).await.is_ok()
 }
 
 // RELIABILITY.md row 19
@@ -114,7 +99,7 @@ async fn silent_client_is_disconnected_after_the_startup_timeout() {
         .await
         .unwrap();
     assert!(
-        closed_by_host(&mut silent).await,
+        support::closed_by_host(&mut silent).await,
         "the host kept a connection that never said hello"
     );
     for i in 0..10 {

@@ -96,3 +96,18 @@ pub async fn socket_address(set: &TestSet) -> String {
         other => panic!("unexpected reply {other:?}"),
     }
 }
+
+/// Reads `stream` until the host closes it; true if it did within [`HANG_GUARD`].
+pub async fn closed_by_host(stream: &mut tokio::net::UnixStream) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut sink = [0u8; 64];
+    let read = async {
+        loop {
+            match stream.read(&mut sink).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    };
+    tokio::time::timeout(HANG_GUARD, read).await.is_ok()
+}
