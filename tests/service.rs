@@ -155,3 +155,24 @@ async fn only_an_idempotent_method_is_retried_after_a_crash() {
         1
     );
 }
+
+// RELIABILITY.md row 10: version skew is caught at the handshake, not at the first call.
+#[tokio::test]
+async fn a_worker_built_from_another_version_of_the_service_is_refused_at_start() {
+    let result: Result<CalcWorkers, Error> = CalcWorkers::builder()
+        .worker_count(1)
+        .worker_path(helper("calc_v2_worker"))
+        .finish()
+        .await;
+    match result {
+        Err(err @ Error::Handshake { .. }) => {
+            let message = err.to_string();
+            assert!(message.contains("CalcResponse{Add,Div,"), "{message}");
+            assert!(
+                message.contains("different versions of the service"),
+                "{message}"
+            );
+        }
+        other => panic!("expected a handshake refusal, got {other:?}"),
+    }
+}

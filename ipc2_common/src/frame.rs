@@ -7,7 +7,8 @@
 //! ```
 //!
 //! The length is checked against the maximum *before* any buffer is reserved for the payload, so
-//! a peer that claims a 4 GiB frame costs nothing but an error. The same limit applies when
+//! a peer that claims a 4 GiB frame costs nothing but an error, and the buffer then grows with
+//! the data that actually arrives (at most 1 MiB ahead of it). The same limit applies when
 //! encoding ([`crate::codec::encode_frame`]), so a side never sends what its peer must refuse.
 //!
 //! [`FrameCodec`] plugs into `tokio_util::codec::FramedRead`, which supplies the buffering and makes
@@ -20,6 +21,9 @@ use crate::Error;
 
 /// Bytes in a frame header.
 pub const HEADER_LEN: usize = 4;
+
+/// The most the decoder reserves ahead of the data that has arrived.
+const RESERVE_CHUNK: usize = 1024 * 1024;
 
 /// The default maximum payload length of a frame: 64 MiB.
 pub const DEFAULT_MAX_FRAME_LEN: usize = 64 * 1024 * 1024;
@@ -81,7 +85,9 @@ impl Decoder for FrameCodec {
         }
         let total = HEADER_LEN + len;
         if src.len() < total {
-            src.reserve(total - src.len());
+            // Grow with the data, a chunk at a time: a peer that sends only a header costs at
+            // most one chunk, not the length it claims.
+            src.reserve((total - src.len()).min(RESERVE_CHUNK));
             return Ok(None);
         }
         src.advance(HEADER_LEN);

@@ -45,6 +45,10 @@ pub struct Hello {
     pub worker_id: u32,
     /// The worker's process id, as the worker sees it.
     pub pid: u32,
+    /// The [`crate::shape::fingerprint`] of the worker's reply type, when the worker knows it
+    /// (a `#[ipc2::service]` worker does); the host refuses a worker whose replies it could not
+    /// read.
+    pub reply_shape: Option<u64>,
 }
 
 /// 32 random bytes that a worker must present to be accepted.

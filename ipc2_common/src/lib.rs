@@ -31,6 +31,7 @@ mod envelope;
 mod error;
 mod frame;
 pub mod handshake;
+pub mod shape;
 mod transport;
 mod writer;
 

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use ipc2_common::shape::{fingerprint, shape};
 use ipc2_common::{DEFAULT_MAX_FRAME_LEN, Server};
+use serde::de::DeserializeOwned;
 use tokio::sync::oneshot;
 
 use crate::Error;
@@ -219,7 +221,8 @@ impl<S: Server, R, W> WorkerSetBuilder<S, R, W> {
     /// long job keeps beating and only one whose runtime is stuck goes silent; see
     /// [`WorkerStats::silent_for`](crate::WorkerStats::silent_for). A worker whose handler blocks
     /// a single-threaded runtime also goes silent: run such work on a blocking thread, or use
-    /// `ipc2_worker::blocking`.
+    /// `ipc2_worker::blocking`. `finish` fails with [`Error::Config`] for a zero interval or a
+    /// timeout not longer than the interval.
     pub fn heartbeat(mut self, interval: Duration, timeout: Option<Duration>) -> Self {
         self.heartbeat = Some((interval, timeout));
         self
@@ -271,6 +274,16 @@ impl<S: Server, R, W> WorkerSetBuilder<S, R, W> {
         if self.max_frame_len > u32::MAX as usize {
             return Err(Error::Config("max_frame_len must be at most u32::MAX"));
         }
+        if let Some((interval, timeout)) = self.heartbeat {
+            if interval.is_zero() {
+                return Err(Error::Config("the heartbeat interval must be above zero"));
+            }
+            if timeout.is_some_and(|timeout| timeout <= interval) {
+                return Err(Error::Config(
+                    "the heartbeat timeout must be longer than the heartbeat interval",
+                ));
+            }
+        }
         if u32::try_from(worker_count).is_err() {
             return Err(Error::Config("worker_count is too large"));
         }
@@ -304,13 +317,19 @@ impl<S: Server, R, W> WorkerSetBuilder<S, R, W> {
     /// Fails if any worker cannot be started: [`Error::Spawn`] names a binary that is missing
     /// or not executable, [`Error::WorkerExited`] reports a worker that exited at start with its
     /// exit status and the end of its stderr, and [`Error::StartTimeout`] one that never
-    /// connected. Workers already started are then killed and reaped.
-    pub async fn finish(self) -> Result<WorkerSet<S, R, W>, Error> {
+    /// connected. Workers already started are then killed and reaped. A `#[ipc2::service]` worker
+    /// built from another version of the service (its reply type has another shape) is refused
+    /// with [`Error::Handshake`].
+    pub async fn finish(self) -> Result<WorkerSet<S, R, W>, Error>
+    where
+        R: DeserializeOwned,
+    {
         let config = self.config()?;
         let socket_dir = socket_dir().map_err(|e| Error::Listen(Arc::new(e)))?;
         let (server, address) =
             S::bind(socket_dir.path()).map_err(|e| Error::Listen(Arc::new(e)))?;
-        let shared = Arc::new(Shared::new(config, address));
+        let reply_shape = (shape::<R>(), fingerprint::<R>());
+        let shared = Arc::new(Shared::new(config, address, reply_shape));
         let acceptor = tokio::spawn(accept_workers(server, shared.clone()));
         let (supervisors, started): (Vec<_>, Vec<_>) = (0..shared.config.worker_count)
             .map(|slot| {

@@ -66,6 +66,7 @@ where
 }
 
 /// A [`WorkerSet`] whose calls have a deadline. Obtained from [`WorkerSet::with_timeout`].
+#[must_use = "a WithTimeout view does nothing until a call is made through it"]
 pub struct WithTimeout<'a, S, R, W> {
     set: &'a WorkerSet<S, R, W>,
     timeout: Duration,

@@ -93,7 +93,9 @@ pub enum Error {
         reason: String,
     },
     /// A job was addressed to a worker slot the set does not have.
-    #[error("there is no worker {worker}: the set has workers 0 to {}", count.saturating_sub(1))]
+    #[error(
+        "there is no worker {worker} in this set (it has {count} slots, some perhaps removed by resize)"
+    )]
     NoSuchWorker {
         /// The slot asked for.
         worker: usize,

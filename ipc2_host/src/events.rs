@@ -92,7 +92,8 @@ impl<R: DeserializeOwned> Events<R> {
         }
     }
 
-    /// Waits for the next event. `None` once the set is gone. An event that does not decode as
+    /// Waits for the next event. `None` once the set has been dropped and its tasks have
+    /// ended. An event that does not decode as
     /// `R` is an [`Error::BadEvent`] naming its worker (the stream goes on).
     pub async fn recv(&mut self) -> Option<Result<WorkerEvent<R>, Error>> {
         let raw = self.rx.recv().await?;

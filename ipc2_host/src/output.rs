@@ -13,14 +13,17 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, BufReader};
 use tokio::net::unix::pipe;
 use tokio::sync::oneshot;
 
 /// How many lines of a worker's stderr a crash report keeps.
 pub(crate) const TAIL_LINES: usize = 20;
-/// Longer lines are cut to this many bytes in the tail (they are passed on whole).
+/// Longer lines are cut to this many bytes in the tail.
 const MAX_LINE: usize = 1024;
+/// Longer lines are cut to this many bytes where they are passed on (the rest of the line is
+/// read and dropped), so a worker writing endlessly without a newline cannot grow the host.
+const MAX_PASSED_LINE: usize = 64 * 1024;
 
 /// A callback for [`Output::Callback`]: called with the worker's slot id and one line, without
 /// its line ending.
@@ -107,10 +110,7 @@ impl Capture {
             tokio::spawn(async move {
                 let mut reader = BufReader::new(receiver);
                 let mut line = Vec::new();
-                while let Ok(n) = reader.read_until(b'\n', &mut line).await {
-                    if n == 0 {
-                        break;
-                    }
+                while let Ok(true) = read_line(&mut reader, &mut line, MAX_PASSED_LINE).await {
                     route(&line, stream, worker, &output);
                     if stream == Stream::Stderr {
                         let text = String::from_utf8_lossy(&line[..line.len().min(MAX_LINE)]);
@@ -142,6 +142,33 @@ impl Capture {
             .map(String::as_str)
             .collect::<Vec<_>>()
             .join("\n")
+    }
+}
+
+/// Reads one line (up to and including `\n`) into `line`, keeping at most `max` bytes of it.
+/// Returns false at the end of the stream with nothing read.
+async fn read_line<R: AsyncBufRead + Unpin>(
+    reader: &mut R,
+    line: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<bool> {
+    let mut read_any = false;
+    loop {
+        let buf = reader.fill_buf().await?;
+        if buf.is_empty() {
+            return Ok(read_any);
+        }
+        read_any = true;
+        let (take, done) = match buf.iter().position(|&b| b == b'\n') {
+            Some(at) => (at + 1, true),
+            None => (buf.len(), false),
+        };
+        let room = max.saturating_sub(line.len());
+        line.extend_from_slice(&buf[..take.min(room)]);
+        reader.consume(take);
+        if done {
+            return Ok(true);
+        }
     }
 }
 

@@ -32,6 +32,8 @@ pub(crate) enum SlotState {
     Up(Arc<Conn>),
     /// The last attempt to start a worker failed; another follows after a back-off.
     Failing(Arc<Error>),
+    /// The slot is being removed by a resize: its worker finishes its jobs and stops.
+    Ending,
     /// The slot was removed by a resize; it runs no worker.
     Retired,
 }
@@ -126,7 +128,7 @@ impl State {
         for slot in &self.slots {
             match &slot.state {
                 SlotState::Failing(err) => last = Some(err.clone()),
-                SlotState::Retired => {}
+                SlotState::Ending | SlotState::Retired => {}
                 _ => return None,
             }
         }
@@ -151,7 +153,12 @@ impl State {
         }
     }
 
-    fn waiting(&self) -> usize {
+    /// How many callers wait, forgetting those who gave up (a dropped future, a deadline).
+    fn waiting(&mut self) -> usize {
+        self.waiters.retain(|w| !w.is_closed());
+        for slot in &mut self.slots {
+            slot.targeted.retain(|w| !w.is_closed());
+        }
         self.waiters.len() + self.slots.iter().map(|s| s.targeted.len()).sum::<usize>()
     }
 }
@@ -195,7 +202,8 @@ impl Pool {
                 return Err(Error::clone(err));
             }
             let count = state.slots.len();
-            let retired = |w: usize| matches!(state.slots[w].state, SlotState::Retired);
+            let retired =
+                |w: usize| matches!(state.slots[w].state, SlotState::Ending | SlotState::Retired);
             if worker.is_some_and(|worker| worker >= count || retired(worker)) {
                 return Err(Error::NoSuchWorker {
                     worker: worker.unwrap_or_default(),
@@ -247,9 +255,7 @@ impl Pool {
         if conn.is_open() {
             self.hand_out(&mut state, conn);
         }
-        if state.leased == 0 && state.waiting() == 0 {
-            self.idle_again.notify_waiters();
-        }
+        self.notify_if_drained(&mut state);
     }
 
     fn hand_out(self: &Arc<Self>, state: &mut State, conn: Arc<Conn>) {
@@ -296,17 +302,30 @@ impl Pool {
     }
 
     /// Records a slot's new state. A failing slot fails the callers waiting for it in
-    /// particular, and if every slot is failing, every waiting caller.
+    /// particular (a removed one too), and if every slot is failing, every waiting caller.
     pub(crate) fn set_slot(&self, worker: usize, slot: SlotState) {
         let mut state = self.state();
-        if let SlotState::Failing(err) = &slot {
+        let count = state.slots.len();
+        let refusal = match &slot {
+            SlotState::Failing(err) => Some(Error::NoWorkers(err.clone())),
+            SlotState::Ending | SlotState::Retired => Some(Error::NoSuchWorker { worker, count }),
+            SlotState::Starting | SlotState::Up(_) => None,
+        };
+        if let Some(refusal) = refusal {
             for waiter in state.slots[worker].targeted.drain(..) {
-                let _ = waiter.send(Err(Error::NoWorkers(err.clone())));
+                let _ = waiter.send(Err(refusal.clone()));
             }
         }
         state.slots[worker].state = slot;
         if let Some(err) = state.unhealthy() {
             state.fail_waiters(&Error::NoWorkers(err));
+        }
+        self.notify_if_drained(&mut state);
+    }
+
+    fn notify_if_drained(&self, state: &mut State) {
+        if state.leased == 0 && state.waiting() == 0 {
+            self.idle_again.notify_waiters();
         }
     }
 
@@ -352,6 +371,7 @@ impl Pool {
         let mut state = self.state();
         state.fail_waiters(&err);
         state.throttled = Some(Arc::new(err));
+        self.notify_if_drained(&mut state);
     }
 
     /// The state of every slot.
@@ -361,7 +381,8 @@ impl Pool {
 
     /// A snapshot of the counters.
     pub(crate) fn stats(&self) -> Stats {
-        let state = self.state();
+        let mut state = self.state();
+        let queued = state.waiting();
         let workers = state
             .slots
             .iter()
@@ -374,7 +395,7 @@ impl Pool {
                 let state = match (&slot.state, slot.leased) {
                     (SlotState::Starting, _) => WorkerState::Starting,
                     (SlotState::Failing(_), _) => WorkerState::Failing,
-                    (SlotState::Retired, _) => WorkerState::Retired,
+                    (SlotState::Ending | SlotState::Retired, _) => WorkerState::Retired,
                     (SlotState::Up(_), 0) => WorkerState::Idle,
                     (SlotState::Up(_), _) => WorkerState::Busy,
                 };
@@ -394,7 +415,7 @@ impl Pool {
             .collect();
         Stats {
             workers,
-            queued: state.waiting(),
+            queued,
             in_flight: state.leased,
         }
     }
@@ -404,12 +425,20 @@ impl Pool {
         self.state().closed = true;
     }
 
+    /// Refuses new callers and fails the queued ones: the set has stopped.
+    pub(crate) fn shut(&self) {
+        let mut state = self.state();
+        state.closed = true;
+        state.fail_waiters(&Error::Shutdown);
+        self.notify_if_drained(&mut state);
+    }
+
     /// Waits until no call is queued or in flight.
     pub(crate) async fn drained(&self) {
         loop {
             let notified = self.idle_again.notified();
             {
-                let state = self.state();
+                let mut state = self.state();
                 if state.leased == 0 && state.waiting() == 0 {
                     return;
                 }

@@ -96,6 +96,8 @@ pub(crate) struct Shared {
     pub(crate) stop: CancellationToken,
     pub(crate) quarantine: Option<Quarantine>,
     pub(crate) events: EventQueue,
+    /// The shape of the host's reply type, and its fingerprint (see `ipc2_common::shape`).
+    pub(crate) reply_shape: (String, u64),
     pending: Mutex<HashMap<usize, Pending>>,
     next_id: AtomicU64,
     deaths: Mutex<VecDeque<Instant>>,
@@ -105,15 +107,17 @@ pub(crate) struct Shared {
 /// What the set can ask of one slot's supervisor.
 #[derive(Debug)]
 pub(crate) struct SlotControl {
-    /// Replace the worker with a fresh one (`WorkerSet::restart`).
+    /// Wakes the supervisor when [`recycle_generation`](Self::recycle_generation) changes.
     pub(crate) recycle: Notify,
+    /// The generation `WorkerSet::restart` wants replaced (0: none).
+    recycle_generation: AtomicU64,
     /// End the slot: cancelled by `WorkerSet::resize` for this slot alone, and with the whole
     /// set's `stop` (it is a child of it).
     pub(crate) end: CancellationToken,
 }
 
 impl Shared {
-    pub(crate) fn new(config: Config, address: String) -> Self {
+    pub(crate) fn new(config: Config, address: String, reply_shape: (String, u64)) -> Self {
         let stop = CancellationToken::new();
         let controls = (0..config.worker_count)
             .map(|_| SlotControl::new(&stop))
@@ -122,6 +126,7 @@ impl Shared {
             pool: Arc::new(Pool::new(config.worker_count, config.queue_capacity)),
             quarantine: config.quarantine_after.map(Quarantine::new),
             events: EventQueue::new(config.event_capacity),
+            reply_shape,
             config,
             address,
             children: Arc::default(),
@@ -184,8 +189,20 @@ impl SlotControl {
     fn new(stop: &CancellationToken) -> Arc<Self> {
         Arc::new(Self {
             recycle: Notify::new(),
+            recycle_generation: AtomicU64::new(0),
             end: stop.child_token(),
         })
+    }
+
+    /// Asks for the worker of generation `generation` to be replaced by a fresh one.
+    pub(crate) fn request_recycle(&self, generation: u64) {
+        self.recycle_generation.store(generation, Ordering::Release);
+        self.recycle.notify_waiters();
+    }
+
+    /// Whether the worker of generation `generation` is to be replaced.
+    pub(crate) fn recycle_requested(&self, generation: u64) -> bool {
+        self.recycle_generation.load(Ordering::Acquire) == generation
     }
 }
 

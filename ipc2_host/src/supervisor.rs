@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::Error;
-use crate::child::Child;
+use crate::child::{Child, Children};
 use crate::conn::{BoxRead, Conn, Outcome, read_replies};
 use crate::error::{ExitCause, WorkerExit};
 use crate::os;
@@ -109,10 +109,7 @@ pub(crate) async fn supervise(
             .await
         {
             Ok((worker, candidate)) => {
-                if let Some(first) = first.take() {
-                    let _ = first.send(Ok(()));
-                }
-                let mut served = serve(&shared, slot, &control, worker, candidate)
+                let mut served = serve(&shared, slot, &control, &mut first, worker, candidate)
                     .instrument(span)
                     .await;
                 let exit = loop {
@@ -123,7 +120,7 @@ pub(crate) async fn supervise(
                             generation = next.generation;
                             let span =
                                 tracing::info_span!("ipc2.worker", worker = slot, generation);
-                            served = serve(&shared, slot, &control, next, candidate)
+                            served = serve(&shared, slot, &control, &mut None, next, candidate)
                                 .instrument(span)
                                 .await;
                         }
@@ -237,6 +234,13 @@ async fn start(
             source: Arc::new(source),
         })?;
     tracing::debug!(pid, "spawned");
+    // If this future is dropped before the worker is handed over (a successor start overtaken
+    // by its predecessor's death, say), the half-started worker must not live on.
+    let mut unclaimed = KillOnDrop {
+        children: &shared.children,
+        pid,
+        armed: true,
+    };
     let mut worker = Worker {
         generation,
         pid,
@@ -251,8 +255,12 @@ async fn start(
     tokio::pin!(deadline);
     let refusal = loop {
         tokio::select! {
-            Some(candidate) = candidates.recv() => match check(&candidate, pid) {
-                Ok(()) => return Ok((worker, candidate)),
+            Some(candidate) = candidates.recv() => match check(shared, &candidate, pid) {
+                Ok(()) => {
+                    tracing::debug!(pid, "handshake complete");
+                    unclaimed.armed = false;
+                    return Ok((worker, candidate));
+                }
                 Err(Some(reason)) => break Some(Error::Handshake { worker: slot, reason }),
                 Err(None) => {}
             },
@@ -270,12 +278,29 @@ async fn start(
     Err(refusal.unwrap_or(Error::WorkerExited(exit)))
 }
 
+/// SIGKILLs worker `pid` when dropped while armed.
+struct KillOnDrop<'a> {
+    children: &'a Children,
+    pid: u32,
+    armed: bool,
+}
+
+impl Drop for KillOnDrop<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.children.signal(self.pid, Signal::KILL);
+        }
+    }
+}
+
 /// Checks that a candidate connection comes from the worker process `pid` (or a process it
-/// started: anything in its process group) and speaks our protocol. `Err(None)`: an impostor,
+/// started: anything in its process group), speaks our protocol and, if it announces the shape
+/// of its replies, answers with the type the host reads. `Err(None)`: an impostor,
 /// ignored; `Err(Some(reason))`: the real worker, but unusable.
-fn check(candidate: &Candidate, pid: u32) -> Result<(), Option<String>> {
+fn check(shared: &Shared, candidate: &Candidate, pid: u32) -> Result<(), Option<String>> {
+    // A transport that cannot tell the peer's pid relies on the token alone.
     let group = candidate.peer_pid.map(os::process_group_of);
-    if !matches!(group, Some(Ok(group)) if group == pid) {
+    if group.is_some_and(|group| !matches!(group, Ok(group) if group == pid)) {
         tracing::warn!(
             peer_pid = ?candidate.peer_pid,
             "ipc2: refused a connection with a valid token from outside worker process {pid}"
@@ -286,6 +311,16 @@ fn check(candidate: &Candidate, pid: u32) -> Result<(), Option<String>> {
         return Err(Some(format!(
             "it speaks ipc2 protocol version {}, but this host speaks {PROTOCOL_VERSION}: rebuild the worker and host against the same ipc2",
             candidate.hello.protocol_version
+        )));
+    }
+    let (expected, fingerprint) = &shared.reply_shape;
+    if candidate
+        .hello
+        .reply_shape
+        .is_some_and(|shape| shape != *fingerprint)
+    {
+        return Err(Some(format!(
+            "its replies are not the {expected} this host expects: the host and worker were built from different versions of the service; rebuild both"
         )));
     }
     Ok(())
@@ -300,10 +335,12 @@ enum Served {
 }
 
 /// Serves calls through a connected worker until it ends or a successor takes over.
+/// `first`, if still there, learns that the slot's first worker is up once it takes jobs.
 async fn serve(
     shared: &Arc<Shared>,
     slot: usize,
     control: &SlotControl,
+    first: &mut Option<oneshot::Sender<Result<(), Error>>>,
     mut worker: Worker,
     candidate: Candidate,
 ) -> Served {
@@ -321,6 +358,9 @@ async fn serve(
     ));
     let writer = tokio::spawn(write(frames, writer));
     shared.pool.add(&conn, shared.config.max_in_flight);
+    if let Some(first) = first.take() {
+        let _ = first.send(Ok(()));
+    }
 
     let cause = tokio::select! {
         read = read_replies(&conn, &shared.pool, &shared.events, &mut reader) => match read {
@@ -374,6 +414,7 @@ async fn drain(
         _ = conn.idle() => ExitCause::Retired,
         _ = worker.exit_status() => ExitCause::Died,
         Some(cause) = kill.recv() => cause,
+        silent = stuck(&conn, shared.config.heartbeat) => ExitCause::Unresponsive(silent),
         _ = shared.stop.cancelled() => ExitCause::Shutdown,
     };
     end(shared, slot, worker, &conn, cause, reader, writer).await
@@ -433,22 +474,32 @@ async fn successor(
     let recycle = &shared.config.recycle;
     let mut failures = 0;
     loop {
-        let due = async {
-            if !recycle.is_set() {
-                return std::future::pending().await;
-            }
-            let mut check = tokio::time::interval(RECYCLE_CHECK);
-            loop {
-                check.tick().await;
-                if recycle.due(conn) {
-                    return;
+        let requested = control.recycle.notified();
+        tokio::pin!(requested);
+        requested.as_mut().enable();
+        if !control.recycle_requested(conn.generation) && !recycle.due(conn) {
+            let due = async {
+                if !recycle.is_set() {
+                    return std::future::pending().await;
+                }
+                let mut check = tokio::time::interval(RECYCLE_CHECK);
+                loop {
+                    check.tick().await;
+                    if recycle.due(conn) {
+                        return;
+                    }
+                }
+            };
+            tokio::select! {
+                _ = due => {}
+                _ = &mut requested => {
+                    if !control.recycle_requested(conn.generation) {
+                        continue;
+                    }
                 }
             }
-        };
-        tokio::select! {
-            _ = due => {}
-            _ = control.recycle.notified() => {}
         }
+        // Due: start the successor, retrying with back-off until one is up.
         match start(shared, slot, conn.generation + 1, &control.end).await {
             Ok(next) => return next,
             Err(err) => {
@@ -466,7 +517,8 @@ async fn stuck(conn: &Conn, heartbeat: Option<(Duration, Option<Duration>)>) -> 
     let Some((interval, Some(timeout))) = heartbeat else {
         return std::future::pending().await;
     };
-    let mut check = tokio::time::interval(interval.min(timeout) / 2);
+    let period = (interval.min(timeout) / 2).max(Duration::from_millis(1));
+    let mut check = tokio::time::interval(period);
     loop {
         check.tick().await;
         let silent = conn.silent_for();

@@ -106,8 +106,9 @@ impl<S: Server, R, W> WorkerSet<S, R, W> {
         }
     }
 
-    /// The workers running now, in slot order. A slot whose worker is being restarted is
-    /// missing from the list.
+    /// The workers running now, in slot order. A slot whose worker died is missing from the list
+    /// from the moment its death has been handled (after its exit grace) until its replacement
+    /// is up.
     pub fn workers(&self) -> Vec<WorkerInfo> {
         self.shared
             .pool
@@ -163,9 +164,10 @@ impl<S: Server, R, W> WorkerSet<S, R, W> {
     pub async fn restart(&self) -> Result<(), Error> {
         let limit = self.shared.config.startup_timeout * 2;
         for info in self.workers() {
-            if let Some(control) = self.shared.control(info.id) {
-                control.recycle.notify_one();
-            }
+            let Some(control) = self.shared.control(info.id) else {
+                continue;
+            };
+            control.request_recycle(info.generation);
             let replaced = async {
                 loop {
                     let up = self.shared.pool.worker_up();
@@ -175,10 +177,10 @@ impl<S: Server, R, W> WorkerSet<S, R, W> {
                         Some(SlotState::Up(conn)) if conn.generation == info.generation => {}
                         _ => return Ok(()),
                     }
-                    if self.shared.stop.is_cancelled() {
-                        return Err(Error::Shutdown);
+                    tokio::select! {
+                        _ = up => {}
+                        _ = self.shared.stop.cancelled() => return Err(Error::Shutdown),
                     }
-                    up.await;
                 }
             };
             tokio::time::timeout(limit, replaced)
@@ -210,11 +212,12 @@ impl<S: Server, R, W> WorkerSet<S, R, W> {
             .slots()
             .iter()
             .enumerate()
-            .filter(|(_, slot)| !matches!(slot, SlotState::Retired))
+            .filter(|(_, slot)| !matches!(slot, SlotState::Ending | SlotState::Retired))
             .map(|(id, _)| id)
             .collect();
         if count <= active.len() {
             for &slot in &active[count..] {
+                self.shared.pool.set_slot(slot, SlotState::Ending);
                 if let Some(control) = self.shared.control(slot) {
                     control.end.cancel();
                 }
@@ -265,7 +268,12 @@ impl<S: Server, R, W> WorkerSet<S, R, W> {
         self.shared.pool.close();
         let _ = tokio::time::timeout(grace, self.shared.pool.drained()).await;
         self.shared.stop.cancel();
+        self.shared.pool.shut();
         let supervisors = std::mem::take(&mut *self.supervisors());
+        if supervisors.is_empty() {
+            // Another call is shutting the set down, or has.
+            return;
+        }
         for supervisor in supervisors {
             let _ = supervisor.await;
         }
@@ -468,8 +476,11 @@ where
             }
         };
         if let Some((quarantine, key)) = quarantine {
-            match outcome {
-                Outcome::Exited(_) => quarantine.crashed(key),
+            match &outcome {
+                // Only a death of the worker's own making counts against the job: not a
+                // shutdown, nor a kill for someone else's timeout or bad reply.
+                Outcome::Exited(exit) if exit.cause == ExitCause::Died => quarantine.crashed(key),
+                Outcome::Exited(_) => {}
                 _ => quarantine.survived(key),
             }
         }
@@ -540,8 +551,8 @@ impl<S, R, W> WorkerSet<S, R, W> {
 
 impl<S, R, W> Drop for WorkerSet<S, R, W> {
     fn drop(&mut self) {
-        self.shared.pool.close();
         self.shared.stop.cancel();
+        self.shared.pool.shut();
         self.acceptor.abort();
         for supervisor in self.supervisors().iter() {
             supervisor.abort();

@@ -83,6 +83,17 @@ use syn::{Item, parse_macro_input};
 /// `#[ipc2::service(crate = "path::to::ipc2")]` names the `ipc2` crate when it is not reachable
 /// as `::ipc2` (renamed dependency, re-export), like serde's `crate = "..."`.
 ///
+/// On methods, `#[ipc2(...)]` takes:
+/// - `oneway`: nobody waits for the call (no reply variant; the method must return nothing);
+/// - `timeout = "5s"` (`ms`, `s` or `m`): each call gets that long, then fails with `Timeout`;
+/// - `on_timeout = "restart"` or `"error"` (the default): whether a timed-out call kills its
+///   worker, or only fails and cancels the call;
+/// - `idempotent`: the call is safe to run twice, so it is sent again once after a worker
+///   crash; `retries = N` sets how many times.
+///
+/// `retries` without `idempotent`, `on_timeout` without `timeout`, and any of them on a `oneway`
+/// method are compile errors.
+///
 /// # Errors
 ///
 /// A misuse is a compile error on the offending tokens, and every independent one is reported at
@@ -90,7 +101,8 @@ use syn::{Item, parse_macro_input};
 /// return types, a receiver other than `&self`, a method named like one of `WorkerSet`'s own
 /// (`send`, `notify`, `shutdown`, ... which would shadow it), `#[ipc2(oneway)]` with a return
 /// type, associated types, consts, macros or default bodies, two methods mapping to the same
-/// variant name, `unsafe`/`extern`/`const`/variadic methods, and unknown or repeated options.
+/// variant name, `unsafe`/`extern`/`const`/variadic methods, unknown or repeated options, and
+/// options that contradict each other (above).
 #[proc_macro_attribute]
 pub fn service(args: TokenStream, input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as Item);

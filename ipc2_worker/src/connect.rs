@@ -78,6 +78,18 @@ where
     R: DeserializeOwned + Send + 'static,
     W: Serialize + Send + 'static,
 {
+    connect_with_shape::<C, R, W>(None).await
+}
+
+/// [`connect`], announcing `reply_shape` (see `ipc2_common::shape`) in the handshake.
+pub(crate) async fn connect_with_shape<C, R, W>(
+    reply_shape: Option<u64>,
+) -> Result<Receiver<R, W>, Error>
+where
+    C: Client,
+    R: DeserializeOwned + Send + 'static,
+    W: Serialize + Send + 'static,
+{
     let invitation = Invitation::from_env()?;
     let stream = C::connect(&invitation.address)
         .await
@@ -93,6 +105,7 @@ where
         token: invitation.token.clone(),
         worker_id: invitation.worker_id,
         pid: std::process::id(),
+        reply_shape,
     };
     frames
         .send(codec::encode_frame(

@@ -70,6 +70,7 @@ fn main() -> Result<()> {
         token: invitation.token.clone(),
         worker_id: invitation.worker_id,
         pid: std::process::id(),
+        reply_shape: None,
     };
     stream.write_all(&codec::encode_frame(&ToHost::Hello, Some(&hello), max)?)?;
 
