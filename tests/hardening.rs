@@ -352,3 +352,96 @@ async fn shutdown_with_a_short_grace_ends_a_long_job_and_reaps_its_worker() {
         Err(Error::Shutdown)
     ));
 }
+
+// RELIABILITY.md row 14: an impostor of the same UID that knows the token (here, handed to it)
+// and connects before the real worker is refused by its peer credentials, and takes no slot.
+#[tokio::test]
+async fn impostor_with_the_right_token_is_refused_by_its_peer_credentials() {
+    use ipc2_common::handshake::{Hello, PROTOCOL_VERSION, Token};
+    use ipc2_common::{ToHost, codec};
+    use tokio::io::AsyncWriteExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let starting = {
+        let dir = dir.path().to_owned();
+        tokio::spawn(async move {
+            support::builder(1)
+                .env("TEST_WORKER_MODE", "leak-invitation")
+                .env("TEST_WORKER_DIR", &dir)
+                .finish()
+                .await
+        })
+    };
+    let invitation = dir.path().join("invitation");
+    assert!(support::eventually(HANG_GUARD, || invitation.exists()).await);
+    let text = std::fs::read_to_string(&invitation).unwrap();
+    let [address, token_hex, worker_id]: [&str; 3] =
+        text.lines().collect::<Vec<_>>().try_into().unwrap();
+    let token: Token = token_hex.parse().unwrap();
+    let hello = Hello {
+        protocol_version: PROTOCOL_VERSION,
+        token,
+        worker_id: worker_id.parse().unwrap(),
+        pid: std::process::id(),
+        reply_shape: None,
+    };
+    let mut impostor = UnixStream::connect(address).await.unwrap();
+    let frame = codec::encode_frame(&ToHost::Hello, Some(&hello), 1024).unwrap();
+    impostor.write_all(&frame).await.unwrap();
+    assert!(
+        support::closed_by_host(&mut impostor).await,
+        "the impostor was refused"
+    );
+
+    std::fs::write(dir.path().join("go"), "").unwrap();
+    let workers = starting
+        .await
+        .unwrap()
+        .expect("the real worker still gets its slot");
+    assert!(matches!(
+        workers.send(TestJob::Add(1, 1)).await,
+        Ok(TestReply::Sum { sum: 2, .. })
+    ));
+}
+
+// RELIABILITY.md row 18: leftovers of a host killed earlier (lookalike directories, a stale
+// socket) do not disturb a new host, which makes its own fresh directory.
+#[test]
+fn stale_directories_and_sockets_from_a_killed_host_are_ignored() {
+    let tmp = tempfile::tempdir().unwrap();
+    for name in ["ipc2-AAAAAA", "ipc2-stale1"] {
+        let stale = tmp.path().join(name);
+        std::fs::create_dir(&stale).unwrap();
+        drop(std::os::unix::net::UnixListener::bind(stale.join("ipc2.sock")).unwrap());
+    }
+    let mut host = std::process::Command::new(support::helper("host_then_die"))
+        .arg(support::helper("test_worker"))
+        .arg("1")
+        .env("TMPDIR", tmp.path())
+        .env_remove("XDG_RUNTIME_DIR")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(host.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let pid: u32 = line
+        .trim()
+        .parse()
+        .expect("the host started and printed its worker's pid");
+    host.kill().unwrap();
+    host.wait().unwrap();
+    let dirs = std::fs::read_dir(tmp.path()).unwrap().count();
+    assert!(
+        dirs >= 3,
+        "the new host made a directory of its own beside the stale ones"
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    assert!(runtime.block_on(support::eventually(HANG_GUARD, || support::is_dead(pid))));
+}

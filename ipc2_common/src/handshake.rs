@@ -88,6 +88,18 @@ impl Token {
     }
 }
 
+impl std::str::FromStr for Token {
+    type Err = Error;
+
+    /// Parses the 64 hex digits a worker finds in `IPC2_TOKEN`.
+    fn from_str(hex: &str) -> Result<Self, Error> {
+        Self::from_hex(hex).ok_or(Error::InvalidEnv {
+            var: ENV_TOKEN,
+            reason: "it is not 64 hex digits",
+        })
+    }
+}
+
 impl fmt::Debug for Token {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Token(..)")

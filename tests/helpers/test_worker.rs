@@ -6,7 +6,9 @@
 //! time; `crash-loop` appends a line to the file named by `TEST_WORKER_COUNTER` at every start,
 //! starts normally the first time and exits with code 5 every later time; `probe-connect` is not
 //! a worker at all: it tries to connect to the Unix socket named by `TEST_WORKER_PROBE_ADDRESS`
-//! and exits with `PROBE_CONNECTED`, `PROBE_PERMISSION_DENIED` or `PROBE_OTHER_ERROR`.
+//! and exits with `PROBE_CONNECTED`, `PROBE_PERMISSION_DENIED` or `PROBE_OTHER_ERROR`;
+//! `leak-invitation` writes its `IPC2_*` invitation to `$TEST_WORKER_DIR/invitation` and
+//! connects only once `$TEST_WORKER_DIR/go` exists.
 
 #[path = "../support/jobs.rs"]
 mod jobs;
@@ -68,6 +70,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 std::process::exit(4);
             }
             std::fs::write(started, "")?;
+        }
+        Ok("leak-invitation") => {
+            // Hand the invitation to an impostor (the test), then connect only once told to.
+            let dir = std::path::PathBuf::from(std::env::var("TEST_WORKER_DIR")?);
+            let invitation = ["IPC2_ADDRESS", "IPC2_TOKEN", "IPC2_WORKER_ID"]
+                .map(|name| std::env::var(name).unwrap_or_default())
+                .join("\n");
+            std::fs::write(dir.join("invitation.tmp"), invitation)?;
+            std::fs::rename(dir.join("invitation.tmp"), dir.join("invitation"))?;
+            while !std::fs::exists(dir.join("go"))? {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
         }
         Ok("never-connect") => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
