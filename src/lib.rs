@@ -51,7 +51,7 @@
 pub use ipc2_common::{Client, Server};
 pub use ipc2_host as host;
 pub use ipc2_host::{Error, ExitCause, TimeoutAction, WorkerExit, WorkerSet};
-pub use ipc2_macros::service;
+pub use ipc2_macros::{combine, service};
 pub use ipc2_worker as worker;
 
 /// What `#[ipc2::service]`'s generated code refers to. Not public API: it may change in any

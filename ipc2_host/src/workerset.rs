@@ -347,6 +347,12 @@ where
         }
     }
 
+    /// Like [`send`](Self::send), under `policy`: a deadline for each attempt and a number of
+    /// retries after a worker crash (for jobs that are safe to run twice).
+    pub async fn send_with(&self, job: W, policy: Policy) -> Result<R, Error> {
+        self.request_with(job, None, true, policy).await
+    }
+
     /// Like [`send`](Self::send), but to the worker in slot `worker` (see
     /// [`workers`](Self::workers)). Waits while that worker is busy or being restarted; fails
     /// with [`Error::NoSuchWorker`] for a slot the set does not have.

@@ -10,6 +10,7 @@
 
 mod ast;
 mod attr;
+mod combine;
 mod ctxt;
 mod expand;
 mod fallback;
@@ -107,4 +108,21 @@ use syn::{Item, parse_macro_input};
 pub fn service(args: TokenStream, input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as Item);
     expand::service(args.into(), &input).into()
+}
+
+/// Puts several `#[ipc2::service]` services on one worker set.
+///
+/// `ipc2::combine!(pub Tools: Calc, store::Store);` (each service by the path of its trait,
+/// next to which its generated `…Request`, `…Response` types live) generates `ToolsRequest` and `ToolsResponse` enums wrapping each service's own, the
+/// `ToolsWorkers<S = UnixListener>` set, on which every service's client methods work
+/// (`tools.add(1, 2)`, `tools.put(key, value)`), and `ToolsServer`, which a worker serves with
+/// one server per service, in the order named:
+///
+/// ```ignore
+/// ipc2::worker::serve(ToolsServer(CalcServer(MyCalc), StoreServer(MyStore))).await?;
+/// ```
+#[proc_macro]
+pub fn combine(input: TokenStream) -> TokenStream {
+    let combine = parse_macro_input!(input as combine::Combine);
+    combine.expand().into()
 }

@@ -45,6 +45,10 @@ const WORKER_SET_METHODS: &[&str] = &[
     "events",
     "resize",
     "restart",
+    "send_to",
+    "send_with",
+    "call_with",
+    "events_dropped",
 ];
 
 /// Reports the attribute on something that is not a trait.

@@ -5,6 +5,7 @@
 
 pub mod calc;
 pub mod jobs;
+pub mod store;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

@@ -1,0 +1,44 @@
+//! Several services on one worker set (`ipc2::combine!`), each called through its own client.
+
+mod support;
+
+use support::calc::CalcClient;
+use support::store::{StoreClient, StoreRequest, StoreResponse};
+
+ipc2::combine!(Tools: support::calc::Calc, support::store::Store);
+
+#[tokio::test]
+async fn two_services_answer_on_one_set_each_through_its_own_client() {
+    let tools: ToolsWorkers = ToolsWorkers::builder()
+        .worker_count(2)
+        .worker_path(support::helper("tools_worker"))
+        .finish()
+        .await
+        .unwrap();
+    assert_eq!(tools.add(2, 3).await.unwrap(), 5);
+    assert_eq!(tools.square(9).await.unwrap(), 81);
+    // One worker so the stored value is seen by the next call.
+    let one = tools.workers()[0].id;
+    tools
+        .send_to(
+            one,
+            ToolsRequest::Store(StoreRequest::Put {
+                key: "k".into(),
+                value: "v".into(),
+            }),
+        )
+        .await
+        .unwrap();
+    match tools
+        .send_to(
+            one,
+            ToolsRequest::Store(StoreRequest::Get { key: "k".into() }),
+        )
+        .await
+        .unwrap()
+    {
+        ToolsResponse::Store(StoreResponse::Get(value)) => assert_eq!(value.as_deref(), Some("v")),
+        other => panic!("unexpected reply {other:?}"),
+    }
+    assert_eq!(tools.get("missing".into()).await.unwrap(), None);
+}
