@@ -59,7 +59,7 @@ pub use ipc2_worker as worker;
 #[doc(hidden)]
 pub mod __private {
     pub use ipc2_host::{Call, Policy, TimeoutAction};
-    pub use ipc2_worker::Dispatch;
+    pub use ipc2_worker::{Dispatch, run_blocking};
     pub use serde;
     pub use serde_bytes;
     pub use std::time::Duration;

@@ -120,3 +120,24 @@ async fn a_blocking_worker_busy_past_the_heartbeat_timeout_is_not_taken_for_stuc
         other => panic!("unexpected reply {other:?}"),
     }
 }
+
+// A synchronous service method is CPU work: it runs off the worker's I/O (`block_in_place`),
+// so heartbeats keep coming while it spins and the worker is busy, not taken for stuck.
+#[tokio::test]
+async fn a_spinning_sync_handler_does_not_silence_the_heartbeat() {
+    let workers: CalcWorkers = CalcWorkers::builder()
+        .worker_count(1)
+        .worker_path(helper("calc_worker"))
+        .heartbeat(Duration::from_millis(50), Some(Duration::from_secs(5)))
+        .finish()
+        .await
+        .unwrap();
+    let spun = workers
+        .with_timeout(Duration::from_millis(6000), TimeoutAction::Error)
+        .spin()
+        .await;
+    assert!(matches!(spun, Err(Error::Timeout(_))), "{spun:?}");
+    let stats = workers.stats();
+    assert_eq!(stats.workers[0].restarts, 0, "not killed as unresponsive");
+    assert!(stats.workers[0].silent_for.unwrap() < Duration::from_secs(5));
+}

@@ -176,3 +176,21 @@ async fn a_worker_built_from_another_version_of_the_service_is_refused_at_start(
         other => panic!("expected a handshake refusal, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_handler_can_send_the_host_events_while_it_works() {
+    let workers = workers(1).await;
+    let mut events = workers.events().unwrap();
+    assert_eq!(workers.progress(3).await.unwrap(), 3);
+    for step in 0..3 {
+        let event = tokio::time::timeout(HANG_GUARD, events.recv())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert!(
+            matches!(event.event, CalcResponse::Add(n) if n == step),
+            "{event:?}"
+        );
+    }
+}

@@ -479,10 +479,13 @@ impl<'a> ServiceGenerator<'a> {
             let pattern = self.request_variant(method);
             let ident = method.ident;
             let args = method.args.iter().filter_map(|arg| arg.ident);
-            let mut run = quote!(<#imp as #trait_ident>::#ident(&self.0, #(#args),*));
-            if method.is_async() {
-                run = quote!(#run.await);
-            }
+            let call = quote!(<#imp as #trait_ident>::#ident(&self.0, #(#args),*));
+            // A synchronous method is CPU work: it runs where it cannot hold up the worker's
+            // I/O (heartbeats, cancellations, the next frames).
+            let run = match method.is_async() {
+                true => quote!(#call.await),
+                false => quote!(#krate::__private::run_blocking(|| #call)),
+            };
             let variant = &method.variant;
             match method.oneway {
                 // `Reset(())` rather than `Reset(self.0.reset().await)`: clippy's `unit_arg`.

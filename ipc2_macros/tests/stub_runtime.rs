@@ -48,6 +48,11 @@ pub mod stub {
         pub use serde;
         pub use serde_bytes;
 
+        /// Runs synchronous work.
+        pub fn run_blocking<T>(work: impl FnOnce() -> T) -> T {
+            work()
+        }
+
         /// The default transport.
         #[derive(Debug)]
         pub struct UnixListener;

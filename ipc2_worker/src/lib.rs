@@ -46,4 +46,4 @@ pub use connect::{Receiver, connect, started_by_host};
 pub use error::Error;
 pub use event::EventSender;
 pub use job::{Job, ReplySender};
-pub use serve::{Dispatch, ServeOptions, serve, serve_with};
+pub use serve::{Dispatch, ServeOptions, run_blocking, serve, serve_with, service_events};

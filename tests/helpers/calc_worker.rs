@@ -90,6 +90,15 @@ impl Calc for Worker {
         self.crash_once(marker).await
     }
 
+    async fn progress(&self, steps: u32) -> u32 {
+        if let Some(events) = ipc2::worker::service_events::<calc::CalcResponse>() {
+            for step in 0..steps {
+                let _ = events.send(calc::CalcResponse::Add(step));
+            }
+        }
+        steps
+    }
+
     async fn panic(&self) -> u32 {
         panic!("the panic method was called")
     }

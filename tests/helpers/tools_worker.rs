@@ -55,6 +55,15 @@ impl Calc for MyCalc {
     async fn crash_once_retried(&self, _marker: String) -> u32 {
         1
     }
+    async fn progress(&self, steps: u32) -> u32 {
+        if let Some(events) = ipc2::worker::service_events::<calc::CalcResponse>() {
+            for step in 0..steps {
+                let _ = events.send(calc::CalcResponse::Add(step));
+            }
+        }
+        steps
+    }
+
     async fn panic(&self) -> u32 {
         0
     }

@@ -56,6 +56,8 @@ pub trait Calc {
     /// The same, declared safe to retry after a crash.
     #[ipc2(idempotent, retries = 2)]
     async fn crash_once_retried(&self, marker: String) -> u32;
+    /// Sends `steps` progress events (`CalcResponse::Add(0..steps)`), then answers `steps`.
+    async fn progress(&self, steps: u32) -> u32;
     /// Panics inside the handler.
     async fn panic(&self) -> u32;
 }

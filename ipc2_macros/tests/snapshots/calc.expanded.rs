@@ -285,7 +285,12 @@ const _: () = {
                     }
                     CalcRequest::Square { x } => {
                         ::core::option::Option::Some(
-                            CalcResponse::Square(<__Impl as Calc>::square(&self.0, x)),
+                            CalcResponse::Square(
+                                ::ipc2::__private::run_blocking(|| <__Impl as Calc>::square(
+                                    &self.0,
+                                    x,
+                                )),
+                            ),
                         )
                     }
                 }
