@@ -23,7 +23,30 @@ use crate::workerset::{Types, WorkerSet};
 
 /// Configures and starts a [`WorkerSet`]. Obtained from [`WorkerSet::builder`].
 ///
-/// Only [`worker_path`](Self::worker_path) is required.
+/// Only [`worker_path`](Self::worker_path) is required. A set for crash-prone, leaky work:
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use ipc2_host::{Output, WorkerSet};
+/// use tokio::net::UnixListener;
+///
+/// # async fn _demo() -> Result<(), ipc2_host::Error> {
+/// let workers: WorkerSet<UnixListener, String, String> = WorkerSet::builder()
+///     .worker_count(4)
+///     .worker_path("./target/release/evaluator")
+///     .memory_limit(512 << 20)                  // RLIMIT_AS per worker
+///     .cpu_time_limit(Duration::from_secs(30))  // RLIMIT_CPU per worker
+///     .recycle_after_jobs(10_000)               // replace workers that may leak
+///     .heartbeat(Duration::from_secs(1), Some(Duration::from_secs(10)))
+///     .quarantine_after(3)                      // refuse a job that keeps killing workers
+///     .stderr(Output::Tracing)
+///     .finish()
+///     .await?;
+/// let stats = workers.stats();
+/// println!("{} queued, {} running", stats.queued, stats.in_flight);
+/// # Ok(())
+/// # }
+/// ```
 #[must_use = "a builder does nothing until `finish().await` is called"]
 pub struct WorkerSetBuilder<S, R, W> {
     worker_count: Option<usize>,
