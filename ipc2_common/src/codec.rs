@@ -61,9 +61,8 @@ pub fn encode_frame<H: Serialize, B: Serialize + ?Sized>(
     Ok(frame)
 }
 
-/// Like [`encode_frame`], but appends the frame to `buf`, so a caller can batch frames or reuse
-/// one allocation. On error `buf` is left as it was.
-pub fn encode_frame_into<H: Serialize, B: Serialize + ?Sized>(
+/// Appends the frame of `header` and `body` to `buf`. On error `buf` is left as it was.
+fn encode_frame_into<H: Serialize, B: Serialize + ?Sized>(
     buf: &mut Vec<u8>,
     header: &H,
     body: Option<&B>,

@@ -406,17 +406,20 @@ where
         drop(job);
         let mut retries = policy.retries;
         loop {
+            // Only a call that may be retried keeps a copy of its frame.
             let spare = (retries > 0).then(|| frame.clone());
-            match self.attempt(id, frame, target, queue, policy.timeout).await {
-                Err(Error::WorkerExited(exit)) if retries > 0 => {
+            match (
+                self.attempt(id, frame, target, queue, policy.timeout).await,
+                spare,
+            ) {
+                (Err(Error::WorkerExited(exit)), Some(spare)) => {
                     retries -= 1;
                     tracing::debug!("ipc2: retrying an idempotent job after: {exit}");
                     id = self.shared.next_id();
-                    let spare = spare.unwrap_or_default();
                     frame = codec::reframe(&spare, &ToWorker::Request { id })
                         .map_err(|err| Error::Encode(Arc::new(err)))?;
                 }
-                outcome => return outcome,
+                (outcome, _) => return outcome,
             }
         }
     }
