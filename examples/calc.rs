@@ -83,6 +83,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "add(1, 2)  -> {} (the set replaced the crashed worker)",
         workers.add(1, 2).await?
     );
+    // The replacement may still be starting; give it a moment to show up in the list.
+    for _ in 0..100 {
+        if workers.workers().len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let after: Vec<u32> = workers.workers().iter().map(|w| w.pid).collect();
     println!("worker pids before: {before:?}, after: {after:?}");
 
