@@ -434,8 +434,9 @@ impl<'a> ServiceGenerator<'a> {
         let doc = format!(
             "Wraps an implementation of [`{name}`] so the worker runtime can serve it: \
              `ipc2::worker::serve({server}(MyImpl)).await`.\n\nEach request runs the matching \
-             method. Methods declared without `async` run inline on the worker's task, so they \
-             should return quickly; declare slow ones `async`.",
+             method. Methods declared without `async` are CPU work: on a multi-threaded runtime \
+             they run with `block_in_place`, so the worker's I/O (heartbeats, cancellation) goes \
+             on meanwhile.",
         );
         quote! {
             #[doc = #doc]

@@ -68,9 +68,10 @@ use syn::{Item, parse_macro_input};
 /// # Methods
 ///
 /// - `async fn m(&self, ..) -> T`: a call that waits for the reply; `-> ()` may be left out.
-/// - `fn m(&self, ..) -> T` (not `async`): the client still awaits the reply, but the worker
-///   runs the method inline on its dispatch task, so it blocks that task until it returns. Use it
-///   for short computations only; make anything slow `async`.
+/// - `fn m(&self, ..) -> T` (not `async`): CPU work. The client still awaits the reply; the
+///   worker runs the method with `tokio::task::block_in_place` on a multi-threaded runtime, so
+///   its I/O (heartbeats, cancellation, other frames) goes on meanwhile (on a current-thread
+///   runtime it simply runs). Such a method cannot be cancelled midway.
 /// - `#[ipc2(oneway)]`: fire-and-forget; the client returns once the request is sent, and the
 ///   method must not return a value.
 /// - Arguments are named (`x: T`; `mut x: T` is accepted and the `mut` is dropped from the

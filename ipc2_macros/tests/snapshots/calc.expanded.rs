@@ -124,7 +124,7 @@ pub type CalcWorkers<S = ::ipc2::__private::UnixListener> = ::ipc2::host::worker
 >;
 /**Wraps an implementation of [`Calc`] so the worker runtime can serve it: `ipc2::worker::serve(CalcServer(MyImpl)).await`.
 
-Each request runs the matching method. Methods declared without `async` run inline on the worker's task, so they should return quickly; declare slow ones `async`.*/
+Each request runs the matching method. Methods declared without `async` are CPU work: on a multi-threaded runtime they run with `block_in_place`, so the worker's I/O (heartbeats, cancellation) goes on meanwhile.*/
 #[derive(
     ::core::fmt::Debug,
     ::core::clone::Clone,
