@@ -2,109 +2,12 @@
 
 #[path = "../support/calc.rs"]
 mod calc;
+#[path = "../support/calc_impl.rs"]
+mod calc_impl;
 
-use std::sync::Mutex;
-
-use calc::{Calc, CalcServer, DivByZero, Point, Shape};
-
-#[derive(Default)]
-struct Worker {
-    lines: Mutex<Vec<String>>,
-}
-
-impl Calc for Worker {
-    async fn add(&self, a: u32, b: u32) -> u32 {
-        a + b
-    }
-
-    async fn div(&self, a: i64, b: i64) -> Result<i64, DivByZero> {
-        a.checked_div(b).ok_or(DivByZero)
-    }
-
-    async fn reset(&self) {
-        self.lines.lock().unwrap().clear();
-    }
-
-    async fn log(&self, line: String) {
-        self.lines.lock().unwrap().push(line);
-    }
-
-    async fn lines(&self) -> Vec<String> {
-        self.lines.lock().unwrap().clone()
-    }
-
-    fn square(&self, x: u64) -> u64 {
-        x * x
-    }
-
-    async fn describe(&self, at: Point, shape: Shape) -> String {
-        format!("{shape:?} at ({}, {})", at.x, at.y)
-    }
-
-    async fn echo(&self, bytes: Vec<u8>) -> Vec<u8> {
-        bytes
-    }
-
-    async fn pid(&self) -> u32 {
-        std::process::id()
-    }
-
-    async fn sleep(&self, ms: u64) {
-        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
-    }
-
-    async fn hog_memory(&self) -> u64 {
-        let mut hoard: Vec<Vec<u8>> = Vec::new();
-        loop {
-            hoard.push(vec![1; 1 << 20]);
-            if hoard.len() == usize::MAX {
-                return hoard.len() as u64;
-            }
-        }
-    }
-
-    fn spin(&self) -> u64 {
-        let mut x = 0u64;
-        loop {
-            x = std::hint::black_box(x.wrapping_add(1));
-            if x == u64::MAX {
-                return x;
-            }
-        }
-    }
-
-    async fn bounded_sleep(&self, ms: u64) -> u64 {
-        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
-        ms
-    }
-
-    async fn crash_once(&self, marker: String) -> u32 {
-        if std::fs::exists(&marker).unwrap_or(false) {
-            return 1;
-        }
-        let _ = std::fs::write(&marker, "");
-        std::process::exit(1)
-    }
-
-    async fn crash_once_retried(&self, marker: String) -> u32 {
-        self.crash_once(marker).await
-    }
-
-    async fn progress(&self, steps: u32) -> u32 {
-        if let Some(events) = ipc2::worker::service_events::<calc::CalcResponse>() {
-            for step in 0..steps {
-                let _ = events.send(calc::CalcResponse::Add(step));
-            }
-        }
-        steps
-    }
-
-    async fn panic(&self) -> u32 {
-        panic!("the panic method was called")
-    }
-}
+use calc::CalcServer;
 
 #[tokio::main]
 async fn main() -> Result<(), ipc2::worker::Error> {
-    ipc2::worker::serve(CalcServer(Worker::default())).await
+    ipc2::worker::serve(CalcServer(calc_impl::Worker::default())).await
 }
