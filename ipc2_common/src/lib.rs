@@ -38,5 +38,5 @@ mod writer;
 pub use envelope::{ToHost, ToWorker};
 pub use error::Error;
 pub use frame::{DEFAULT_MAX_FRAME_LEN, FrameCodec, HEADER_LEN};
-pub use transport::{Client, Server};
+pub use transport::{Client, ReadHalf, Server, WriteHalf};
 pub use writer::write_frames;

@@ -15,6 +15,20 @@ use tokio::net::{UnixListener, UnixStream};
 /// The longest socket path Linux accepts (`sun_path` is 108 bytes, one of them the final NUL).
 const MAX_UNIX_PATH: usize = 107;
 
+/// The read half of a connection, boxed so everything past the transport is the same code.
+pub type ReadHalf = Box<dyn AsyncRead + Send + Unpin>;
+/// The write half of a connection.
+pub type WriteHalf = Box<dyn AsyncWrite + Send + Unpin>;
+
+/// Splits `stream` into halves that can be read and written from different tasks.
+/// `tokio::io::split` works for any stream; transports with cheaper halves override it.
+fn split_any<T: AsyncRead + AsyncWrite + Send + Unpin + 'static>(
+    stream: T,
+) -> (ReadHalf, WriteHalf) {
+    let (read, write) = tokio::io::split(stream);
+    (Box::new(read), Box::new(write))
+}
+
 /// A listener the host accepts worker connections on.
 ///
 /// Implement it to carry ipc2 over another transport; [`UnixListener`] is the default.
@@ -29,8 +43,14 @@ pub trait Server: Sized + Send + Sync + 'static {
     fn bind(dir: &Path) -> io::Result<(Self, String)>;
 
     /// Waits for the next connection. Returns it with the peer's process id when the transport
-    /// can tell it (Unix sockets can, through `SO_PEERCRED`).
+    /// can tell it (Unix sockets can, through `SO_PEERCRED`). Without one, a worker is accepted
+    /// on its token alone.
     fn accept(&self) -> impl Future<Output = io::Result<(Self::Stream, Option<u32>)>> + Send;
+
+    /// Splits an accepted connection into its read and write halves.
+    fn split(stream: Self::Stream) -> (ReadHalf, WriteHalf) {
+        split_any(stream)
+    }
 }
 
 /// A connection a worker opens to its host.
@@ -39,6 +59,11 @@ pub trait Server: Sized + Send + Sync + 'static {
 pub trait Client: AsyncRead + AsyncWrite + Sized + Send + Unpin + 'static {
     /// Connects to `address`, as returned by the host's [`Server::bind`].
     fn connect(address: &str) -> impl Future<Output = io::Result<Self>> + Send;
+
+    /// Splits the connection into its read and write halves.
+    fn split(self) -> (ReadHalf, WriteHalf) {
+        split_any(self)
+    }
 }
 
 impl Server for UnixListener {
@@ -73,11 +98,23 @@ impl Server for UnixListener {
             .and_then(|pid| u32::try_from(pid).ok());
         Ok((stream, pid))
     }
+
+    /// Unix streams split into owned halves, with no lock between them.
+    fn split(stream: UnixStream) -> (ReadHalf, WriteHalf) {
+        let (read, write) = stream.into_split();
+        (Box::new(read), Box::new(write))
+    }
 }
 
 impl Client for UnixStream {
     async fn connect(address: &str) -> io::Result<Self> {
         UnixStream::connect(address).await
+    }
+
+    /// Unix streams split into owned halves, with no lock between them.
+    fn split(self) -> (ReadHalf, WriteHalf) {
+        let (read, write) = self.into_split();
+        (Box::new(read), Box::new(write))
     }
 }
 

@@ -15,7 +15,6 @@ use ipc2_common::handshake::{Hello, MAX_HELLO_LEN};
 use ipc2_common::{FrameCodec, Server, ToHost, codec};
 use tokio_util::codec::FramedRead;
 
-use crate::conn::BoxRead;
 use crate::shared::{Candidate, Shared};
 
 /// Accepts connections until the task is aborted.
@@ -23,7 +22,7 @@ pub(crate) async fn accept_workers<S: Server>(server: S, shared: Arc<Shared>) {
     loop {
         match server.accept().await {
             Ok((stream, peer_pid)) => {
-                tokio::spawn(handshake(stream, peer_pid, shared.clone()));
+                tokio::spawn(handshake::<S>(stream, peer_pid, shared.clone()));
             }
             Err(err) => {
                 // Usually out of file descriptors: wait a moment rather than spin.
@@ -34,12 +33,9 @@ pub(crate) async fn accept_workers<S: Server>(server: S, shared: Arc<Shared>) {
     }
 }
 
-async fn handshake<T>(stream: T, peer_pid: Option<u32>, shared: Arc<Shared>)
-where
-    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
-{
-    let (read, write) = tokio::io::split(stream);
-    let mut reader = FramedRead::new(Box::new(read) as BoxRead, FrameCodec::new(MAX_HELLO_LEN));
+async fn handshake<S: Server>(stream: S::Stream, peer_pid: Option<u32>, shared: Arc<Shared>) {
+    let (read, write) = S::split(stream);
+    let mut reader = FramedRead::new(read, FrameCodec::new(MAX_HELLO_LEN));
     let first = tokio::time::timeout(shared.config.startup_timeout, reader.next()).await;
     let hello = match first {
         Ok(Some(Ok(payload))) => parse_hello(&payload),
@@ -65,7 +61,7 @@ where
         peer_pid,
         hello,
         reader,
-        writer: Box::new(write),
+        writer: write,
     });
 }
 

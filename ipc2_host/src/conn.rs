@@ -16,18 +16,13 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use ipc2_common::{FrameCodec, ToHost, ToWorker, codec};
-use tokio::io::AsyncRead;
+use ipc2_common::{FrameCodec, ReadHalf, ToHost, ToWorker, codec};
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio_util::codec::FramedRead;
 
 use crate::error::{ExitCause, WorkerExit};
 use crate::events::{EventQueue, RawEvent};
 use crate::pool::Pool;
-
-/// The read half of a worker connection, type-erased so everything past the listener is the same
-/// code whatever the transport.
-pub(crate) type BoxRead = Box<dyn AsyncRead + Send + Unpin>;
 
 /// How a call on a worker ended, as delivered to its caller.
 #[derive(Debug)]
@@ -204,7 +199,7 @@ pub(crate) async fn read_replies(
     conn: &Arc<Conn>,
     pool: &Arc<Pool>,
     events: &EventQueue,
-    frames: &mut FramedRead<BoxRead, FrameCodec>,
+    frames: &mut FramedRead<ReadHalf, FrameCodec>,
 ) -> Result<(), String> {
     while let Some(frame) = frames.next().await {
         let payload = match frame {

@@ -9,21 +9,19 @@ use std::time::{Duration, Instant};
 
 use ipc2_common::FrameCodec;
 use ipc2_common::handshake::{Hello, Token};
-use tokio::io::AsyncWrite;
 use tokio::sync::{Notify, mpsc};
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 
 use crate::child::Children;
-use crate::conn::{BoxRead, Conn};
+use ipc2_common::{ReadHalf, WriteHalf};
+
+use crate::conn::Conn;
 use crate::events::EventQueue;
 use crate::os::Limits;
 use crate::output::Output;
 use crate::pool::Pool;
 use crate::quarantine::Quarantine;
-
-/// The write half of a worker connection, type-erased like [`BoxRead`].
-pub(crate) type BoxWrite = Box<dyn AsyncWrite + Send + Unpin>;
 
 /// The builder's settings, fixed once the set is running.
 #[derive(Debug, Clone)]
@@ -76,8 +74,8 @@ impl Recycle {
 pub(crate) struct Candidate {
     pub(crate) peer_pid: Option<u32>,
     pub(crate) hello: Hello,
-    pub(crate) reader: FramedRead<BoxRead, FrameCodec>,
-    pub(crate) writer: BoxWrite,
+    pub(crate) reader: FramedRead<ReadHalf, FrameCodec>,
+    pub(crate) writer: WriteHalf,
 }
 
 /// A slot waiting for its worker to connect.

@@ -30,12 +30,14 @@ use tracing::Instrument;
 
 use crate::Error;
 use crate::child::{Child, Children};
-use crate::conn::{BoxRead, Conn, Outcome, read_replies};
+use ipc2_common::{ReadHalf, WriteHalf};
+
+use crate::conn::{Conn, Outcome, read_replies};
 use crate::error::{ExitCause, WorkerExit};
 use crate::os;
 use crate::output::{Capture, Stream};
 use crate::pool::SlotState;
-use crate::shared::{BoxWrite, Candidate, Pending, Shared, SlotControl};
+use crate::shared::{Candidate, Pending, Shared, SlotControl};
 
 /// How long a worker that closed its connection may take to exit before it is killed.
 const EXIT_GRACE: Duration = Duration::from_secs(2);
@@ -402,7 +404,7 @@ async fn drain(
     slot: usize,
     mut worker: Worker,
     conn: Arc<Conn>,
-    mut reader: FramedRead<BoxRead, FrameCodec>,
+    mut reader: FramedRead<ReadHalf, FrameCodec>,
     writer: JoinHandle<()>,
     mut kill: mpsc::UnboundedReceiver<ExitCause>,
 ) -> Arc<WorkerExit> {
@@ -428,7 +430,7 @@ async fn end(
     mut worker: Worker,
     conn: &Arc<Conn>,
     cause: ExitCause,
-    reader: FramedRead<BoxRead, FrameCodec>,
+    reader: FramedRead<ReadHalf, FrameCodec>,
     writer: JoinHandle<()>,
 ) -> Arc<WorkerExit> {
     let inflight = conn.close();
@@ -528,7 +530,7 @@ async fn stuck(conn: &Conn, heartbeat: Option<(Duration, Option<Duration>)>) -> 
     }
 }
 
-async fn write(frames: mpsc::UnboundedReceiver<Vec<u8>>, writer: BoxWrite) {
+async fn write(frames: mpsc::UnboundedReceiver<Vec<u8>>, writer: WriteHalf) {
     if let Err(err) = ipc2_common::write_frames(frames, writer).await {
         tracing::debug!("ipc2: writing to a worker failed: {err}");
     }

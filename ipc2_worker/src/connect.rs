@@ -97,7 +97,7 @@ where
             address: invitation.address.clone(),
             source,
         })?;
-    let (read, write) = tokio::io::split(stream);
+    let (read, write) = stream.split();
 
     let (frames, outgoing) = mpsc::unbounded_channel();
     let hello = Hello {
