@@ -9,8 +9,8 @@ use proc_macro2::Span;
 use quote::format_ident;
 use syn::ext::IdentExt;
 use syn::{
-    Attribute, FnArg, Ident, ItemTrait, Pat, PatType, Path, Receiver, ReturnType, TraitItem,
-    TraitItemFn, Type,
+    Attribute, FnArg, Ident, ItemTrait, Pat, PatType, Receiver, ReturnType, TraitItem, TraitItemFn,
+    Type,
 };
 
 use crate::attr::{self, MethodOptions, ServiceOptions};
@@ -38,10 +38,9 @@ pub(crate) struct Method<'a> {
     pub(crate) ident: &'a Ident,
     /// The request/response variant name: the method name in PascalCase.
     pub(crate) variant: Ident,
-    /// `#[ipc2(oneway)]`: the caller does not wait for a reply.
-    pub(crate) oneway: Option<Path>,
-    /// The call policy options: `timeout`, `on_timeout`, `idempotent`, `retries`.
-    pub(crate) policy: MethodOptions,
+    /// The `#[ipc2(...)]` options: `oneway` (the caller does not wait for a reply) and the call
+    /// policy (`timeout`, `on_timeout`, `idempotent`, `retries`).
+    pub(crate) options: MethodOptions,
     /// `self`, `&self`, `&mut self`, ... when present.
     pub(crate) receiver: Option<&'a Receiver>,
     /// Typed arguments after the receiver.
@@ -101,9 +100,8 @@ impl<'a> Method<'a> {
             item,
             ident: &sig.ident,
             variant: variant_ident(&sig.ident),
-            oneway: options.oneway.clone(),
             receiver: sig.receiver(),
-            policy: options,
+            options,
             args: sig
                 .inputs
                 .iter()
@@ -260,7 +258,7 @@ mod tests {
         let [add, log] = &service.methods[..] else {
             panic!("expected two methods")
         };
-        assert!(add.is_async() && add.oneway.is_none() && add.output.is_some());
+        assert!(add.is_async() && add.options.oneway.is_none() && add.output.is_some());
         assert_eq!(add.docs.len(), 1);
         let names: Vec<_> = add
             .args
@@ -268,7 +266,7 @@ mod tests {
             .map(|a| a.ident.unwrap().to_string())
             .collect();
         assert_eq!(names, ["a", "b"]);
-        assert!(!log.is_async() && log.oneway.is_some() && log.output.is_none());
+        assert!(!log.is_async() && log.options.oneway.is_some() && log.output.is_none());
         assert_eq!(log.cfgs.len(), 1);
         assert!(log.args[0].ident.is_none());
         assert_eq!(log.variant, "Log");

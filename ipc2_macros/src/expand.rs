@@ -68,7 +68,10 @@ impl<'a> ServiceGenerator<'a> {
 
     /// Methods that get a reply (all but `#[ipc2(oneway)]`).
     fn two_way(&self) -> impl Iterator<Item = &Method<'a>> {
-        self.service.methods.iter().filter(|m| m.oneway.is_none())
+        self.service
+            .methods
+            .iter()
+            .filter(|m| m.options.oneway.is_none())
     }
 
     /// "[`Calc::add`]", for docs.
@@ -256,7 +259,7 @@ impl<'a> ServiceGenerator<'a> {
         let krate = self.krate;
         let ident = method.ident;
         let params = self.params(method);
-        let output = match method.oneway {
+        let output = match method.options.oneway {
             Some(_) => quote_spanned!(ident.span()=> ()),
             None => self.output(method),
         };
@@ -289,7 +292,7 @@ impl<'a> ServiceGenerator<'a> {
             let deprecated = &method.deprecated;
             let docs = if method.docs.is_empty() {
                 let link = self.method_link(method);
-                let doc = match method.oneway {
+                let doc = match method.options.oneway {
                     Some(_) => format!("Sends {link} to a worker without waiting for it to run."),
                     None => format!("Calls {link} on a worker and waits for its reply."),
                 };
@@ -313,7 +316,7 @@ impl<'a> ServiceGenerator<'a> {
     // Output: Policy::new(Some((Duration::from_millis(5000), TimeoutAction::Restart)), 2)
     fn policy(&self, method: &Method<'_>) -> Option<TokenStream> {
         let krate = self.krate;
-        let policy = &method.policy;
+        let policy = &method.options;
         let retries = match (&policy.idempotent, &policy.retries) {
             (Some(_), Some((_, n))) => *n,
             (Some(_), None) => 1,
@@ -365,7 +368,7 @@ impl<'a> ServiceGenerator<'a> {
             let cfgs = &method.cfgs;
             let signature = self.client_signature(method);
             let job = self.request_variant(method);
-            let body = match method.oneway {
+            let body = match method.options.oneway {
                 Some(_) => quote!(#call::call_oneway(self, #job)),
                 None => {
                     let variant = &method.variant;
@@ -488,7 +491,7 @@ impl<'a> ServiceGenerator<'a> {
                 false => quote!(#krate::__private::run_blocking(|| #call)),
             };
             let variant = &method.variant;
-            match method.oneway {
+            match method.options.oneway {
                 // `Reset(())` rather than `Reset(self.0.reset().await)`: clippy's `unit_arg`.
                 None if method.returns_unit() => quote! {
                     #(#cfgs)*

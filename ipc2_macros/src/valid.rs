@@ -191,7 +191,7 @@ fn check_method(cx: &Ctxt, method: &Method<'_>) {
     check_policy(cx, method);
     if let ReturnType::Type(_, ty) = &sig.output {
         check_type(cx, ty, Position::Return);
-        if let Some(oneway) = &method.oneway
+        if let Some(oneway) = &method.options.oneway
             && !is_unit(ty)
         {
             let msg = format!(
@@ -399,8 +399,8 @@ fn check_variant_collisions(cx: &Ctxt, service: &Service<'_>) {
 
 /// The call-policy options must make sense together.
 fn check_policy(cx: &Ctxt, method: &Method<'_>) {
-    let policy = &method.policy;
-    if method.oneway.is_some() {
+    let policy = &method.options;
+    if method.options.oneway.is_some() {
         let waited_for = [
             policy.timeout.as_ref().map(|t| &t.0),
             policy.on_timeout.as_ref().map(|t| &t.0),
