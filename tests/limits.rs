@@ -7,21 +7,14 @@ use std::time::Duration;
 
 use ipc2::Error;
 use support::calc::{CalcClient, CalcWorkers};
-use support::helper;
-
-fn calc_workers() -> ipc2::host::WorkerSetBuilder<
-    tokio::net::UnixListener,
-    support::calc::CalcResponse,
-    support::calc::CalcRequest,
-> {
-    CalcWorkers::builder()
-        .worker_count(1)
-        .worker_path(helper("calc_worker"))
-}
 
 #[tokio::test]
 async fn a_worker_over_its_memory_limit_dies_with_a_report_and_is_replaced() {
-    let workers: CalcWorkers = calc_workers().memory_limit(1 << 30).finish().await.unwrap();
+    let workers: CalcWorkers = support::calc_builder(1)
+        .memory_limit(1 << 30)
+        .finish()
+        .await
+        .unwrap();
     match workers.hog_memory().await {
         Err(Error::WorkerExited(exit)) => {
             assert_eq!(exit.signal(), Some(6), "{exit}");
@@ -34,7 +27,7 @@ async fn a_worker_over_its_memory_limit_dies_with_a_report_and_is_replaced() {
 
 #[tokio::test]
 async fn a_worker_over_its_cpu_time_limit_dies_of_sigxcpu_and_is_replaced() {
-    let workers: CalcWorkers = calc_workers()
+    let workers: CalcWorkers = support::calc_builder(1)
         .cpu_time_limit(Duration::from_secs(1))
         .finish()
         .await
@@ -51,7 +44,7 @@ async fn a_worker_over_its_cpu_time_limit_dies_of_sigxcpu_and_is_replaced() {
 
 #[tokio::test]
 async fn workers_run_at_the_requested_nice_value() {
-    let workers: CalcWorkers = calc_workers().nice(7).finish().await.unwrap();
+    let workers: CalcWorkers = support::calc_builder(1).nice(7).finish().await.unwrap();
     let pid = workers.pid().await.unwrap();
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     // Field 19 is the nice value; fields after the parenthesised name start at 3.

@@ -11,12 +11,7 @@ use support::jobs::{TestJob, TestReply};
 use support::{HANG_GUARD, TestSet, eventually, helper};
 
 async fn calc(count: usize) -> CalcWorkers {
-    CalcWorkers::builder()
-        .worker_count(count)
-        .worker_path(helper("calc_worker"))
-        .finish()
-        .await
-        .unwrap()
+    support::calc_builder(count).finish().await.unwrap()
 }
 
 #[tokio::test]
@@ -51,9 +46,7 @@ async fn a_dropped_call_is_cancelled_on_the_worker() {
 
 #[tokio::test]
 async fn a_busy_worker_keeps_its_heartbeat() {
-    let workers: CalcWorkers = CalcWorkers::builder()
-        .worker_count(1)
-        .worker_path(helper("calc_worker"))
+    let workers: CalcWorkers = support::calc_builder(1)
         .heartbeat(Duration::from_millis(50), Some(Duration::from_secs(20)))
         .finish()
         .await
@@ -125,9 +118,7 @@ async fn a_blocking_worker_busy_past_the_heartbeat_timeout_is_not_taken_for_stuc
 // so heartbeats keep coming while it spins and the worker is busy, not taken for stuck.
 #[tokio::test]
 async fn a_spinning_sync_handler_does_not_silence_the_heartbeat() {
-    let workers: CalcWorkers = CalcWorkers::builder()
-        .worker_count(1)
-        .worker_path(helper("calc_worker"))
+    let workers: CalcWorkers = support::calc_builder(1)
         .heartbeat(Duration::from_millis(50), Some(Duration::from_secs(5)))
         .finish()
         .await

@@ -11,9 +11,7 @@ use support::calc::{CalcClient, CalcRequest, CalcResponse, CalcWorkers, DivByZer
 use support::{HANG_GUARD, helper};
 
 async fn workers(count: usize) -> CalcWorkers {
-    CalcWorkers::builder()
-        .worker_count(count)
-        .worker_path(helper("calc_worker"))
+    support::calc_builder(count)
         .finish()
         .await
         .expect("calc workers start")

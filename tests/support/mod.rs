@@ -112,3 +112,12 @@ pub async fn closed_by_host(stream: &mut tokio::net::UnixStream) -> bool {
     };
     tokio::time::timeout(HANG_GUARD, read).await.is_ok()
 }
+
+/// A builder for `count` workers serving `calc::Calc` (the `calc_worker` helper).
+pub fn calc_builder(
+    count: usize,
+) -> WorkerSetBuilder<UnixListener, calc::CalcResponse, calc::CalcRequest> {
+    calc::CalcWorkers::builder()
+        .worker_count(count)
+        .worker_path(helper("calc_worker"))
+}
