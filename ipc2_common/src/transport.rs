@@ -24,9 +24,9 @@ pub type WriteHalf = Box<dyn AsyncWrite + Send + Unpin>;
 /// `tokio::io::split` works for any stream; transports with cheaper halves override it.
 fn split_any<T: AsyncRead + AsyncWrite + Send + Unpin + 'static>(
     stream: T,
-) -> (ReadHalf, WriteHalf) {
+) -> io::Result<(ReadHalf, WriteHalf)> {
     let (read, write) = tokio::io::split(stream);
-    (Box::new(read), Box::new(write))
+    Ok((Box::new(read), Box::new(write)))
 }
 
 /// A listener the host accepts worker connections on.
@@ -48,7 +48,7 @@ pub trait Server: Sized + Send + Sync + 'static {
     fn accept(&self) -> impl Future<Output = io::Result<(Self::Stream, Option<u32>)>> + Send;
 
     /// Splits an accepted connection into its read and write halves.
-    fn split(stream: Self::Stream) -> (ReadHalf, WriteHalf) {
+    fn split(stream: Self::Stream) -> io::Result<(ReadHalf, WriteHalf)> {
         split_any(stream)
     }
 }
@@ -61,7 +61,7 @@ pub trait Client: AsyncRead + AsyncWrite + Sized + Send + Unpin + 'static {
     fn connect(address: &str) -> impl Future<Output = io::Result<Self>> + Send;
 
     /// Splits the connection into its read and write halves.
-    fn split(self) -> (ReadHalf, WriteHalf) {
+    fn split(self) -> io::Result<(ReadHalf, WriteHalf)> {
         split_any(self)
     }
 }
@@ -99,10 +99,11 @@ impl Server for UnixListener {
         Ok((stream, pid))
     }
 
-    /// Unix streams split into owned halves, with no lock between them.
-    fn split(stream: UnixStream) -> (ReadHalf, WriteHalf) {
-        let (read, write) = stream.into_split();
-        (Box::new(read), Box::new(write))
+    /// Unix streams split into halves that are woken only for what they wait for (see
+    /// [`crate::unix`]).
+    fn split(stream: UnixStream) -> io::Result<(ReadHalf, WriteHalf)> {
+        let (read, write) = crate::unix::split(stream)?;
+        Ok((Box::new(read), Box::new(write)))
     }
 }
 
@@ -111,10 +112,10 @@ impl Client for UnixStream {
         UnixStream::connect(address).await
     }
 
-    /// Unix streams split into owned halves, with no lock between them.
-    fn split(self) -> (ReadHalf, WriteHalf) {
-        let (read, write) = self.into_split();
-        (Box::new(read), Box::new(write))
+    /// See [`Server::split`] for Unix listeners.
+    fn split(self) -> io::Result<(ReadHalf, WriteHalf)> {
+        let (read, write) = crate::unix::split(self)?;
+        Ok((Box::new(read), Box::new(write)))
     }
 }
 

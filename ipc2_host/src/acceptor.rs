@@ -34,7 +34,15 @@ pub(crate) async fn accept_workers<S: Server>(server: S, shared: Arc<Shared>) {
 }
 
 async fn handshake<S: Server>(stream: S::Stream, peer_pid: Option<u32>, shared: Arc<Shared>) {
-    let (read, write) = S::split(stream);
+    let (read, write) = match S::split(stream) {
+        Ok(halves) => halves,
+        Err(err) => {
+            return refuse(
+                peer_pid,
+                &format!("its connection could not be set up: {err}"),
+            );
+        }
+    };
     let mut reader = FramedRead::new(read, FrameCodec::new(MAX_HELLO_LEN));
     let first = tokio::time::timeout(shared.config.startup_timeout, reader.next()).await;
     let hello = match first {

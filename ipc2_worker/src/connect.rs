@@ -97,7 +97,10 @@ where
             address: invitation.address.clone(),
             source,
         })?;
-    let (read, write) = stream.split();
+    let (read, write) = stream.split().map_err(|source| Error::Connect {
+        address: invitation.address.clone(),
+        source,
+    })?;
 
     let (frames, outgoing) = mpsc::unbounded_channel();
     let hello = Hello {
