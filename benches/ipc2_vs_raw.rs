@@ -322,14 +322,15 @@ fn echoes(runtime: &tokio::runtime::Runtime, raw: &mut Raw, scale: usize) -> Row
         let (bytes, vec) = runtime.block_on(async {
             let mut bytes = Vec::new();
             let mut vec = Vec::new();
+            // Each job is built before its clock starts, as the raw side's payload is.
             for _ in 0..iters.max(3) {
+                let job = BenchJob::Echo(ByteBuf::from(payload.clone()));
                 let start = Instant::now();
-                workers
-                    .send(BenchJob::Echo(ByteBuf::from(payload.clone())))
-                    .await?;
+                workers.send(job).await?;
                 bytes.push(start.elapsed());
+                let job = BenchJob::EchoVec(payload.clone());
                 let start = Instant::now();
-                workers.send(BenchJob::EchoVec(payload.clone())).await?;
+                workers.send(job).await?;
                 vec.push(start.elapsed());
             }
             Ok::<_, ipc2::Error>((percentiles(bytes), percentiles(vec)))

@@ -12,7 +12,7 @@
 //! - splitting the stream into two reads yields the same frames and the same ending as one read.
 #![no_main]
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use ipc2_common::{Error, FrameCodec, HEADER_LEN};
 use libfuzzer_sys::fuzz_target;
 use tokio_util::codec::Decoder;
@@ -39,7 +39,7 @@ fn run(stream: &[u8], split: usize) -> (Vec<Vec<u8>>, End) {
     let mut frames = Vec::new();
     let mut received = 0;
 
-    let check = |frame: BytesMut, frames: &mut Vec<Vec<u8>>| {
+    let check = |frame: Bytes, frames: &mut Vec<Vec<u8>>| {
         assert!(frame.len() <= MAX, "frame of {} > max {MAX}", frame.len());
         frames.push(frame.to_vec());
         let used: usize = frames.iter().map(|f| f.len() + HEADER_LEN).sum();

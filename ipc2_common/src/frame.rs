@@ -11,13 +11,17 @@
 //! the data that actually arrives (at most 1 MiB ahead of it). The same limit applies when
 //! encoding ([`crate::codec::encode_frame`]), so a side never sends what its peer must refuse.
 //!
+//! A large frame of up to 8 MiB is received into a recycled buffer ([`crate::buffers`]) big
+//! enough for all of it, which goes back to the pool when the frame is dropped: a peer that sends
+//! only such a header holds one buffer whose pages it never fills.
+//!
 //! [`FrameCodec`] plugs into `tokio_util::codec::FramedRead`, which supplies the buffering and makes
 //! reads cancel-safe; the codec only decides where frames start and end.
 
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use tokio_util::codec::Decoder;
 
-use crate::Error;
+use crate::{Error, buffers};
 
 /// Bytes in a frame header.
 pub const HEADER_LEN: usize = 4;
@@ -47,12 +51,17 @@ pub const DEFAULT_MAX_FRAME_LEN: usize = 64 * 1024 * 1024;
 #[derive(Debug, Clone)]
 pub struct FrameCodec {
     max_frame_len: usize,
+    /// Whether the buffer being filled is a recycled one holding a large frame.
+    recycling: bool,
 }
 
 impl FrameCodec {
     /// A codec that accepts payloads of at most `max_frame_len` bytes.
     pub fn new(max_frame_len: usize) -> Self {
-        Self { max_frame_len }
+        Self {
+            max_frame_len,
+            recycling: false,
+        }
     }
 
     /// The largest payload this codec accepts.
@@ -68,10 +77,10 @@ impl FrameCodec {
 }
 
 impl Decoder for FrameCodec {
-    type Item = BytesMut;
+    type Item = Bytes;
     type Error = Error;
 
-    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<BytesMut>, Error> {
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>, Error> {
         let Some(header) = src.get(..HEADER_LEN) else {
             return Ok(None);
         };
@@ -85,16 +94,32 @@ impl Decoder for FrameCodec {
         }
         let total = HEADER_LEN + len;
         if src.len() < total {
-            // Grow with the data, a chunk at a time: a peer that sends only a header costs at
-            // most one chunk, not the length it claims.
-            src.reserve((total - src.len()).min(RESERVE_CHUNK));
+            if !self.recycling && (buffers::LARGE..=buffers::MAX_POOLED).contains(&total) {
+                // Receive the rest straight into a recycled buffer that holds the whole frame.
+                let mut whole = buffers::take(total);
+                whole.extend_from_slice(src);
+                *src = BytesMut::from(Bytes::from(whole));
+                self.recycling = true;
+            } else {
+                // Grow with the data, a chunk at a time: a peer that sends only a header costs
+                // at most one chunk, not the length it claims.
+                src.reserve((total - src.len()).min(RESERVE_CHUNK));
+            }
             return Ok(None);
         }
+        if std::mem::take(&mut self.recycling) {
+            // The frame starts at the front of the recycled buffer; what arrived after it moves
+            // to a buffer of its own, and the frame lends the recycled one out until dropped.
+            let mut whole = Vec::from(std::mem::take(src));
+            src.extend_from_slice(&whole[total..]);
+            whole.truncate(total);
+            return Ok(Some(buffers::into_bytes(whole, HEADER_LEN)));
+        }
         src.advance(HEADER_LEN);
-        Ok(Some(src.split_to(len)))
+        Ok(Some(src.split_to(len).freeze()))
     }
 
-    fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<BytesMut>, Error> {
+    fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>, Error> {
         match self.decode(src)? {
             Some(frame) => Ok(Some(frame)),
             None if src.is_empty() => Ok(None),
@@ -170,6 +195,40 @@ mod tests {
         let mut buf = BytesMut::from(&frame(b"")[..]);
         assert_eq!(codec.decode(&mut buf).unwrap().unwrap().len(), 0);
         assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn large_frames_arrive_whole_however_the_stream_is_chunked() {
+        let large = |fill: u8, len: usize| frame(&vec![fill; len]);
+        let lens = [
+            buffers::LARGE,
+            5,
+            buffers::LARGE * 3 + 1,
+            0,
+            buffers::MAX_POOLED,
+        ];
+        let stream: Vec<u8> = lens
+            .iter()
+            .enumerate()
+            .flat_map(|(i, &len)| large(i as u8, len))
+            .collect();
+        for chunk in [1000, 4096, 65_536, 1 << 20, stream.len()] {
+            let mut codec = FrameCodec::new(buffers::MAX_POOLED);
+            let mut buf = BytesMut::new();
+            let mut got = Vec::new();
+            for piece in stream.chunks(chunk) {
+                buf.extend_from_slice(piece);
+                while let Some(f) = codec.decode(&mut buf).unwrap() {
+                    got.push(f);
+                }
+            }
+            assert!(buf.is_empty(), "chunk {chunk}: {} bytes left", buf.len());
+            let got_lens: Vec<usize> = got.iter().map(|f| f.len()).collect();
+            assert_eq!(got_lens, lens, "chunk {chunk}");
+            for (i, f) in got.iter().enumerate() {
+                assert!(f.iter().all(|&b| b == i as u8), "chunk {chunk}: frame {i}");
+            }
+        }
     }
 
     #[test]

@@ -28,6 +28,7 @@
 #![deny(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
 
+mod buffers;
 pub mod codec;
 mod envelope;
 mod error;

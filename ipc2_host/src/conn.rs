@@ -218,17 +218,13 @@ pub(crate) async fn read_replies(
             .map_err(|err| format!("bad envelope: {err}"))?;
         let body_at = payload.len() - body.len();
         let (id, outcome) = match header {
-            ToHost::Reply { id } => {
-                let payload = payload.freeze();
-                (id, Outcome::Reply { payload, body_at })
-            }
+            ToHost::Reply { id } => (id, Outcome::Reply { payload, body_at }),
             ToHost::Failed { id } => {
                 let reason = codec::decode_body::<String>(body)
                     .map_err(|err| format!("bad failure message: {err}"))?;
                 (id, Outcome::Failed(reason))
             }
             ToHost::Event => {
-                let payload = payload.freeze();
                 events.push(RawEvent {
                     worker: conn.worker,
                     payload,

@@ -27,7 +27,7 @@ use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use ipc2_common::handshake::{Hello, Invitation, PROTOCOL_VERSION};
 use ipc2_common::{FrameCodec, HEADER_LEN, ToHost, ToWorker, codec};
 use jobs::{TestJob, TestReply};
@@ -119,7 +119,7 @@ fn next_frame(
     stream: &mut UnixStream,
     frames: &mut FrameCodec,
     buf: &mut BytesMut,
-) -> Result<Option<BytesMut>> {
+) -> Result<Option<Bytes>> {
     let mut chunk = [0; 64 * 1024];
     loop {
         if let Some(payload) = frames.decode(buf)? {
