@@ -36,12 +36,29 @@ const LARGE: usize = u32::MAX as usize;
 ///
 /// The value is measured first (bincode's size-counting writer, which copies nothing), so an
 /// oversized frame is refused before anything is allocated for it. A large frame is encoded into
-/// a recycled buffer ([`crate::buffers`]), which [`crate::write_frames`] returns once written.
+/// a recycled buffer ([`crate::buffers`]), which the connection's writer returns once written.
 pub fn encode_frame<H: Serialize, B: Serialize + ?Sized>(
     header: &H,
     body: Option<&B>,
     max_frame_len: usize,
 ) -> Result<Vec<u8>, Error> {
+    let total = frame_len(header, body, max_frame_len)?;
+    let mut frame = if total >= buffers::LARGE {
+        buffers::take(total)
+    } else {
+        Vec::with_capacity(64)
+    };
+    encode_frame_into(&mut frame, header, body, max_frame_len)?;
+    Ok(frame)
+}
+
+/// The length of the frame of `header` and `body`, length prefix included, measured without
+/// encoding anything. Fails with [`Error::FrameTooLarge`] if its payload exceeds `max_frame_len`.
+pub(crate) fn frame_len<H: Serialize, B: Serialize + ?Sized>(
+    header: &H,
+    body: Option<&B>,
+    max_frame_len: usize,
+) -> Result<usize, Error> {
     let mut size = SizeWriter::default();
     bincode::serde::encode_into_writer(header, &mut size, standard()).map_err(Error::Encode)?;
     if let Some(body) = body {
@@ -54,17 +71,11 @@ pub fn encode_frame<H: Serialize, B: Serialize + ?Sized>(
             max: max_frame_len,
         });
     }
-    let mut frame = if HEADER_LEN + len >= buffers::LARGE {
-        buffers::take(HEADER_LEN + len)
-    } else {
-        Vec::with_capacity(64)
-    };
-    encode_frame_into(&mut frame, header, body, max_frame_len)?;
-    Ok(frame)
+    Ok(HEADER_LEN + len)
 }
 
 /// Appends the frame of `header` and `body` to `buf`. On error `buf` is left as it was.
-fn encode_frame_into<H: Serialize, B: Serialize + ?Sized>(
+pub(crate) fn encode_frame_into<H: Serialize, B: Serialize + ?Sized>(
     buf: &mut Vec<u8>,
     header: &H,
     body: Option<&B>,

@@ -51,6 +51,10 @@ pub enum Error {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// The connection's writer has stopped (the peer is gone, or writing to it failed), so
+    /// nothing more can be sent on it.
+    #[error("the connection is closed")]
+    Closed,
     /// Reading from or writing to the connection failed.
     #[error("connection i/o failed")]
     Io(#[from] io::Error),

@@ -34,13 +34,13 @@ mod envelope;
 mod error;
 mod frame;
 pub mod handshake;
+pub mod id_map;
+pub mod outbox;
 pub mod shape;
 mod transport;
 pub mod unix;
-mod writer;
 
 pub use envelope::{ToHost, ToWorker};
 pub use error::Error;
 pub use frame::{DEFAULT_MAX_FRAME_LEN, FrameCodec, HEADER_LEN};
 pub use transport::{Client, ReadHalf, Server, WriteHalf};
-pub use writer::write_frames;

@@ -9,13 +9,14 @@
 //! second `Hello`, a malformed frame) ends the loop with a reason, and the supervisor kills and
 //! replaces that worker: a broken or hostile worker cannot answer someone else's call.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
+use ipc2_common::id_map::IdMap;
+use ipc2_common::outbox::Outbox;
 use ipc2_common::{FrameCodec, ReadHalf, ToHost, ToWorker, codec};
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio_util::codec::FramedRead;
@@ -45,8 +46,8 @@ pub(crate) struct Conn {
     born: Instant,
     /// Milliseconds after `born` when the worker last sent anything.
     heard: AtomicU64,
-    frames: mpsc::UnboundedSender<Vec<u8>>,
-    inflight: Mutex<Option<HashMap<u64, oneshot::Sender<Outcome>>>>,
+    outbox: Outbox,
+    inflight: Mutex<Option<IdMap<oneshot::Sender<Outcome>>>>,
     answered: AtomicU64,
     idle: Notify,
     kill: mpsc::UnboundedSender<ExitCause>,
@@ -57,7 +58,7 @@ impl Conn {
         worker: usize,
         generation: u64,
         pid: u32,
-        frames: mpsc::UnboundedSender<Vec<u8>>,
+        outbox: Outbox,
         kill: mpsc::UnboundedSender<ExitCause>,
     ) -> Self {
         Self {
@@ -67,15 +68,15 @@ impl Conn {
             open: AtomicBool::new(true),
             born: Instant::now(),
             heard: AtomicU64::new(0),
-            frames,
-            inflight: Mutex::new(Some(HashMap::new())),
+            outbox,
+            inflight: Mutex::new(Some(IdMap::default())),
             answered: AtomicU64::new(0),
             idle: Notify::new(),
             kill,
         }
     }
 
-    fn inflight(&self) -> MutexGuard<'_, Option<HashMap<u64, oneshot::Sender<Outcome>>>> {
+    fn inflight(&self) -> MutexGuard<'_, Option<IdMap<oneshot::Sender<Outcome>>>> {
         self.inflight.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -100,7 +101,7 @@ impl Conn {
             None => return Err(frame),
         };
         // If the writer is gone the connection is closing, and the supervisor fails the call.
-        let _ = self.frames.send(frame);
+        let _ = self.outbox.send_frame(frame);
         Ok(rx)
     }
 
@@ -109,7 +110,7 @@ impl Conn {
         if !self.is_open() {
             return Err(frame);
         }
-        self.frames.send(frame).map_err(|e| e.0)
+        self.outbox.send_frame(frame)
     }
 
     /// Delivers the outcome of call `id`. Returns false if no such call is in flight here.
@@ -147,7 +148,7 @@ impl Conn {
     pub(crate) async fn idle(&self) {
         loop {
             let notified = self.idle.notified();
-            if self.inflight().as_ref().is_none_or(HashMap::is_empty) {
+            if self.inflight().as_ref().is_none_or(IdMap::is_empty) {
                 return;
             }
             notified.await;
@@ -182,9 +183,9 @@ impl Conn {
 
     /// Tells the worker that the caller of request `id` gave up on it.
     pub(crate) fn cancel(&self, id: u64) {
-        if let Ok(frame) = codec::encode_frame(&ToWorker::Cancel { id }, None::<&()>, usize::MAX) {
-            let _ = self.frames.send(frame);
-        }
+        let _ = self
+            .outbox
+            .send(&ToWorker::Cancel { id }, None::<&()>, usize::MAX);
     }
 
     /// Asks the supervisor to kill this worker.
@@ -201,44 +202,57 @@ pub(crate) async fn read_replies(
     events: &EventQueue,
     frames: &mut FramedRead<ReadHalf, FrameCodec>,
 ) -> Result<(), String> {
-    while let Some(frame) = frames.next().await {
-        let payload = match frame {
-            Ok(payload) => {
-                conn.heard();
-                payload
+    while let Some(first) = frames.next().await {
+        // The clock is read once per wake-up, not per frame: a busy connection delivers many.
+        conn.heard();
+        let mut next = Some(first);
+        while let Some(frame) = next.take() {
+            match frame {
+                Ok(payload) => deliver(conn, pool, events, payload)?,
+                // The connection broke (a reset, or the stream ended inside a frame): the worker
+                // went away, which is a death for the supervisor to report, not a violation.
+                Err(ipc2_common::Error::Io(_) | ipc2_common::Error::UnexpectedEof { .. }) => {
+                    return Ok(());
+                }
+                Err(err) => return Err(format!("bad frame: {err}")),
             }
-            // The connection broke (a reset, or the stream ended inside a frame): the worker went
-            // away, which is a death for the supervisor to report, not a protocol violation.
-            Err(ipc2_common::Error::Io(_) | ipc2_common::Error::UnexpectedEof { .. }) => {
-                return Ok(());
-            }
-            Err(err) => return Err(format!("bad frame: {err}")),
-        };
-        let (header, body) = codec::decode_header::<ToHost>(&payload)
-            .map_err(|err| format!("bad envelope: {err}"))?;
-        let body_at = payload.len() - body.len();
-        let (id, outcome) = match header {
-            ToHost::Reply { id } => (id, Outcome::Reply { payload, body_at }),
-            ToHost::Failed { id } => {
-                let reason = codec::decode_body::<String>(body)
-                    .map_err(|err| format!("bad failure message: {err}"))?;
-                (id, Outcome::Failed(reason))
-            }
-            ToHost::Event => {
-                events.push(RawEvent {
-                    worker: conn.worker,
-                    payload,
-                    body_at,
-                });
-                continue;
-            }
-            ToHost::Heartbeat => continue,
-            ToHost::Hello => return Err("a second hello".into()),
-        };
-        if !conn.complete(id, outcome) {
-            return Err(format!("a reply to request {id}, which it was not running"));
+            next = frames.next().now_or_never().flatten();
         }
-        pool.release(conn.clone());
     }
+    Ok(())
+}
+
+/// Delivers one frame from the worker: a reply to its caller, an event to the queue.
+fn deliver(
+    conn: &Arc<Conn>,
+    pool: &Arc<Pool>,
+    events: &EventQueue,
+    payload: Bytes,
+) -> Result<(), String> {
+    let (header, body) =
+        codec::decode_header::<ToHost>(&payload).map_err(|err| format!("bad envelope: {err}"))?;
+    let body_at = payload.len() - body.len();
+    let (id, outcome, answered) = match header {
+        ToHost::Reply { id } => (id, Outcome::Reply { payload, body_at }, true),
+        ToHost::Failed { id } => {
+            let reason = codec::decode_body::<String>(body)
+                .map_err(|err| format!("bad failure message: {err}"))?;
+            (id, Outcome::Failed(reason), false)
+        }
+        ToHost::Event => {
+            events.push(RawEvent {
+                worker: conn.worker,
+                payload,
+                body_at,
+            });
+            return Ok(());
+        }
+        ToHost::Heartbeat => return Ok(()),
+        ToHost::Hello => return Err("a second hello".into()),
+    };
+    if !conn.complete(id, outcome) {
+        return Err(format!("a reply to request {id}, which it was not running"));
+    }
+    pool.finish(conn, answered);
     Ok(())
 }

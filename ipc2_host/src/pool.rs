@@ -117,7 +117,7 @@ impl Lease {
 impl Drop for Lease {
     fn drop(&mut self) {
         if self.armed {
-            self.pool.release(self.conn.clone());
+            self.pool.give_back(&self.conn, None);
         }
     }
 }
@@ -246,22 +246,44 @@ impl Pool {
         waiting.await.unwrap_or(Err(Error::Shutdown))
     }
 
-    /// Gives a unit of `conn`'s capacity back: to the longest waiter for that worker, else the
-    /// longest general waiter, else the idle list. A unit of a closed connection just
-    /// disappears.
-    pub(crate) fn release(self: &Arc<Self>, conn: Arc<Conn>) {
+    /// Gives back a unit of `conn`'s capacity whose call ended without the worker's word (it
+    /// died first).
+    pub(crate) fn release(self: &Arc<Self>, conn: &Arc<Conn>) {
+        self.give_back(conn, None);
+    }
+
+    /// A call on `conn` ended with an answer (`answered`) or a failure from the worker: counts
+    /// it and gives its unit of capacity back.
+    pub(crate) fn finish(self: &Arc<Self>, conn: &Arc<Conn>, answered: bool) {
+        self.give_back(conn, Some(answered));
+    }
+
+    /// Gives a unit of `conn`'s capacity back, counting the call that held it if there was one:
+    /// to the longest waiter for that worker, else the longest general waiter, else the idle
+    /// list. A unit of a closed connection just disappears.
+    fn give_back(self: &Arc<Self>, conn: &Arc<Conn>, answered: Option<bool>) {
         let mut state = self.state();
-        state.lease_back(&conn);
+        let slot = &mut state.slots[conn.worker];
+        match answered {
+            Some(true) => slot.jobs_done += 1,
+            Some(false) => slot.jobs_failed += 1,
+            None => {}
+        }
+        state.lease_back(conn);
         if conn.is_open() {
-            self.hand_out(&mut state, conn);
+            self.hand_out(&mut state, conn.clone());
         }
         self.notify_if_drained(&mut state);
     }
 
     fn hand_out(self: &Arc<Self>, state: &mut State, conn: Arc<Conn>) {
+        let worker = conn.worker;
+        if state.slots[worker].targeted.is_empty() && state.waiters.is_empty() {
+            state.idle.push_back(conn);
+            return;
+        }
         state.lease_out(&conn);
         let mut lease = Lease::new(conn, self);
-        let worker = lease.conn.worker;
         while let Some(waiter) = state.slots[worker]
             .targeted
             .pop_front()
@@ -356,14 +378,9 @@ impl Pool {
         self.state().slots[worker].restarts += 1;
     }
 
-    /// Counts a finished job, for [`stats`](Self::stats).
-    pub(crate) fn count_job(&self, worker: usize, ok: bool) {
-        let mut state = self.state();
-        let slot = &mut state.slots[worker];
-        match ok {
-            true => slot.jobs_done += 1,
-            false => slot.jobs_failed += 1,
-        }
+    /// Counts `count` calls on `worker` failed by its death.
+    pub(crate) fn count_failed(&self, worker: usize, count: usize) {
+        self.state().slots[worker].jobs_failed += count as u64;
     }
 
     /// Refuses every caller, queued or new, with `err` until the next worker starts cleanly.
@@ -457,9 +474,9 @@ mod tests {
     use super::*;
 
     fn conn(worker: usize) -> Arc<Conn> {
-        let (frames, _) = mpsc::unbounded_channel();
+        let (outbox, _) = ipc2_common::outbox::outbox();
         let (kill, _) = mpsc::unbounded_channel();
-        Arc::new(Conn::new(worker, 1, 100 + worker as u32, frames, kill))
+        Arc::new(Conn::new(worker, 1, 100 + worker as u32, outbox, kill))
     }
 
     fn pool(slots: usize, capacity: usize) -> Arc<Pool> {
@@ -631,9 +648,12 @@ mod tests {
     async fn stats_count_what_each_worker_holds() {
         let pool = pool(2, 8);
         pool.add(&conn(0), 2);
+        let answered = pool.checkout(Some(0), true).await.unwrap();
+        let conn = answered.conn().clone();
+        answered.into_inflight();
+        pool.finish(&conn, true);
         let lease = pool.checkout(Some(0), true).await.unwrap();
-        pool.count_job(0, true);
-        pool.count_job(0, false);
+        pool.count_failed(0, 1);
         pool.count_restart(1);
         let stats = pool.stats();
         assert_eq!(stats.in_flight, 1);

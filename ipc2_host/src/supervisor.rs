@@ -30,7 +30,7 @@ use tracing::Instrument;
 
 use crate::Error;
 use crate::child::{Child, Children};
-use ipc2_common::{ReadHalf, WriteHalf};
+use ipc2_common::{ReadHalf, WriteHalf, outbox};
 
 use crate::conn::{Conn, Outcome, read_replies};
 use crate::error::{ExitCause, WorkerExit};
@@ -349,16 +349,16 @@ async fn serve(
     let Candidate {
         mut reader, writer, ..
     } = candidate;
-    let (frames_tx, frames) = mpsc::unbounded_channel();
+    let (outbox, queued) = outbox::outbox();
     let (kill_tx, mut kill) = mpsc::unbounded_channel();
     let conn = Arc::new(Conn::new(
         slot,
         worker.generation,
         worker.pid,
-        frames_tx,
+        outbox,
         kill_tx,
     ));
-    let writer = tokio::spawn(write(frames, writer));
+    let writer = tokio::spawn(write(queued, writer));
     shared.pool.add(&conn, shared.config.max_in_flight);
     if let Some(first) = first.take() {
         let _ = first.send(Ok(()));
@@ -457,9 +457,10 @@ async fn end(
         shared.children.signal(worker.pid, Signal::KILL);
     }
     let exit = finish(slot, &mut worker, cause).await;
+    shared.pool.count_failed(conn.worker, inflight.len());
     for call in inflight {
         let _ = call.send(Outcome::Exited(exit.clone()));
-        shared.pool.release(conn.clone());
+        shared.pool.release(conn);
     }
     exit
 }
@@ -530,8 +531,8 @@ async fn stuck(conn: &Conn, heartbeat: Option<(Duration, Option<Duration>)>) -> 
     }
 }
 
-async fn write(frames: mpsc::UnboundedReceiver<Vec<u8>>, writer: WriteHalf) {
-    if let Err(err) = ipc2_common::write_frames(frames, writer).await {
+async fn write(drain: outbox::Drain, writer: WriteHalf) {
+    if let Err(err) = outbox::write_frames(drain, writer).await {
         tracing::debug!("ipc2: writing to a worker failed: {err}");
     }
 }

@@ -458,9 +458,11 @@ where
                 }
             }
         };
-        let queued_at = Instant::now();
+        // The clock is read for the debug event only: on a busy set it is a measurable cost.
+        let timed = tracing::enabled!(tracing::Level::DEBUG);
+        let queued_at = timed.then(Instant::now);
         let (conn, reply) = within(deadline, dispatch).await.ok_or_else(timed_out)??;
-        let sent_at = Instant::now();
+        let sent_at = timed.then(Instant::now);
         // From here on the request is on the worker: if this future is dropped, or times out
         // without a restart, the worker is told so it can stop working on it.
         let mut cancel = CancelOnDrop {
@@ -494,15 +496,16 @@ where
             }
         }
         let answered = matches!(outcome, Outcome::Reply { .. });
-        self.shared.pool.count_job(conn.worker, answered);
-        tracing::debug!(
-            id,
-            worker = conn.worker,
-            queue_wait = ?sent_at - queued_at,
-            run_time = ?sent_at.elapsed(),
-            answered,
-            "ipc2 job done"
-        );
+        if let (Some(queued_at), Some(sent_at)) = (queued_at, sent_at) {
+            tracing::debug!(
+                id,
+                worker = conn.worker,
+                queue_wait = ?sent_at - queued_at,
+                run_time = ?sent_at.elapsed(),
+                answered,
+                "ipc2 job done"
+            );
+        }
         match outcome {
             Outcome::Reply { payload, body_at } => codec::decode_body::<R>(&payload[body_at..])
                 .map_err(|source| {

@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use ipc2_common::handshake::{Hello, Invitation, PROTOCOL_VERSION};
-use ipc2_common::{Client, FrameCodec, ToHost, ToWorker, codec, write_frames};
+use ipc2_common::outbox::{self, Outbox};
+use ipc2_common::{Client, FrameCodec, ToHost, ToWorker, codec};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::io::AsyncRead;
@@ -19,7 +20,7 @@ use tokio::sync::mpsc;
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 
-use crate::job::Cancels;
+use crate::cancel::Flags;
 use crate::{Error, EventSender, Job, ReplySender};
 
 /// The stream of jobs from the host. Returned by [`connect`].
@@ -102,7 +103,7 @@ where
         source,
     })?;
 
-    let (frames, outgoing) = mpsc::unbounded_channel();
+    let (outbox, queued) = outbox::outbox();
     let hello = Hello {
         protocol_version: PROTOCOL_VERSION,
         token: invitation.token.clone(),
@@ -110,30 +111,24 @@ where
         pid: std::process::id(),
         reply_shape,
     };
-    frames
-        .send(codec::encode_frame(
-            &ToHost::Hello,
-            Some(&hello),
-            invitation.max_frame_len,
-        )?)
-        .map_err(|_| Error::Closed)?;
+    outbox.send(&ToHost::Hello, Some(&hello), invitation.max_frame_len)?;
     tokio::spawn(async move {
-        if let Err(err) = write_frames(outgoing, write).await {
+        if let Err(err) = outbox::write_frames(queued, write).await {
             tracing::debug!("ipc2 worker: writing to the host failed: {err}");
         }
     });
 
     let (jobs_tx, jobs) = mpsc::unbounded_channel();
-    let events = EventSender::new(frames.clone(), invitation.max_frame_len);
+    let events = EventSender::new(outbox.clone(), invitation.max_frame_len);
     let closed = CancellationToken::new();
     if let Some(interval) = invitation.heartbeat {
-        tokio::spawn(heartbeat(frames.clone(), interval, closed.clone()));
+        tokio::spawn(heartbeat(outbox.clone(), interval, closed.clone()));
     }
     let reader = Reader::<R, W> {
-        frames,
+        outbox,
         jobs: jobs_tx,
         max_frame_len: invitation.max_frame_len,
-        cancels: Cancels::default(),
+        cancels: Flags::default(),
         _types: PhantomData,
     };
     let framed = FramedRead::new(read, FrameCodec::new(invitation.max_frame_len));
@@ -146,14 +141,7 @@ where
 
 /// Sends a heartbeat every `interval` until the connection to the host is gone. It runs on the
 /// I/O side, so it keeps beating while handlers are busy, as long as the runtime can run tasks.
-async fn heartbeat(
-    frames: mpsc::UnboundedSender<Vec<u8>>,
-    interval: Duration,
-    closed: CancellationToken,
-) {
-    let Ok(frame) = codec::encode_frame(&ToHost::Heartbeat, None::<&()>, usize::MAX) else {
-        return;
-    };
+async fn heartbeat(outbox: Outbox, interval: Duration, closed: CancellationToken) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -161,7 +149,10 @@ async fn heartbeat(
             _ = ticker.tick() => {}
             _ = closed.cancelled() => return,
         }
-        if frames.send(frame.clone()).is_err() {
+        if outbox
+            .send(&ToHost::Heartbeat, None::<&()>, usize::MAX)
+            .is_err()
+        {
             return;
         }
     }
@@ -169,15 +160,15 @@ async fn heartbeat(
 
 /// Turns incoming frames into jobs.
 struct Reader<R, W> {
-    frames: mpsc::UnboundedSender<Vec<u8>>,
+    outbox: Outbox,
     jobs: mpsc::UnboundedSender<Job<R, W>>,
     max_frame_len: usize,
-    cancels: Cancels,
+    cancels: Flags,
     _types: PhantomData<fn() -> (R, W)>,
 }
 
 impl<R: DeserializeOwned, W: Serialize> Reader<R, W> {
-    async fn run<T: AsyncRead + Unpin>(self, mut framed: FramedRead<T, FrameCodec>) {
+    async fn run<T: AsyncRead + Unpin>(mut self, mut framed: FramedRead<T, FrameCodec>) {
         while let Some(frame) = framed.next().await {
             let result = frame.and_then(|payload| self.handle(&payload));
             if let Err(err) = result {
@@ -189,15 +180,15 @@ impl<R: DeserializeOwned, W: Serialize> Reader<R, W> {
         }
     }
 
-    fn handle(&self, payload: &[u8]) -> Result<(), ipc2_common::Error> {
+    fn handle(&mut self, payload: &[u8]) -> Result<(), ipc2_common::Error> {
         let (header, body) = codec::decode_header::<ToWorker>(payload)?;
         match header {
             ToWorker::Request { id } => {
                 let tx = ReplySender::new(
                     id,
-                    self.frames.clone(),
+                    self.outbox.clone(),
                     self.max_frame_len,
-                    self.cancels.clone(),
+                    self.cancels.register(id),
                 );
                 match codec::decode_body::<R>(body) {
                     Ok(data) => {
@@ -220,16 +211,7 @@ impl<R: DeserializeOwned, W: Serialize> Reader<R, W> {
                     std::any::type_name::<R>()
                 ),
             },
-            ToWorker::Cancel { id } => {
-                let cancel = self
-                    .cancels
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .remove(&id);
-                if let Some(cancel) = cancel {
-                    cancel.cancel();
-                }
-            }
+            ToWorker::Cancel { id } => self.cancels.cancel(id),
         }
         Ok(())
     }

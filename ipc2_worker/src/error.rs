@@ -9,7 +9,7 @@ pub enum Error {
     /// The environment does not hold a valid invitation, a message could not be encoded, or the
     /// connection broke. `Protocol(NotStartedByHost)` means the program was run by hand.
     #[error(transparent)]
-    Protocol(#[from] ipc2_common::Error),
+    Protocol(ipc2_common::Error),
     /// The host's address could not be reached.
     #[error("could not connect to the host at {address}")]
     Connect {
@@ -22,4 +22,13 @@ pub enum Error {
     /// The connection to the host is closed, so the reply cannot be delivered.
     #[error("the connection to the host is closed")]
     Closed,
+}
+
+impl From<ipc2_common::Error> for Error {
+    fn from(err: ipc2_common::Error) -> Self {
+        match err {
+            ipc2_common::Error::Closed => Error::Closed,
+            other => Error::Protocol(other),
+        }
+    }
 }

@@ -3,9 +3,9 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-use ipc2_common::{ToHost, codec};
+use ipc2_common::ToHost;
+use ipc2_common::outbox::Outbox;
 use serde::Serialize;
-use tokio::sync::mpsc::UnboundedSender;
 
 use crate::Error;
 
@@ -23,15 +23,15 @@ use crate::Error;
 /// # }
 /// ```
 pub struct EventSender<W> {
-    frames: UnboundedSender<Vec<u8>>,
+    outbox: Outbox,
     max_frame_len: usize,
     _event: PhantomData<fn(W)>,
 }
 
 impl<W: Serialize> EventSender<W> {
-    pub(crate) fn new(frames: UnboundedSender<Vec<u8>>, max_frame_len: usize) -> Self {
+    pub(crate) fn new(outbox: Outbox, max_frame_len: usize) -> Self {
         Self {
-            frames,
+            outbox,
             max_frame_len,
             _event: PhantomData,
         }
@@ -40,15 +40,16 @@ impl<W: Serialize> EventSender<W> {
     /// Queues `event` for the host. Fails if it cannot be encoded (for example, it exceeds the
     /// frame limit) or the connection to the host is closed.
     pub fn send(&self, event: W) -> Result<(), Error> {
-        let frame = codec::encode_frame(&ToHost::Event, Some(&event), self.max_frame_len)?;
-        self.frames.send(frame).map_err(|_| Error::Closed)
+        Ok(self
+            .outbox
+            .send(&ToHost::Event, Some(&event), self.max_frame_len)?)
     }
 }
 
 impl<W> Clone for EventSender<W> {
     fn clone(&self) -> Self {
         Self {
-            frames: self.frames.clone(),
+            outbox: self.outbox.clone(),
             max_frame_len: self.max_frame_len,
             _event: PhantomData,
         }

@@ -1,15 +1,14 @@
 //! A job as the worker sees it, and the handle that answers it.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
-use ipc2_common::{ToHost, codec};
+use ipc2_common::ToHost;
+use ipc2_common::outbox::Outbox;
 use serde::Serialize;
-use tokio::sync::mpsc::UnboundedSender;
-use tokio_util::sync::CancellationToken;
 
 use crate::Error;
+use crate::cancel::Flag;
 
 /// One message from the host.
 #[derive(Debug)]
@@ -28,9 +27,6 @@ pub enum Job<R, W> {
     },
 }
 
-/// The cancellation tokens of the requests being worked on, by request id.
-pub(crate) type Cancels = Arc<Mutex<HashMap<u64, CancellationToken>>>;
-
 /// Answers one request. Obtained from [`Job::Bidirectional`].
 ///
 /// Exactly one answer reaches the host: [`send`](Self::send), [`fail`](Self::fail), or, if the
@@ -42,54 +38,43 @@ pub(crate) type Cancels = Arc<Mutex<HashMap<u64, CancellationToken>>>;
 #[must_use = "dropping a ReplySender fails the host's request"]
 pub struct ReplySender<W> {
     id: u64,
-    frames: Option<UnboundedSender<Vec<u8>>>,
+    outbox: Option<Outbox>,
     max_frame_len: usize,
-    cancel: CancellationToken,
-    cancels: Cancels,
+    cancel: Arc<Flag>,
     _reply: std::marker::PhantomData<fn(W)>,
 }
 
 impl<W> ReplySender<W> {
-    pub(crate) fn new(
-        id: u64,
-        frames: UnboundedSender<Vec<u8>>,
-        max_frame_len: usize,
-        cancels: Cancels,
-    ) -> Self {
-        let cancel = CancellationToken::new();
-        lock(&cancels).insert(id, cancel.clone());
+    pub(crate) fn new(id: u64, outbox: Outbox, max_frame_len: usize, cancel: Arc<Flag>) -> Self {
         Self {
             id,
-            frames: Some(frames),
+            outbox: Some(outbox),
             max_frame_len,
             cancel,
-            cancels,
             _reply: std::marker::PhantomData,
         }
     }
 
     /// Whether the host has given up on this request.
     pub fn is_cancelled(&self) -> bool {
-        self.cancel.is_cancelled()
+        self.cancel.is_raised()
     }
 
     /// Completes when the host gives up on this request.
     pub async fn cancelled(&self) {
-        self.cancel.cancelled().await
+        self.cancel.raised().await
     }
 
     /// Fails the host's request with `reason` instead of answering it.
     pub fn fail(mut self, reason: &str) {
-        if let Some(frames) = self.finish() {
-            send_failure(&frames, self.id, reason);
+        if let Some(outbox) = self.finish() {
+            send_failure(&outbox, self.id, reason);
         }
     }
 
-    /// Takes the connection to answer on, once; unregisters the request's cancellation.
-    fn finish(&mut self) -> Option<UnboundedSender<Vec<u8>>> {
-        let frames = self.frames.take()?;
-        lock(&self.cancels).remove(&self.id);
-        Some(frames)
+    /// Takes the connection to answer on, once.
+    fn finish(&mut self) -> Option<Outbox> {
+        self.outbox.take()
     }
 }
 
@@ -100,27 +85,24 @@ impl<W: Serialize> ReplySender<W> {
     /// fails with that reason and the error is returned here too. Fails with [`Error::Closed`] when
     /// the host is gone.
     pub fn send(mut self, reply: W) -> Result<(), Error> {
-        let frames = self.finish().ok_or(Error::Closed)?;
+        let outbox = self.finish().ok_or(Error::Closed)?;
         let header = ToHost::Reply { id: self.id };
-        match codec::encode_frame(&header, Some(&reply), self.max_frame_len) {
-            Ok(frame) => frames.send(frame).map_err(|_| Error::Closed),
+        match outbox.send(&header, Some(&reply), self.max_frame_len) {
+            Ok(()) => Ok(()),
+            Err(ipc2_common::Error::Closed) => Err(Error::Closed),
             Err(err) => {
                 let reason = format!("the worker could not encode its reply: {err}");
-                send_failure(&frames, self.id, &reason);
+                send_failure(&outbox, self.id, &reason);
                 Err(err.into())
             }
         }
     }
 }
 
-fn lock(cancels: &Cancels) -> std::sync::MutexGuard<'_, HashMap<u64, CancellationToken>> {
-    cancels.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 /// Failure reasons are cut to this many bytes.
 const MAX_REASON_LEN: usize = 4096;
 
-fn send_failure(frames: &UnboundedSender<Vec<u8>>, id: u64, reason: &str) {
+fn send_failure(outbox: &Outbox, id: u64, reason: &str) {
     let header = ToHost::Failed { id };
     // A long reason is cut at a character boundary rather than lost.
     let cut = (0..=reason.len().min(MAX_REASON_LEN))
@@ -128,16 +110,14 @@ fn send_failure(frames: &UnboundedSender<Vec<u8>>, id: u64, reason: &str) {
         .find(|&i| reason.is_char_boundary(i))
         .unwrap_or(0);
     let reason = &reason[..cut];
-    if let Ok(frame) = codec::encode_frame(&header, Some(reason), usize::MAX) {
-        let _ = frames.send(frame);
-    }
+    let _ = outbox.send(&header, Some(reason), usize::MAX);
 }
 
 impl<W> Drop for ReplySender<W> {
     fn drop(&mut self) {
-        if let Some(frames) = self.finish() {
+        if let Some(outbox) = self.finish() {
             send_failure(
-                &frames,
+                &outbox,
                 self.id,
                 "the worker dropped the reply handle without answering",
             );

@@ -36,6 +36,7 @@
 #![doc(test(attr(deny(warnings))))]
 
 pub mod blocking;
+mod cancel;
 mod connect;
 mod error;
 mod event;
