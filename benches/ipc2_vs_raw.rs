@@ -38,6 +38,9 @@ enum BenchReply {
 
 type Workers = WorkerSet<tokio::net::UnixListener, BenchReply, BenchJob>;
 
+/// The spin-poll setting measured (the figure the docs suggest).
+const SPIN: Duration = Duration::from_micros(50);
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     if ipc2::worker::started_by_host() {
         return ipc2_worker();
@@ -48,7 +51,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     let quick = args.iter().any(|a| a == "--quick");
     match args.first().map(String::as_str) {
-        Some("--raw-echo") => raw_echo(&args[1]),
+        Some("--raw-echo") => raw_echo(&args[1], Duration::from_micros(args[2].parse()?)),
         Some("--bare") => {
             UnixStream::connect(&args[1])?;
             Ok(())
@@ -95,13 +98,17 @@ fn ipc2_worker() -> Result<(), Box<dyn std::error::Error>> {
 /// The raw peer: length-prefixed frames over a blocking socket, buffered both ways and flushed
 /// whenever no further request is already buffered (so a lone request is answered at once and a
 /// pipelined burst with one write). An 8-byte frame is an "add" (answered with the 4-byte sum);
-/// anything else is echoed.
-fn raw_echo(path: &str) -> Result<(), Box<dyn std::error::Error>> {
+/// anything else is echoed. With a `spin`, it polls for up to that long before each blocking
+/// read.
+fn raw_echo(path: &str, spin: Duration) -> Result<(), Box<dyn std::error::Error>> {
     let stream = UnixStream::connect(path)?;
     let mut reader = BufReader::with_capacity(64 * 1024, &stream);
     let mut writer = BufWriter::with_capacity(64 * 1024, &stream);
     let mut payload = Vec::new();
     loop {
+        if reader.buffer().is_empty() {
+            spin_until_readable(&stream, spin);
+        }
         let mut len = [0; 4];
         if reader.read_exact(&mut len).is_err() {
             return Ok(());
@@ -123,25 +130,42 @@ fn raw_echo(path: &str) -> Result<(), Box<dyn std::error::Error>> {
     }
 }
 
+/// Polls `stream` for up to `spin` until it has something to read.
+fn spin_until_readable(stream: &UnixStream, spin: Duration) {
+    let deadline = Instant::now() + spin;
+    let mut peek = [0u8; 1];
+    let flags = rustix::net::RecvFlags::DONTWAIT | rustix::net::RecvFlags::PEEK;
+    while Instant::now() < deadline {
+        match rustix::net::recv(stream, &mut peek[..], flags) {
+            Err(rustix::io::Errno::AGAIN) => std::hint::spin_loop(),
+            _ => return,
+        }
+    }
+}
+
 struct Raw {
     stream: UnixStream,
     child: Child,
+    spin: Duration,
     frame: Vec<u8>,
     reply: Vec<u8>,
 }
 
 impl Raw {
-    fn start(dir: &Path) -> Result<Self, Box<dyn std::error::Error>> {
-        let path = dir.join("raw.sock");
+    /// Starts a raw peer; with a `spin`, both ends poll that long before blocking reads.
+    fn start(dir: &Path, spin: Duration) -> Result<Self, Box<dyn std::error::Error>> {
+        let path = dir.join(format!("raw-{}.sock", spin.as_micros()));
         let listener = UnixListener::bind(&path)?;
         let child = Command::new(std::env::current_exe()?)
             .arg("--raw-echo")
             .arg(&path)
+            .arg(spin.as_micros().to_string())
             .spawn()?;
         let (stream, _) = listener.accept()?;
         Ok(Self {
             stream,
             child,
+            spin,
             frame: Vec::new(),
             reply: Vec::new(),
         })
@@ -156,6 +180,7 @@ impl Raw {
     }
 
     fn receive(&mut self) -> std::io::Result<()> {
+        spin_until_readable(&self.stream, self.spin);
         let mut len = [0; 4];
         self.stream.read_exact(&mut len)?;
         self.reply.resize(u32::from_le_bytes(len) as usize, 0);
@@ -218,10 +243,11 @@ fn measure(placement: &str, quick: bool) -> Result<(), Box<dyn std::error::Error
     // IPC2_BENCH_ONLY=round_trip|throughput|echo|startup runs one section, for profiling.
     let only = std::env::var("IPC2_BENCH_ONLY").ok();
     let wanted = |section: &str| only.as_deref().is_none_or(|only| only == section);
-    let mut raw = Raw::start(dir.path())?;
+    let mut raw = Raw::start(dir.path(), Duration::ZERO)?;
     let mut rows = Vec::new();
     if wanted("round_trip") {
         rows.extend(round_trip(&runtime, &mut raw, 20_000 / scale)?);
+        rows.extend(spinning_round_trip(&runtime, dir.path(), 20_000 / scale)?);
     }
     if wanted("throughput") {
         rows.extend(throughput(&runtime, &mut raw, 200_000 / scale)?);
@@ -286,6 +312,40 @@ fn round_trip(runtime: &tokio::runtime::Runtime, raw: &mut Raw, iters: usize) ->
         Row::time("round trip, median", raw_rtt.0, ipc2_rtt.0),
         Row::time("round trip, p99", raw_rtt.1, ipc2_rtt.1),
     ])
+}
+
+/// The spin-poll option: both sides poll for the answer before sleeping, against a raw peer
+/// that does the same.
+fn spinning_round_trip(runtime: &tokio::runtime::Runtime, dir: &Path, iters: usize) -> Rows {
+    let mut raw = Raw::start(dir, SPIN)?;
+    let add = [1u8, 0, 0, 0, 2, 0, 0, 0];
+    for _ in 0..iters / 10 {
+        raw.round_trip(&add)?;
+    }
+    let raw_rtt = percentiles(
+        (0..iters)
+            .map(|_| raw.round_trip(&add))
+            .collect::<Result<_, _>>()?,
+    );
+    drop(raw);
+    let workers: Workers = runtime.block_on(builder(1).spin_poll(SPIN).finish())?;
+    let ipc2_rtt = runtime.block_on(async {
+        for _ in 0..iters / 10 {
+            workers.send(BenchJob::Add(1, 2)).await?;
+        }
+        let mut times = Vec::with_capacity(iters);
+        for _ in 0..iters {
+            let start = Instant::now();
+            workers.send(BenchJob::Add(1, 2)).await?;
+            times.push(start.elapsed());
+        }
+        Ok::<_, ipc2::Error>(percentiles(times))
+    })?;
+    Ok(vec![Row::time(
+        "round trip, median, 50us spin-poll",
+        raw_rtt.0,
+        ipc2_rtt.0,
+    )])
 }
 
 /// Calls per second with 64 in flight, over one and two workers.

@@ -250,3 +250,28 @@ async fn the_socket_lives_in_a_private_directory_removed_on_drop() {
     drop(workers);
     assert!(!dir.exists(), "{} outlived the set", dir.display());
 }
+
+#[tokio::test]
+async fn a_spin_polling_set_answers_every_call_and_an_overlong_spin_is_refused() {
+    let workers = builder(2)
+        .spin_poll(Duration::from_micros(50))
+        .finish()
+        .await
+        .unwrap();
+    let calls = (0..200u32).map(|i| {
+        let workers = &workers;
+        async move { (i, workers.send(TestJob::Add(i, 1)).await) }
+    });
+    for (i, reply) in futures_util::future::join_all(calls).await {
+        assert!(
+            matches!(reply, Ok(TestReply::Sum { sum, .. }) if sum == i + 1),
+            "{i}: {reply:?}"
+        );
+    }
+    let err = builder(1)
+        .spin_poll(Duration::from_millis(11))
+        .finish()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Config(_)), "{err}");
+}

@@ -33,6 +33,9 @@ pub const ENV_WORKER_ID: &str = "IPC2_WORKER_ID";
 pub const ENV_MAX_FRAME_LEN: &str = "IPC2_MAX_FRAME_LEN";
 /// Environment variable holding the heartbeat interval in milliseconds (0: no heartbeats).
 pub const ENV_HEARTBEAT_MS: &str = "IPC2_HEARTBEAT_MS";
+/// Environment variable holding how long, in microseconds, a side polls for the peer's answer
+/// after writing before it sleeps (0: it does not poll).
+pub const ENV_SPIN_US: &str = "IPC2_SPIN_US";
 
 /// The worker's first frame.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,11 +122,14 @@ pub struct Invitation {
     pub max_frame_len: usize,
     /// How often the worker sends a heartbeat; `None` for never.
     pub heartbeat: Option<Duration>,
+    /// How long the worker polls for the host's next frame after writing, before it sleeps
+    /// (zero: not at all). See `WorkerSetBuilder::spin_poll`.
+    pub spin: Duration,
 }
 
 impl Invitation {
     /// The environment variables that carry this invitation to a child process.
-    pub fn to_env(&self) -> [(&'static str, String); 5] {
+    pub fn to_env(&self) -> [(&'static str, String); 6] {
         let heartbeat_ms = self.heartbeat.map_or(0, |d| d.as_millis().max(1));
         [
             (ENV_ADDRESS, self.address.clone()),
@@ -131,6 +137,7 @@ impl Invitation {
             (ENV_WORKER_ID, self.worker_id.to_string()),
             (ENV_MAX_FRAME_LEN, self.max_frame_len.to_string()),
             (ENV_HEARTBEAT_MS, heartbeat_ms.to_string()),
+            (ENV_SPIN_US, self.spin.as_micros().to_string()),
         ]
     }
 
@@ -154,6 +161,7 @@ impl Invitation {
             ENV_WORKER_ID,
             ENV_MAX_FRAME_LEN,
             ENV_HEARTBEAT_MS,
+            ENV_SPIN_US,
         ];
         if names.iter().all(|name| get(name).is_none()) {
             return Err(Error::NotStartedByHost);
@@ -186,6 +194,10 @@ impl Invitation {
                 Ok(ms) => Some(Duration::from_millis(ms)),
                 Err(_) => return Err(invalid(ENV_HEARTBEAT_MS, "it is not a number")),
             },
+            spin: var(ENV_SPIN_US)?
+                .parse()
+                .map(Duration::from_micros)
+                .map_err(|_| invalid(ENV_SPIN_US, "it is not a number"))?,
         })
     }
 }
@@ -203,6 +215,7 @@ mod tests {
             worker_id: 3,
             max_frame_len: 1024,
             heartbeat: Some(Duration::from_millis(250)),
+            spin: Duration::from_micros(50),
         }
     }
 

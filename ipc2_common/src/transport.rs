@@ -8,6 +8,7 @@
 use std::future::Future;
 use std::io;
 use std::path::Path;
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{UnixListener, UnixStream};
@@ -24,6 +25,7 @@ pub type WriteHalf = Box<dyn AsyncWrite + Send + Unpin>;
 /// `tokio::io::split` works for any stream; transports with cheaper halves override it.
 fn split_any<T: AsyncRead + AsyncWrite + Send + Unpin + 'static>(
     stream: T,
+    _spin: Duration,
 ) -> io::Result<(ReadHalf, WriteHalf)> {
     let (read, write) = tokio::io::split(stream);
     Ok((Box::new(read), Box::new(write)))
@@ -48,8 +50,12 @@ pub trait Server: Sized + Send + Sync + 'static {
     fn accept(&self) -> impl Future<Output = io::Result<(Self::Stream, Option<u32>)>> + Send;
 
     /// Splits an accepted connection into its read and write halves.
-    fn split(stream: Self::Stream) -> io::Result<(ReadHalf, WriteHalf)> {
-        split_any(stream)
+    ///
+    /// `spin` is how long the write half, after each flush, polls for the peer's answer before
+    /// letting the thread sleep (`WorkerSetBuilder::spin_poll`); a transport that cannot poll
+    /// ignores it, as the default does.
+    fn split(stream: Self::Stream, spin: Duration) -> io::Result<(ReadHalf, WriteHalf)> {
+        split_any(stream, spin)
     }
 }
 
@@ -60,9 +66,9 @@ pub trait Client: AsyncRead + AsyncWrite + Sized + Send + Unpin + 'static {
     /// Connects to `address`, as returned by the host's [`Server::bind`].
     fn connect(address: &str) -> impl Future<Output = io::Result<Self>> + Send;
 
-    /// Splits the connection into its read and write halves.
-    fn split(self) -> io::Result<(ReadHalf, WriteHalf)> {
-        split_any(self)
+    /// Splits the connection into its read and write halves; `spin` as for [`Server::split`].
+    fn split(self, spin: Duration) -> io::Result<(ReadHalf, WriteHalf)> {
+        split_any(self, spin)
     }
 }
 
@@ -101,8 +107,8 @@ impl Server for UnixListener {
 
     /// Unix streams split into halves that are woken only for what they wait for (see
     /// [`crate::unix`]).
-    fn split(stream: UnixStream) -> io::Result<(ReadHalf, WriteHalf)> {
-        let (read, write) = crate::unix::split(stream)?;
+    fn split(stream: UnixStream, spin: Duration) -> io::Result<(ReadHalf, WriteHalf)> {
+        let (read, write) = crate::unix::split(stream, spin)?;
         Ok((Box::new(read), Box::new(write)))
     }
 }
@@ -113,8 +119,8 @@ impl Client for UnixStream {
     }
 
     /// See [`Server::split`] for Unix listeners.
-    fn split(self) -> io::Result<(ReadHalf, WriteHalf)> {
-        let (read, write) = crate::unix::split(self)?;
+    fn split(self, spin: Duration) -> io::Result<(ReadHalf, WriteHalf)> {
+        let (read, write) = crate::unix::split(self, spin)?;
         Ok((Box::new(read), Box::new(write)))
     }
 }

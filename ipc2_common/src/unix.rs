@@ -10,26 +10,35 @@
 //! [`UnixRead`] registers the socket for readability only. [`UnixWrite`] writes without any
 //! registration; only when the socket buffer is full does it register a duplicate of the socket
 //! for writability, and it drops that registration at the next flush, once the backlog is out.
+//!
+//! With a spin time, a flush then polls the socket until the peer's answer is there to read, or
+//! the time is up, before returning: the thread never sleeps while the peer works, so it is not
+//! woken from sleep (which on a virtual machine's idle core costs tens of microseconds) when the
+//! answer comes. That busy-waits, so it pays only when the peer runs on another core.
 
 use std::io;
 use std::os::fd::OwnedFd;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
+use std::time::{Duration, Instant};
 
+use rustix::io::Errno;
 use rustix::net::{RecvFlags, SendFlags, Shutdown};
 use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::UnixStream;
 
-/// Splits a connected Unix stream into its read and write halves. Must be called inside a tokio
-/// runtime with I/O enabled.
-pub fn split(stream: UnixStream) -> io::Result<(UnixRead, UnixWrite)> {
+/// Splits a connected Unix stream into its read and write halves; the write half polls for up to
+/// `spin` after each flush (see the [module docs](self)). Must be called inside a tokio runtime
+/// with I/O enabled.
+pub fn split(stream: UnixStream, spin: Duration) -> io::Result<(UnixRead, UnixWrite)> {
     let socket: OwnedFd = stream.into_std()?.into();
     let socket = Arc::new(register(socket, Interest::READABLE)?);
     let write = UnixWrite {
         socket: socket.clone(),
         waiting: None,
+        spin,
     };
     Ok((UnixRead { socket }, write))
 }
@@ -96,12 +105,30 @@ pub struct UnixWrite {
     socket: Arc<AsyncFd<OwnedFd>>,
     /// A duplicate of the socket registered for writability, while a write waits for room.
     waiting: Option<AsyncFd<OwnedFd>>,
+    /// How long a flush polls for the peer's answer.
+    spin: Duration,
 }
 
 impl UnixWrite {
     fn send(socket: &OwnedFd, data: &[u8]) -> io::Result<usize> {
         rustix::net::send(socket, data, SendFlags::DONTWAIT | SendFlags::NOSIGNAL)
             .map_err(io::Error::from)
+    }
+
+    /// Polls until the socket has something to read (or is closed or broken), or the spin time
+    /// is up.
+    fn await_answer(&self) {
+        let deadline = Instant::now() + self.spin;
+        let mut peek = [0u8; 1];
+        loop {
+            let flags = RecvFlags::DONTWAIT | RecvFlags::PEEK;
+            match rustix::net::recv(self.socket.get_ref(), &mut peek[..], flags) {
+                Err(Errno::AGAIN | Errno::INTR) if Instant::now() < deadline => {
+                    std::hint::spin_loop();
+                }
+                _ => return,
+            }
+        }
     }
 }
 
@@ -139,6 +166,9 @@ impl AsyncWrite for UnixWrite {
     fn poll_flush(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
         // Everything handed to `poll_write` is in the socket: stop watching for room.
         self.waiting = None;
+        if !self.spin.is_zero() {
+            self.await_answer();
+        }
         Poll::Ready(Ok(()))
     }
 
@@ -165,8 +195,8 @@ mod tests {
     #[tokio::test]
     async fn a_write_larger_than_the_socket_buffer_arrives_whole_and_in_order() {
         let (a, b) = UnixStream::pair().unwrap();
-        let (_, mut write) = split(a).unwrap();
-        let (mut read, _b_write) = split(b).unwrap();
+        let (_, mut write) = split(a, Duration::ZERO).unwrap();
+        let (mut read, _b_write) = split(b, Duration::ZERO).unwrap();
         let sent: Vec<u8> = (0..4 << 20).map(|i: u32| (i % 251) as u8).collect();
         let writer = {
             let sent = sent.clone();
@@ -186,8 +216,8 @@ mod tests {
     #[tokio::test]
     async fn dropping_the_write_half_ends_the_peers_stream() {
         let (a, b) = UnixStream::pair().unwrap();
-        let (_a_read, mut write) = split(a).unwrap();
-        let (mut read, _b_write) = split(b).unwrap();
+        let (_a_read, mut write) = split(a, Duration::ZERO).unwrap();
+        let (mut read, _b_write) = split(b, Duration::ZERO).unwrap();
         write.write_all(b"last words").await.unwrap();
         drop(write);
         let mut got = Vec::new();
@@ -198,9 +228,44 @@ mod tests {
     #[tokio::test]
     async fn writing_to_a_closed_peer_is_an_error_not_a_signal() {
         let (a, b) = UnixStream::pair().unwrap();
-        let (_a_read, mut write) = split(a).unwrap();
+        let (_a_read, mut write) = split(a, Duration::ZERO).unwrap();
         drop(b);
         let err = write.write_all(&[0; 1 << 20]).await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
+    }
+
+    #[tokio::test]
+    async fn a_spinning_flush_returns_once_the_answer_is_readable() {
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        a.set_nonblocking(true).unwrap();
+        let (_read, mut write) =
+            split(UnixStream::from_std(a).unwrap(), Duration::from_secs(60)).unwrap();
+        let peer = std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            let mut b = b;
+            let mut request = [0; 4];
+            b.read_exact(&mut request).unwrap();
+            b.write_all(b"pong").unwrap();
+            b
+        });
+        // Without an answer the flush would poll for a minute; the answer ends it.
+        tokio::time::timeout(Duration::from_secs(30), async {
+            write.write_all(b"ping").await.unwrap();
+            write.flush().await.unwrap();
+        })
+        .await
+        .expect("the flush kept polling after the answer came");
+        drop(peer.join().unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_spinning_flush_without_an_answer_gives_up_after_the_spin() {
+        let (a, _b) = UnixStream::pair().unwrap();
+        let spin = Duration::from_millis(20);
+        let (_read, mut write) = split(a, spin).unwrap();
+        let started = Instant::now();
+        write.write_all(b"ping").await.unwrap();
+        write.flush().await.unwrap();
+        assert!(started.elapsed() >= spin);
     }
 }

@@ -34,7 +34,7 @@ pub(crate) async fn accept_workers<S: Server>(server: S, shared: Arc<Shared>) {
 }
 
 async fn handshake<S: Server>(stream: S::Stream, peer_pid: Option<u32>, shared: Arc<Shared>) {
-    let (read, write) = match S::split(stream) {
+    let (read, write) = match S::split(stream, shared.config.spin_poll) {
         Ok(halves) => halves,
         Err(err) => {
             return refuse(

@@ -43,6 +43,7 @@ pub(crate) struct Config {
     pub(crate) stderr: Output,
     pub(crate) event_capacity: usize,
     pub(crate) heartbeat: Option<(Duration, Option<Duration>)>,
+    pub(crate) spin_poll: Duration,
     pub(crate) recycle: Recycle,
 }
 

@@ -200,6 +200,7 @@ async fn start(
         worker_id: slot as u32,
         max_frame_len: config.max_frame_len,
         heartbeat: config.heartbeat.map(|(interval, _)| interval),
+        spin: config.spin_poll,
     };
     let (candidates_tx, mut candidates) = mpsc::unbounded_channel();
     shared.pending().insert(

@@ -98,10 +98,12 @@ where
             address: invitation.address.clone(),
             source,
         })?;
-    let (read, write) = stream.split().map_err(|source| Error::Connect {
-        address: invitation.address.clone(),
-        source,
-    })?;
+    let (read, write) = stream
+        .split(invitation.spin)
+        .map_err(|source| Error::Connect {
+            address: invitation.address.clone(),
+            source,
+        })?;
 
     let (outbox, queued) = outbox::outbox();
     let hello = Hello {
