@@ -23,7 +23,7 @@ use tokio_util::codec::FramedRead;
 
 use crate::error::{ExitCause, WorkerExit};
 use crate::events::{EventQueue, RawEvent};
-use crate::pool::Pool;
+use crate::pool::{Ended, Pool};
 
 /// How a call on a worker ended, as delivered to its caller.
 #[derive(Debug)]
@@ -203,12 +203,18 @@ pub(crate) async fn read_replies(
     frames: &mut FramedRead<ReadHalf, FrameCodec>,
 ) -> Result<(), String> {
     while let Some(first) = frames.next().await {
-        // The clock is read once per wake-up, not per frame: a busy connection delivers many.
+        // The clock is read once per wake-up, not per frame, and the capacity of the calls
+        // answered goes back to the pool once per wake-up too: a busy connection delivers many.
         conn.heard();
+        let mut ended = Returns {
+            conn,
+            pool,
+            ended: Ended::default(),
+        };
         let mut next = Some(first);
         while let Some(frame) = next.take() {
             match frame {
-                Ok(payload) => deliver(conn, pool, events, payload)?,
+                Ok(payload) => deliver(conn, events, payload, &mut ended.ended)?,
                 // The connection broke (a reset, or the stream ended inside a frame): the worker
                 // went away, which is a death for the supervisor to report, not a violation.
                 Err(ipc2_common::Error::Io(_) | ipc2_common::Error::UnexpectedEof { .. }) => {
@@ -222,12 +228,27 @@ pub(crate) async fn read_replies(
     Ok(())
 }
 
-/// Delivers one frame from the worker: a reply to its caller, an event to the queue.
+/// Gives the pool back the capacity of the calls that ended, when dropped (so also when the
+/// reply loop stops in the middle of a batch).
+struct Returns<'a> {
+    conn: &'a Arc<Conn>,
+    pool: &'a Arc<Pool>,
+    ended: Ended,
+}
+
+impl Drop for Returns<'_> {
+    fn drop(&mut self) {
+        self.pool.finish(self.conn, self.ended);
+    }
+}
+
+/// Delivers one frame from the worker: a reply to its caller (counted in `ended`), an event to
+/// the queue.
 fn deliver(
     conn: &Arc<Conn>,
-    pool: &Arc<Pool>,
     events: &EventQueue,
     payload: Bytes,
+    ended: &mut Ended,
 ) -> Result<(), String> {
     let (header, body) =
         codec::decode_header::<ToHost>(&payload).map_err(|err| format!("bad envelope: {err}"))?;
@@ -253,6 +274,9 @@ fn deliver(
     if !conn.complete(id, outcome) {
         return Err(format!("a reply to request {id}, which it was not running"));
     }
-    pool.finish(conn, answered);
+    match answered {
+        true => ended.answered += 1,
+        false => ended.failed += 1,
+    }
     Ok(())
 }

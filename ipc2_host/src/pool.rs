@@ -82,6 +82,16 @@ impl Slot {
     }
 }
 
+/// Calls on one connection that ended with the worker's word: counted, and their units given
+/// back, together.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Ended {
+    /// Calls the worker answered.
+    pub(crate) answered: u64,
+    /// Calls the worker failed (its handler gave up, panicked, or could not decode the job).
+    pub(crate) failed: u64,
+}
+
 /// One unit of a worker's capacity, held by a caller. Dropping it gives it back.
 #[derive(Debug)]
 pub(crate) struct Lease {
@@ -117,7 +127,7 @@ impl Lease {
 impl Drop for Lease {
     fn drop(&mut self) {
         if self.armed {
-            self.pool.give_back(&self.conn, None);
+            self.pool.give_back(&self.conn, Ended::default(), 1);
         }
     }
 }
@@ -140,9 +150,9 @@ impl State {
         self.slots[conn.worker].leased += 1;
     }
 
-    fn lease_back(&mut self, conn: &Conn) {
-        self.leased -= 1;
-        self.slots[conn.worker].leased -= 1;
+    fn lease_back(&mut self, conn: &Conn, units: usize) {
+        self.leased -= units;
+        self.slots[conn.worker].leased -= units;
     }
 
     /// Fails every waiting caller, general and targeted, with `err`.
@@ -249,29 +259,31 @@ impl Pool {
     /// Gives back a unit of `conn`'s capacity whose call ended without the worker's word (it
     /// died first).
     pub(crate) fn release(self: &Arc<Self>, conn: &Arc<Conn>) {
-        self.give_back(conn, None);
+        self.give_back(conn, Ended::default(), 1);
     }
 
-    /// A call on `conn` ended with an answer (`answered`) or a failure from the worker: counts
-    /// it and gives its unit of capacity back.
-    pub(crate) fn finish(self: &Arc<Self>, conn: &Arc<Conn>, answered: bool) {
-        self.give_back(conn, Some(answered));
+    /// Calls on `conn` ended with the worker's answer or failure: counts them and gives their
+    /// units of capacity back.
+    pub(crate) fn finish(self: &Arc<Self>, conn: &Arc<Conn>, ended: Ended) {
+        let units = (ended.answered + ended.failed) as usize;
+        if units > 0 {
+            self.give_back(conn, ended, units);
+        }
     }
 
-    /// Gives a unit of `conn`'s capacity back, counting the call that held it if there was one:
+    /// Gives `units` of `conn`'s capacity back, counting the calls that `ended` with them: each
     /// to the longest waiter for that worker, else the longest general waiter, else the idle
-    /// list. A unit of a closed connection just disappears.
-    fn give_back(self: &Arc<Self>, conn: &Arc<Conn>, answered: Option<bool>) {
+    /// list. Units of a closed connection just disappear.
+    fn give_back(self: &Arc<Self>, conn: &Arc<Conn>, ended: Ended, units: usize) {
         let mut state = self.state();
         let slot = &mut state.slots[conn.worker];
-        match answered {
-            Some(true) => slot.jobs_done += 1,
-            Some(false) => slot.jobs_failed += 1,
-            None => {}
-        }
-        state.lease_back(conn);
+        slot.jobs_done += ended.answered;
+        slot.jobs_failed += ended.failed;
+        state.lease_back(conn, units);
         if conn.is_open() {
-            self.hand_out(&mut state, conn.clone());
+            for _ in 0..units {
+                self.hand_out(&mut state, conn.clone());
+            }
         }
         self.notify_if_drained(&mut state);
     }
@@ -297,7 +309,7 @@ impl Pool {
             }
         }
         let conn = lease.disarm();
-        state.lease_back(&conn);
+        state.lease_back(&conn, 1);
         state.idle.push_back(conn);
     }
 
@@ -651,7 +663,13 @@ mod tests {
         let answered = pool.checkout(Some(0), true).await.unwrap();
         let conn = answered.conn().clone();
         answered.into_inflight();
-        pool.finish(&conn, true);
+        pool.finish(
+            &conn,
+            Ended {
+                answered: 1,
+                failed: 0,
+            },
+        );
         let lease = pool.checkout(Some(0), true).await.unwrap();
         pool.count_failed(0, 1);
         pool.count_restart(1);

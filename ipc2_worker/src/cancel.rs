@@ -1,113 +1,102 @@
 //! Cancellation of requests the host gave up on.
 //!
-//! The reader gives each request a [`Flag`] as it hands the request out, and raises it when a
-//! `Cancel` frame names that request. The table of flags belongs to the reader alone, so
-//! registering costs no lock; the entries of requests that have been answered are swept out
-//! whenever the table has doubled since the last sweep.
+//! Cancelling is rare and answering is not, so a request costs nothing here until the host
+//! cancels something: the reader records the id of each `Cancel` frame in a shared set, and a
+//! request's [`ReplySender`](crate::ReplySender) looks its own id up only when asked whether it
+//! was cancelled, and removes it when it answers. A `Cancel` can cross the answer on the wire,
+//! leaving an id nobody will remove; the set therefore keeps at most [`MAX_CANCELLED`] ids and
+//! forgets the oldest first.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use ipc2_common::id_map::IdMap;
 use tokio::sync::Notify;
 
-/// Whether the host gave up on one request.
+/// The most cancelled ids remembered.
+const MAX_CANCELLED: usize = 4096;
+
+/// The ids of the requests the host has cancelled and nobody has answered yet.
 #[derive(Debug, Default)]
-pub(crate) struct Flag {
-    raised: AtomicBool,
+pub(crate) struct Cancels {
+    ids: Mutex<BTreeSet<u64>>,
+    /// How many ids the set holds, readable without the lock.
+    len: AtomicUsize,
     notify: Notify,
 }
 
-impl Flag {
-    pub(crate) fn is_raised(&self) -> bool {
-        self.raised.load(Ordering::Acquire)
+impl Cancels {
+    fn ids(&self) -> MutexGuard<'_, BTreeSet<u64>> {
+        self.ids.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Completes once the flag is raised.
-    pub(crate) async fn raised(&self) {
+    /// Records that the host cancelled request `id`, and wakes whoever waits on a cancellation.
+    pub(crate) fn cancel(&self, id: u64) {
+        let mut ids = self.ids();
+        ids.insert(id);
+        if ids.len() > MAX_CANCELLED {
+            ids.pop_first();
+        }
+        self.len.store(ids.len(), Ordering::Release);
+        drop(ids);
+        self.notify.notify_waiters();
+    }
+
+    /// Whether request `id` was cancelled.
+    pub(crate) fn is_cancelled(&self, id: u64) -> bool {
+        self.len.load(Ordering::Acquire) > 0 && self.ids().contains(&id)
+    }
+
+    /// Completes once request `id` is cancelled.
+    pub(crate) async fn cancelled(&self, id: u64) {
         loop {
             let notified = self.notify.notified();
-            if self.is_raised() {
+            if self.is_cancelled(id) {
                 return;
             }
             notified.await;
         }
     }
 
-    fn raise(&self) {
-        self.raised.store(true, Ordering::Release);
-        self.notify.notify_waiters();
-    }
-}
-
-/// The flags of the requests handed out, by id.
-#[derive(Debug)]
-pub(crate) struct Flags {
-    by_id: IdMap<Arc<Flag>>,
-    sweep_at: usize,
-}
-
-/// The table is first swept once it holds this many entries.
-const FIRST_SWEEP: usize = 64;
-
-impl Default for Flags {
-    fn default() -> Self {
-        Self {
-            by_id: IdMap::default(),
-            sweep_at: FIRST_SWEEP,
-        }
-    }
-}
-
-impl Flags {
-    /// A new flag for request `id`.
-    pub(crate) fn register(&mut self, id: u64) -> Arc<Flag> {
-        if self.by_id.len() >= self.sweep_at {
-            // Only the table still holds the flag of a request that was answered.
-            self.by_id.retain(|_, flag| Arc::strong_count(flag) > 1);
-            self.sweep_at = (self.by_id.len() * 2).max(FIRST_SWEEP);
-        }
-        let flag = Arc::new(Flag::default());
-        self.by_id.insert(id, flag.clone());
-        flag
-    }
-
-    /// Raises the flag of request `id`, if it is still being worked on.
-    pub(crate) fn cancel(&mut self, id: u64) {
-        if let Some(flag) = self.by_id.remove(&id) {
-            flag.raise();
+    /// Forgets request `id`, which has been answered.
+    pub(crate) fn answered(&self, id: u64) {
+        if self.len.load(Ordering::Acquire) > 0 {
+            let mut ids = self.ids();
+            ids.remove(&id);
+            self.len.store(ids.len(), Ordering::Release);
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
     #[tokio::test]
-    async fn a_cancel_raises_only_its_own_flag_and_wakes_its_waiter() {
-        let mut flags = Flags::default();
-        let one = flags.register(1);
-        let two = flags.register(2);
+    async fn a_cancel_reaches_only_its_own_request_and_wakes_its_waiter() {
+        let cancels = Arc::new(Cancels::default());
         let waiter = tokio::spawn({
-            let one = one.clone();
-            async move { one.raised().await }
+            let cancels = cancels.clone();
+            async move { cancels.cancelled(1).await }
         });
-        flags.cancel(1);
+        cancels.cancel(1);
         waiter.await.unwrap();
-        assert!(one.is_raised());
-        assert!(!two.is_raised());
+        assert!(cancels.is_cancelled(1));
+        assert!(!cancels.is_cancelled(2));
+        cancels.answered(1);
+        assert!(!cancels.is_cancelled(1));
     }
 
     #[test]
-    fn flags_of_answered_requests_are_swept_out() {
-        let mut flags = Flags::default();
-        let held: Vec<_> = (0..10).map(|id| flags.register(id)).collect();
-        for id in 10..10_000 {
-            drop(flags.register(id));
+    fn cancels_nobody_answers_are_forgotten_oldest_first() {
+        let cancels = Cancels::default();
+        for id in 0..2 * MAX_CANCELLED as u64 {
+            cancels.cancel(id);
         }
-        assert!(flags.by_id.len() < 2 * FIRST_SWEEP + held.len());
-        flags.cancel(3);
-        assert!(held[3].is_raised());
+        assert_eq!(cancels.ids().len(), MAX_CANCELLED);
+        assert!(!cancels.is_cancelled(0));
+        assert!(cancels.is_cancelled(2 * MAX_CANCELLED as u64 - 1));
     }
 }

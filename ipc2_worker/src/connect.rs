@@ -7,6 +7,7 @@
 //! from any task at any time.
 
 use std::marker::PhantomData;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -20,7 +21,7 @@ use tokio::sync::mpsc;
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 
-use crate::cancel::Flags;
+use crate::cancel::Cancels;
 use crate::{Error, EventSender, Job, ReplySender};
 
 /// The stream of jobs from the host. Returned by [`connect`].
@@ -130,7 +131,7 @@ where
         outbox,
         jobs: jobs_tx,
         max_frame_len: invitation.max_frame_len,
-        cancels: Flags::default(),
+        cancels: Arc::default(),
         _types: PhantomData,
     };
     let framed = FramedRead::new(read, FrameCodec::new(invitation.max_frame_len));
@@ -165,12 +166,12 @@ struct Reader<R, W> {
     outbox: Outbox,
     jobs: mpsc::UnboundedSender<Job<R, W>>,
     max_frame_len: usize,
-    cancels: Flags,
+    cancels: Arc<Cancels>,
     _types: PhantomData<fn() -> (R, W)>,
 }
 
 impl<R: DeserializeOwned, W: Serialize> Reader<R, W> {
-    async fn run<T: AsyncRead + Unpin>(mut self, mut framed: FramedRead<T, FrameCodec>) {
+    async fn run<T: AsyncRead + Unpin>(self, mut framed: FramedRead<T, FrameCodec>) {
         while let Some(frame) = framed.next().await {
             let result = frame.and_then(|payload| self.handle(&payload));
             if let Err(err) = result {
@@ -182,7 +183,7 @@ impl<R: DeserializeOwned, W: Serialize> Reader<R, W> {
         }
     }
 
-    fn handle(&mut self, payload: &[u8]) -> Result<(), ipc2_common::Error> {
+    fn handle(&self, payload: &[u8]) -> Result<(), ipc2_common::Error> {
         let (header, body) = codec::decode_header::<ToWorker>(payload)?;
         match header {
             ToWorker::Request { id } => {
@@ -190,7 +191,7 @@ impl<R: DeserializeOwned, W: Serialize> Reader<R, W> {
                     id,
                     self.outbox.clone(),
                     self.max_frame_len,
-                    self.cancels.register(id),
+                    self.cancels.clone(),
                 );
                 match codec::decode_body::<R>(body) {
                     Ok(data) => {

@@ -8,7 +8,7 @@ use ipc2_common::outbox::Outbox;
 use serde::Serialize;
 
 use crate::Error;
-use crate::cancel::Flag;
+use crate::cancel::Cancels;
 
 /// One message from the host.
 #[derive(Debug)]
@@ -40,29 +40,34 @@ pub struct ReplySender<W> {
     id: u64,
     outbox: Option<Outbox>,
     max_frame_len: usize,
-    cancel: Arc<Flag>,
+    cancels: Arc<Cancels>,
     _reply: std::marker::PhantomData<fn(W)>,
 }
 
 impl<W> ReplySender<W> {
-    pub(crate) fn new(id: u64, outbox: Outbox, max_frame_len: usize, cancel: Arc<Flag>) -> Self {
+    pub(crate) fn new(
+        id: u64,
+        outbox: Outbox,
+        max_frame_len: usize,
+        cancels: Arc<Cancels>,
+    ) -> Self {
         Self {
             id,
             outbox: Some(outbox),
             max_frame_len,
-            cancel,
+            cancels,
             _reply: std::marker::PhantomData,
         }
     }
 
     /// Whether the host has given up on this request.
     pub fn is_cancelled(&self) -> bool {
-        self.cancel.is_raised()
+        self.cancels.is_cancelled(self.id)
     }
 
     /// Completes when the host gives up on this request.
     pub async fn cancelled(&self) {
-        self.cancel.raised().await
+        self.cancels.cancelled(self.id).await
     }
 
     /// Fails the host's request with `reason` instead of answering it.
@@ -72,9 +77,11 @@ impl<W> ReplySender<W> {
         }
     }
 
-    /// Takes the connection to answer on, once.
+    /// Takes the connection to answer on, once; a cancellation of this request is forgotten.
     fn finish(&mut self) -> Option<Outbox> {
-        self.outbox.take()
+        let outbox = self.outbox.take()?;
+        self.cancels.answered(self.id);
+        Some(outbox)
     }
 }
 
