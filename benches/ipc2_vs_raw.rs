@@ -38,6 +38,23 @@ enum BenchReply {
 
 type Workers = WorkerSet<tokio::net::UnixListener, BenchReply, BenchJob>;
 
+/// The small request again, through the client and server `#[ipc2::service]` generates.
+#[ipc2::service]
+trait Adder {
+    async fn add(&self, a: u32, b: u32) -> u32;
+}
+
+struct MyAdder;
+
+impl Adder for MyAdder {
+    async fn add(&self, a: u32, b: u32) -> u32 {
+        a.wrapping_add(b)
+    }
+}
+
+/// The argument that makes a worker serve `Adder` rather than answer raw jobs.
+const SERVICE: &str = "--service";
+
 /// The spin-poll setting measured (the figure the docs suggest).
 const SPIN: Duration = Duration::from_micros(50);
 
@@ -79,6 +96,9 @@ fn ipc2_worker() -> Result<(), Box<dyn std::error::Error>> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    if std::env::args().any(|arg| arg == SERVICE) {
+        return Ok(runtime.block_on(ipc2::worker::serve(AdderServer(MyAdder)))?);
+    }
     runtime.block_on(async {
         let mut jobs =
             ipc2::worker::connect::<tokio::net::UnixStream, BenchJob, BenchReply>().await?;
@@ -284,33 +304,34 @@ fn measure(placement: &str, quick: bool) -> Result<(), Box<dyn std::error::Error
 
 type Rows = Result<Vec<Row>, Box<dyn std::error::Error>>;
 
-/// Sequential small round trips: median and p99.
+/// Sequential small round trips: median and p99, raw, through `WorkerSet::send` and through a
+/// `#[ipc2::service]` client, taken in interleaved blocks (see [`Blocks`]).
 fn round_trip(runtime: &tokio::runtime::Runtime, raw: &mut Raw, iters: usize) -> Rows {
-    let add = [1u8, 0, 0, 0, 2, 0, 0, 0];
-    for _ in 0..iters / 10 {
-        raw.round_trip(&add)?;
-    }
-    let raw_rtt = percentiles(
-        (0..iters)
-            .map(|_| raw.round_trip(&add))
-            .collect::<Result<_, _>>()?,
-    );
     let workers: Workers = runtime.block_on(builder(1).finish())?;
-    let ipc2_rtt = runtime.block_on(async {
-        for _ in 0..iters / 10 {
-            workers.send(BenchJob::Add(1, 2)).await?;
+    let service = runtime.block_on(service_builder(1).finish())?;
+    let [raw_rtt, set_rtt, service_rtt] = runtime.block_on(async {
+        let mut blocks = Blocks::new(iters);
+        while let Some(n) = blocks.next() {
+            for _ in 0..n {
+                blocks.add(0, raw.round_trip(&SMALL)?);
+            }
+            for _ in 0..n {
+                let start = Instant::now();
+                workers.send(BenchJob::Add(1, 2)).await?;
+                blocks.add(1, start.elapsed());
+            }
+            for _ in 0..n {
+                let start = Instant::now();
+                service.add(1, 2).await?;
+                blocks.add(2, start.elapsed());
+            }
         }
-        let mut times = Vec::with_capacity(iters);
-        for _ in 0..iters {
-            let start = Instant::now();
-            workers.send(BenchJob::Add(1, 2)).await?;
-            times.push(start.elapsed());
-        }
-        Ok::<_, ipc2::Error>(percentiles(times))
+        Ok::<_, Box<dyn std::error::Error>>(blocks.percentiles())
     })?;
     Ok(vec![
-        Row::time("round trip, median", raw_rtt.0, ipc2_rtt.0),
-        Row::time("round trip, p99", raw_rtt.1, ipc2_rtt.1),
+        Row::time("round trip, median", raw_rtt.0, set_rtt.0),
+        Row::time("round trip, p99", raw_rtt.1, set_rtt.1),
+        Row::time("round trip, median, service", raw_rtt.0, service_rtt.0),
     ])
 }
 
@@ -318,34 +339,65 @@ fn round_trip(runtime: &tokio::runtime::Runtime, raw: &mut Raw, iters: usize) ->
 /// that does the same.
 fn spinning_round_trip(runtime: &tokio::runtime::Runtime, dir: &Path, iters: usize) -> Rows {
     let mut raw = Raw::start(dir, SPIN)?;
-    let add = [1u8, 0, 0, 0, 2, 0, 0, 0];
-    for _ in 0..iters / 10 {
-        raw.round_trip(&add)?;
-    }
-    let raw_rtt = percentiles(
-        (0..iters)
-            .map(|_| raw.round_trip(&add))
-            .collect::<Result<_, _>>()?,
-    );
-    drop(raw);
     let workers: Workers = runtime.block_on(builder(1).spin_poll(SPIN).finish())?;
-    let ipc2_rtt = runtime.block_on(async {
-        for _ in 0..iters / 10 {
-            workers.send(BenchJob::Add(1, 2)).await?;
+    let [raw_rtt, set_rtt] = runtime.block_on(async {
+        let mut blocks = Blocks::new(iters);
+        while let Some(n) = blocks.next() {
+            for _ in 0..n {
+                blocks.add(0, raw.round_trip(&SMALL)?);
+            }
+            for _ in 0..n {
+                let start = Instant::now();
+                workers.send(BenchJob::Add(1, 2)).await?;
+                blocks.add(1, start.elapsed());
+            }
         }
-        let mut times = Vec::with_capacity(iters);
-        for _ in 0..iters {
-            let start = Instant::now();
-            workers.send(BenchJob::Add(1, 2)).await?;
-            times.push(start.elapsed());
-        }
-        Ok::<_, ipc2::Error>(percentiles(times))
+        Ok::<_, Box<dyn std::error::Error>>(blocks.percentiles())
     })?;
     Ok(vec![Row::time(
         "round trip, median, 50us spin-poll",
         raw_rtt.0,
-        ipc2_rtt.0,
+        set_rtt.0,
     )])
+}
+
+/// The small request of the raw protocol: an "add" of 1 and 2.
+const SMALL: [u8; 8] = [1, 0, 0, 0, 2, 0, 0, 0];
+
+/// Samples of `N` contenders taken in turn, a block of each at a time: a warm-up block, then
+/// ten kept, so that drift over the run (clock speed, neighbours) touches all of them alike.
+struct Blocks<const N: usize> {
+    per_block: usize,
+    block: usize,
+    samples: [Vec<Duration>; N],
+}
+
+impl<const N: usize> Blocks<N> {
+    const KEPT: usize = 10;
+
+    fn new(iters: usize) -> Self {
+        Self {
+            per_block: (iters / Self::KEPT).max(1),
+            block: 0,
+            samples: std::array::from_fn(|_| Vec::with_capacity(iters)),
+        }
+    }
+
+    /// How many samples of each contender the next block takes; `None` when done.
+    fn next(&mut self) -> Option<usize> {
+        self.block += 1;
+        (self.block <= Self::KEPT + 1).then_some(self.per_block)
+    }
+
+    fn add(&mut self, contender: usize, time: Duration) {
+        if self.block > 1 {
+            self.samples[contender].push(time);
+        }
+    }
+
+    fn percentiles(self) -> [(Duration, Duration); N] {
+        self.samples.map(percentiles)
+    }
 }
 
 /// Calls per second with 64 in flight, over one and two workers.
@@ -362,6 +414,26 @@ fn throughput(runtime: &tokio::runtime::Runtime, raw: &mut Raw, total: usize) ->
             rate,
         ));
     }
+    let service = runtime.block_on(service_builder(1).max_in_flight_per_worker(64).finish())?;
+    let rate = runtime.block_on(async {
+        let start = Instant::now();
+        let per_caller = total / 64;
+        let callers = (0..64).map(|_| async {
+            for _ in 0..per_caller {
+                service.add(1, 2).await?;
+            }
+            Ok::<_, ipc2::Error>(())
+        });
+        for result in futures_util::future::join_all(callers).await {
+            result?;
+        }
+        Ok::<_, ipc2::Error>((per_caller * 64) as f64 / start.elapsed().as_secs_f64())
+    })?;
+    rows.push(Row::rate(
+        "calls/s, 64 in flight, 1 worker, service",
+        raw_rate,
+        rate,
+    ));
     Ok(rows)
 }
 
@@ -440,6 +512,15 @@ fn builder(
     Workers::builder()
         .worker_count(count)
         .worker_path(std::env::current_exe().expect("own path"))
+}
+
+fn service_builder(
+    count: usize,
+) -> ipc2::host::WorkerSetBuilder<tokio::net::UnixListener, AdderResponse, AdderRequest> {
+    AdderWorkers::builder()
+        .worker_count(count)
+        .worker_path(std::env::current_exe().expect("own path"))
+        .arg(SERVICE)
 }
 
 async fn ipc2_throughput(

@@ -125,7 +125,6 @@ impl Conn {
             };
             (tx, calls.is_empty())
         };
-        self.answered.fetch_add(1, Ordering::Relaxed);
         // The caller may have given up (dropped its future or timed out); that is fine.
         let _ = tx.send(outcome);
         if now_idle {
@@ -238,6 +237,10 @@ struct Returns<'a> {
 
 impl Drop for Returns<'_> {
     fn drop(&mut self) {
+        let Ended { answered, failed } = self.ended;
+        self.conn
+            .answered
+            .fetch_add(answered + failed, Ordering::Relaxed);
         self.pool.finish(self.conn, self.ended);
     }
 }

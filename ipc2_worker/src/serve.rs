@@ -142,8 +142,10 @@ async fn run<D: Dispatch>(service: &D, job: Job<D::Request, D::Response>) {
     };
     let work = AssertUnwindSafe(service.dispatch(data)).catch_unwind();
     let outcome = match &tx {
-        // A request the host gives up on is abandoned: its future is dropped.
+        // A request the host gives up on is abandoned: its future is dropped. The work goes
+        // first, so a handler that finishes at once never registers for a cancellation.
         Some(reply) => tokio::select! {
+            biased;
             outcome = work => outcome,
             _ = reply.cancelled() => {
                 if let Some(tx) = tx {
