@@ -36,7 +36,8 @@ const LARGE: usize = u32::MAX as usize;
 ///
 /// The value is measured first (bincode's size-counting writer, which copies nothing), so an
 /// oversized frame is refused before anything is allocated for it. A large frame is encoded into
-/// a recycled buffer ([`crate::buffers`]), which the connection's writer returns once written.
+/// a recycled buffer (from a small pool of large buffers), which the connection's writer returns
+/// once written.
 pub fn encode_frame<H: Serialize, B: Serialize + ?Sized>(
     header: &H,
     body: Option<&B>,

@@ -5,7 +5,7 @@
 //! [`write_frames`]. A sender encodes its frame on its own task and appends it to the outbox: a
 //! small frame is copied into the batch buffer that the writer will send next, so a busy
 //! connection costs one allocation-free append per frame and one write per batch; a large frame
-//! ([`crate::buffers`]) is encoded into a recycled buffer that is queued, and written, on its own.
+//! (64 KiB or more) is encoded into a recycled buffer that is queued, and written, on its own.
 //! The writer is woken once per batch, not once per frame.
 //!
 //! The writer ends, shutting the connection's write side down so that the peer sees
