@@ -40,6 +40,16 @@ pub(crate) enum SlotState {
 
 type Waiter = oneshot::Sender<Result<Lease, Error>>;
 
+/// What [`Pool::try_checkout`] gives a caller.
+#[derive(Debug)]
+pub(crate) enum Checkout {
+    /// A unit of capacity, free at once.
+    Now(Lease),
+    /// A place in the queue: a unit arrives here when one is given back (or an error when the
+    /// set can no longer provide one). Dropping it gives up the place.
+    Queued(oneshot::Receiver<Result<Lease, Error>>),
+}
+
 #[derive(Debug)]
 pub(crate) struct Pool {
     state: Mutex<State>,
@@ -195,14 +205,14 @@ impl Pool {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Takes a unit of capacity of any worker (`worker` `None`) or of one worker, waiting in
-    /// FIFO order while none is free. With `queue` false, fails with [`Error::Busy`] instead of
-    /// joining a queue that already holds `queue_capacity` callers.
-    pub(crate) async fn checkout(
+    /// Takes a unit of capacity of any worker (`worker` `None`) or of one worker, or, while none
+    /// is free, a place in the FIFO queue for one. With `queue` false, fails with [`Error::Busy`]
+    /// instead of joining a queue that already holds `queue_capacity` callers.
+    pub(crate) fn try_checkout(
         self: &Arc<Self>,
         worker: Option<usize>,
         queue: bool,
-    ) -> Result<Lease, Error> {
+    ) -> Result<Checkout, Error> {
         let waiting = {
             let mut state = self.state();
             if state.closed {
@@ -229,7 +239,7 @@ impl Pool {
             };
             if let Some(conn) = free {
                 state.lease_out(&conn);
-                return Ok(Lease::new(conn, self));
+                return Ok(Checkout::Now(Lease::new(conn, self)));
             }
             let failing = match worker {
                 None => state.unhealthy(),
@@ -253,7 +263,19 @@ impl Pool {
             }
             rx
         };
-        waiting.await.unwrap_or(Err(Error::Shutdown))
+        Ok(Checkout::Queued(waiting))
+    }
+
+    /// [`try_checkout`](Self::try_checkout), waiting for the unit if queued.
+    pub(crate) async fn checkout(
+        self: &Arc<Self>,
+        worker: Option<usize>,
+        queue: bool,
+    ) -> Result<Lease, Error> {
+        match self.try_checkout(worker, queue)? {
+            Checkout::Now(lease) => Ok(lease),
+            Checkout::Queued(waiting) => waiting.await.unwrap_or(Err(Error::Shutdown)),
+        }
     }
 
     /// Gives back a unit of `conn`'s capacity whose call ended without the worker's word (it

@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use crate::builder::WorkerSetBuilder;
 use crate::conn::{Conn, Outcome};
 use crate::error::ExitCause;
-use crate::pool::SlotState;
+use crate::pool::{Checkout, SlotState};
 use crate::quarantine::Quarantine;
 use crate::shared::Shared;
 use crate::supervisor::supervise;
@@ -443,25 +443,27 @@ where
         }
         let deadline = limit.map(|(timeout, _)| Instant::now() + timeout);
         let timed_out = || Error::Timeout(limit.map(|(timeout, _)| timeout).unwrap_or_default());
-
-        let dispatch = async {
-            loop {
-                let lease = self.shared.pool.checkout(target, queue).await?;
-                match lease.conn().submit(id, frame) {
-                    Ok(reply) => {
-                        let conn = lease.conn().clone();
-                        lease.into_inflight();
-                        return Ok((conn, reply));
-                    }
-                    // That worker is closing; nothing was sent, so try another.
-                    Err(back) => frame = back,
-                }
-            }
-        };
         // The clock is read for the debug event only: on a busy set it is a measurable cost.
         let timed = tracing::enabled!(tracing::Level::DEBUG);
         let queued_at = timed.then(Instant::now);
-        let (conn, reply) = within(deadline, dispatch).await.ok_or_else(timed_out)??;
+        let (conn, reply) = loop {
+            let lease = match self.shared.pool.try_checkout(target, queue)? {
+                Checkout::Now(lease) => lease,
+                Checkout::Queued(waiting) => within(deadline, waiting)
+                    .await
+                    .ok_or_else(timed_out)?
+                    .unwrap_or(Err(Error::Shutdown))?,
+            };
+            match lease.conn().submit(id, frame) {
+                Ok(reply) => {
+                    let conn = lease.conn().clone();
+                    lease.into_inflight();
+                    break (conn, reply);
+                }
+                // That worker is closing; nothing was sent, so try another.
+                Err(back) => frame = back,
+            }
+        };
         let sent_at = timed.then(Instant::now);
         // From here on the request is on the worker: if this future is dropped, or times out
         // without a restart, the worker is told so it can stop working on it.
@@ -470,7 +472,11 @@ where
             id,
             armed: true,
         };
-        let outcome = match within(deadline, reply).await {
+        let replied = match deadline {
+            None => Some(reply.await),
+            Some(deadline) => within(Some(deadline), reply).await,
+        };
+        let outcome = match replied {
             Some(outcome) => {
                 cancel.armed = false;
                 outcome.map_err(|_| Error::Shutdown)?

@@ -22,6 +22,7 @@ use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 
 use crate::cancel::Cancels;
+use crate::job::Replies;
 use crate::{Error, EventSender, Job, ReplySender};
 
 /// The stream of jobs from the host. Returned by [`connect`].
@@ -128,10 +129,12 @@ where
         tokio::spawn(heartbeat(outbox.clone(), interval, closed.clone()));
     }
     let reader = Reader::<R, W> {
-        outbox,
+        replies: Arc::new(Replies {
+            outbox,
+            max_frame_len: invitation.max_frame_len,
+            cancels: Cancels::default(),
+        }),
         jobs: jobs_tx,
-        max_frame_len: invitation.max_frame_len,
-        cancels: Arc::default(),
         _types: PhantomData,
     };
     let framed = FramedRead::new(read, FrameCodec::new(invitation.max_frame_len));
@@ -163,10 +166,8 @@ async fn heartbeat(outbox: Outbox, interval: Duration, closed: CancellationToken
 
 /// Turns incoming frames into jobs.
 struct Reader<R, W> {
-    outbox: Outbox,
+    replies: Arc<Replies>,
     jobs: mpsc::UnboundedSender<Job<R, W>>,
-    max_frame_len: usize,
-    cancels: Arc<Cancels>,
     _types: PhantomData<fn() -> (R, W)>,
 }
 
@@ -187,12 +188,7 @@ impl<R: DeserializeOwned, W: Serialize> Reader<R, W> {
         let (header, body) = codec::decode_header::<ToWorker>(payload)?;
         match header {
             ToWorker::Request { id } => {
-                let tx = ReplySender::new(
-                    id,
-                    self.outbox.clone(),
-                    self.max_frame_len,
-                    self.cancels.clone(),
-                );
+                let tx = ReplySender::new(id, self.replies.clone());
                 match codec::decode_body::<R>(body) {
                     Ok(data) => {
                         // If the receiver is gone, the job (and its ReplySender) is dropped
@@ -214,7 +210,7 @@ impl<R: DeserializeOwned, W: Serialize> Reader<R, W> {
                     std::any::type_name::<R>()
                 ),
             },
-            ToWorker::Cancel { id } => self.cancels.cancel(id),
+            ToWorker::Cancel { id } => self.replies.cancels.cancel(id),
         }
         Ok(())
     }

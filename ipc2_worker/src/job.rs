@@ -38,50 +38,58 @@ pub enum Job<R, W> {
 #[must_use = "dropping a ReplySender fails the host's request"]
 pub struct ReplySender<W> {
     id: u64,
-    outbox: Option<Outbox>,
-    max_frame_len: usize,
-    cancels: Arc<Cancels>,
+    /// Taken by the answer.
+    replies: Option<Arc<Replies>>,
     _reply: std::marker::PhantomData<fn(W)>,
 }
 
+/// What the reply handles of one connection share.
+#[derive(Debug)]
+pub(crate) struct Replies {
+    /// The connection to answer on.
+    pub(crate) outbox: Outbox,
+    /// The largest frame the host accepts.
+    pub(crate) max_frame_len: usize,
+    /// The requests the host gave up on.
+    pub(crate) cancels: Cancels,
+}
+
 impl<W> ReplySender<W> {
-    pub(crate) fn new(
-        id: u64,
-        outbox: Outbox,
-        max_frame_len: usize,
-        cancels: Arc<Cancels>,
-    ) -> Self {
+    pub(crate) fn new(id: u64, replies: Arc<Replies>) -> Self {
         Self {
             id,
-            outbox: Some(outbox),
-            max_frame_len,
-            cancels,
+            replies: Some(replies),
             _reply: std::marker::PhantomData,
         }
     }
 
     /// Whether the host has given up on this request.
     pub fn is_cancelled(&self) -> bool {
-        self.cancels.is_cancelled(self.id)
+        self.replies
+            .as_ref()
+            .is_some_and(|replies| replies.cancels.is_cancelled(self.id))
     }
 
     /// Completes when the host gives up on this request.
     pub async fn cancelled(&self) {
-        self.cancels.cancelled(self.id).await
+        match &self.replies {
+            Some(replies) => replies.cancels.cancelled(self.id).await,
+            None => std::future::pending().await,
+        }
     }
 
     /// Fails the host's request with `reason` instead of answering it.
     pub fn fail(mut self, reason: &str) {
-        if let Some(outbox) = self.finish() {
-            send_failure(&outbox, self.id, reason);
+        if let Some(replies) = self.finish() {
+            send_failure(&replies.outbox, self.id, reason);
         }
     }
 
     /// Takes the connection to answer on, once; a cancellation of this request is forgotten.
-    fn finish(&mut self) -> Option<Outbox> {
-        let outbox = self.outbox.take()?;
-        self.cancels.answered(self.id);
-        Some(outbox)
+    fn finish(&mut self) -> Option<Arc<Replies>> {
+        let replies = self.replies.take()?;
+        replies.cancels.answered(self.id);
+        Some(replies)
     }
 }
 
@@ -92,14 +100,17 @@ impl<W: Serialize> ReplySender<W> {
     /// fails with that reason and the error is returned here too. Fails with [`Error::Closed`] when
     /// the host is gone.
     pub fn send(mut self, reply: W) -> Result<(), Error> {
-        let outbox = self.finish().ok_or(Error::Closed)?;
+        let replies = self.finish().ok_or(Error::Closed)?;
         let header = ToHost::Reply { id: self.id };
-        match outbox.send(&header, Some(&reply), self.max_frame_len) {
+        match replies
+            .outbox
+            .send(&header, Some(&reply), replies.max_frame_len)
+        {
             Ok(()) => Ok(()),
             Err(ipc2_common::Error::Closed) => Err(Error::Closed),
             Err(err) => {
                 let reason = format!("the worker could not encode its reply: {err}");
-                send_failure(&outbox, self.id, &reason);
+                send_failure(&replies.outbox, self.id, &reason);
                 Err(err.into())
             }
         }
@@ -122,9 +133,9 @@ fn send_failure(outbox: &Outbox, id: u64, reason: &str) {
 
 impl<W> Drop for ReplySender<W> {
     fn drop(&mut self) {
-        if let Some(outbox) = self.finish() {
+        if let Some(replies) = self.finish() {
             send_failure(
-                &outbox,
+                &replies.outbox,
                 self.id,
                 "the worker dropped the reply handle without answering",
             );
