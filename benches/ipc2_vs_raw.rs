@@ -407,7 +407,7 @@ fn throughput(runtime: &tokio::runtime::Runtime, raw: &mut Raw, total: usize) ->
     for worker_count in [1, 2] {
         let workers: Workers =
             runtime.block_on(builder(worker_count).max_in_flight_per_worker(64).finish())?;
-        let rate = runtime.block_on(ipc2_throughput(&workers, 64, total))?;
+        let rate = runtime.block_on(calls_per_second(workers, 64, total))?;
         rows.push(Row::rate(
             &format!("calls/s, 64 in flight, {worker_count} worker(s)"),
             raw_rate,
@@ -415,20 +415,7 @@ fn throughput(runtime: &tokio::runtime::Runtime, raw: &mut Raw, total: usize) ->
         ));
     }
     let service = runtime.block_on(service_builder(1).max_in_flight_per_worker(64).finish())?;
-    let rate = runtime.block_on(async {
-        let start = Instant::now();
-        let per_caller = total / 64;
-        let callers = (0..64).map(|_| async {
-            for _ in 0..per_caller {
-                service.add(1, 2).await?;
-            }
-            Ok::<_, ipc2::Error>(())
-        });
-        for result in futures_util::future::join_all(callers).await {
-            result?;
-        }
-        Ok::<_, ipc2::Error>((per_caller * 64) as f64 / start.elapsed().as_secs_f64())
-    })?;
+    let rate = runtime.block_on(calls_per_second(service, 64, total))?;
     rows.push(Row::rate(
         "calls/s, 64 in flight, 1 worker, service",
         raw_rate,
@@ -523,21 +510,46 @@ fn service_builder(
         .arg(SERVICE)
 }
 
-async fn ipc2_throughput(
-    workers: &Workers,
+/// A client that can make the benchmark's small call.
+trait SmallCall: Send + Sync + 'static {
+    fn small_call(&self) -> impl Future<Output = Result<(), ipc2::Error>> + Send;
+}
+
+impl SmallCall for Workers {
+    async fn small_call(&self) -> Result<(), ipc2::Error> {
+        self.send(BenchJob::Add(1, 2)).await.map(drop)
+    }
+}
+
+impl SmallCall for AdderWorkers {
+    async fn small_call(&self) -> Result<(), ipc2::Error> {
+        self.add(1, 2).await.map(drop)
+    }
+}
+
+/// Calls per second with `in_flight` callers, each a task of its own (as in the tarpc
+/// benchmark) making its share of `total` small calls one after another.
+async fn calls_per_second<C: SmallCall>(
+    client: C,
     in_flight: usize,
     total: usize,
-) -> Result<f64, ipc2::Error> {
-    let start = Instant::now();
+) -> Result<f64, Box<dyn std::error::Error>> {
+    let client = std::sync::Arc::new(client);
     let per_caller = total / in_flight;
-    let callers = (0..in_flight).map(|_| async {
-        for _ in 0..per_caller {
-            workers.send(BenchJob::Add(1, 2)).await?;
-        }
-        Ok::<_, ipc2::Error>(())
-    });
-    for result in futures_util::future::join_all(callers).await {
-        result?;
+    let start = Instant::now();
+    let callers: Vec<_> = (0..in_flight)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                for _ in 0..per_caller {
+                    client.small_call().await?;
+                }
+                Ok::<_, ipc2::Error>(())
+            })
+        })
+        .collect();
+    for caller in callers {
+        caller.await??;
     }
     Ok((per_caller * in_flight) as f64 / start.elapsed().as_secs_f64())
 }
