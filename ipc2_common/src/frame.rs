@@ -74,13 +74,30 @@ impl FrameCodec {
     pub fn set_max_frame_len(&mut self, max_frame_len: usize) {
         self.max_frame_len = max_frame_len;
     }
-}
 
-impl Decoder for FrameCodec {
-    type Item = Bytes;
-    type Error = Error;
+    /// Like [`Decoder::decode`], for a reader that only looks at each payload: a frame that is
+    /// wholly in `src` is handed to `each` where it lies and then skipped, instead of being split
+    /// off into a buffer of its own. Returns what `each` returned, or `None` if no whole frame
+    /// has arrived yet.
+    pub fn decode_with<T>(
+        &mut self,
+        src: &mut BytesMut,
+        each: impl FnOnce(&[u8]) -> T,
+    ) -> Result<Option<T>, Error> {
+        if !self.recycling
+            && let Some(total) = self.claimed(src)?
+            && src.len() >= total
+        {
+            let out = each(&src[HEADER_LEN..total]);
+            src.advance(total);
+            return Ok(Some(out));
+        }
+        Ok(self.decode(src)?.map(|frame| each(&frame)))
+    }
 
-    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>, Error> {
+    /// The length, header included, of the frame that starts `src`, once its header is there.
+    /// Fails for a header that claims more than the maximum.
+    fn claimed(&self, src: &BytesMut) -> Result<Option<usize>, Error> {
         let Some(header) = src.get(..HEADER_LEN) else {
             return Ok(None);
         };
@@ -92,7 +109,19 @@ impl Decoder for FrameCodec {
                 max: self.max_frame_len,
             });
         }
-        let total = HEADER_LEN + len;
+        Ok(Some(HEADER_LEN + len))
+    }
+}
+
+impl Decoder for FrameCodec {
+    type Item = Bytes;
+    type Error = Error;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>, Error> {
+        let Some(total) = self.claimed(src)? else {
+            return Ok(None);
+        };
+        let len = total - HEADER_LEN;
         if src.len() < total {
             if !self.recycling && (buffers::LARGE..=buffers::MAX_POOLED).contains(&total) {
                 // Receive the rest straight into a recycled buffer that holds the whole frame.
@@ -228,6 +257,33 @@ mod tests {
             for (i, f) in got.iter().enumerate() {
                 assert!(f.iter().all(|&b| b == i as u8), "chunk {chunk}: frame {i}");
             }
+        }
+    }
+
+    #[test]
+    fn frames_looked_at_in_place_are_the_frames_decoded() {
+        let mut stream = frame(b"one");
+        stream.extend(frame(b""));
+        stream.extend(frame(&vec![7; buffers::LARGE]));
+        stream.extend(frame(b"four"));
+        for split in [0, 1, 5, 9, 100, stream.len() - 3, stream.len()] {
+            let mut codec = FrameCodec::new(buffers::MAX_POOLED);
+            let mut buf = BytesMut::new();
+            let mut got = Vec::new();
+            for chunk in [&stream[..split], &stream[split..]] {
+                buf.extend_from_slice(chunk);
+                while let Some(f) = codec.decode_with(&mut buf, <[u8]>::to_vec).unwrap() {
+                    got.push(f);
+                }
+            }
+            let want = [
+                b"one".to_vec(),
+                vec![],
+                vec![7; buffers::LARGE],
+                b"four".to_vec(),
+            ];
+            assert_eq!(got, want, "split at {split}");
+            assert!(buf.is_empty());
         }
     }
 

@@ -10,15 +10,15 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use bytes::BytesMut;
 use ipc2_common::handshake::{Hello, Invitation, PROTOCOL_VERSION};
 use ipc2_common::outbox::{self, Outbox};
 use ipc2_common::{Client, FrameCodec, ToHost, ToWorker, codec};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio::io::AsyncRead;
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::mpsc;
-use tokio_util::codec::FramedRead;
+use tokio_util::codec::Decoder;
 use tokio_util::sync::CancellationToken;
 
 use crate::cancel::Cancels;
@@ -137,9 +137,13 @@ where
         jobs: jobs_tx,
         _types: PhantomData,
     };
-    let framed = FramedRead::new(read, FrameCodec::new(invitation.max_frame_len));
+    let codec = FrameCodec::new(invitation.max_frame_len);
     tokio::spawn(async move {
-        reader.run(framed).await;
+        if let Err(err) = reader.run(read, codec).await {
+            // The host only sends well-formed frames; anything else means the connection
+            // cannot be trusted any more. Dropping it makes the host replace this worker.
+            tracing::error!("ipc2 worker: closing the connection to the host: {err}");
+        }
         closed.cancel();
     });
     Ok(Receiver { jobs, events })
@@ -164,6 +168,9 @@ async fn heartbeat(outbox: Outbox, interval: Duration, closed: CancellationToken
     }
 }
 
+/// The read buffer's starting size.
+const READ_BUFFER: usize = 8 * 1024;
+
 /// Turns incoming frames into jobs.
 struct Reader<R, W> {
     replies: Arc<Replies>,
@@ -172,14 +179,27 @@ struct Reader<R, W> {
 }
 
 impl<R: DeserializeOwned, W: Serialize> Reader<R, W> {
-    async fn run<T: AsyncRead + Unpin>(self, mut framed: FramedRead<T, FrameCodec>) {
-        while let Some(frame) = framed.next().await {
-            let result = frame.and_then(|payload| self.handle(&payload));
-            if let Err(err) = result {
-                // The host only sends well-formed frames; anything else means the connection
-                // cannot be trusted any more. Dropping it makes the host replace this worker.
-                tracing::error!("ipc2 worker: closing the connection to the host: {err}");
-                return;
+    /// Reads frames until the host closes the connection (`Ok`) or it breaks. Each request is
+    /// decoded where it lies in the read buffer.
+    async fn run<T: AsyncRead + Unpin>(
+        self,
+        mut read: T,
+        mut codec: FrameCodec,
+    ) -> Result<(), ipc2_common::Error> {
+        let mut buf = BytesMut::with_capacity(READ_BUFFER);
+        loop {
+            while codec
+                .decode_with(&mut buf, |payload| self.handle(payload))?
+                .transpose()?
+                .is_some()
+            {}
+            // Room for at least one byte, so that a read of zero means the end of the stream.
+            buf.reserve(1);
+            if read.read_buf(&mut buf).await? == 0 {
+                return match codec.decode_eof(&mut buf)? {
+                    Some(payload) => self.handle(&payload),
+                    None => Ok(()),
+                };
             }
         }
     }
