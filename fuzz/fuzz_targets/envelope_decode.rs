@@ -11,7 +11,7 @@
 
 use std::fmt::Debug;
 
-use ipc2_common::{HEADER_LEN, ToHost, ToWorker, codec};
+use ipc2_common::{HEADER_LEN, Header, ToHost, ToWorker, codec};
 use libfuzzer_sys::fuzz_target;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -32,7 +32,7 @@ enum Job {
 
 fn body<H, T>(header: &H, body: &[u8])
 where
-    H: Serialize + DeserializeOwned + PartialEq + Debug,
+    H: Header + PartialEq + Debug,
     T: Serialize + DeserializeOwned + PartialEq + Debug,
 {
     let Ok(value) = codec::decode_body::<T>(body) else {
@@ -57,7 +57,7 @@ where
 
 fn bodies<H>(data: &[u8])
 where
-    H: Serialize + DeserializeOwned + PartialEq + Debug,
+    H: Header + PartialEq + Debug,
 {
     let Ok((header, rest)) = codec::decode_header::<H>(data) else {
         return;

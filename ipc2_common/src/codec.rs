@@ -4,8 +4,11 @@
 //! [`decode_header`] and [`decode_body`], so swapping the codec is a change to this file alone.
 //!
 //! The codec is bincode 2 (pinned to `=2.0.1`, through its `serde` support) in its standard
-//! configuration (little endian, variable-length integers), with two guards for input from
-//! another process:
+//! configuration (little endian, variable-length integers). The envelope header that starts every
+//! payload is written and read here directly, in the same bytes bincode produces for it (tests
+//! compare the two on every boundary), because it is on every frame's path and serde's
+//! machinery costs far more than its two varints. Bodies go through bincode, with two guards for
+//! input from another process:
 //! - a decode may not *claim* more memory than a limit (bincode's `with_limit`), so a 10-byte
 //!   payload that says "a string of 2^60 bytes follows" is an error instead of an allocation. The
 //!   limit is a compile-time constant in bincode, so it is picked per payload from a few tiers:
@@ -19,11 +22,12 @@
 
 use bincode::config::{Config, standard};
 use bincode::enc::write::SizeWriter;
+use bincode::error::DecodeError;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::frame::HEADER_LEN;
-use crate::{Error, buffers};
+use crate::{Error, Header, buffers};
 
 const SMALL: usize = 64 * 1024;
 const MEDIUM: usize = 64 * 1024 * 1024;
@@ -38,7 +42,7 @@ const LARGE: usize = u32::MAX as usize;
 /// oversized frame is refused before anything is allocated for it. A large frame is encoded into
 /// a recycled buffer (from a small pool of large buffers), which the connection's writer returns
 /// once written.
-pub fn encode_frame<H: Serialize, B: Serialize + ?Sized>(
+pub fn encode_frame<H: Header, B: Serialize + ?Sized>(
     header: &H,
     body: Option<&B>,
     max_frame_len: usize,
@@ -55,17 +59,16 @@ pub fn encode_frame<H: Serialize, B: Serialize + ?Sized>(
 
 /// The length of the frame of `header` and `body`, length prefix included, measured without
 /// encoding anything. Fails with [`Error::FrameTooLarge`] if its payload exceeds `max_frame_len`.
-pub(crate) fn frame_len<H: Serialize, B: Serialize + ?Sized>(
+pub(crate) fn frame_len<H: Header, B: Serialize + ?Sized>(
     header: &H,
     body: Option<&B>,
     max_frame_len: usize,
 ) -> Result<usize, Error> {
     let mut size = SizeWriter::default();
-    bincode::serde::encode_into_writer(header, &mut size, standard()).map_err(Error::Encode)?;
     if let Some(body) = body {
         bincode::serde::encode_into_writer(body, &mut size, standard()).map_err(Error::Encode)?;
     }
-    let len = size.bytes_written;
+    let len = header_len(header) + size.bytes_written;
     if len > max_frame_len || u32::try_from(len).is_err() {
         return Err(Error::FrameTooLarge {
             len: len as u64,
@@ -76,7 +79,7 @@ pub(crate) fn frame_len<H: Serialize, B: Serialize + ?Sized>(
 }
 
 /// Appends the frame of `header` and `body` to `buf`. On error `buf` is left as it was.
-pub(crate) fn encode_frame_into<H: Serialize, B: Serialize + ?Sized>(
+pub(crate) fn encode_frame_into<H: Header, B: Serialize + ?Sized>(
     buf: &mut Vec<u8>,
     header: &H,
     body: Option<&B>,
@@ -84,7 +87,13 @@ pub(crate) fn encode_frame_into<H: Serialize, B: Serialize + ?Sized>(
 ) -> Result<(), Error> {
     let start = buf.len();
     buf.extend_from_slice(&[0; HEADER_LEN]);
-    let result = encode_payload(buf, header, body);
+    push_header(buf, header);
+    let result = match body {
+        Some(body) => bincode::serde::encode_into_std_write(body, buf, standard())
+            .map(drop)
+            .map_err(Error::Encode),
+        None => Ok(()),
+    };
     let len = buf.len() - start - HEADER_LEN;
     match result {
         Ok(()) if len <= max_frame_len && u32::try_from(len).is_ok() => {
@@ -105,30 +114,15 @@ pub(crate) fn encode_frame_into<H: Serialize, B: Serialize + ?Sized>(
     }
 }
 
-fn encode_payload<H: Serialize, B: Serialize + ?Sized>(
-    buf: &mut Vec<u8>,
-    header: &H,
-    body: Option<&B>,
-) -> Result<(), Error> {
-    bincode::serde::encode_into_std_write(header, buf, standard()).map_err(Error::Encode)?;
-    if let Some(body) = body {
-        bincode::serde::encode_into_std_write(body, buf, standard()).map_err(Error::Encode)?;
-    }
-    Ok(())
-}
-
 /// The frame `frame` (length prefix included) with its envelope header replaced by `header` and
 /// its body kept as it is: for sending the same job again under a new request id without
 /// encoding the job again.
-pub fn reframe<H: Serialize + DeserializeOwned>(
-    frame: &[u8],
-    header: &H,
-) -> Result<Vec<u8>, Error> {
+pub fn reframe<H: Header>(frame: &[u8], header: &H) -> Result<Vec<u8>, Error> {
     let payload = frame.get(HEADER_LEN..).unwrap_or_default();
     let (_, body) = decode_header::<H>(payload)?;
-    let mut out = Vec::with_capacity(frame.len() + 8);
+    let mut out = Vec::with_capacity(HEADER_LEN + header_len(header) + body.len());
     out.extend_from_slice(&[0; HEADER_LEN]);
-    bincode::serde::encode_into_std_write(header, &mut out, standard()).map_err(Error::Encode)?;
+    push_header(&mut out, header);
     out.extend_from_slice(body);
     let len = u32::try_from(out.len() - HEADER_LEN).map_err(|_| Error::FrameTooLarge {
         len: (out.len() - HEADER_LEN) as u64,
@@ -140,9 +134,82 @@ pub fn reframe<H: Serialize + DeserializeOwned>(
 
 /// Decodes the envelope header at the start of a frame's payload and returns it with the rest
 /// of the payload (the body).
-pub fn decode_header<H: DeserializeOwned>(payload: &[u8]) -> Result<(H, &[u8]), Error> {
-    let (header, used) = decode_prefix::<H>(payload)?;
-    Ok((header, &payload[used..]))
+pub fn decode_header<H: Header>(payload: &[u8]) -> Result<(H, &[u8]), Error> {
+    let mut at = 0;
+    let header = read_varint(payload, &mut at, false)
+        .and_then(|tag| H::from_wire(tag as u32, || read_varint(payload, &mut at, true)));
+    let Some(header) = header else {
+        return Err(Error::Decode(DecodeError::Other(
+            "malformed or unknown envelope header",
+        )));
+    };
+    Ok((header, &payload[at..]))
+}
+
+/// Appends `header` in bincode's standard encoding: its variant index and then its request id,
+/// if it has one, each a varint.
+fn push_header<H: Header>(buf: &mut Vec<u8>, header: &H) {
+    let (tag, id) = header.to_wire();
+    push_varint(buf, u64::from(tag));
+    if let Some(id) = id {
+        push_varint(buf, id);
+    }
+}
+
+/// How many bytes [`push_header`] appends for `header`.
+fn header_len<H: Header>(header: &H) -> usize {
+    let (tag, id) = header.to_wire();
+    varint_len(u64::from(tag)) + id.map_or(0, varint_len)
+}
+
+/// bincode's variable-length integer: a value below 251 is one byte; a larger one is a marker
+/// byte (251, 252, 253 for 2, 4, 8 bytes) and then the value, little endian.
+fn push_varint(buf: &mut Vec<u8>, value: u64) {
+    match value {
+        0..=250 => buf.push(value as u8),
+        251..=0xffff => {
+            buf.push(251);
+            buf.extend_from_slice(&(value as u16).to_le_bytes());
+        }
+        0x1_0000..=0xffff_ffff => {
+            buf.push(252);
+            buf.extend_from_slice(&(value as u32).to_le_bytes());
+        }
+        _ => {
+            buf.push(253);
+            buf.extend_from_slice(&value.to_le_bytes());
+        }
+    }
+}
+
+fn varint_len(value: u64) -> usize {
+    match value {
+        0..=250 => 1,
+        251..=0xffff => 3,
+        0x1_0000..=0xffff_ffff => 5,
+        _ => 9,
+    }
+}
+
+/// Reads a varint (see [`push_varint`]) at `*at` and moves past it. `None` if it is cut short or
+/// has a marker bincode would refuse: 253 (8 bytes) is only valid for a `u64` (`wide`).
+fn read_varint(bytes: &[u8], at: &mut usize, wide: bool) -> Option<u64> {
+    let first = *bytes.get(*at)?;
+    let width = match first {
+        0..=250 => {
+            *at += 1;
+            return Some(u64::from(first));
+        }
+        251 => 2,
+        252 => 4,
+        253 if wide => 8,
+        _ => return None,
+    };
+    let value = bytes.get(*at + 1..*at + 1 + width)?;
+    let mut le = [0; 8];
+    le[..width].copy_from_slice(value);
+    *at += 1 + width;
+    Some(u64::from_le_bytes(le))
 }
 
 /// Decodes a body that must fill `bytes` exactly.
@@ -174,8 +241,10 @@ fn decode_with<T: DeserializeOwned, C: Config>(
 
 #[cfg(test)]
 mod tests {
+    use std::fmt::Debug;
+
     use super::*;
-    use crate::ToWorker;
+    use crate::{ToHost, ToWorker};
 
     #[test]
     fn frame_round_trips_header_and_body() {
@@ -194,6 +263,124 @@ mod tests {
             encode_frame_into(&mut buf, &ToWorker::Notify, Some(&[0u8; 100][..]), 16).unwrap_err();
         assert!(matches!(err, Error::FrameTooLarge { max: 16, .. }));
         assert_eq!(buf, [1, 2, 3]);
+    }
+
+    #[test]
+    fn the_maximum_is_exact_on_both_sides_of_the_large_frame_size() {
+        let header = ToWorker::Notify;
+        for max in [
+            100,
+            buffers::LARGE - HEADER_LEN - 1,
+            buffers::LARGE,
+            200_000,
+        ] {
+            // Header (1 byte) + varint length + bytes: find the body that fills `max` exactly.
+            let fill = (0..max).rev().find(|&n| {
+                frame_len(&header, Some(&vec![0u8; n][..]), usize::MAX).unwrap() - HEADER_LEN == max
+            });
+            let body = vec![1u8; fill.unwrap()];
+            let frame = encode_frame(&header, Some(&body[..]), max).unwrap();
+            assert_eq!(frame.len(), HEADER_LEN + max);
+            let over = vec![1u8; body.len() + 1];
+            let err = encode_frame(&header, Some(&over[..]), max).unwrap_err();
+            assert!(
+                matches!(err, Error::FrameTooLarge { len, max: m } if m == max && len as usize > max),
+                "{max}: {err:?}"
+            );
+        }
+    }
+
+    /// Ids at every varint width and boundary.
+    const IDS: [u64; 12] = [
+        0,
+        1,
+        250,
+        251,
+        0xffff,
+        0x1_0000,
+        0xffff_ffff,
+        0x1_0000_0000,
+        1 << 40,
+        u64::MAX - 1,
+        u64::MAX,
+        12_345,
+    ];
+
+    fn headers() -> (Vec<ToWorker>, Vec<ToHost>) {
+        let mut to_worker = vec![ToWorker::Notify];
+        let mut to_host = vec![ToHost::Hello, ToHost::Event, ToHost::Heartbeat];
+        for id in IDS {
+            to_worker.extend([ToWorker::Request { id }, ToWorker::Cancel { id }]);
+            to_host.extend([ToHost::Reply { id }, ToHost::Failed { id }]);
+        }
+        (to_worker, to_host)
+    }
+
+    fn same_bytes_as_bincode<H: Header + Serialize + Debug>(header: H) {
+        let mut ours = Vec::new();
+        push_header(&mut ours, &header);
+        let theirs = bincode::serde::encode_to_vec(header, standard()).unwrap();
+        assert_eq!(ours, theirs, "{header:?}");
+        assert_eq!(header_len(&header), theirs.len(), "{header:?}");
+    }
+
+    #[test]
+    fn headers_are_written_as_bincode_writes_them() {
+        let (to_worker, to_host) = headers();
+        to_worker.into_iter().for_each(same_bytes_as_bincode);
+        to_host.into_iter().for_each(same_bytes_as_bincode);
+    }
+
+    /// Decodes `bytes` with the header codec and with bincode; both must agree on whether they
+    /// are a header, which one, and where the body starts.
+    fn same_reading_as_bincode<H>(bytes: &[u8])
+    where
+        H: Header + DeserializeOwned + PartialEq + Debug,
+    {
+        let ours = decode_header::<H>(bytes).map(|(h, body)| (h, bytes.len() - body.len()));
+        let theirs: Result<(H, usize), _> = bincode::serde::decode_from_slice(bytes, standard());
+        match (ours, theirs) {
+            (Ok(ours), Ok(theirs)) => assert_eq!(ours, theirs, "{bytes:?}"),
+            (Err(_), Err(_)) => {}
+            (ours, theirs) => panic!("{bytes:?}: ours {ours:?}, bincode {theirs:?}"),
+        }
+    }
+
+    #[test]
+    fn headers_are_read_as_bincode_reads_them() {
+        let (to_worker, to_host) = headers();
+        let mut inputs: Vec<Vec<u8>> = Vec::new();
+        // Every one- and two-byte input, and every marker byte followed by a run of bytes.
+        inputs.extend((0..=255u8).map(|a| vec![a]));
+        inputs.extend((0..=0xffffu16).map(|ab| ab.to_le_bytes().to_vec()));
+        for tag in [0, 1, 2, 3, 4, 5, 250, 251, 252, 253, 254, 255] {
+            for marker in [7, 250, 251, 252, 253, 254, 255] {
+                for tail in 0..=10 {
+                    let mut input = vec![tag, marker];
+                    input.extend((0..tail).map(|i| 0x5a ^ i));
+                    inputs.push(input);
+                }
+            }
+        }
+        // Real headers, whole, cut short, and with a body after them.
+        let real = to_worker
+            .iter()
+            .map(|h| bincode::serde::encode_to_vec(h, standard()).unwrap())
+            .chain(
+                to_host
+                    .iter()
+                    .map(|h| bincode::serde::encode_to_vec(h, standard()).unwrap()),
+            );
+        for bytes in real {
+            for cut in 0..=bytes.len() {
+                inputs.push(bytes[..cut].to_vec());
+            }
+            inputs.push([&bytes[..], b"body"].concat());
+        }
+        for input in &inputs {
+            same_reading_as_bincode::<ToWorker>(input);
+            same_reading_as_bincode::<ToHost>(input);
+        }
     }
 
     #[test]

@@ -5,6 +5,10 @@
 //! (a job, a reply), the [`crate::handshake::Hello`], or a failure reason, depending on the header.
 //! Keeping the header separate lets the I/O tasks route a frame by reading a few bytes, and lets the
 //! caller decode its own body on its own task.
+//!
+//! Every frame has a header, so the codec writes and reads headers itself (see [`Header`]), in
+//! exactly the bytes bincode would produce for these enums: a header costs a few instructions
+//! instead of a trip through serde.
 
 use serde::{Deserialize, Serialize};
 
@@ -48,4 +52,65 @@ pub enum ToHost {
     /// "Still here": sent at the interval the host asked for, by the worker's I/O task, so the
     /// host can tell a worker busy with a long job from one whose I/O is stuck. No body.
     Heartbeat,
+}
+
+/// An envelope header: [`ToWorker`] or [`ToHost`]. Sealed: the codec knows how to write each one.
+///
+/// On the wire a header is what bincode makes of the enum: the variant's index as a varint, then
+/// the request id (a varint) for the variants that carry one.
+pub trait Header: Copy + sealed::Sealed {
+    /// The variant's index, and its request id if it carries one.
+    fn to_wire(self) -> (u32, Option<u64>);
+
+    /// The header with variant index `tag`, taking its request id from `id` if that variant
+    /// carries one. `None` for an unknown variant, or when `id` has none to give.
+    fn from_wire(tag: u32, id: impl FnOnce() -> Option<u64>) -> Option<Self>;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::ToWorker {}
+    impl Sealed for super::ToHost {}
+}
+
+impl Header for ToWorker {
+    fn to_wire(self) -> (u32, Option<u64>) {
+        match self {
+            Self::Request { id } => (0, Some(id)),
+            Self::Notify => (1, None),
+            Self::Cancel { id } => (2, Some(id)),
+        }
+    }
+
+    fn from_wire(tag: u32, id: impl FnOnce() -> Option<u64>) -> Option<Self> {
+        Some(match tag {
+            0 => Self::Request { id: id()? },
+            1 => Self::Notify,
+            2 => Self::Cancel { id: id()? },
+            _ => return None,
+        })
+    }
+}
+
+impl Header for ToHost {
+    fn to_wire(self) -> (u32, Option<u64>) {
+        match self {
+            Self::Hello => (0, None),
+            Self::Reply { id } => (1, Some(id)),
+            Self::Failed { id } => (2, Some(id)),
+            Self::Event => (3, None),
+            Self::Heartbeat => (4, None),
+        }
+    }
+
+    fn from_wire(tag: u32, id: impl FnOnce() -> Option<u64>) -> Option<Self> {
+        Some(match tag {
+            0 => Self::Hello,
+            1 => Self::Reply { id: id()? },
+            2 => Self::Failed { id: id()? },
+            3 => Self::Event,
+            4 => Self::Heartbeat,
+            _ => return None,
+        })
+    }
 }

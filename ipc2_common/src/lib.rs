@@ -40,7 +40,7 @@ pub mod shape;
 mod transport;
 pub mod unix;
 
-pub use envelope::{ToHost, ToWorker};
+pub use envelope::{Header, ToHost, ToWorker};
 pub use error::Error;
 pub use frame::{DEFAULT_MAX_FRAME_LEN, FrameCodec, HEADER_LEN};
 pub use transport::{Client, ReadHalf, Server, WriteHalf};

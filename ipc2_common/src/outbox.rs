@@ -22,7 +22,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
 
 use crate::codec::{encode_frame_into, frame_len};
-use crate::{Error, buffers};
+use crate::{Error, Header, buffers};
 
 /// Small frames are appended to one batch until it holds this many bytes.
 const MAX_BATCH: usize = buffers::LARGE;
@@ -111,7 +111,7 @@ impl Outbox {
     /// Fails, with nothing queued, if the frame cannot be encoded or its payload exceeds
     /// `max_frame_len` ([`Error::FrameTooLarge`], found before anything is allocated for it), or
     /// with [`Error::Closed`] once the writer has stopped.
-    pub fn send<H: Serialize, B: Serialize + ?Sized>(
+    pub fn send<H: Header, B: Serialize + ?Sized>(
         &self,
         header: &H,
         body: Option<&B>,
