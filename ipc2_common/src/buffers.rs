@@ -10,7 +10,7 @@
 //! The pool keeps at most [`KEPT`] bytes of buffers, and no buffer over [`MAX_POOLED`]: a burst
 //! of huge frames does not pin their memory afterwards.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
 
@@ -23,44 +23,71 @@ pub(crate) const MAX_POOLED: usize = 8 * 1024 * 1024;
 /// The most buffer capacity the pool keeps, in bytes.
 const KEPT: usize = 16 * 1024 * 1024;
 
-static POOL: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+/// The process-wide pool.
+static POOL: Pool = Pool::new();
 
 /// An empty buffer that can hold `capacity` bytes: a recycled one if the pool has one.
 pub(crate) fn take(capacity: usize) -> Vec<u8> {
-    if (LARGE..=MAX_POOLED).contains(&capacity) {
-        let mut pool = POOL.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(at) = pool.iter().position(|buf| buf.capacity() >= capacity) {
-            return pool.swap_remove(at);
-        }
-    }
-    Vec::with_capacity(capacity)
+    POOL.take(capacity)
 }
 
 /// Gives `buf` back for reuse, if it is worth keeping.
-pub(crate) fn give(mut buf: Vec<u8>) {
-    if !(LARGE..=MAX_POOLED).contains(&buf.capacity()) {
-        return;
-    }
-    buf.clear();
-    let mut pool = POOL.lock().unwrap_or_else(PoisonError::into_inner);
-    pool.push(buf);
-    // Over the budget, the smallest buffers go first.
-    while pool.iter().map(Vec::capacity).sum::<usize>() > KEPT {
-        let smallest = (0..pool.len()).min_by_key(|&i| pool[i].capacity());
-        if let Some(at) = smallest {
-            pool.swap_remove(at);
-        }
-    }
+pub(crate) fn give(buf: Vec<u8>) {
+    POOL.give(buf);
 }
 
 /// `buf[from..]` as `Bytes` whose buffer goes back to the pool when the last reference is
 /// dropped.
 pub(crate) fn into_bytes(buf: Vec<u8>, from: usize) -> Bytes {
-    Bytes::from_owner(Recycled(buf)).slice(from..)
+    POOL.lend(buf, from)
+}
+
+/// Large buffers kept for reuse. One instance, [`POOL`], serves the process; tests make their
+/// own.
+struct Pool(Mutex<Vec<Vec<u8>>>);
+
+impl Pool {
+    const fn new() -> Self {
+        Self(Mutex::new(Vec::new()))
+    }
+
+    fn buffers(&self) -> MutexGuard<'_, Vec<Vec<u8>>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn take(&self, capacity: usize) -> Vec<u8> {
+        if (LARGE..=MAX_POOLED).contains(&capacity) {
+            let mut pool = self.buffers();
+            if let Some(at) = pool.iter().position(|buf| buf.capacity() >= capacity) {
+                return pool.swap_remove(at);
+            }
+        }
+        Vec::with_capacity(capacity)
+    }
+
+    fn give(&self, mut buf: Vec<u8>) {
+        if !(LARGE..=MAX_POOLED).contains(&buf.capacity()) {
+            return;
+        }
+        buf.clear();
+        let mut pool = self.buffers();
+        pool.push(buf);
+        // Over the budget, the smallest buffers go first.
+        while pool.iter().map(Vec::capacity).sum::<usize>() > KEPT {
+            let smallest = (0..pool.len()).min_by_key(|&i| pool[i].capacity());
+            if let Some(at) = smallest {
+                pool.swap_remove(at);
+            }
+        }
+    }
+
+    fn lend(&'static self, buf: Vec<u8>, from: usize) -> Bytes {
+        Bytes::from_owner(Recycled(buf, self)).slice(from..)
+    }
 }
 
 /// Owns a pooled buffer lent out as `Bytes`.
-struct Recycled(Vec<u8>);
+struct Recycled(Vec<u8>, &'static Pool);
 
 impl AsRef<[u8]> for Recycled {
     fn as_ref(&self) -> &[u8] {
@@ -70,7 +97,7 @@ impl AsRef<[u8]> for Recycled {
 
 impl Drop for Recycled {
     fn drop(&mut self) {
-        give(std::mem::take(&mut self.0));
+        self.1.give(std::mem::take(&mut self.0));
     }
 }
 
@@ -80,17 +107,18 @@ mod tests {
 
     #[test]
     fn a_given_buffer_is_taken_again_and_small_or_huge_ones_are_not_kept() {
-        let buf = take(LARGE * 3);
+        let pool = Pool::new();
+        let buf = pool.take(LARGE * 3);
         let address = buf.as_ptr();
-        give(buf);
-        let again = take(LARGE * 2);
+        pool.give(buf);
+        let again = pool.take(LARGE * 2);
         assert_eq!(again.as_ptr(), address);
         assert!(again.is_empty());
-        give(again);
+        pool.give(again);
 
-        give(Vec::with_capacity(LARGE - 1));
-        give(Vec::with_capacity(MAX_POOLED + 1));
-        let pool = POOL.lock().unwrap();
+        pool.give(Vec::with_capacity(LARGE - 1));
+        pool.give(Vec::with_capacity(MAX_POOLED + 1));
+        let pool = pool.buffers();
         assert!(
             pool.iter()
                 .all(|buf| (LARGE..=MAX_POOLED).contains(&buf.capacity()))
@@ -100,13 +128,14 @@ mod tests {
 
     #[test]
     fn bytes_lent_out_return_their_buffer_when_dropped() {
-        let mut buf = take(MAX_POOLED);
+        static OWN: Pool = Pool::new();
+        let mut buf = OWN.take(MAX_POOLED);
         buf.extend_from_slice(b"headbody");
         let address = buf.as_ptr();
-        let bytes = into_bytes(buf, 4);
+        let bytes = OWN.lend(buf, 4);
         assert_eq!(&bytes[..], b"body");
         drop(bytes);
-        let pool = POOL.lock().unwrap();
+        let pool = OWN.buffers();
         assert!(pool.iter().any(|buf| buf.as_ptr() == address));
     }
 }
