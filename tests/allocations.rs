@@ -118,10 +118,10 @@ fn a_forged_length_inside_a_small_frame_allocates_nothing_large() {
     assert!(peak_list <= 1024 * 1024, "list: peak {peak_list} bytes");
 }
 
-// The figure this prints is the one the benchmark notes quote; the bound only catches a
-// regression that adds allocations to every request.
+// The figure this prints is the one the benchmark notes quote (1: the encoded frame); the bound
+// is the target, with room for the runtime's own occasional allocations.
 #[test]
-fn a_small_request_costs_the_host_a_handful_of_allocations() {
+fn a_small_request_costs_the_host_at_most_two_allocations() {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -143,5 +143,5 @@ fn a_small_request_costs_the_host_a_handful_of_allocations() {
     });
     let per_call = allocations as f64 / CALLS as f64;
     println!("host allocations per small request: {per_call:.2}");
-    assert!(per_call <= 6.0, "{per_call:.2} allocations per request");
+    assert!(per_call <= 2.0, "{per_call:.2} allocations per request");
 }

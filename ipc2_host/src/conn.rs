@@ -1,40 +1,30 @@
 //! One live connection to a worker: the calls in flight on it, and the loop that reads replies.
 //!
 //! A caller encodes its request on its own task, registers a reply slot under the request's id
-//! ([`Conn::submit`]) and queues the frame for the connection's writer. The reply loop
-//! ([`read_replies`]) decodes only each frame's small header, hands the frame to the waiting
-//! caller (who decodes the body itself) and returns the worker's capacity to the [`Pool`].
+//! ([`Conn::submit`], slots in [`crate::calls`]) and queues the frame for the connection's
+//! writer. The reply loop ([`read_replies`]) decodes only each frame's small header, hands the
+//! frame to the waiting caller (who decodes the body itself) and returns the worker's capacity
+//! to the [`Pool`].
 //!
 //! Anything a worker sends that the host did not ask for (a reply to an id it is not running, a
 //! second `Hello`, a malformed frame) ends the loop with a reason, and the supervisor kills and
 //! replaces that worker: a broken or hostile worker cannot answer someone else's call.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::{FutureExt, StreamExt};
-use ipc2_common::id_map::IdMap;
 use ipc2_common::outbox::Outbox;
 use ipc2_common::{FrameCodec, ReadHalf, ToHost, ToWorker, codec};
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio_util::codec::FramedRead;
 
-use crate::error::{ExitCause, WorkerExit};
+use crate::calls::{Calls, Outcome, Reply, Unanswered};
+use crate::error::ExitCause;
 use crate::events::{EventQueue, RawEvent};
 use crate::pool::{Ended, Pool};
-
-/// How a call on a worker ended, as delivered to its caller.
-#[derive(Debug)]
-pub(crate) enum Outcome {
-    /// The reply frame's payload; the body starts at `body_at`.
-    Reply { payload: Bytes, body_at: usize },
-    /// The worker failed the request, with its reason.
-    Failed(String),
-    /// The worker died first.
-    Exited(Arc<WorkerExit>),
-}
 
 /// A live worker connection, shared by the pool, callers and its supervisor.
 #[derive(Debug)]
@@ -47,9 +37,8 @@ pub(crate) struct Conn {
     /// Milliseconds after `born` when the worker last sent anything.
     heard: AtomicU64,
     outbox: Outbox,
-    inflight: Mutex<Option<IdMap<oneshot::Sender<Outcome>>>>,
+    calls: Calls,
     answered: AtomicU64,
-    idle: Notify,
     kill: mpsc::UnboundedSender<ExitCause>,
 }
 
@@ -69,15 +58,10 @@ impl Conn {
             born: Instant::now(),
             heard: AtomicU64::new(0),
             outbox,
-            inflight: Mutex::new(Some(IdMap::default())),
+            calls: Calls::default(),
             answered: AtomicU64::new(0),
-            idle: Notify::new(),
             kill,
         }
-    }
-
-    fn inflight(&self) -> MutexGuard<'_, Option<IdMap<oneshot::Sender<Outcome>>>> {
-        self.inflight.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Whether the connection still takes new calls.
@@ -85,24 +69,21 @@ impl Conn {
         self.open.load(Ordering::Acquire)
     }
 
-    /// Registers call `id` and queues its frame. Gives the frame back if the connection has
-    /// closed, in which case nothing was sent and the call may go to another worker.
-    pub(crate) fn submit(
-        &self,
-        id: u64,
-        frame: Vec<u8>,
-    ) -> Result<oneshot::Receiver<Outcome>, Vec<u8>> {
-        if !self.is_open() {
+    /// Registers call `id` and queues its frame; await its outcome with [`reply`](Self::reply).
+    /// Gives the frame back if the connection has closed, in which case nothing was sent and the
+    /// call may go to another worker.
+    pub(crate) fn submit(&self, id: u64, frame: Vec<u8>) -> Result<(), Vec<u8>> {
+        if !self.is_open() || !self.calls.insert(id) {
             return Err(frame);
         }
-        let (tx, rx) = oneshot::channel();
-        match self.inflight().as_mut() {
-            Some(calls) => calls.insert(id, tx),
-            None => return Err(frame),
-        };
         // If the writer is gone the connection is closing, and the supervisor fails the call.
         let _ = self.outbox.send_frame(frame);
-        Ok(rx)
+        Ok(())
+    }
+
+    /// The outcome of call `id`, [`submit`](Self::submit)ted here.
+    pub(crate) fn reply(&self, id: u64) -> Reply<'_> {
+        self.calls.reply(id)
     }
 
     /// Queues a one-way frame. Gives it back if the connection has closed.
@@ -111,26 +92,6 @@ impl Conn {
             return Err(frame);
         }
         self.outbox.send_frame(frame)
-    }
-
-    /// Delivers the outcome of call `id`. Returns false if no such call is in flight here.
-    fn complete(&self, id: u64, outcome: Outcome) -> bool {
-        let (tx, now_idle) = {
-            let mut inflight = self.inflight();
-            let Some(calls) = inflight.as_mut() else {
-                return false;
-            };
-            let Some(tx) = calls.remove(&id) else {
-                return false;
-            };
-            (tx, calls.is_empty())
-        };
-        // The caller may have given up (dropped its future or timed out); that is fine.
-        let _ = tx.send(outcome);
-        if now_idle {
-            self.idle.notify_waiters();
-        }
-        true
     }
 
     /// How many calls this worker has answered (or failed).
@@ -145,23 +106,14 @@ impl Conn {
 
     /// Completes once no call is in flight.
     pub(crate) async fn idle(&self) {
-        loop {
-            let notified = self.idle.notified();
-            if self.inflight().as_ref().is_none_or(IdMap::is_empty) {
-                return;
-            }
-            notified.await;
-        }
+        self.calls.idle().await;
     }
 
-    /// Stops taking calls and returns the ones still in flight, for the supervisor to fail once
-    /// it knows how the worker ended.
-    pub(crate) fn close(&self) -> Vec<oneshot::Sender<Outcome>> {
+    /// Stops taking new calls and returns the ones still in flight, for the supervisor to fail
+    /// once it knows how the worker ended.
+    pub(crate) fn close(&self) -> Unanswered<'_> {
         self.open.store(false, Ordering::Release);
-        self.inflight()
-            .take()
-            .map(|calls| calls.into_values().collect())
-            .unwrap_or_default()
+        self.calls.close()
     }
 
     /// How long this worker has been connected.
@@ -274,7 +226,7 @@ fn deliver(
         ToHost::Heartbeat => return Ok(()),
         ToHost::Hello => return Err("a second hello".into()),
     };
-    if !conn.complete(id, outcome) {
+    if !conn.calls.complete(id, outcome) {
         return Err(format!("a reply to request {id}, which it was not running"));
     }
     match answered {

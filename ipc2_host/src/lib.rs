@@ -34,6 +34,7 @@
 mod acceptor;
 mod builder;
 mod call;
+mod calls;
 mod child;
 mod conn;
 mod error;

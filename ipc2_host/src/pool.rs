@@ -592,7 +592,7 @@ mod tests {
         pool.add(&b, 1);
         let lease = pool.checkout(None, true).await.unwrap();
         assert_eq!(lease.conn().worker, 0);
-        a.close();
+        drop(a.close());
         pool.remove(&a);
         drop(lease);
         let next = pool.checkout(None, true).await.unwrap();

@@ -32,7 +32,7 @@ use crate::Error;
 use crate::child::{Child, Children};
 use ipc2_common::{ReadHalf, WriteHalf, outbox};
 
-use crate::conn::{Conn, Outcome, read_replies};
+use crate::conn::{Conn, read_replies};
 use crate::error::{ExitCause, WorkerExit};
 use crate::os;
 use crate::output::{Capture, Stream};
@@ -434,7 +434,7 @@ async fn end(
     reader: FramedRead<ReadHalf, FrameCodec>,
     writer: JoinHandle<()>,
 ) -> Arc<WorkerExit> {
-    let inflight = conn.close();
+    let unanswered = conn.close();
     shared.pool.remove(conn);
     writer.abort();
     drop(reader);
@@ -458,9 +458,10 @@ async fn end(
         shared.children.signal(worker.pid, Signal::KILL);
     }
     let exit = finish(slot, &mut worker, cause).await;
-    shared.pool.count_failed(conn.worker, inflight.len());
-    for call in inflight {
-        let _ = call.send(Outcome::Exited(exit.clone()));
+    let count = unanswered.count();
+    unanswered.fail(&exit);
+    shared.pool.count_failed(conn.worker, count);
+    for _ in 0..count {
         shared.pool.release(conn);
     }
     exit

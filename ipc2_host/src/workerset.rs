@@ -15,7 +15,8 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::builder::WorkerSetBuilder;
-use crate::conn::{Conn, Outcome};
+use crate::calls::Outcome;
+use crate::conn::Conn;
 use crate::error::ExitCause;
 use crate::pool::{Checkout, SlotState};
 use crate::quarantine::Quarantine;
@@ -446,7 +447,7 @@ where
         // The clock is read for the debug event only: on a busy set it is a measurable cost.
         let timed = tracing::enabled!(tracing::Level::DEBUG);
         let queued_at = timed.then(Instant::now);
-        let (conn, reply) = loop {
+        let conn = loop {
             let lease = match self.shared.pool.try_checkout(target, queue)? {
                 Checkout::Now(lease) => lease,
                 Checkout::Queued(waiting) => within(deadline, waiting)
@@ -455,15 +456,16 @@ where
                     .unwrap_or(Err(Error::Shutdown))?,
             };
             match lease.conn().submit(id, frame) {
-                Ok(reply) => {
+                Ok(()) => {
                     let conn = lease.conn().clone();
                     lease.into_inflight();
-                    break (conn, reply);
+                    break conn;
                 }
                 // That worker is closing; nothing was sent, so try another.
                 Err(back) => frame = back,
             }
         };
+        let reply = conn.reply(id);
         let sent_at = timed.then(Instant::now);
         // From here on the request is on the worker: if this future is dropped, or times out
         // without a restart, the worker is told so it can stop working on it.
@@ -479,7 +481,7 @@ where
         let outcome = match replied {
             Some(outcome) => {
                 cancel.armed = false;
-                outcome.map_err(|_| Error::Shutdown)?
+                outcome
             }
             None => {
                 if let Some((_, TimeoutAction::Restart)) = limit {
@@ -527,6 +529,7 @@ where
                 }),
             Outcome::Failed(reason) => Err(Error::Remote { reason }),
             Outcome::Exited(exit) => Err(Error::WorkerExited(exit)),
+            Outcome::Gone => Err(Error::Shutdown),
         }
     }
 
