@@ -16,6 +16,7 @@
 //! are failed once the supervisor knows how the worker ended ([`Unanswered::fail`]), or, if that
 //! never happens, with [`Outcome::Gone`].
 
+use std::collections::hash_map::Entry;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -121,14 +122,13 @@ impl Calls {
 
     fn poll_outcome(&self, id: u64, cx: &mut Context<'_>) -> Poll<Outcome> {
         let mut state = self.state();
-        let Some(slot) = state.slots.get_mut(&id) else {
+        let Entry::Occupied(mut slot) = state.slots.entry(id) else {
             return Poll::Ready(Outcome::Gone);
         };
-        if let Some(outcome) = slot.outcome.take() {
-            state.slots.remove(&id);
-            return Poll::Ready(outcome);
+        if slot.get().outcome.is_some() {
+            return Poll::Ready(slot.remove().outcome.unwrap_or(Outcome::Gone));
         }
-        match &mut slot.waker {
+        match &mut slot.get_mut().waker {
             Some(waker) if waker.will_wake(cx.waker()) => {}
             waker => *waker = Some(cx.waker().clone()),
         }
