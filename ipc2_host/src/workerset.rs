@@ -300,13 +300,13 @@ where
     /// a job already sent is cancelled on the worker (see [`TimeoutAction::Error`]) and keeps
     /// that worker busy until it answers, so no one else gets its reply.
     pub async fn send(&self, job: W) -> Result<R, Error> {
-        self.request(job, None, true, None).await
+        self.request_with(job, None, true, Policy::default()).await
     }
 
     /// Like [`send`](Self::send), but fails at once with [`Error::Busy`] when every worker is busy
     /// and the queue already holds its capacity (see [`WorkerSetBuilder::queue_capacity`]).
     pub async fn try_send(&self, job: W) -> Result<R, Error> {
-        self.request(job, None, false, None).await
+        self.request_with(job, None, false, Policy::default()).await
     }
 
     /// Like [`send`](Self::send), with a deadline `timeout` from now that covers the time queued
@@ -319,7 +319,8 @@ where
         timeout: Duration,
         action: TimeoutAction,
     ) -> Result<R, Error> {
-        self.request(job, None, true, Some((timeout, action))).await
+        let policy = Policy::new(Some((timeout, action)), 0);
+        self.request_with(job, None, true, policy).await
     }
 
     /// A view of this set whose calls all use [`send_timeout`](Self::send_timeout) with
@@ -358,7 +359,8 @@ where
     /// [`workers`](Self::workers)). Waits while that worker is busy or being restarted; fails
     /// with [`Error::NoSuchWorker`] for a slot the set does not have.
     pub async fn send_to(&self, worker: usize, job: W) -> Result<R, Error> {
-        self.request(job, Some(worker), true, None).await
+        self.request_with(job, Some(worker), true, Policy::default())
+            .await
     }
 
     /// Sends a copy of `job` to every worker running now and returns each one's outcome, by
@@ -380,17 +382,6 @@ where
             async move { (worker.id, self.send_to(worker.id, job).await) }
         });
         futures_util::future::join_all(calls).await
-    }
-
-    pub(crate) async fn request(
-        &self,
-        job: W,
-        target: Option<usize>,
-        queue: bool,
-        limit: Option<(Duration, TimeoutAction)>,
-    ) -> Result<R, Error> {
-        self.request_with(job, target, queue, Policy::new(limit, 0))
-            .await
     }
 
     /// Runs `job` under `policy`: each attempt with the policy's deadline, and after a worker
