@@ -1,4 +1,4 @@
-//! Recycled buffers for large frames.
+//! Recycled buffers: for large frames, and for small ones on their way into an outbox.
 //!
 //! A large frame needs a large buffer on each side: one to encode it into and one to receive it
 //! into. Freshly allocated, such a buffer is fresh memory from the operating system, and every
@@ -9,7 +9,13 @@
 //!
 //! The pool keeps at most [`KEPT`] bytes of buffers, and no buffer over [`MAX_POOLED`]: a burst
 //! of huge frames does not pin their memory afterwards.
+//!
+//! A small frame is encoded into a buffer of its own and then copied into its connection's
+//! outbox (so that no user `Serialize` code runs under the outbox's lock). That buffer is kept
+//! for the thread's next small frame ([`take_small`], [`give_small`]): a request costs no
+//! allocation for it.
 
+use std::cell::Cell;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
@@ -25,6 +31,32 @@ const KEPT: usize = 16 * 1024 * 1024;
 
 /// The process-wide pool.
 static POOL: Pool = Pool::new();
+
+/// Small-frame buffers larger than this are not kept.
+const SMALL_KEPT: usize = 4096;
+
+thread_local! {
+    /// The small-frame buffer this thread gave back last, if any.
+    static SMALL: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// An empty buffer for a small frame: the one this thread gave back last, if it has one.
+pub(crate) fn take_small() -> Vec<u8> {
+    let buf = SMALL.take();
+    if buf.capacity() == 0 {
+        Vec::with_capacity(64)
+    } else {
+        buf
+    }
+}
+
+/// Keeps `buf`, a small frame's buffer that is done with, for this thread's next small frame.
+pub(crate) fn give_small(mut buf: Vec<u8>) {
+    if buf.capacity() <= SMALL_KEPT {
+        buf.clear();
+        SMALL.set(buf);
+    }
+}
 
 /// An empty buffer that can hold `capacity` bytes: a recycled one if the pool has one.
 pub(crate) fn take(capacity: usize) -> Vec<u8> {
@@ -124,6 +156,19 @@ mod tests {
                 .all(|buf| (LARGE..=MAX_POOLED).contains(&buf.capacity()))
         );
         assert!(pool.iter().map(Vec::capacity).sum::<usize>() <= KEPT);
+    }
+
+    #[test]
+    fn a_small_buffer_given_back_is_taken_again_empty_and_a_big_one_is_not_kept() {
+        let mut buf = take_small();
+        buf.extend_from_slice(b"frame");
+        let address = buf.as_ptr();
+        give_small(buf);
+        let again = take_small();
+        assert_eq!(again.as_ptr(), address);
+        assert!(again.is_empty());
+        give_small(Vec::with_capacity(SMALL_KEPT + 1));
+        assert!(take_small().capacity() <= SMALL_KEPT);
     }
 
     #[test]

@@ -51,7 +51,7 @@ pub fn encode_frame<H: Header, B: Serialize + ?Sized>(
     let mut frame = if total >= buffers::LARGE {
         buffers::take(total)
     } else {
-        Vec::with_capacity(64)
+        buffers::take_small()
     };
     encode_frame_into(&mut frame, header, body, max_frame_len)?;
     Ok(frame)

@@ -11,7 +11,6 @@
 //! The writer ends, shutting the connection's write side down so that the peer sees
 //! end-of-stream, once every [`Outbox`] handle is dropped and everything queued is written.
 
-use std::cell::Cell;
 use std::collections::VecDeque;
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -29,12 +28,6 @@ const MAX_BATCH: usize = buffers::LARGE;
 
 /// Emptied batch buffers kept for reuse.
 const SPARE_BATCHES: usize = 4;
-
-thread_local! {
-    /// Where small frames are encoded before being copied into the outbox, so that no user
-    /// `Serialize` code runs while the outbox is locked.
-    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
-}
 
 /// Creates a connection's outbox: the handle senders share, and the end its writer drains.
 pub fn outbox() -> (Outbox, Drain) {
@@ -123,11 +116,11 @@ impl Outbox {
             encode_frame_into(&mut frame, header, body, max_frame_len)?;
             return self.send_frame(frame).map_err(|_| Error::Closed);
         }
-        let mut scratch = SCRATCH.take();
-        scratch.clear();
-        let encoded = encode_frame_into(&mut scratch, header, body, max_frame_len)
-            .and_then(|()| self.push_small(&scratch));
-        SCRATCH.set(scratch);
+        // Encoded apart, so that no user `Serialize` code runs while the outbox is locked.
+        let mut frame = buffers::take_small();
+        let encoded = encode_frame_into(&mut frame, header, body, max_frame_len)
+            .and_then(|()| self.push_small(&frame));
+        buffers::give_small(frame);
         encoded
     }
 
@@ -135,7 +128,13 @@ impl Outbox {
     /// writer has stopped.
     pub fn send_frame(&self, frame: Vec<u8>) -> Result<(), Vec<u8>> {
         if frame.len() < buffers::LARGE {
-            return self.push_small(&frame).map_err(|_| frame);
+            return match self.push_small(&frame) {
+                Ok(()) => {
+                    buffers::give_small(frame);
+                    Ok(())
+                }
+                Err(_) => Err(frame),
+            };
         }
         let mut queue = self.shared.queue();
         if queue.writer_gone {
