@@ -32,22 +32,20 @@ const KEPT: usize = 16 * 1024 * 1024;
 /// The process-wide pool.
 static POOL: Pool = Pool::new();
 
-/// Small-frame buffers larger than this are not kept.
-const SMALL_KEPT: usize = 4096;
+/// Small-frame buffers larger than this are not kept (a small frame is under [`LARGE`]).
+const SMALL_KEPT: usize = LARGE;
 
 thread_local! {
     /// The small-frame buffer this thread gave back last, if any.
     static SMALL: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
 
-/// An empty buffer for a small frame: the one this thread gave back last, if it has one.
-pub(crate) fn take_small() -> Vec<u8> {
-    let buf = SMALL.take();
-    if buf.capacity() == 0 {
-        Vec::with_capacity(64)
-    } else {
-        buf
-    }
+/// An empty buffer for a small frame of `len` bytes: the one this thread gave back last, if it
+/// has one.
+pub(crate) fn take_small(len: usize) -> Vec<u8> {
+    let mut buf = SMALL.take();
+    buf.reserve(len);
+    buf
 }
 
 /// Keeps `buf`, a small frame's buffer that is done with, for this thread's next small frame.
@@ -160,15 +158,15 @@ mod tests {
 
     #[test]
     fn a_small_buffer_given_back_is_taken_again_empty_and_a_big_one_is_not_kept() {
-        let mut buf = take_small();
+        let mut buf = take_small(5);
         buf.extend_from_slice(b"frame");
         let address = buf.as_ptr();
         give_small(buf);
-        let again = take_small();
+        let again = take_small(5);
         assert_eq!(again.as_ptr(), address);
         assert!(again.is_empty());
         give_small(Vec::with_capacity(SMALL_KEPT + 1));
-        assert!(take_small().capacity() <= SMALL_KEPT);
+        assert!(take_small(0).capacity() <= SMALL_KEPT);
     }
 
     #[test]

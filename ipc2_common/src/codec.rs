@@ -51,7 +51,7 @@ pub fn encode_frame<H: Header, B: Serialize + ?Sized>(
     let mut frame = if total >= buffers::LARGE {
         buffers::take(total)
     } else {
-        buffers::take_small()
+        buffers::take_small(total)
     };
     encode_frame_into(&mut frame, header, body, max_frame_len)?;
     Ok(frame)
@@ -59,7 +59,7 @@ pub fn encode_frame<H: Header, B: Serialize + ?Sized>(
 
 /// The length of the frame of `header` and `body`, length prefix included, measured without
 /// encoding anything. Fails with [`Error::FrameTooLarge`] if its payload exceeds `max_frame_len`.
-pub(crate) fn frame_len<H: Header, B: Serialize + ?Sized>(
+fn frame_len<H: Header, B: Serialize + ?Sized>(
     header: &H,
     body: Option<&B>,
     max_frame_len: usize,
@@ -79,7 +79,7 @@ pub(crate) fn frame_len<H: Header, B: Serialize + ?Sized>(
 }
 
 /// Appends the frame of `header` and `body` to `buf`. On error `buf` is left as it was.
-pub(crate) fn encode_frame_into<H: Header, B: Serialize + ?Sized>(
+fn encode_frame_into<H: Header, B: Serialize + ?Sized>(
     buf: &mut Vec<u8>,
     header: &H,
     body: Option<&B>,

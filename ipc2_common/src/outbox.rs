@@ -20,7 +20,7 @@ use serde::Serialize;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
 
-use crate::codec::{encode_frame_into, frame_len};
+use crate::codec::encode_frame;
 use crate::{Error, Header, buffers};
 
 /// Small frames are appended to one batch until it holds this many bytes.
@@ -110,18 +110,9 @@ impl Outbox {
         body: Option<&B>,
         max_frame_len: usize,
     ) -> Result<(), Error> {
-        let total = frame_len(header, body, max_frame_len)?;
-        if total >= buffers::LARGE {
-            let mut frame = buffers::take(total);
-            encode_frame_into(&mut frame, header, body, max_frame_len)?;
-            return self.send_frame(frame).map_err(|_| Error::Closed);
-        }
-        // Encoded apart, so that no user `Serialize` code runs while the outbox is locked.
-        let mut frame = buffers::take_small();
-        let encoded = encode_frame_into(&mut frame, header, body, max_frame_len)
-            .and_then(|()| self.push_small(&frame));
-        buffers::give_small(frame);
-        encoded
+        // Encoded before the outbox is locked, so that no user `Serialize` code runs under it.
+        let frame = encode_frame(header, body, max_frame_len)?;
+        self.send_frame(frame).map_err(|_| Error::Closed)
     }
 
     /// Queues a frame that is already encoded (length prefix included). Gives it back if the
