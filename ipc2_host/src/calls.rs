@@ -3,7 +3,7 @@
 //! A call has a slot under its request id from [`Calls::insert`] until its caller takes the
 //! outcome. The reply loop puts the outcome in the slot and wakes the caller
 //! ([`Calls::complete`]); the caller's [`Reply`] future takes it out. Both sides meet under one
-//! lock in one map, so a call costs two short critical sections and no allocation of its own,
+//! lock in one map, so a call costs a few short critical sections and no allocation of its own,
 //! where a channel per call would cost an allocation and several atomic handshakes on the hot
 //! path.
 //!
