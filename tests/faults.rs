@@ -234,13 +234,26 @@ async fn dropping_the_set_kills_and_reaps_every_worker() {
 // zombies once dead) until this test reaps them.
 #[test]
 fn host_killed_with_sigkill_leaves_no_worker_running() {
+    host_killed_with_sigkill_leaves_no_worker_behind(false);
+}
+
+// RELIABILITY.md row 34 with the workers busy: a worker inside a long job does not read its
+// socket, so the end of the connection alone would not end it; the parent-death signal it asked
+// for as it connected does.
+#[test]
+fn host_killed_with_sigkill_while_its_workers_are_busy_leaves_no_worker_running() {
+    host_killed_with_sigkill_leaves_no_worker_behind(true);
+}
+
+fn host_killed_with_sigkill_leaves_no_worker_behind(busy: bool) {
     rustix::process::set_child_subreaper(Some(rustix::process::getpid())).unwrap();
-    let mut host = Command::new(support::helper("host_then_die"))
-        .arg(support::helper("test_worker"))
-        .arg("2")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let markers = tempfile::tempdir().unwrap();
+    let mut command = Command::new(support::helper("host_then_die"));
+    command.arg(support::helper("test_worker")).arg("2");
+    if busy {
+        command.arg(markers.path());
+    }
+    let mut host = command.stdout(Stdio::piped()).spawn().unwrap();
     let mut lines = BufReader::new(host.stdout.take().unwrap()).lines();
     let pids: Vec<u32> = (0..2)
         .map(|_| lines.next().unwrap().unwrap().trim().parse().unwrap())
@@ -248,16 +261,27 @@ fn host_killed_with_sigkill_leaves_no_worker_running() {
     for &pid in &pids {
         assert!(!support::is_dead(pid));
     }
-    support::sigkill(host.id());
-    host.wait().unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
         .unwrap();
+    if busy {
+        // Each worker writes its marker as it starts the endless job.
+        let running = runtime.block_on(eventually(HANG_GUARD, || {
+            (0..2).all(|id| markers.path().join(id.to_string()).exists())
+        }));
+        assert!(running, "the workers never started their jobs");
+    }
+    support::sigkill(host.id());
+    host.wait().unwrap();
     let all_dead = runtime.block_on(eventually(Duration::from_secs(5), || {
         pids.iter().all(|&pid| support::is_dead(pid))
     }));
     for &pid in &pids {
+        if !all_dead && !support::is_dead(pid) {
+            // Leave no orphan behind when failing.
+            support::sigkill(pid);
+        }
         if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
             let _ = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::NOHANG);
         }

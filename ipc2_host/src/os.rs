@@ -5,10 +5,14 @@
 //!   shut its workers down in order instead of having them die mid-job;
 //! - killing the group also removes any process the worker started itself.
 //!
-//! On Linux each worker also asks for `PR_SET_PDEATHSIG(SIGKILL)` before `exec`, so it dies even if
-//! the host is killed with SIGKILL and never gets to clean up. That signal fires when the *thread*
-//! that spawned the child exits (prctl(2)), not the process, which is why `child.rs` spawns each
-//! worker from a thread that lives exactly as long as that worker.
+//! On Linux each worker also asks for `PR_SET_PDEATHSIG(SIGKILL)` (`ipc2_worker` does, as it
+//! connects), so it dies even if the host is killed with SIGKILL and never gets to clean up. That
+//! signal fires when the *thread* that spawned the child exits (prctl(2)), not the process, which
+//! is why `child.rs` spawns each worker from a thread that lives exactly as long as that worker.
+//! The host does not set it itself between `fork` and `exec`: any `pre_exec` hook makes the
+//! standard library fork the host instead of using `posix_spawn`, which made starting a set of
+//! workers about a fifth slower. Only resource limits, which the child cannot be trusted to set,
+//! still need the hook, and only sets that ask for them pay for it.
 //!
 //! Signals are only ever sent to a group whose leader has not been reaped yet (see `child.rs`),
 //! so a recycled process id is never hit.
@@ -29,20 +33,25 @@ pub(crate) struct Limits {
     pub(crate) nice: Option<i32>,
 }
 
-/// Makes `command` start its child in a new process group with `limits` and, on Linux, die
-/// with its spawner.
+impl Limits {
+    /// Whether any limit is set.
+    fn is_set(&self) -> bool {
+        self.address_space.is_some() || self.cpu_seconds.is_some() || self.nice.is_some()
+    }
+}
+
+/// Makes `command` start its child in a new process group with `limits`.
 pub(crate) fn isolate(command: &mut Command, limits: Limits) {
     use std::os::unix::process::CommandExt;
     command.process_group(0);
+    if !limits.is_set() {
+        return;
+    }
     // SAFETY: the closure runs between fork and exec and only makes raw syscalls, which are
     // async-signal-safe; it allocates nothing and takes no lock.
     #[allow(unsafe_code)]
     unsafe {
-        command.pre_exec(move || {
-            #[cfg(any(target_os = "linux", target_os = "android"))]
-            rustix::process::set_parent_process_death_signal(Some(Signal::KILL))?;
-            apply(limits)
-        });
+        command.pre_exec(move || apply(limits));
     }
 }
 

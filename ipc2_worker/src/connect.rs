@@ -75,6 +75,10 @@ pub fn started_by_host() -> bool {
 ///
 /// Fails with `Error::Protocol(ipc2_common::Error::NotStartedByHost)` when the program was not
 /// started by a host, and with [`Error::Connect`] when the host cannot be reached.
+///
+/// On Linux this also asks the kernel to kill the process when its host dies
+/// (`PR_SET_PDEATHSIG(SIGKILL)`), so a worker busy in a long job does not outlive a host killed
+/// with SIGKILL.
 pub async fn connect<C, R, W>() -> Result<Receiver<R, W>, Error>
 where
     C: Client,
@@ -94,6 +98,7 @@ where
     W: Serialize + Send + 'static,
 {
     let invitation = Invitation::from_env()?;
+    crate::parent::die_with_host();
     let stream = C::connect(&invitation.address)
         .await
         .map_err(|source| Error::Connect {

@@ -41,6 +41,7 @@ mod connect;
 mod error;
 mod event;
 mod job;
+mod parent;
 mod serve;
 
 pub use connect::{Receiver, connect, started_by_host};
