@@ -11,6 +11,11 @@
 //! `pre_exec` hook makes the standard library fork the host process instead of using
 //! `posix_spawn`, which made starting a set measurably slower. A host that dies before the
 //! worker asks is caught by the connect that follows, which then fails.
+//!
+//! The kernel keeps the request per thread: it lasts while the thread that made it lives. That is
+//! the thread that polls `connect`, normally the worker's main thread (`#[tokio::main]`,
+//! `block_on`, `blocking::connect`). A worker that connects from a short-lived thread keeps only
+//! the end of the socket to stop it.
 
 /// Asks the kernel to kill this process when the thread that started it exits.
 #[cfg(any(target_os = "linux", target_os = "android"))]
