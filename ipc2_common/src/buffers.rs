@@ -32,9 +32,6 @@ const KEPT: usize = 16 * 1024 * 1024;
 /// The process-wide pool.
 static POOL: Pool = Pool::new();
 
-/// Small-frame buffers larger than this are not kept (a small frame is under [`LARGE`]).
-const SMALL_KEPT: usize = LARGE;
-
 thread_local! {
     /// The small-frame buffer this thread gave back last, if any.
     static SMALL: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
@@ -48,9 +45,10 @@ pub(crate) fn take_small(len: usize) -> Vec<u8> {
     buf
 }
 
-/// Keeps `buf`, a small frame's buffer that is done with, for this thread's next small frame.
+/// Keeps `buf`, a small frame's buffer that is done with, for this thread's next small frame. A
+/// buffer that grew past a small frame's size is not kept.
 pub(crate) fn give_small(mut buf: Vec<u8>) {
-    if buf.capacity() <= SMALL_KEPT {
+    if buf.capacity() <= LARGE {
         buf.clear();
         SMALL.set(buf);
     }
@@ -165,8 +163,8 @@ mod tests {
         let again = take_small(5);
         assert_eq!(again.as_ptr(), address);
         assert!(again.is_empty());
-        give_small(Vec::with_capacity(SMALL_KEPT + 1));
-        assert!(take_small(0).capacity() <= SMALL_KEPT);
+        give_small(Vec::with_capacity(LARGE + 1));
+        assert!(take_small(0).capacity() <= LARGE);
     }
 
     #[test]

@@ -92,13 +92,13 @@ impl Slot {
     }
 }
 
-/// Calls on one connection that ended with the worker's word: counted, and their units given
-/// back, together.
+/// Calls on one connection that ended: counted, and their units given back, together.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Ended {
     /// Calls the worker answered.
     pub(crate) answered: u64,
-    /// Calls the worker failed (its handler gave up, panicked, or could not decode the job).
+    /// Calls that failed: the worker failed them (its handler gave up, panicked, or could not
+    /// decode the job), or died first.
     pub(crate) failed: u64,
 }
 
@@ -278,14 +278,7 @@ impl Pool {
         }
     }
 
-    /// Gives back a unit of `conn`'s capacity whose call ended without the worker's word (it
-    /// died first).
-    pub(crate) fn release(self: &Arc<Self>, conn: &Arc<Conn>) {
-        self.give_back(conn, Ended::default(), 1);
-    }
-
-    /// Calls on `conn` ended with the worker's answer or failure: counts them and gives their
-    /// units of capacity back.
+    /// Calls on `conn` ended: counts them and gives their units of capacity back.
     pub(crate) fn finish(self: &Arc<Self>, conn: &Arc<Conn>, ended: Ended) {
         let units = (ended.answered + ended.failed) as usize;
         if units > 0 {
@@ -410,11 +403,6 @@ impl Pool {
     /// Counts a worker's death, for [`stats`](Self::stats).
     pub(crate) fn count_restart(&self, worker: usize) {
         self.state().slots[worker].restarts += 1;
-    }
-
-    /// Counts `count` calls on `worker` failed by its death.
-    pub(crate) fn count_failed(&self, worker: usize, count: usize) {
-        self.state().slots[worker].jobs_failed += count as u64;
     }
 
     /// Refuses every caller, queued or new, with `err` until the next worker starts cleanly.
@@ -693,7 +681,15 @@ mod tests {
             },
         );
         let lease = pool.checkout(Some(0), true).await.unwrap();
-        pool.count_failed(0, 1);
+        let failed = pool.checkout(Some(0), true).await.unwrap();
+        failed.into_inflight();
+        pool.finish(
+            &conn,
+            Ended {
+                answered: 0,
+                failed: 1,
+            },
+        );
         pool.count_restart(1);
         let stats = pool.stats();
         assert_eq!(stats.in_flight, 1);

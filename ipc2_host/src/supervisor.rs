@@ -36,7 +36,7 @@ use crate::conn::{Conn, read_replies};
 use crate::error::{ExitCause, WorkerExit};
 use crate::os;
 use crate::output::{Capture, Stream};
-use crate::pool::SlotState;
+use crate::pool::{Ended, SlotState};
 use crate::shared::{Candidate, Pending, Shared, SlotControl};
 
 /// How long a worker that closed its connection may take to exit before it is killed.
@@ -458,12 +458,15 @@ async fn end(
         shared.children.signal(worker.pid, Signal::KILL);
     }
     let exit = finish(slot, &mut worker, cause).await;
-    let count = unanswered.count();
+    let failed = unanswered.count() as u64;
     unanswered.fail(&exit);
-    shared.pool.count_failed(conn.worker, count);
-    for _ in 0..count {
-        shared.pool.release(conn);
-    }
+    shared.pool.finish(
+        conn,
+        Ended {
+            answered: 0,
+            failed,
+        },
+    );
     exit
 }
 
