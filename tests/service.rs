@@ -192,3 +192,16 @@ async fn a_handler_can_send_the_host_events_while_it_works() {
         );
     }
 }
+
+// The public way to set a worker's concurrency cannot make a worker that takes no job: with a
+// public field, `concurrency: 0` once made every call hang while heartbeats kept the worker alive.
+#[tokio::test]
+async fn a_worker_served_with_concurrency_zero_still_answers() {
+    let workers = support::calc_builder(1)
+        .env("CALC_WORKER_CONCURRENCY", "0")
+        .finish()
+        .await
+        .unwrap();
+    let sum = tokio::time::timeout(HANG_GUARD, workers.add(6, 7)).await;
+    assert_eq!(sum.expect("the call is answered").unwrap(), 13);
+}

@@ -17,15 +17,8 @@
 //! assert_eq!(codec::decode_body::<(u32, u32)>(body)?, (6, 7));
 //! # Ok::<(), ipc2_common::Error>(())
 //! ```
-#![warn(
-    missing_docs,
-    missing_debug_implementations,
-    unreachable_pub,
-    rust_2018_idioms
-)]
 // `unix.rs` has the only unsafe code: registering a socket with tokio, and telling it how many
 // bytes a `recv` filled.
-#![deny(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
 
 mod buffers;

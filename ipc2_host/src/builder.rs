@@ -11,14 +11,11 @@ use std::time::Duration;
 use ipc2_common::shape::{fingerprint, shape};
 use ipc2_common::{DEFAULT_MAX_FRAME_LEN, Server};
 use serde::de::DeserializeOwned;
-use tokio::sync::oneshot;
 
 use crate::Error;
-use crate::acceptor::accept_workers;
-use crate::os::Limits;
-use crate::output::Output;
-use crate::shared::{Config, Recycle, Shared};
-use crate::supervisor::supervise;
+use crate::config::{Config, Recycle};
+use crate::process::{Limits, Output};
+use crate::supervisor::{Supervision, accept_workers};
 use crate::workerset::{Types, WorkerSet};
 
 /// The longest [`WorkerSetBuilder::spin_poll`] accepted.
@@ -64,7 +61,9 @@ pub struct WorkerSetBuilder<S, R, W> {
     shutdown_grace: Duration,
     restart_limit: (usize, Duration),
     quarantine_after: Option<u32>,
-    limits: Limits,
+    memory_limit: Option<u64>,
+    cpu_time_limit: Option<Duration>,
+    nice: Option<i32>,
     stdout: Output,
     stderr: Output,
     event_capacity: usize,
@@ -89,7 +88,9 @@ impl<S: Server, R, W> WorkerSetBuilder<S, R, W> {
             shutdown_grace: Duration::from_secs(5),
             restart_limit: (20, Duration::from_secs(10)),
             quarantine_after: None,
-            limits: Limits::default(),
+            memory_limit: None,
+            cpu_time_limit: None,
+            nice: None,
             stdout: Output::Inherit,
             stderr: Output::Forward,
             event_capacity: 1024,
@@ -189,9 +190,9 @@ impl<S: Server, R, W> WorkerSetBuilder<S, R, W> {
 
     /// Refuses a job with [`Error::Quarantined`] once it has crashed the worker running it
     /// `crashes` times in a row, instead of letting it kill yet another worker. Jobs are told
-    /// apart by their encoded bytes. Default: off.
+    /// apart by their encoded bytes. Default: off. `finish` fails with [`Error::Config`] for 0.
     pub fn quarantine_after(mut self, crashes: u32) -> Self {
-        self.quarantine_after = Some(crashes.max(1));
+        self.quarantine_after = Some(crashes);
         self
     }
 
@@ -202,23 +203,23 @@ impl<S: Server, R, W> WorkerSetBuilder<S, R, W> {
     /// fails with [`Error::WorkerExited`] carrying that signal and message, and the worker is
     /// replaced. Leave room for the runtime: a tokio worker maps tens of MiB at start.
     pub fn memory_limit(mut self, bytes: u64) -> Self {
-        self.limits.address_space = Some(bytes);
+        self.memory_limit = Some(bytes);
         self
     }
 
     /// Limits each worker's CPU time (`RLIMIT_CPU`, whole seconds, rounded up). Default: no
     /// limit. A worker that uses it up gets SIGXCPU (signal 24), and SIGKILL a second later; the
-    /// job it was running fails with [`Error::WorkerExited`] naming the signal.
+    /// job it was running fails with [`Error::WorkerExited`] naming the signal. `finish` fails
+    /// with [`Error::Config`] for zero.
     pub fn cpu_time_limit(mut self, limit: Duration) -> Self {
-        let seconds = limit.as_secs() + u64::from(limit.subsec_nanos() > 0);
-        self.limits.cpu_seconds = Some(seconds.max(1));
+        self.cpu_time_limit = Some(limit);
         self
     }
 
     /// Runs each worker with its nice value raised by `increment` (1 to 19: lower priority than
-    /// the host). Default: the host's own.
+    /// the host). Default: the host's own. `finish` fails with [`Error::Config`] outside 1 to 19.
     pub fn nice(mut self, increment: i32) -> Self {
-        self.limits.nice = Some(increment);
+        self.nice = Some(increment);
         self
     }
 
@@ -237,7 +238,7 @@ impl<S: Server, R, W> WorkerSetBuilder<S, R, W> {
     }
 
     /// How many worker events (see [`WorkerSet::events`]) may wait to be read before further
-    /// ones are dropped. Default: 1024.
+    /// ones are dropped. Default: 1024. `finish` fails with [`Error::Config`] for 0.
     pub fn event_capacity(mut self, capacity: usize) -> Self {
         self.event_capacity = capacity;
         self
@@ -284,9 +285,10 @@ impl<S: Server, R, W> WorkerSetBuilder<S, R, W> {
     /// Recycling never costs a caller anything: the successor is started and has completed its
     /// handshake before the old worker stops taking jobs, and the old worker finishes the jobs it
     /// is running before it is stopped. If the successor fails to start, the old worker keeps
-    /// serving and the start is retried with back-off.
+    /// serving and the start is retried with back-off. `finish` fails with [`Error::Config`] for
+    /// 0.
     pub fn recycle_after_jobs(mut self, jobs: u64) -> Self {
-        self.recycle.after_jobs = Some(jobs.max(1));
+        self.recycle.after_jobs = Some(jobs);
         self
     }
 
@@ -306,12 +308,17 @@ impl<S: Server, R, W> WorkerSetBuilder<S, R, W> {
         self
     }
 
-    fn config(self) -> Result<Config, Error> {
+    /// Checks every setting, and returns the worker count and the settings the set runs with.
+    /// Out-of-range settings fail with an error naming the setting; none is silently clamped.
+    fn config(self) -> Result<(usize, Config), Error> {
         let worker_count = match self.worker_count {
             Some(0) => return Err(Error::Config("worker_count must be at least 1")),
             Some(count) => count,
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
+        if u32::try_from(worker_count).is_err() {
+            return Err(Error::Config("worker_count is too large"));
+        }
         if self.max_in_flight == 0 {
             return Err(Error::Config("max_in_flight_per_worker must be at least 1"));
         }
@@ -331,11 +338,30 @@ impl<S: Server, R, W> WorkerSetBuilder<S, R, W> {
         if self.spin_poll > MAX_SPIN_POLL {
             return Err(Error::Config("spin_poll must be at most 10 ms"));
         }
-        if u32::try_from(worker_count).is_err() {
-            return Err(Error::Config("worker_count is too large"));
+        if self.quarantine_after == Some(0) {
+            return Err(Error::Config("quarantine_after must be at least 1"));
         }
-        Ok(Config {
-            worker_count,
+        if self.recycle.after_jobs == Some(0) {
+            return Err(Error::Config("recycle_after_jobs must be at least 1"));
+        }
+        if self.event_capacity == 0 {
+            return Err(Error::Config("event_capacity must be at least 1"));
+        }
+        if self.nice.is_some_and(|nice| !(1..=19).contains(&nice)) {
+            return Err(Error::Config("nice must be from 1 to 19"));
+        }
+        if self.cpu_time_limit.is_some_and(|limit| limit.is_zero()) {
+            return Err(Error::Config("cpu_time_limit must be above zero"));
+        }
+        let limits = Limits {
+            address_space: self.memory_limit,
+            // Whole seconds, rounded up.
+            cpu_seconds: self
+                .cpu_time_limit
+                .map(|limit| limit.as_secs() + u64::from(limit.subsec_nanos() > 0)),
+            nice: self.nice,
+        };
+        let config = Config {
             worker_path: self.worker_path.ok_or(Error::Config(
                 "worker_path is required: call .worker_path(...) with the worker executable",
             ))?,
@@ -349,14 +375,15 @@ impl<S: Server, R, W> WorkerSetBuilder<S, R, W> {
             shutdown_grace: self.shutdown_grace,
             restart_limit: self.restart_limit,
             quarantine_after: self.quarantine_after,
-            limits: self.limits,
+            limits,
             stdout: self.stdout,
             stderr: self.stderr,
             event_capacity: self.event_capacity,
             heartbeat: self.heartbeat,
             spin_poll: self.spin_poll,
             recycle: self.recycle,
-        })
+        };
+        Ok((worker_count, config))
     }
 
     /// Starts the workers and returns once every one of them has connected and completed its
@@ -372,28 +399,16 @@ impl<S: Server, R, W> WorkerSetBuilder<S, R, W> {
     where
         R: DeserializeOwned,
     {
-        let config = self.config()?;
+        let (worker_count, config) = self.config()?;
         let socket_dir = socket_dir().map_err(|e| Error::Listen(Arc::new(e)))?;
         let (server, address) =
             S::bind(socket_dir.path()).map_err(|e| Error::Listen(Arc::new(e)))?;
         let reply_shape = (shape::<R>(), fingerprint::<R>());
-        let shared = Arc::new(Shared::new(config, address, reply_shape));
-        let acceptor = tokio::spawn(accept_workers(server, shared.clone()));
-        let (supervisors, started): (Vec<_>, Vec<_>) = (0..shared.config.worker_count)
-            .map(|slot| {
-                let (first_tx, first) = oneshot::channel();
-                (
-                    tokio::spawn(supervise(
-                        shared.clone(),
-                        slot,
-                        shared.renew_control(slot),
-                        first_tx,
-                    )),
-                    first,
-                )
-            })
-            .unzip();
-        let set = WorkerSet::new(shared, acceptor, supervisors, socket_dir);
+        let sv = Arc::new(Supervision::new(config, address, reply_shape, worker_count));
+        let acceptor = tokio::spawn(accept_workers(server, sv.clone()));
+        let started: Vec<_> = (0..worker_count).map(|slot| sv.spawn_slot(slot)).collect();
+        // From here on, dropping the set (an error below) kills and reaps every worker.
+        let set = WorkerSet::new(sv, acceptor, socket_dir);
         for first in started {
             first.await.unwrap_or(Err(Error::Shutdown))?;
         }
@@ -427,9 +442,86 @@ impl<S, R, W> fmt::Debug for WorkerSetBuilder<S, R, W> {
             .field("shutdown_grace", &self.shutdown_grace)
             .field("restart_limit", &self.restart_limit)
             .field("quarantine_after", &self.quarantine_after)
-            .field("limits", &self.limits)
+            .field("memory_limit", &self.memory_limit)
+            .field("cpu_time_limit", &self.cpu_time_limit)
+            .field("nice", &self.nice)
             .field("stdout", &self.stdout)
             .field("stderr", &self.stderr)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::net::UnixListener;
+
+    use super::*;
+
+    type Builder = WorkerSetBuilder<UnixListener, u32, u32>;
+    /// A change to a builder, and the setting its refusal must name.
+    type Case = (fn(Builder) -> Builder, &'static str);
+
+    fn refusal(build: impl FnOnce(Builder) -> Builder) -> &'static str {
+        match build(Builder::new().worker_path("/bin/true")).config() {
+            Err(Error::Config(message)) => message,
+            Err(other) => panic!("not a configuration error: {other}"),
+            Ok(_) => panic!("accepted"),
+        }
+    }
+
+    #[test]
+    fn every_out_of_range_setting_is_refused_by_name() {
+        let cases: [Case; 12] = [
+            (|b| b.worker_count(0), "worker_count"),
+            (
+                |b| b.max_in_flight_per_worker(0),
+                "max_in_flight_per_worker",
+            ),
+            (|b| b.max_frame_len(u32::MAX as usize + 1), "max_frame_len"),
+            (|b| b.heartbeat(Duration::ZERO, None), "heartbeat interval"),
+            (
+                |b| b.heartbeat(Duration::from_secs(2), Some(Duration::from_secs(1))),
+                "heartbeat timeout",
+            ),
+            (|b| b.spin_poll(Duration::from_millis(11)), "spin_poll"),
+            (|b| b.quarantine_after(0), "quarantine_after"),
+            (|b| b.recycle_after_jobs(0), "recycle_after_jobs"),
+            (|b| b.event_capacity(0), "event_capacity"),
+            (|b| b.nice(0), "nice"),
+            (|b| b.nice(20), "nice"),
+            (|b| b.cpu_time_limit(Duration::ZERO), "cpu_time_limit"),
+        ];
+        for (build, setting) in cases {
+            let message = refusal(build);
+            assert!(message.contains(setting), "{setting}: {message}");
+        }
+        let message = match Builder::new().config() {
+            Err(Error::Config(message)) => message,
+            _ => panic!("a builder without a worker path was accepted"),
+        };
+        assert!(message.contains("worker_path"), "{message}");
+    }
+
+    #[test]
+    fn settings_at_the_edge_of_their_range_are_accepted() {
+        let (count, config) = Builder::new()
+            .worker_path("/bin/true")
+            .worker_count(3)
+            .nice(19)
+            .quarantine_after(1)
+            .recycle_after_jobs(1)
+            .event_capacity(1)
+            .spin_poll(MAX_SPIN_POLL)
+            .max_frame_len(u32::MAX as usize)
+            .cpu_time_limit(Duration::from_millis(1500))
+            .config()
+            .unwrap();
+        assert_eq!(count, 3);
+        assert_eq!(
+            config.limits.cpu_seconds,
+            Some(2),
+            "rounded up to whole seconds"
+        );
+        assert_eq!(config.limits.nice, Some(19));
     }
 }

@@ -1,17 +1,22 @@
-//! One live connection to a worker: the calls in flight on it, and the loop that reads replies.
+//! One live connection to a worker: its identity, the calls in flight on it, and reading what the
+//! worker sends.
 //!
-//! A caller encodes its request on its own task, registers a reply slot under the request's id
-//! ([`Conn::submit`], slots in [`crate::calls`]) and queues the frame for the connection's
-//! writer. The reply loop ([`read_replies`]) decodes only each frame's small header, hands the
-//! frame to the waiting caller (who decodes the body itself) and returns the worker's capacity
-//! to the [`Pool`].
+//! A caller encodes its request on its own task, opens a reply slot under the request's id
+//! ([`Conn::submit`], slots in [`reply_slots`]) and queues the frame for the connection's writer.
+//! The supervisor's reply loop ([`Conn::read`]) decodes only each frame's small header, hands the
+//! frame to the waiting caller (who decodes the body itself) and reports how many calls each
+//! batch of frames ended, so the scheduler can give their capacity back: this module counts, it
+//! never hands out capacity itself.
 //!
 //! Anything a worker sends that the host did not ask for (a reply to an id it is not running, a
 //! second `Hello`, a malformed frame) ends the loop with a reason, and the supervisor kills and
 //! replaces that worker: a broken or hostile worker cannot answer someone else's call.
+//!
+//! This is a leaf of the host crate: it knows nothing of slots, queues or supervision.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+mod reply_slots;
+
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -21,59 +26,88 @@ use ipc2_common::{FrameCodec, ReadHalf, ToHost, ToWorker, codec};
 use tokio::sync::mpsc;
 use tokio_util::codec::FramedRead;
 
-use crate::calls::{Calls, Outcome, Reply, Unanswered};
+use self::reply_slots::ReplySlots;
+pub(crate) use self::reply_slots::{Outcome, Reply, Unanswered};
 use crate::error::ExitCause;
 use crate::events::{EventQueue, RawEvent};
-use crate::pool::{Ended, Pool};
 
-/// A live worker connection, shared by the pool, callers and its supervisor.
+/// Which worker process a connection belongs to: fixed from its spawn on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Identity {
+    /// The slot the worker runs in.
+    pub(crate) slot: usize,
+    /// How many processes that slot has started, this one included.
+    pub(crate) generation: u64,
+    /// The process id.
+    pub(crate) pid: u32,
+}
+
+/// Calls that ended on one connection, counted between two hand-backs of capacity.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Ended {
+    /// Calls the worker answered.
+    pub(crate) answered: u64,
+    /// Calls that failed: the worker failed them (its handler gave up, panicked, or could not
+    /// decode the job), or died first.
+    pub(crate) failed: u64,
+}
+
+impl Ended {
+    /// Both counts together: the units of capacity these calls held.
+    pub(crate) fn units(&self) -> u64 {
+        self.answered + self.failed
+    }
+}
+
+/// A live worker connection, shared by the scheduler, callers and its supervisor.
 #[derive(Debug)]
 pub(crate) struct Conn {
-    pub(crate) worker: usize,
-    pub(crate) generation: u64,
-    pub(crate) pid: u32,
-    open: AtomicBool,
+    pub(crate) id: Identity,
     born: Instant,
     /// Milliseconds after `born` when the worker last sent anything.
     heard: AtomicU64,
     outbox: Outbox,
-    calls: Calls,
-    answered: AtomicU64,
+    calls: ReplySlots,
     kill: mpsc::UnboundedSender<ExitCause>,
+}
+
+/// What one frame from a worker was.
+#[derive(Debug, PartialEq, Eq)]
+enum Delivered {
+    /// The answer to a call.
+    Answer,
+    /// The worker failed a call.
+    Failure,
+    /// An event or a heartbeat: no call ended.
+    Other,
 }
 
 impl Conn {
     pub(crate) fn new(
-        worker: usize,
-        generation: u64,
-        pid: u32,
+        id: Identity,
         outbox: Outbox,
         kill: mpsc::UnboundedSender<ExitCause>,
     ) -> Self {
         Self {
-            worker,
-            generation,
-            pid,
-            open: AtomicBool::new(true),
+            id,
             born: Instant::now(),
             heard: AtomicU64::new(0),
             outbox,
-            calls: Calls::default(),
-            answered: AtomicU64::new(0),
+            calls: ReplySlots::default(),
             kill,
         }
     }
 
     /// Whether the connection still takes new calls.
     pub(crate) fn is_open(&self) -> bool {
-        self.open.load(Ordering::Acquire)
+        self.calls.is_open()
     }
 
     /// Registers call `id` and queues its frame; await its outcome with [`reply`](Self::reply).
-    /// Gives the frame back if the connection has closed, in which case nothing was sent and the
-    /// call may go to another worker.
+    /// Gives the frame back if the connection no longer takes calls, in which case nothing was
+    /// sent and the call may go to another worker.
     pub(crate) fn submit(&self, id: u64, frame: Vec<u8>) -> Result<(), Vec<u8>> {
-        if !self.is_open() || !self.calls.insert(id) {
+        if !self.calls.insert(id) {
             return Err(frame);
         }
         // If the writer is gone the connection is closing, and the supervisor fails the call.
@@ -86,7 +120,7 @@ impl Conn {
         self.calls.reply(id)
     }
 
-    /// Queues a one-way frame. Gives it back if the connection has closed.
+    /// Queues a one-way frame. Gives it back if the connection no longer takes calls.
     pub(crate) fn send_oneway(&self, frame: Vec<u8>) -> Result<(), Vec<u8>> {
         if !self.is_open() {
             return Err(frame);
@@ -94,14 +128,9 @@ impl Conn {
         self.outbox.send_frame(frame)
     }
 
-    /// How many calls this worker has answered (or failed).
-    pub(crate) fn answered(&self) -> u64 {
-        self.answered.load(Ordering::Relaxed)
-    }
-
     /// Stops taking new calls but keeps the ones in flight, for a worker being replaced.
     pub(crate) fn retire(&self) {
-        self.open.store(false, Ordering::Release);
+        self.calls.retire();
     }
 
     /// Completes once no call is in flight.
@@ -112,7 +141,6 @@ impl Conn {
     /// Stops taking new calls and returns the ones still in flight, for the supervisor to fail
     /// once it knows how the worker ended.
     pub(crate) fn close(&self) -> Unanswered<'_> {
-        self.open.store(false, Ordering::Release);
         self.calls.close()
     }
 
@@ -143,95 +171,193 @@ impl Conn {
     pub(crate) fn kill(&self, cause: ExitCause) {
         let _ = self.kill.send(cause);
     }
-}
 
-/// Reads the worker's frames until the connection ends or breaks (`Ok`) or the worker breaks
-/// the protocol (`Err` with the reason).
-pub(crate) async fn read_replies(
-    conn: &Arc<Conn>,
-    pool: &Arc<Pool>,
-    events: &EventQueue,
-    frames: &mut FramedRead<ReadHalf, FrameCodec>,
-) -> Result<(), String> {
-    while let Some(first) = frames.next().await {
-        // The clock is read once per wake-up, not per frame, and the capacity of the calls
-        // answered goes back to the pool once per wake-up too: a busy connection delivers many.
-        conn.heard();
-        let mut ended = Returns {
-            conn,
-            pool,
-            ended: Ended::default(),
-        };
-        let mut next = Some(first);
-        while let Some(frame) = next.take() {
-            match frame {
-                Ok(payload) => deliver(conn, events, payload, &mut ended.ended)?,
-                // The connection broke (a reset, or the stream ended inside a frame): the worker
-                // went away, which is a death for the supervisor to report, not a violation.
-                Err(ipc2_common::Error::Io(_) | ipc2_common::Error::UnexpectedEof { .. }) => {
-                    return Ok(());
+    /// Reads the worker's frames until the connection ends or breaks (`Ok`) or the worker breaks
+    /// the protocol (`Err` with the reason). After each batch of frames that arrived together,
+    /// `ended` learns how many calls they ended, also when the loop stops inside a batch.
+    pub(crate) async fn read(
+        &self,
+        frames: &mut FramedRead<ReadHalf, FrameCodec>,
+        events: &EventQueue,
+        ended: &mut impl FnMut(Ended),
+    ) -> Result<(), String> {
+        while let Some(first) = frames.next().await {
+            // The clock is read once per wake-up, not per frame, and the calls answered are
+            // reported once per wake-up too: a busy connection delivers many.
+            self.heard();
+            let mut batch = Batch {
+                ended: Ended::default(),
+                report: &mut *ended,
+            };
+            let mut next = Some(first);
+            while let Some(frame) = next.take() {
+                match frame {
+                    Ok(payload) => match self.deliver(events, payload)? {
+                        Delivered::Answer => batch.ended.answered += 1,
+                        Delivered::Failure => batch.ended.failed += 1,
+                        Delivered::Other => {}
+                    },
+                    // The connection broke (a reset, or the stream ended inside a frame): the
+                    // worker went away, which is a death for the supervisor to report, not a
+                    // violation.
+                    Err(ipc2_common::Error::Io(_) | ipc2_common::Error::UnexpectedEof { .. }) => {
+                        return Ok(());
+                    }
+                    Err(err) => return Err(format!("bad frame: {err}")),
                 }
-                Err(err) => return Err(format!("bad frame: {err}")),
+                next = frames.next().now_or_never().flatten();
             }
-            next = frames.next().now_or_never().flatten();
         }
+        Ok(())
     }
-    Ok(())
+
+    /// Delivers one frame from the worker: a reply to its caller, an event to the queue.
+    fn deliver(&self, events: &EventQueue, payload: Bytes) -> Result<Delivered, String> {
+        let (header, body) = codec::decode_header::<ToHost>(&payload)
+            .map_err(|err| format!("bad envelope: {err}"))?;
+        let body_at = payload.len() - body.len();
+        let (id, outcome, delivered) = match header {
+            ToHost::Reply { id } => (id, Outcome::Reply { payload, body_at }, Delivered::Answer),
+            ToHost::Failed { id } => {
+                let reason = codec::decode_body::<String>(body)
+                    .map_err(|err| format!("bad failure message: {err}"))?;
+                (id, Outcome::Failed(reason), Delivered::Failure)
+            }
+            ToHost::Event => {
+                events.push(RawEvent {
+                    worker: self.id.slot,
+                    payload,
+                    body_at,
+                });
+                return Ok(Delivered::Other);
+            }
+            ToHost::Heartbeat => return Ok(Delivered::Other),
+            ToHost::Hello => return Err("a second hello".into()),
+        };
+        if !self.calls.complete(id, outcome) {
+            return Err(format!("a reply to request {id}, which it was not running"));
+        }
+        Ok(delivered)
+    }
 }
 
-/// Gives the pool back the capacity of the calls that ended, when dropped (so also when the
-/// reply loop stops in the middle of a batch).
-struct Returns<'a> {
-    conn: &'a Arc<Conn>,
-    pool: &'a Arc<Pool>,
+/// The calls one batch of frames ended, reported when dropped (so also when the reply loop stops
+/// in the middle of a batch).
+struct Batch<'a, F: FnMut(Ended)> {
     ended: Ended,
+    report: &'a mut F,
 }
 
-impl Drop for Returns<'_> {
+impl<F: FnMut(Ended)> Drop for Batch<'_, F> {
     fn drop(&mut self) {
-        let Ended { answered, failed } = self.ended;
-        self.conn
-            .answered
-            .fetch_add(answered + failed, Ordering::Relaxed);
-        self.pool.finish(self.conn, self.ended);
+        if self.ended.units() > 0 {
+            (self.report)(self.ended);
+        }
     }
 }
 
-/// Delivers one frame from the worker: a reply to its caller (counted in `ended`), an event to
-/// the queue.
-fn deliver(
-    conn: &Arc<Conn>,
-    events: &EventQueue,
-    payload: Bytes,
-    ended: &mut Ended,
-) -> Result<(), String> {
-    let (header, body) =
-        codec::decode_header::<ToHost>(&payload).map_err(|err| format!("bad envelope: {err}"))?;
-    let body_at = payload.len() - body.len();
-    let (id, outcome, answered) = match header {
-        ToHost::Reply { id } => (id, Outcome::Reply { payload, body_at }, true),
-        ToHost::Failed { id } => {
-            let reason = codec::decode_body::<String>(body)
-                .map_err(|err| format!("bad failure message: {err}"))?;
-            (id, Outcome::Failed(reason), false)
-        }
-        ToHost::Event => {
-            events.push(RawEvent {
-                worker: conn.worker,
-                payload,
-                body_at,
-            });
-            return Ok(());
-        }
-        ToHost::Heartbeat => return Ok(()),
-        ToHost::Hello => return Err("a second hello".into()),
-    };
-    if !conn.calls.complete(id, outcome) {
-        return Err(format!("a reply to request {id}, which it was not running"));
+#[cfg(test)]
+mod tests {
+    use ipc2_common::Client;
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::UnixStream;
+
+    use super::*;
+
+    fn frame(header: ToHost, body: Option<&str>) -> Vec<u8> {
+        codec::encode_frame(&header, body, 1024).unwrap()
     }
-    match answered {
-        true => ended.answered += 1,
-        false => ended.failed += 1,
+
+    /// Reads `frames` as sent by a worker on a fresh connection that runs calls 1 and 2; returns
+    /// how the reply loop ended, what it counted and how many events it queued.
+    async fn read(frames: &[Vec<u8>]) -> (Result<(), String>, Ended, usize) {
+        let (host, mut worker) = UnixStream::pair().unwrap();
+        let (read, _write) = Client::split(host, Duration::ZERO).unwrap();
+        let mut reader = FramedRead::new(read, FrameCodec::new(1024));
+        let (outbox, _drain) = ipc2_common::outbox::outbox();
+        let (kill, _) = mpsc::unbounded_channel();
+        let id = Identity {
+            slot: 0,
+            generation: 1,
+            pid: 1,
+        };
+        let conn = Conn::new(id, outbox, kill);
+        assert!(conn.submit(1, Vec::new()).is_ok() && conn.submit(2, Vec::new()).is_ok());
+        for frame in frames {
+            worker.write_all(frame).await.unwrap();
+        }
+        drop(worker);
+        let events = EventQueue::new(8);
+        let mut total = Ended::default();
+        let outcome = conn
+            .read(&mut reader, &events, &mut |ended: Ended| {
+                total.answered += ended.answered;
+                total.failed += ended.failed;
+            })
+            .await;
+        let mut queued = events.take().unwrap();
+        let mut count = 0;
+        while queued.try_recv().is_ok() {
+            count += 1;
+        }
+        (outcome, total, count)
     }
-    Ok(())
+
+    #[tokio::test]
+    async fn replies_failures_events_and_heartbeats_are_told_apart() {
+        let frames = [
+            frame(ToHost::Heartbeat, None),
+            frame(ToHost::Reply { id: 2 }, Some("two")),
+            frame(ToHost::Event, Some("progress")),
+            frame(ToHost::Failed { id: 1 }, Some("handler panicked")),
+        ];
+        let (outcome, ended, events) = read(&frames).await;
+        assert_eq!(outcome, Ok(()), "the worker closed the connection");
+        assert_eq!(
+            ended,
+            Ended {
+                answered: 1,
+                failed: 1
+            }
+        );
+        assert_eq!(events, 1);
+    }
+
+    #[tokio::test]
+    async fn what_the_host_did_not_ask_for_is_a_violation_that_still_counts_the_batch() {
+        let unknown = [
+            frame(ToHost::Reply { id: 1 }, Some("one")),
+            frame(ToHost::Reply { id: 9 }, Some("nine")),
+        ];
+        let (outcome, ended, _) = read(&unknown).await;
+        assert!(outcome.unwrap_err().contains("request 9"));
+        assert_eq!(ended.answered, 1, "the good reply before it is counted");
+
+        let twice = [
+            frame(ToHost::Reply { id: 1 }, Some("one")),
+            frame(ToHost::Reply { id: 1 }, Some("again")),
+        ];
+        assert!(read(&twice).await.0.unwrap_err().contains("request 1"));
+
+        let hello = [frame(ToHost::Hello, None)];
+        assert_eq!(read(&hello).await.0, Err("a second hello".to_owned()));
+
+        let garbage = [vec![3, 0, 0, 0, 0xff, 0xff, 0xff]];
+        assert!(
+            read(&garbage)
+                .await
+                .0
+                .unwrap_err()
+                .starts_with("bad envelope")
+        );
+
+        let bad_reason = [frame(ToHost::Failed { id: 1 }, None)];
+        assert!(
+            read(&bad_reason)
+                .await
+                .0
+                .unwrap_err()
+                .starts_with("bad failure message")
+        );
+    }
 }

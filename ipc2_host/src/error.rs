@@ -39,6 +39,19 @@ pub enum Error {
         /// The startup timeout.
         timeout: Duration,
     },
+    /// [`WorkerSet::restart`](crate::WorkerSet::restart) gave up waiting for a worker's
+    /// replacement; the old worker keeps serving.
+    #[error(
+        "the replacement for worker {worker} (pid {pid}) did not come up within {timeout:?}; pid {pid} keeps serving"
+    )]
+    RestartTimeout {
+        /// The slot id.
+        worker: usize,
+        /// The process id of the worker that was to be replaced, and still serves.
+        pid: u32,
+        /// How long the restart waited.
+        timeout: Duration,
+    },
     /// A worker connected with the right token but could not be accepted (for example, it speaks
     /// another protocol version: the host and worker binaries are out of step).
     #[error("worker {worker} was refused at handshake: {reason}")]

@@ -22,38 +22,38 @@
 //! ```
 //!
 //! The worker program uses `ipc2_worker::connect`. See the `ipc2` crate for the whole picture.
-#![warn(
-    missing_docs,
-    missing_debug_implementations,
-    unreachable_pub,
-    rust_2018_idioms
-)]
-#![deny(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
 
-mod acceptor;
+//! # Layout
+//!
+//! Dependencies run one way: `workerset` → {`scheduler`, `conn`, `supervisor`} → `process`.
+//!
+//! | module | owns |
+//! | --- | --- |
+//! | `workerset` | the handle and the set's life cycle; `request`: the call path; `options`: `Call`, `Policy`, `TimeoutAction` |
+//! | `builder` | the settings and their checks; starting a set |
+//! | `config` | the settings a running set keeps |
+//! | `scheduler` | capacity (one unit per call, given back once), the FIFO and targeted queues, slot states, counters |
+//! | `conn` | one worker connection and its reply slots: a leaf |
+//! | `supervisor` | the per-slot tasks: start, serve, recycle, end, restart intensity; the acceptor; quarantine |
+//! | `process` | spawning, signals, `/proc`, output capture: a leaf |
+//! | `events`, `stats`, `error` | the public event stream, snapshots and errors |
+
 mod builder;
-mod call;
-mod calls;
-mod child;
+mod config;
 mod conn;
 mod error;
 mod events;
-#[cfg(unix)]
-mod os;
-mod output;
-mod pool;
-mod quarantine;
-mod shared;
+mod process;
+mod scheduler;
 mod stats;
 mod supervisor;
 pub mod workerset;
 
 pub use builder::WorkerSetBuilder;
-pub use call::{Call, Policy, WithTimeout};
 pub use error::{Error, ExitCause, WorkerExit};
 pub use events::{Events, WorkerEvent};
-pub use ipc2_common::{Client, Server};
-pub use output::{LineCallback, Output};
+pub use ipc2_common::Server;
+pub use process::{LineCallback, Output};
 pub use stats::{Stats, WorkerState, WorkerStats};
-pub use workerset::{TimeoutAction, WorkerInfo, WorkerSet};
+pub use workerset::{Call, Policy, TimeoutAction, WithTimeout, WorkerInfo, WorkerSet};

@@ -1,28 +1,27 @@
-//! [`WorkerSet`]: the handle through which a host sends jobs to its worker processes.
+//! [`WorkerSet`]: the handle through which a host sends jobs to its worker processes, and the
+//! set's life cycle (start, resize, rolling restart, shutdown, drop).
+//!
+//! The call path (admission, deadlines, cancel-on-drop, retries) is in `request.rs`; the
+//! `Call` interface typed clients are generated against, and the call options, in `options.rs`.
 
-use std::any::type_name;
+mod options;
+mod request;
+
 use std::fmt;
-use std::future::Future;
 use std::marker::PhantomData;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use ipc2_common::{Server, ToWorker, codec};
-use serde::Serialize;
+use ipc2_common::Server;
 use serde::de::DeserializeOwned;
 use tempfile::TempDir;
 use tokio::task::JoinHandle;
-use tokio::time::Instant;
 
+pub use self::options::{Call, Policy, TimeoutAction, WithTimeout};
 use crate::builder::WorkerSetBuilder;
-use crate::calls::Outcome;
-use crate::conn::Conn;
-use crate::error::ExitCause;
-use crate::pool::{Checkout, SlotState};
-use crate::quarantine::Quarantine;
-use crate::shared::Shared;
-use crate::supervisor::supervise;
-use crate::{Error, Events, Policy, Stats, WithTimeout};
+use crate::scheduler::SlotState;
+use crate::supervisor::{Quarantine, Supervision};
+use crate::{Error, Events, Stats};
 
 /// A supervised set of worker processes that answer jobs of type `W` with replies of type `R`,
 /// connected through the transport `S` (usually [`tokio::net::UnixListener`]).
@@ -50,29 +49,31 @@ use crate::{Error, Events, Policy, Stats, WithTimeout};
 ///
 /// [`shutdown`]: WorkerSet::shutdown
 pub struct WorkerSet<S, R, W> {
-    shared: Arc<Shared>,
-    acceptor: JoinHandle<()>,
-    supervisors: Mutex<Vec<JoinHandle<()>>>,
-    _socket_dir: TempDir,
+    inner: Arc<Inner>,
     _types: Types<S, R, W>,
+}
+
+/// What a handle holds: the supervision of its workers, and what its call path needs. Dropping
+/// it kills and reaps every worker.
+#[derive(Debug)]
+struct Inner {
+    sv: Arc<Supervision>,
+    acceptor: JoinHandle<()>,
+    quarantine: Option<Quarantine>,
+    next_id: AtomicU64,
+    _socket_dir: TempDir,
+}
+
+impl Inner {
+    /// A request id no other call of this set uses.
+    fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
 }
 
 /// Ties a handle to its type parameters without holding values of them, so the handle is `Send`
 /// and `Sync` whatever they are.
 pub(crate) type Types<S, R, W> = PhantomData<fn() -> (S, R, W)>;
-
-/// What a timed-out job does to the worker running it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum TimeoutAction {
-    /// Kill the worker (SIGKILL to its process group) and start a replacement. For runaway jobs.
-    Restart,
-    /// Only fail the job, and tell the worker it was cancelled. A worker serving a
-    /// `#[ipc2::service]` drops the handler's future and answers at once; a raw worker sees
-    /// `ReplySender::is_cancelled` and should answer soon. Until the worker answers it takes no
-    /// other job, so a handler that ignores cancellation keeps its worker busy.
-    Error,
-}
 
 /// A running worker, as listed by [`WorkerSet::workers`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,17 +93,16 @@ impl<S: Server, R, W> WorkerSet<S, R, W> {
         WorkerSetBuilder::new()
     }
 
-    pub(crate) fn new(
-        shared: Arc<Shared>,
-        acceptor: JoinHandle<()>,
-        supervisors: Vec<JoinHandle<()>>,
-        socket_dir: TempDir,
-    ) -> Self {
-        Self {
-            shared,
+    pub(crate) fn new(sv: Arc<Supervision>, acceptor: JoinHandle<()>, socket_dir: TempDir) -> Self {
+        let inner = Inner {
+            quarantine: sv.config.quarantine_after.map(Quarantine::new),
+            sv,
             acceptor,
-            supervisors: Mutex::new(supervisors),
+            next_id: AtomicU64::new(1),
             _socket_dir: socket_dir,
+        };
+        Self {
+            inner: Arc::new(inner),
             _types: PhantomData,
         }
     }
@@ -111,16 +111,17 @@ impl<S: Server, R, W> WorkerSet<S, R, W> {
     /// from the moment its death has been handled (after its exit grace) until its replacement
     /// is up.
     pub fn workers(&self) -> Vec<WorkerInfo> {
-        self.shared
-            .pool
+        self.inner
+            .sv
+            .scheduler
             .slots()
             .into_iter()
             .enumerate()
             .filter_map(|(id, slot)| match slot {
                 SlotState::Up(conn) => Some(WorkerInfo {
                     id,
-                    pid: conn.pid,
-                    generation: conn.generation,
+                    pid: conn.id.pid,
+                    generation: conn.id.generation,
                 }),
                 _ => None,
             })
@@ -145,12 +146,12 @@ impl<S: Server, R, W> WorkerSet<S, R, W> {
     where
         R: DeserializeOwned,
     {
-        self.shared.events.take().map(Events::new)
+        self.inner.sv.events.take().map(Events::new)
     }
 
     /// How many worker events were dropped because the event queue was full.
     pub fn events_dropped(&self) -> u64 {
-        self.shared.events.dropped()
+        self.inner.sv.events.dropped()
     }
 
     /// Replaces every worker with a fresh one, one slot at a time, without failing or delaying
@@ -159,34 +160,32 @@ impl<S: Server, R, W> WorkerSet<S, R, W> {
     /// pick up a new worker binary at the same path). Slots whose worker is being started anyway
     /// are skipped.
     ///
-    /// Fails with [`Error::StartTimeout`] if a successor does not come up within twice the
+    /// Fails with [`Error::RestartTimeout`] if a successor does not come up within twice the
     /// startup timeout (the old worker then keeps serving); stops early on
     /// [`Error::Shutdown`].
     pub async fn restart(&self) -> Result<(), Error> {
-        let limit = self.shared.config.startup_timeout * 2;
+        let sv = &self.inner.sv;
+        let limit = sv.config.startup_timeout * 2;
         for info in self.workers() {
-            let Some(control) = self.shared.control(info.id) else {
-                continue;
-            };
-            control.request_recycle(info.generation);
+            sv.recycle(info.id, info.generation);
             let replaced = async {
                 loop {
-                    let up = self.shared.pool.worker_up();
+                    let up = sv.scheduler.worker_up();
                     tokio::pin!(up);
                     up.as_mut().enable();
-                    match self.shared.pool.slots().get(info.id) {
-                        Some(SlotState::Up(conn)) if conn.generation == info.generation => {}
+                    match sv.scheduler.slots().get(info.id) {
+                        Some(SlotState::Up(conn)) if conn.id.generation == info.generation => {}
                         _ => return Ok(()),
                     }
                     tokio::select! {
                         _ = up => {}
-                        _ = self.shared.stop.cancelled() => return Err(Error::Shutdown),
+                        _ = sv.stop.cancelled() => return Err(Error::Shutdown),
                     }
                 }
             };
             tokio::time::timeout(limit, replaced)
                 .await
-                .map_err(|_| Error::StartTimeout {
+                .map_err(|_| Error::RestartTimeout {
                     worker: info.id,
                     pid: info.pid,
                     timeout: limit,
@@ -207,47 +206,27 @@ impl<S: Server, R, W> WorkerSet<S, R, W> {
         if count == 0 {
             return Err(Error::Config("a worker set needs at least one worker"));
         }
-        let active: Vec<usize> = self
-            .shared
-            .pool
-            .slots()
-            .iter()
-            .enumerate()
-            .filter(|(_, slot)| !matches!(slot, SlotState::Ending | SlotState::Retired))
-            .map(|(id, _)| id)
-            .collect();
+        let sv = &self.inner.sv;
+        let active = sv.scheduler.active_slots();
         if count <= active.len() {
             for &slot in &active[count..] {
-                self.shared.pool.set_slot(slot, SlotState::Ending);
-                if let Some(control) = self.shared.control(slot) {
-                    control.end.cancel();
-                }
+                sv.scheduler.set_slot(slot, SlotState::Ending);
+                sv.end_slot(slot);
             }
             return Ok(());
         }
-        let mut started = Vec::new();
-        for slot in self.shared.pool.grow(count - active.len()) {
-            let (first_tx, first) = tokio::sync::oneshot::channel();
-            let control = self.shared.renew_control(slot);
-            let supervisor = tokio::spawn(supervise(
-                self.shared.clone(),
-                slot,
-                control.clone(),
-                first_tx,
-            ));
-            self.supervisors().push(supervisor);
-            started.push((control, first));
-        }
+        let added = sv.scheduler.grow(count - active.len());
+        let started: Vec<_> = added.iter().map(|&slot| sv.spawn_slot(slot)).collect();
         let mut outcome = Ok(());
-        for (_, first) in &mut started {
+        for first in started {
             let result = first.await.unwrap_or(Err(Error::Shutdown));
             if outcome.is_ok() {
                 outcome = result;
             }
         }
         if outcome.is_err() {
-            for (control, _) in &started {
-                control.end.cancel();
+            for &slot in &added {
+                sv.end_slot(slot);
             }
         }
         outcome
@@ -255,7 +234,7 @@ impl<S: Server, R, W> WorkerSet<S, R, W> {
 
     /// A snapshot of what every worker is doing, with per-worker counters and the queue depth.
     pub fn stats(&self) -> Stats {
-        self.shared.pool.stats()
+        self.inner.sv.scheduler.stats()
     }
 
     /// Stops the set gracefully: new jobs fail with [`Error::Shutdown`], queued and running jobs
@@ -265,320 +244,42 @@ impl<S: Server, R, W> WorkerSet<S, R, W> {
     ///
     /// Calling it again, or after another call has finished, returns at once.
     pub async fn shutdown(&self) {
-        let grace = self.shared.config.shutdown_grace;
-        self.shared.pool.close();
-        let _ = tokio::time::timeout(grace, self.shared.pool.drained()).await;
-        self.shared.stop.cancel();
-        self.shared.pool.shut();
-        let supervisors = std::mem::take(&mut *self.supervisors());
-        if supervisors.is_empty() {
+        let sv = &self.inner.sv;
+        sv.scheduler.close();
+        let _ = tokio::time::timeout(sv.config.shutdown_grace, sv.scheduler.drained()).await;
+        sv.stop.cancel();
+        sv.scheduler.shut();
+        let tasks = sv.take_tasks();
+        if tasks.is_empty() {
             // Another call is shutting the set down, or has.
             return;
         }
-        for supervisor in supervisors {
-            let _ = supervisor.await;
+        for task in tasks {
+            let _ = task.await;
         }
-        self.shared.children.kill_all();
+        sv.children.kill_all();
     }
 }
 
-impl<S, R, W> WorkerSet<S, R, W>
-where
-    S: Server,
-    R: DeserializeOwned + Send + 'static,
-    W: Serialize + Send + 'static,
-{
-    /// Sends `job` to a worker and waits for its reply.
-    ///
-    /// The job goes to an idle worker, or waits in the FIFO queue until one is free (`send` is
-    /// never refused for a full queue; see [`try_send`](Self::try_send)). Fails with
-    /// [`Error::WorkerExited`] if the worker dies before answering (the job is not retried: it may
-    /// have had effects), [`Error::Remote`] if the worker fails it, [`Error::NoWorkers`] at once
-    /// while no worker can be started, and [`Error::Shutdown`] after [`shutdown`](Self::shutdown).
-    ///
-    /// Dropping the returned future at any point is safe: a job still queued is never sent, and
-    /// a job already sent is cancelled on the worker (see [`TimeoutAction::Error`]) and keeps
-    /// that worker busy until it answers, so no one else gets its reply.
-    pub async fn send(&self, job: W) -> Result<R, Error> {
-        self.request_with(job, None, true, Policy::default()).await
-    }
-
-    /// Like [`send`](Self::send), but fails at once with [`Error::Busy`] when every worker is busy
-    /// and the queue already holds its capacity (see [`WorkerSetBuilder::queue_capacity`]).
-    pub async fn try_send(&self, job: W) -> Result<R, Error> {
-        self.request_with(job, None, false, Policy::default()).await
-    }
-
-    /// Like [`send`](Self::send), with a deadline `timeout` from now that covers the time queued
-    /// as well as the time running. A job whose deadline passes while it is queued is never sent.
-    /// On timeout the job fails with [`Error::Timeout`], and `action` says what happens to a
-    /// worker that was running it.
-    pub async fn send_timeout(
-        &self,
-        job: W,
-        timeout: Duration,
-        action: TimeoutAction,
-    ) -> Result<R, Error> {
-        let policy = Policy::new(Some((timeout, action)), 0);
-        self.request_with(job, None, true, policy).await
-    }
-
-    /// A view of this set whose calls all use [`send_timeout`](Self::send_timeout) with
-    /// `timeout` and `action`; mostly useful with the clients `#[ipc2::service]` generates:
-    /// `workers.with_timeout(Duration::from_secs(1), TimeoutAction::Restart).add(1, 2)`.
-    pub fn with_timeout(
-        &self,
-        timeout: Duration,
-        action: TimeoutAction,
-    ) -> WithTimeout<'_, S, R, W> {
-        WithTimeout::new(self, timeout, action)
-    }
-
-    /// Sends `job` to a worker without waiting for an answer (the worker sees a
-    /// `Job::Unidirectional`). Returns once the job is queued on a worker's connection; it is
-    /// lost if that worker dies before reading it.
-    pub async fn notify(&self, job: W) -> Result<(), Error> {
-        let mut frame = self.encode(&ToWorker::Notify, &job)?;
-        drop(job);
-        loop {
-            let lease = self.shared.pool.checkout(None, true).await?;
-            match lease.conn().send_oneway(frame) {
-                Ok(()) => return Ok(()),
-                Err(back) => frame = back,
-            }
-        }
-    }
-
-    /// Like [`send`](Self::send), under `policy`: a deadline for each attempt and a number of
-    /// retries after a worker crash (for jobs that are safe to run twice).
-    pub async fn send_with(&self, job: W, policy: Policy) -> Result<R, Error> {
-        self.request_with(job, None, true, policy).await
-    }
-
-    /// Like [`send`](Self::send), but to the worker in slot `worker` (see
-    /// [`workers`](Self::workers)). Waits while that worker is busy or being restarted; fails
-    /// with [`Error::NoSuchWorker`] for a slot the set does not have.
-    pub async fn send_to(&self, worker: usize, job: W) -> Result<R, Error> {
-        self.request_with(job, Some(worker), true, Policy::default())
-            .await
-    }
-
-    /// Sends a copy of `job` to every worker running now and returns each one's outcome, by
-    /// slot id. Each copy waits for its worker like [`send_to`](Self::send_to).
-    ///
-    /// ```no_run
-    /// # async fn _demo(workers: ipc2_host::WorkerSet<tokio::net::UnixListener, u64, String>) {
-    /// for (worker, outcome) in workers.broadcast("reload-config".to_owned()).await {
-    ///     println!("worker {worker}: {outcome:?}");
-    /// }
-    /// # }
-    /// ```
-    pub async fn broadcast(&self, job: W) -> Vec<(usize, Result<R, Error>)>
-    where
-        W: Clone,
-    {
-        let calls = self.workers().into_iter().map(|worker| {
-            let job = job.clone();
-            async move { (worker.id, self.send_to(worker.id, job).await) }
-        });
-        futures_util::future::join_all(calls).await
-    }
-
-    /// Runs `job` under `policy`: each attempt with the policy's deadline, and after a worker
-    /// crash (and only then) up to `policy.retries` more attempts on a fresh request id.
-    pub(crate) async fn request_with(
-        &self,
-        job: W,
-        target: Option<usize>,
-        queue: bool,
-        policy: Policy,
-    ) -> Result<R, Error> {
-        let mut id = self.shared.next_id();
-        let mut frame = self.encode(&ToWorker::Request { id }, &job)?;
-        drop(job);
-        let mut retries = policy.retries;
-        loop {
-            // Only a call that may be retried keeps a copy of its frame.
-            let spare = (retries > 0).then(|| frame.clone());
-            match (
-                self.attempt(id, frame, target, queue, policy.timeout).await,
-                spare,
-            ) {
-                (Err(Error::WorkerExited(exit)), Some(spare)) => {
-                    retries -= 1;
-                    tracing::debug!("ipc2: retrying an idempotent job after: {exit}");
-                    id = self.shared.next_id();
-                    frame = codec::reframe(&spare, &ToWorker::Request { id })
-                        .map_err(|err| Error::Encode(Arc::new(err)))?;
-                }
-                (outcome, _) => return outcome,
-            }
-        }
-    }
-
-    /// One attempt at request `id`, whose encoded frame is `frame`.
-    async fn attempt(
-        &self,
-        id: u64,
-        mut frame: Vec<u8>,
-        target: Option<usize>,
-        queue: bool,
-        limit: Option<(Duration, TimeoutAction)>,
-    ) -> Result<R, Error> {
-        let quarantine = self
-            .shared
-            .quarantine
-            .as_ref()
-            .map(|quarantine| (quarantine, Quarantine::key(&frame)));
-        if let Some((quarantine, key)) = quarantine {
-            quarantine.admit(key)?;
-        }
-        let deadline = limit.map(|(timeout, _)| Instant::now() + timeout);
-        let timed_out = || Error::Timeout(limit.map(|(timeout, _)| timeout).unwrap_or_default());
-        // The clock is read for the debug event only: on a busy set it is a measurable cost.
-        let timed = tracing::enabled!(tracing::Level::DEBUG);
-        let queued_at = timed.then(Instant::now);
-        let conn = loop {
-            let lease = match self.shared.pool.try_checkout(target, queue)? {
-                Checkout::Now(lease) => lease,
-                Checkout::Queued(waiting) => within(deadline, waiting)
-                    .await
-                    .ok_or_else(timed_out)?
-                    .unwrap_or(Err(Error::Shutdown))?,
-            };
-            match lease.conn().submit(id, frame) {
-                Ok(()) => {
-                    let conn = lease.conn().clone();
-                    lease.into_inflight();
-                    break conn;
-                }
-                // That worker is closing; nothing was sent, so try another.
-                Err(back) => frame = back,
-            }
-        };
-        let reply = conn.reply(id);
-        let sent_at = timed.then(Instant::now);
-        // From here on the request is on the worker: if this future is dropped, or times out
-        // without a restart, the worker is told so it can stop working on it.
-        let mut cancel = CancelOnDrop {
-            conn: &conn,
-            id,
-            armed: true,
-        };
-        let replied = match deadline {
-            None => Some(reply.await),
-            Some(deadline) => within(Some(deadline), reply).await,
-        };
-        let outcome = match replied {
-            Some(outcome) => {
-                cancel.armed = false;
-                outcome
-            }
-            None => {
-                if let Some((_, TimeoutAction::Restart)) = limit {
-                    cancel.armed = false;
-                    conn.kill(ExitCause::Timeout);
-                    if let Some((quarantine, key)) = quarantine {
-                        quarantine.crashed(key);
-                    }
-                }
-                return Err(timed_out());
-            }
-        };
-        if let Some((quarantine, key)) = quarantine {
-            match &outcome {
-                // Only a death of the worker's own making counts against the job: not a
-                // shutdown, nor a kill for someone else's timeout or bad reply.
-                Outcome::Exited(exit) if exit.cause == ExitCause::Died => quarantine.crashed(key),
-                Outcome::Exited(_) => {}
-                _ => quarantine.survived(key),
-            }
-        }
-        let answered = matches!(outcome, Outcome::Reply { .. });
-        if let (Some(queued_at), Some(sent_at)) = (queued_at, sent_at) {
-            tracing::debug!(
-                id,
-                worker = conn.worker,
-                queue_wait = ?sent_at - queued_at,
-                run_time = ?sent_at.elapsed(),
-                answered,
-                "ipc2 job done"
-            );
-        }
-        match outcome {
-            Outcome::Reply { payload, body_at } => codec::decode_body::<R>(&payload[body_at..])
-                .map_err(|source| {
-                    let expected = type_name::<R>();
-                    conn.kill(ExitCause::ProtocolViolation(format!(
-                        "its reply is not a valid {expected}"
-                    )));
-                    Error::Decode {
-                        worker: conn.worker,
-                        expected,
-                        source: Arc::new(source),
-                    }
-                }),
-            Outcome::Failed(reason) => Err(Error::Remote { reason }),
-            Outcome::Exited(exit) => Err(Error::WorkerExited(exit)),
-            Outcome::Gone => Err(Error::Shutdown),
-        }
-    }
-
-    fn encode(&self, header: &ToWorker, job: &W) -> Result<Vec<u8>, Error> {
-        codec::encode_frame(header, Some(job), self.shared.config.max_frame_len)
-            .map_err(|err| Error::Encode(Arc::new(err)))
-    }
-}
-
-/// Sends `Cancel` for request `id` when dropped while armed.
-struct CancelOnDrop<'a> {
-    conn: &'a Conn,
-    id: u64,
-    armed: bool,
-}
-
-impl Drop for CancelOnDrop<'_> {
+impl Drop for Inner {
     fn drop(&mut self) {
-        if self.armed {
-            self.conn.cancel(self.id);
-        }
-    }
-}
-
-/// Runs `future` until `deadline`, if there is one; `None` if the deadline came first.
-async fn within<F: Future>(deadline: Option<Instant>, future: F) -> Option<F::Output> {
-    match deadline {
-        None => Some(future.await),
-        Some(deadline) => tokio::time::timeout_at(deadline, future).await.ok(),
-    }
-}
-
-impl<S, R, W> WorkerSet<S, R, W> {
-    fn supervisors(&self) -> MutexGuard<'_, Vec<JoinHandle<()>>> {
-        self.supervisors
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-impl<S, R, W> Drop for WorkerSet<S, R, W> {
-    fn drop(&mut self) {
-        self.shared.stop.cancel();
-        self.shared.pool.shut();
+        self.sv.stop.cancel();
+        self.sv.scheduler.shut();
         self.acceptor.abort();
-        for supervisor in self.supervisors().iter() {
-            supervisor.abort();
-        }
+        self.sv.abort_tasks();
         // Kills every worker's process group and waits until each has been reaped.
-        self.shared.children.kill_all();
+        self.sv.children.kill_all();
     }
 }
 
 impl<S, R, W> fmt::Debug for WorkerSet<S, R, W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WorkerSet")
-            .field("worker_path", &self.shared.config.worker_path)
-            .field("worker_count", &self.shared.config.worker_count)
+            .field("worker_path", &self.inner.sv.config.worker_path)
+            .field(
+                "worker_count",
+                &self.inner.sv.scheduler.active_slots().len(),
+            )
             .finish_non_exhaustive()
     }
 }

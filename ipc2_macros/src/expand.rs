@@ -74,7 +74,7 @@ impl<'a> ServiceGenerator<'a> {
             .filter(|m| m.options.oneway.is_none())
     }
 
-    /// "[`Calc::add`]", for docs.
+    /// The intra-doc link to a method (`Calc::add` in brackets), for generated docs.
     fn method_link(&self, method: &Method<'_>) -> String {
         format!("[`{}::{}`]", self.service.name(), method.name())
     }

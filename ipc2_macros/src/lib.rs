@@ -5,9 +5,6 @@
 //! trait into a model, `valid` checks it, `expand` generates the items, and `fallback` emits the
 //! trait unchanged plus `compile_error!`s when something is wrong.
 
-#![warn(missing_docs, unreachable_pub, rust_2018_idioms)]
-#![forbid(unsafe_code)]
-
 mod ast;
 mod attr;
 mod combine;

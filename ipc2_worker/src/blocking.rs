@@ -48,7 +48,7 @@ impl<R, W> Receiver<R, W> {
     }
 }
 
-/// Connects to the host over a Unix socket, like [`crate::connect`], without the caller needing
+/// Connects to the host over a Unix socket, like [`crate::connect()`], without the caller needing
 /// an async runtime. Must not be called from inside one.
 pub fn connect<R, W>() -> Result<Receiver<R, W>, Error>
 where

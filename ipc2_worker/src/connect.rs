@@ -2,7 +2,7 @@
 //!
 //! [`connect`] reads the invitation the host put in this process's environment, dials the host,
 //! sends the `Hello` frame and then starts two tasks: a reader that decodes incoming frames into
-//! [`Job`]s, and a writer ([`ipc2_common::write_frames`]) that sends replies. Because reading never
+//! [`Job`]s, and a writer ([`ipc2_common::outbox::write_frames`]) that sends replies. Because reading never
 //! waits on the user's code, the host can always deliver its next frame, and a reply can be sent
 //! from any task at any time.
 

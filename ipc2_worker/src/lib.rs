@@ -1,7 +1,7 @@
 //! The worker side of ipc2: connect to the host that started this process and answer its jobs.
 //!
-//! A worker is an ordinary program that a host's `WorkerSet` starts. It calls [`connect`] (or
-//! [`serve`], for a `#[ipc2::service]` trait), receives [`Job`]s and answers them:
+//! A worker is an ordinary program that a host's `WorkerSet` starts. It calls [`connect()`] (or
+//! [`serve()`], for a `#[ipc2::service]` trait), receives [`Job`]s and answers them:
 //!
 //! ```no_run
 //! use ipc2_worker::Job;
@@ -26,13 +26,6 @@
 //! stream), so the loop ends and the worker exits by itself: a worker never outlives its host for
 //! long. Every request gets an answer: a [`ReplySender`] dropped without one tells the host, so
 //! the caller gets an error instead of waiting forever.
-#![warn(
-    missing_docs,
-    missing_debug_implementations,
-    unreachable_pub,
-    rust_2018_idioms
-)]
-#![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
 
 pub mod blocking;
@@ -47,5 +40,6 @@ mod serve;
 pub use connect::{Receiver, connect, started_by_host};
 pub use error::Error;
 pub use event::EventSender;
+pub use ipc2_common::Client;
 pub use job::{Job, ReplySender};
 pub use serve::{Dispatch, ServeOptions, run_blocking, serve, serve_with, service_events};

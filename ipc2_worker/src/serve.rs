@@ -76,9 +76,9 @@ pub trait Dispatch: Send + Sync + 'static {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ServeOptions {
-    /// How many jobs run at once. Default: 1, which handles jobs one after another in the order
-    /// they arrive (so a one-way message is handled before a later request).
-    pub concurrency: usize,
+    /// How many jobs run at once; at least 1. Private, so that only [`concurrency`](Self::concurrency)
+    /// sets it: a worker that runs no job at all would keep its heartbeat and never answer.
+    concurrency: usize,
 }
 
 impl Default for ServeOptions {
@@ -88,7 +88,9 @@ impl Default for ServeOptions {
 }
 
 impl ServeOptions {
-    /// Runs up to `n` jobs at once, each on its own task (`n` is at least 1).
+    /// Runs up to `n` jobs at once, each on its own task. Default: 1, which handles jobs one
+    /// after another in the order they arrive (so a one-way message is handled before a later
+    /// request). 0 is taken as 1.
     pub fn concurrency(mut self, n: usize) -> Self {
         self.concurrency = n.max(1);
         self

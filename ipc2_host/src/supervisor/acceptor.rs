@@ -5,7 +5,7 @@
 //! [`MAX_HELLO_LEN`] bytes and must do so within the startup timeout. A connection that fails
 //! any check is logged and closed, and never occupies a slot: the real worker can still connect.
 //! The last check, that the peer process belongs to the worker the slot started, is made by the
-//! slot's supervisor, which knows the process id (see `supervisor.rs`).
+//! slot's supervisor, which knows the process id (see `start.rs`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,14 +15,15 @@ use ipc2_common::handshake::{Hello, MAX_HELLO_LEN};
 use ipc2_common::{FrameCodec, Server, ToHost, codec};
 use tokio_util::codec::FramedRead;
 
-use crate::shared::{Candidate, Shared};
+use super::Supervision;
+use super::start::Candidate;
 
 /// Accepts connections until the task is aborted.
-pub(crate) async fn accept_workers<S: Server>(server: S, shared: Arc<Shared>) {
+pub(crate) async fn accept_workers<S: Server>(server: S, sv: Arc<Supervision>) {
     loop {
         match server.accept().await {
             Ok((stream, peer_pid)) => {
-                tokio::spawn(handshake::<S>(stream, peer_pid, shared.clone()));
+                tokio::spawn(handshake::<S>(stream, peer_pid, sv.clone()));
             }
             Err(err) => {
                 // Usually out of file descriptors: wait a moment rather than spin.
@@ -33,8 +34,8 @@ pub(crate) async fn accept_workers<S: Server>(server: S, shared: Arc<Shared>) {
     }
 }
 
-async fn handshake<S: Server>(stream: S::Stream, peer_pid: Option<u32>, shared: Arc<Shared>) {
-    let (read, write) = match S::split(stream, shared.config.spin_poll) {
+async fn handshake<S: Server>(stream: S::Stream, peer_pid: Option<u32>, sv: Arc<Supervision>) {
+    let (read, write) = match S::split(stream, sv.config.spin_poll) {
         Ok(halves) => halves,
         Err(err) => {
             return refuse(
@@ -44,7 +45,7 @@ async fn handshake<S: Server>(stream: S::Stream, peer_pid: Option<u32>, shared: 
         }
     };
     let mut reader = FramedRead::new(read, FrameCodec::new(MAX_HELLO_LEN));
-    let first = tokio::time::timeout(shared.config.startup_timeout, reader.next()).await;
+    let first = tokio::time::timeout(sv.config.startup_timeout, reader.next()).await;
     let hello = match first {
         Ok(Some(Ok(payload))) => parse_hello(&payload),
         Ok(Some(Err(err))) => Err(format!("bad first frame: {err}")),
@@ -55,16 +56,12 @@ async fn handshake<S: Server>(stream: S::Stream, peer_pid: Option<u32>, shared: 
         Ok(hello) => hello,
         Err(why) => return refuse(peer_pid, &why),
     };
-    let candidates = {
-        let pending = shared.pending();
-        match pending.get(&(hello.worker_id as usize)) {
-            Some(slot) if slot.token.matches(&hello.token) => slot.candidates.clone(),
-            _ => return refuse(peer_pid, "wrong token or no worker expected for its slot"),
-        }
+    let Some(candidates) = sv.candidates_for(hello.worker_id as usize, &hello.token) else {
+        return refuse(peer_pid, "wrong token or no worker expected for its slot");
     };
     reader
         .decoder_mut()
-        .set_max_frame_len(shared.config.max_frame_len);
+        .set_max_frame_len(sv.config.max_frame_len);
     let _ = candidates.send(Candidate {
         peer_pid,
         hello,

@@ -1,4 +1,5 @@
-//! [`Call`]: the one interface typed service clients are generated against.
+//! How a call is made: [`Call`], the one interface typed service clients are generated
+//! against, and the options a call takes ([`Policy`], [`TimeoutAction`], [`WithTimeout`]).
 //!
 //! `#[ipc2::service]` generates client methods for anything that implements [`Call`], which is
 //! both a [`WorkerSet`] and a [`WithTimeout`] view of one. So every generated method also exists
@@ -12,8 +13,21 @@ use ipc2_common::Server;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::WorkerSet;
 use crate::Error;
-use crate::workerset::{TimeoutAction, WorkerSet};
+
+/// What a timed-out job does to the worker running it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TimeoutAction {
+    /// Kill the worker (SIGKILL to its process group) and start a replacement. For runaway jobs.
+    Restart,
+    /// Only fail the job, and tell the worker it was cancelled. A worker serving a
+    /// `#[ipc2::service]` drops the handler's future and answers at once; a raw worker sees
+    /// `ReplySender::is_cancelled` and should answer soon. Until the worker answers it takes no
+    /// other job, so a handler that ignores cancellation keeps its worker busy.
+    Error,
+}
 
 /// How a call is run: its deadline, and how often it is retried after a worker crash.
 ///

@@ -1,8 +1,8 @@
 //! The calls in flight on one connection, and where the reply loop leaves each one's outcome.
 //!
-//! A call has a slot under its request id from [`Calls::insert`] until its caller takes the
+//! A call has a slot under its request id from [`ReplySlots::insert`] until its caller takes the
 //! outcome. The reply loop puts the outcome in the slot and wakes the caller
-//! ([`Calls::complete`]); the caller's [`Reply`] future takes it out. Both sides meet under one
+//! ([`ReplySlots::complete`]); the caller's [`Reply`] future takes it out. Both sides meet under one
 //! lock in one map, so a call costs a few short critical sections and no allocation of its own,
 //! where a channel per call would cost an allocation and several atomic handshakes on the hot
 //! path.
@@ -12,13 +12,17 @@
 //! the worker's capacity for that call given back. A second answer, or one for an id the worker
 //! was never sent, finds no slot waiting and is reported as a protocol violation.
 //!
-//! When the connection ends, [`Calls::close`] stops new calls, and the calls still unanswered
+//! The slots also hold the connection's one admission flag: open, retiring (a worker being
+//! replaced takes no new call but answers those it runs) or closed ([`ReplySlots::close`]).
+//!
+//! When the connection ends, [`ReplySlots::close`] stops new calls, and the calls still unanswered
 //! are failed once the supervisor knows how the worker ended ([`Unanswered::fail`]), or, if that
 //! never happens, with [`Outcome::Gone`].
 
 use std::collections::hash_map::Entry;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 
@@ -43,18 +47,26 @@ pub(crate) enum Outcome {
 
 /// The calls in flight on one connection. See the [module docs](self).
 #[derive(Debug, Default)]
-pub(crate) struct Calls {
+pub(crate) struct ReplySlots {
     state: Mutex<State>,
+    /// [`OPEN`], [`RETIRING`] or [`CLOSED`]; changed only under the lock, read without it.
+    phase: AtomicU8,
     /// Woken when the last unanswered call is answered.
     idle: Notify,
 }
+
+/// New calls are taken.
+const OPEN: u8 = 0;
+/// No new call is taken; answers to the calls in flight are.
+const RETIRING: u8 = 1;
+/// Nothing is taken: the connection has ended.
+const CLOSED: u8 = 2;
 
 #[derive(Debug, Default)]
 struct State {
     slots: IdMap<Slot>,
     /// How many slots still wait for the worker's answer.
     unanswered: usize,
-    closed: bool,
 }
 
 #[derive(Debug, Default)]
@@ -65,15 +77,32 @@ struct Slot {
     abandoned: bool,
 }
 
-impl Calls {
+impl ReplySlots {
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Opens a slot for call `id`. False once the connection is closed.
+    fn phase(&self) -> u8 {
+        self.phase.load(Ordering::Acquire)
+    }
+
+    /// Whether new calls are taken.
+    pub(crate) fn is_open(&self) -> bool {
+        self.phase() == OPEN
+    }
+
+    /// Takes no new call from now on, but still the answers to those in flight.
+    pub(crate) fn retire(&self) {
+        let _state = self.state();
+        if self.phase() == OPEN {
+            self.phase.store(RETIRING, Ordering::Release);
+        }
+    }
+
+    /// Opens a slot for call `id`. False once the connection takes no new calls.
     pub(crate) fn insert(&self, id: u64) -> bool {
         let mut state = self.state();
-        if state.closed {
+        if self.phase() != OPEN {
             return false;
         }
         state.slots.insert(id, Slot::default());
@@ -95,7 +124,7 @@ impl Calls {
     pub(crate) fn complete(&self, id: u64, outcome: Outcome) -> bool {
         let (waker, now_idle) = {
             let mut state = self.state();
-            if state.closed {
+            if self.phase() == CLOSED {
                 return false;
             }
             let Some(slot) = state.slots.get_mut(&id).filter(|s| s.outcome.is_none()) else {
@@ -154,7 +183,7 @@ impl Calls {
             let notified = self.idle.notified();
             {
                 let state = self.state();
-                if state.closed || state.unanswered == 0 {
+                if self.phase() == CLOSED || state.unanswered == 0 {
                     return;
                 }
             }
@@ -165,8 +194,8 @@ impl Calls {
     /// Takes no new calls from now on, and returns the ones still waiting for an answer, to be
     /// failed once it is known how the worker ended.
     pub(crate) fn close(&self) -> Unanswered<'_> {
-        let mut state = self.state();
-        state.closed = true;
+        let state = self.state();
+        self.phase.store(CLOSED, Ordering::Release);
         Unanswered {
             calls: self,
             count: state.unanswered,
@@ -202,7 +231,7 @@ impl Calls {
 #[derive(Debug)]
 #[must_use = "unanswered calls must be failed"]
 pub(crate) struct Unanswered<'a> {
-    calls: &'a Calls,
+    calls: &'a ReplySlots,
     count: usize,
     failed: bool,
 }
@@ -233,7 +262,7 @@ impl Drop for Unanswered<'_> {
 #[derive(Debug)]
 #[must_use = "a Reply does nothing unless awaited"]
 pub(crate) struct Reply<'a> {
-    calls: &'a Calls,
+    calls: &'a ReplySlots,
     id: u64,
     done: bool,
 }
@@ -276,7 +305,7 @@ mod tests {
 
     #[tokio::test]
     async fn each_caller_gets_its_own_outcome_in_any_order() {
-        let calls = Calls::default();
+        let calls = ReplySlots::default();
         assert!(calls.insert(1) && calls.insert(2));
         let (one, two) = (calls.reply(1), calls.reply(2));
         assert!(calls.complete(2, reply("two")));
@@ -288,7 +317,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_waiting_caller_is_woken_by_its_outcome() {
-        let calls = Arc::new(Calls::default());
+        let calls = Arc::new(ReplySlots::default());
         assert!(calls.insert(7));
         let waiter = tokio::spawn({
             let calls = calls.clone();
@@ -302,7 +331,7 @@ mod tests {
 
     #[tokio::test]
     async fn unknown_and_second_answers_are_refused() {
-        let calls = Calls::default();
+        let calls = ReplySlots::default();
         assert!(!calls.complete(1, reply("never asked")));
         assert!(calls.insert(1));
         let pending = calls.reply(1);
@@ -317,7 +346,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_abandoned_call_still_expects_its_answer_and_then_is_gone() {
-        let calls = Calls::default();
+        let calls = ReplySlots::default();
         assert!(calls.insert(3));
         let mut pending = Box::pin(calls.reply(3));
         assert!(
@@ -333,7 +362,7 @@ mod tests {
 
     #[tokio::test]
     async fn idle_waits_for_the_last_answer_not_for_the_caller() {
-        let calls = Arc::new(Calls::default());
+        let calls = Arc::new(ReplySlots::default());
         assert!(calls.insert(1) && calls.insert(2));
         let idle = tokio::spawn({
             let calls = calls.clone();
@@ -350,7 +379,7 @@ mod tests {
 
     #[tokio::test]
     async fn closing_fails_the_unanswered_and_keeps_the_answered() {
-        let calls = Calls::default();
+        let calls = ReplySlots::default();
         for id in 1..=3 {
             assert!(calls.insert(id));
         }
@@ -365,6 +394,22 @@ mod tests {
         assert_eq!(failed(one.await), "one");
         assert!(matches!(two.await, Outcome::Gone));
         assert!(calls.state().slots.is_empty());
+        calls.idle().await;
+    }
+
+    #[tokio::test]
+    async fn a_retiring_connection_takes_no_new_call_but_answers_its_own() {
+        let calls = ReplySlots::default();
+        assert!(calls.insert(1));
+        let one = calls.reply(1);
+        calls.retire();
+        assert!(!calls.is_open());
+        assert!(!calls.insert(2), "retiring: no new call");
+        assert!(
+            calls.complete(1, reply("one")),
+            "but the call in flight is answered"
+        );
+        assert_eq!(failed(one.await), "one");
         calls.idle().await;
     }
 }

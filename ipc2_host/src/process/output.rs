@@ -46,7 +46,8 @@ pub enum Output {
     /// The worker writes to the host's own descriptor directly. Nothing is read, so crash
     /// reports carry no stderr tail.
     Inherit,
-    /// Each line is written to the host's own stdout or stderr (the default).
+    /// Each line is written to the host's own stdout or stderr (the default for stderr;
+    /// stdout's is [`Inherit`](Self::Inherit)).
     #[default]
     Forward,
     /// Each line becomes a `tracing` event with the worker's id (INFO for stdout, WARN for
@@ -193,5 +194,47 @@ fn route(line: &[u8], stream: Stream, worker: usize, output: &Output) {
             let text = String::from_utf8_lossy(line);
             callback(worker, text.trim_end_matches(['\n', '\r']));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_line_longer_than_the_cap_is_cut_and_the_next_line_is_whole() {
+        let mut input = vec![b'x'; MAX_PASSED_LINE * 2 + 5];
+        input.extend_from_slice(b"\nnext\n");
+        // A reader that hands out a few bytes at a time, so the cut happens across reads.
+        let mut reader = BufReader::with_capacity(1000, &input[..]);
+        let mut line = Vec::new();
+        assert!(
+            read_line(&mut reader, &mut line, MAX_PASSED_LINE)
+                .await
+                .unwrap()
+        );
+        assert_eq!(line.len(), MAX_PASSED_LINE);
+        assert!(line.iter().all(|&b| b == b'x'));
+        line.clear();
+        assert!(
+            read_line(&mut reader, &mut line, MAX_PASSED_LINE)
+                .await
+                .unwrap()
+        );
+        assert_eq!(line, b"next\n");
+        line.clear();
+        assert!(
+            !read_line(&mut reader, &mut line, MAX_PASSED_LINE)
+                .await
+                .unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_last_line_without_newline_is_still_read() {
+        let mut reader = BufReader::new(&b"tail"[..]);
+        let mut line = Vec::new();
+        assert!(read_line(&mut reader, &mut line, 16).await.unwrap());
+        assert_eq!(line, b"tail");
     }
 }

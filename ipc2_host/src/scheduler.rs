@@ -1,14 +1,18 @@
-//! Who runs the next job: idle capacity, the FIFO queue of waiting callers, and the set's health.
+//! Who runs the next job: idle capacity, the FIFO queue of waiting callers, each slot's state,
+//! and the set's health.
 //!
-//! Each live worker contributes `max_in_flight` units of capacity. A caller takes one unit as a
-//! [`Lease`] ([`Pool::checkout`]); the unit comes back ([`Pool::release`]) when the worker answers
-//! the call, or when the lease is dropped unused. A unit returned while callers wait goes to the
+//! This module owns one rule: **every call takes one unit of a worker's capacity and gives it
+//! back exactly once**. Each live worker contributes `max_in_flight` units. A caller takes one as
+//! a [`Lease`] ([`Scheduler::checkout`]). [`Lease::submit`] moves the unit into the connection's
+//! call; the connection only counts how calls end ([`Ended`]), and the supervisor hands those
+//! counts to [`Scheduler::finish`], the one place units come back from a worker. A lease dropped
+//! unused gives its unit back itself. A unit returned while callers wait goes to the
 //! longest-waiting one. Because a lease gives itself back when dropped, a caller that gives up at
 //! any point (a dropped future, a timeout while queued) cannot leak a worker's capacity, and a
 //! caller that gave up after its request was sent still leaves that worker busy until its reply is
 //! drained, so the next caller never receives a stale reply.
 //!
-//! The pool also knows each worker slot's state. When every slot is failing to start a worker,
+//! The scheduler also knows each worker slot's state. When every slot is failing to start a worker,
 //! queued and new callers fail at once with [`Error::NoWorkers`] instead of waiting for a worker
 //! that may never come.
 //!
@@ -20,7 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::{Notify, oneshot};
 
 use crate::Error;
-use crate::conn::Conn;
+use crate::conn::{Conn, Ended};
 use crate::stats::{Stats, WorkerState, WorkerStats};
 
 /// The state of one worker slot.
@@ -40,7 +44,7 @@ pub(crate) enum SlotState {
 
 type Waiter = oneshot::Sender<Result<Lease, Error>>;
 
-/// What [`Pool::try_checkout`] gives a caller.
+/// What [`Scheduler::try_checkout`] gives a caller.
 #[derive(Debug)]
 pub(crate) enum Checkout {
     /// A unit of capacity, free at once.
@@ -51,7 +55,7 @@ pub(crate) enum Checkout {
 }
 
 #[derive(Debug)]
-pub(crate) struct Pool {
+pub(crate) struct Scheduler {
     state: Mutex<State>,
     queue_capacity: usize,
     idle_again: Notify,
@@ -63,7 +67,6 @@ struct State {
     idle: VecDeque<Arc<Conn>>,
     waiters: VecDeque<Waiter>,
     slots: Vec<Slot>,
-    leased: usize,
     closed: bool,
     throttled: Option<Arc<Error>>,
 }
@@ -76,6 +79,8 @@ struct Slot {
     leased: usize,
     jobs_done: u64,
     jobs_failed: u64,
+    /// Calls the slot's current worker (the one `Up`) has ended: what recycling counts.
+    ended_by_current: u64,
     restarts: u64,
 }
 
@@ -87,34 +92,25 @@ impl Slot {
             leased: 0,
             jobs_done: 0,
             jobs_failed: 0,
+            ended_by_current: 0,
             restarts: 0,
         }
     }
-}
-
-/// Calls on one connection that ended: counted, and their units given back, together.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Ended {
-    /// Calls the worker answered.
-    pub(crate) answered: u64,
-    /// Calls that failed: the worker failed them (its handler gave up, panicked, or could not
-    /// decode the job), or died first.
-    pub(crate) failed: u64,
 }
 
 /// One unit of a worker's capacity, held by a caller. Dropping it gives it back.
 #[derive(Debug)]
 pub(crate) struct Lease {
     conn: Arc<Conn>,
-    pool: Arc<Pool>,
+    scheduler: Arc<Scheduler>,
     armed: bool,
 }
 
 impl Lease {
-    fn new(conn: Arc<Conn>, pool: &Arc<Pool>) -> Self {
+    fn new(conn: Arc<Conn>, scheduler: &Arc<Scheduler>) -> Self {
         Self {
             conn,
-            pool: pool.clone(),
+            scheduler: scheduler.clone(),
             armed: true,
         }
     }
@@ -123,9 +119,14 @@ impl Lease {
         &self.conn
     }
 
-    /// Hands the unit over to the connection's in-flight call: the reply loop releases it.
-    pub(crate) fn into_inflight(mut self) {
+    /// Sends request `id` through the leased worker, the unit going with it: from now on the
+    /// call's end, counted by the connection, gives it back through [`Scheduler::finish`].
+    /// If the connection no longer takes calls, nothing was sent: the frame comes back, and so
+    /// does the unit (to a closed connection, where it vanishes).
+    pub(crate) fn submit(mut self, id: u64, frame: Vec<u8>) -> Result<Arc<Conn>, Vec<u8>> {
+        self.conn.submit(id, frame)?;
         self.armed = false;
+        Ok(self.conn.clone())
     }
 
     fn disarm(mut self) -> Arc<Conn> {
@@ -137,12 +138,20 @@ impl Lease {
 impl Drop for Lease {
     fn drop(&mut self) {
         if self.armed {
-            self.pool.give_back(&self.conn, Ended::default(), 1);
+            self.scheduler.give_back(&self.conn, Ended::default(), 1);
         }
     }
 }
 
 impl State {
+    /// Whether slot `worker` was removed by a resize (or is being).
+    fn is_retired(&self, worker: usize) -> bool {
+        matches!(
+            self.slots[worker].state,
+            SlotState::Ending | SlotState::Retired
+        )
+    }
+
     fn unhealthy(&self) -> Option<Arc<Error>> {
         let mut last = None;
         for slot in &self.slots {
@@ -156,13 +165,16 @@ impl State {
     }
 
     fn lease_out(&mut self, conn: &Conn) {
-        self.leased += 1;
-        self.slots[conn.worker].leased += 1;
+        self.slots[conn.id.slot].leased += 1;
     }
 
     fn lease_back(&mut self, conn: &Conn, units: usize) {
-        self.leased -= units;
-        self.slots[conn.worker].leased -= units;
+        self.slots[conn.id.slot].leased -= units;
+    }
+
+    /// Units held by callers and calls in flight, over every slot.
+    fn leased(&self) -> usize {
+        self.slots.iter().map(|s| s.leased).sum()
     }
 
     /// Fails every waiting caller, general and targeted, with `err`.
@@ -183,7 +195,7 @@ impl State {
     }
 }
 
-impl Pool {
+impl Scheduler {
     pub(crate) fn new(slots: usize, queue_capacity: usize) -> Self {
         let slots = (0..slots).map(|_| Slot::starting()).collect();
         Self {
@@ -191,7 +203,6 @@ impl Pool {
                 idle: VecDeque::new(),
                 waiters: VecDeque::new(),
                 slots,
-                leased: 0,
                 closed: false,
                 throttled: None,
             }),
@@ -222,9 +233,7 @@ impl Pool {
                 return Err(Error::clone(err));
             }
             let count = state.slots.len();
-            let retired =
-                |w: usize| matches!(state.slots[w].state, SlotState::Ending | SlotState::Retired);
-            if worker.is_some_and(|worker| worker >= count || retired(worker)) {
+            if worker.is_some_and(|worker| worker >= count || state.is_retired(worker)) {
                 return Err(Error::NoSuchWorker {
                     worker: worker.unwrap_or_default(),
                     count,
@@ -233,7 +242,7 @@ impl Pool {
             let free = match worker {
                 None => state.idle.pop_front(),
                 Some(worker) => {
-                    let at = state.idle.iter().position(|c| c.worker == worker);
+                    let at = state.idle.iter().position(|c| c.id.slot == worker);
                     at.and_then(|at| state.idle.remove(at))
                 }
             };
@@ -280,9 +289,19 @@ impl Pool {
 
     /// Calls on `conn` ended: counts them and gives their units of capacity back.
     pub(crate) fn finish(self: &Arc<Self>, conn: &Arc<Conn>, ended: Ended) {
-        let units = (ended.answered + ended.failed) as usize;
+        let units = ended.units() as usize;
         if units > 0 {
             self.give_back(conn, ended, units);
+        }
+    }
+
+    /// How many calls `conn` has ended while it was its slot's current worker.
+    pub(crate) fn ended_by(&self, conn: &Arc<Conn>) -> u64 {
+        let state = self.state();
+        let slot = &state.slots[conn.id.slot];
+        match &slot.state {
+            SlotState::Up(up) if Arc::ptr_eq(up, conn) => slot.ended_by_current,
+            _ => 0,
         }
     }
 
@@ -291,9 +310,12 @@ impl Pool {
     /// list. Units of a closed connection just disappear.
     fn give_back(self: &Arc<Self>, conn: &Arc<Conn>, ended: Ended, units: usize) {
         let mut state = self.state();
-        let slot = &mut state.slots[conn.worker];
+        let slot = &mut state.slots[conn.id.slot];
         slot.jobs_done += ended.answered;
         slot.jobs_failed += ended.failed;
+        if matches!(&slot.state, SlotState::Up(up) if Arc::ptr_eq(up, conn)) {
+            slot.ended_by_current += ended.units();
+        }
         state.lease_back(conn, units);
         if conn.is_open() {
             for _ in 0..units {
@@ -304,7 +326,7 @@ impl Pool {
     }
 
     fn hand_out(self: &Arc<Self>, state: &mut State, conn: Arc<Conn>) {
-        let worker = conn.worker;
+        let worker = conn.id.slot;
         if state.slots[worker].targeted.is_empty() && state.waiters.is_empty() {
             state.idle.push_back(conn);
             return;
@@ -333,7 +355,9 @@ impl Pool {
     pub(crate) fn add(self: &Arc<Self>, conn: &Arc<Conn>, capacity: usize) {
         let mut state = self.state();
         state.throttled = None;
-        state.slots[conn.worker].state = SlotState::Up(conn.clone());
+        let slot = &mut state.slots[conn.id.slot];
+        slot.state = SlotState::Up(conn.clone());
+        slot.ended_by_current = 0;
         for _ in 0..capacity {
             self.hand_out(&mut state, conn.clone());
         }
@@ -373,7 +397,7 @@ impl Pool {
     }
 
     fn notify_if_drained(&self, state: &mut State) {
-        if state.leased == 0 && state.waiting() == 0 {
+        if state.leased() == 0 && state.waiting() == 0 {
             self.idle_again.notify_waiters();
         }
     }
@@ -413,6 +437,14 @@ impl Pool {
         self.notify_if_drained(&mut state);
     }
 
+    /// The slots not removed by a resize, in order.
+    pub(crate) fn active_slots(&self) -> Vec<usize> {
+        let state = self.state();
+        (0..state.slots.len())
+            .filter(|&w| !state.is_retired(w))
+            .collect()
+    }
+
     /// The state of every slot.
     pub(crate) fn slots(&self) -> Vec<SlotState> {
         self.state().slots.iter().map(|s| s.state.clone()).collect()
@@ -440,8 +472,8 @@ impl Pool {
                 };
                 WorkerStats {
                     id,
-                    pid: conn.map(|c| c.pid),
-                    generation: conn.map(|c| c.generation),
+                    pid: conn.map(|c| c.id.pid),
+                    generation: conn.map(|c| c.id.generation),
                     state,
                     in_flight: slot.leased,
                     jobs_done: slot.jobs_done,
@@ -455,7 +487,7 @@ impl Pool {
         Stats {
             workers,
             queued,
-            in_flight: state.leased,
+            in_flight: state.leased(),
         }
     }
 
@@ -478,7 +510,7 @@ impl Pool {
             let notified = self.idle_again.notified();
             {
                 let mut state = self.state();
-                if state.leased == 0 && state.waiting() == 0 {
+                if state.leased() == 0 && state.waiting() == 0 {
                     return;
                 }
             }
@@ -494,15 +526,21 @@ mod tests {
     use tokio::sync::mpsc;
 
     use super::*;
+    use crate::conn::Identity;
 
     fn conn(worker: usize) -> Arc<Conn> {
         let (outbox, _) = ipc2_common::outbox::outbox();
         let (kill, _) = mpsc::unbounded_channel();
-        Arc::new(Conn::new(worker, 1, 100 + worker as u32, outbox, kill))
+        let id = Identity {
+            slot: worker,
+            generation: 1,
+            pid: 100 + worker as u32,
+        };
+        Arc::new(Conn::new(id, outbox, kill))
     }
 
-    fn pool(slots: usize, capacity: usize) -> Arc<Pool> {
-        Arc::new(Pool::new(slots, capacity))
+    fn pool(slots: usize, capacity: usize) -> Arc<Scheduler> {
+        Arc::new(Scheduler::new(slots, capacity))
     }
 
     #[tokio::test]
@@ -579,12 +617,12 @@ mod tests {
         pool.add(&a, 2);
         pool.add(&b, 1);
         let lease = pool.checkout(None, true).await.unwrap();
-        assert_eq!(lease.conn().worker, 0);
+        assert_eq!(lease.conn().id.slot, 0);
         drop(a.close());
         pool.remove(&a);
         drop(lease);
         let next = pool.checkout(None, true).await.unwrap();
-        assert_eq!(next.conn().worker, 1);
+        assert_eq!(next.conn().id.slot, 1);
     }
 
     #[tokio::test]
@@ -629,7 +667,7 @@ mod tests {
             Err(Error::Quarantined { .. })
         ));
         pool.add(&conn(1), 1);
-        assert_eq!(pool.checkout(None, true).await.unwrap().conn().worker, 1);
+        assert_eq!(pool.checkout(None, true).await.unwrap().conn().id.slot, 1);
     }
 
     #[tokio::test]
@@ -639,10 +677,12 @@ mod tests {
         pool.add(&a, 1);
         pool.add(&b, 1);
         let held = pool.checkout(Some(1), true).await.unwrap();
-        assert_eq!(held.conn().worker, 1);
+        assert_eq!(held.conn().id.slot, 1);
         let targeted = {
             let pool = pool.clone();
-            tokio::spawn(async move { pool.checkout(Some(1), true).await.map(|l| l.conn().worker) })
+            tokio::spawn(
+                async move { pool.checkout(Some(1), true).await.map(|l| l.conn().id.slot) },
+            )
         };
         let general = {
             let pool = pool.clone();
@@ -650,7 +690,7 @@ mod tests {
                 let first = pool.checkout(None, true).await.unwrap();
                 pool.checkout(None, true)
                     .await
-                    .map(|l| (first.conn().worker, l.conn().worker))
+                    .map(|l| (first.conn().id.slot, l.conn().id.slot))
             })
         };
         tokio::task::yield_now().await;
@@ -671,8 +711,7 @@ mod tests {
         let pool = pool(2, 8);
         pool.add(&conn(0), 2);
         let answered = pool.checkout(Some(0), true).await.unwrap();
-        let conn = answered.conn().clone();
-        answered.into_inflight();
+        let conn = answered.submit(1, Vec::new()).unwrap();
         pool.finish(
             &conn,
             Ended {
@@ -682,7 +721,7 @@ mod tests {
         );
         let lease = pool.checkout(Some(0), true).await.unwrap();
         let failed = pool.checkout(Some(0), true).await.unwrap();
-        failed.into_inflight();
+        failed.submit(2, Vec::new()).unwrap();
         pool.finish(
             &conn,
             Ended {

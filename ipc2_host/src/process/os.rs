@@ -8,14 +8,14 @@
 //! On Linux each worker also asks for `PR_SET_PDEATHSIG(SIGKILL)` (`ipc2_worker` does, as it
 //! connects), so it dies even if the host is killed with SIGKILL and never gets to clean up. That
 //! signal fires when the *thread* that spawned the child exits (prctl(2)), not the process, which
-//! is why `child.rs` spawns each worker from a thread that lives exactly as long as that worker.
+//! is why `process.rs` spawns each worker from a thread that lives exactly as long as that worker.
 //! The host does not set it itself between `fork` and `exec`: any `pre_exec` hook makes the
 //! standard library fork the host instead of using `posix_spawn`, which made starting a set of
 //! workers about a fifth slower. Only resource limits, which the child cannot be trusted to set,
 //! still need the hook, and only sets that ask for them pay for it.
 //!
-//! Signals are only ever sent to a group whose leader has not been reaped yet (see `child.rs`),
-//! so a recycled process id is never hit.
+//! Signals are only ever sent to a group whose leader has not been reaped yet (see `process.rs`), so
+//! a recycled process id is never hit.
 
 use std::io;
 use std::process::Command;

@@ -1,4 +1,7 @@
-//! Worker processes: start them, watch them, kill them, reap them.
+//! Worker processes: start them, watch them, kill them, reap them, and capture their output.
+//!
+//! This is a leaf: it knows nothing of connections, calls or slots. `os` holds the few Unix calls
+//! (process groups, resource limits, `/proc`), `output` routes a worker's stdout and stderr.
 //!
 //! Each worker gets a thread of its own that spawns it, blocks until it exits, and reaps it. The
 //! thread is what makes `PR_SET_PDEATHSIG` safe to use (it fires when the spawning thread exits,
@@ -20,7 +23,12 @@ use std::thread::JoinHandle;
 use rustix::process::Signal;
 use tokio::sync::oneshot;
 
-use crate::os;
+mod os;
+mod output;
+
+pub(crate) use os::{Limits, process_group_of, resident_bytes};
+pub(crate) use output::{Capture, Stream};
+pub use output::{LineCallback, Output};
 
 /// The live worker processes of one set.
 #[derive(Debug, Default)]
@@ -56,7 +64,7 @@ impl Children {
     pub(crate) async fn spawn(
         self: &Arc<Self>,
         mut command: Command,
-        limits: os::Limits,
+        limits: Limits,
     ) -> io::Result<Child> {
         os::isolate(&mut command, limits);
         let (started_tx, started) = oneshot::channel();

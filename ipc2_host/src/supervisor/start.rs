@@ -1,0 +1,228 @@
+//! Starting a worker: spawn the process, wait for its connection, and check that the
+//! connection really comes from it and speaks the host's protocol and types.
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ipc2_common::handshake::{Hello, Invitation, PROTOCOL_VERSION, Token};
+use ipc2_common::{FrameCodec, ReadHalf, WriteHalf};
+use rustix::process::Signal;
+use tokio::sync::oneshot;
+use tokio_util::codec::FramedRead;
+
+use super::Supervision;
+use super::slot::SlotControl;
+use crate::Error;
+use crate::conn::Identity;
+use crate::error::{ExitCause, WorkerExit};
+use crate::process::{self, Capture, Child, Children, Stream};
+
+/// How long to wait for a dead worker's stderr to reach its end.
+const STDERR_GRACE: Duration = Duration::from_millis(500);
+
+/// A connection that presented the right token for a slot, waiting for that slot's supervisor to
+/// check that it comes from the process it started.
+pub(crate) struct Candidate {
+    pub(crate) peer_pid: Option<u32>,
+    pub(crate) hello: Hello,
+    pub(crate) reader: FramedRead<ReadHalf, FrameCodec>,
+    pub(crate) writer: WriteHalf,
+}
+
+/// A worker process between spawn and death.
+pub(super) struct Worker {
+    pub(super) id: Identity,
+    started: Instant,
+    exited: oneshot::Receiver<ExitStatus>,
+    status: Option<ExitStatus>,
+    stdout: Capture,
+    stderr: Capture,
+}
+
+/// A worker that has connected and proved who it is.
+pub(super) struct Started {
+    pub(super) worker: Worker,
+    pub(super) candidate: Candidate,
+}
+
+impl Worker {
+    /// The worker's exit status, waiting for it if need be. Cancel-safe, and cached once known.
+    pub(super) async fn exit_status(&mut self) -> ExitStatus {
+        if let Some(status) = self.status {
+            return status;
+        }
+        // The reaper thread drops its sender without a status only if `wait` failed, which
+        // cannot happen for our own unreaped child; report a kill rather than invent an exit.
+        let status = (&mut self.exited)
+            .await
+            .unwrap_or_else(|_| ExitStatusExt::from_raw(Signal::KILL.as_raw()));
+        self.status = Some(status);
+        status
+    }
+
+    /// Waits for the worker's exit status and builds its report.
+    pub(super) async fn report(&mut self, cause: ExitCause) -> Arc<WorkerExit> {
+        let status = self.exit_status().await;
+        self.stdout.finish(STDERR_GRACE).await;
+        Arc::new(WorkerExit {
+            worker: self.id.slot,
+            generation: self.id.generation,
+            pid: self.id.pid,
+            status,
+            cause,
+            uptime: self.started.elapsed(),
+            stderr_tail: self.stderr.finish(STDERR_GRACE).await,
+        })
+    }
+}
+
+/// Spawns generation `generation` of slot `slot` and waits for it to connect and prove who it
+/// is.
+pub(super) async fn start(
+    sv: &Supervision,
+    control: &SlotControl,
+    slot: usize,
+    generation: u64,
+) -> Result<Started, Error> {
+    let config = &sv.config;
+    let spawn_error = |source| Error::Spawn {
+        path: config.worker_path.clone(),
+        source: Arc::new(source),
+    };
+    let invitation = Invitation {
+        address: sv.address.clone(),
+        token: Token::random().map_err(spawn_error)?,
+        worker_id: slot as u32,
+        max_frame_len: config.max_frame_len,
+        heartbeat: config.heartbeat.map(|(interval, _)| interval),
+        spin: config.spin_poll,
+    };
+    let mut expecting = control.expect(invitation.token.clone());
+
+    let mut command = Command::new(&config.worker_path);
+    command
+        .args(&config.args)
+        .envs(config.env.iter().map(|(k, v)| (k, v)))
+        .envs(invitation.to_env())
+        .stdin(Stdio::null())
+        .stdout(config.stdout.stdio())
+        .stderr(config.stderr.stdio());
+    if let Some(dir) = &config.current_dir {
+        command.current_dir(dir);
+    }
+    let Child {
+        pid,
+        stdout,
+        stderr,
+        exited,
+    } = sv
+        .children
+        .spawn(command, config.limits)
+        .await
+        .map_err(spawn_error)?;
+    tracing::debug!(pid, "spawned");
+    // If this future is dropped before the worker is handed over (a successor start overtaken
+    // by its predecessor's death, say), the half-started worker must not live on.
+    let mut unclaimed = KillOnDrop {
+        children: &sv.children,
+        pid,
+        armed: true,
+    };
+    let mut worker = Worker {
+        id: Identity {
+            slot,
+            generation,
+            pid,
+        },
+        started: Instant::now(),
+        exited,
+        status: None,
+        stdout: Capture::start(stdout, Stream::Stdout, slot, config.stdout.clone()),
+        stderr: Capture::start(stderr, Stream::Stderr, slot, config.stderr.clone()),
+    };
+
+    let deadline = tokio::time::sleep(config.startup_timeout);
+    tokio::pin!(deadline);
+    let refusal = loop {
+        tokio::select! {
+            Some(candidate) = expecting.arrived.recv() => match check(sv, &candidate, pid) {
+                Ok(()) => {
+                    tracing::debug!(pid, "handshake complete");
+                    unclaimed.armed = false;
+                    return Ok(Started { worker, candidate });
+                }
+                Err(Some(reason)) => break Some(Error::Handshake { worker: slot, reason }),
+                Err(None) => {}
+            },
+            _ = worker.exit_status() => break None,
+            _ = &mut deadline => break Some(Error::StartTimeout {
+                worker: slot,
+                pid,
+                timeout: config.startup_timeout,
+            }),
+            _ = control.end.cancelled() => break Some(Error::Shutdown),
+        }
+    };
+    sv.children.signal(pid, Signal::KILL);
+    let exit = worker.report(ExitCause::Died).await;
+    Err(refusal.unwrap_or(Error::WorkerExited(exit)))
+}
+
+/// SIGKILLs worker `pid` when dropped while armed.
+struct KillOnDrop<'a> {
+    children: &'a Children,
+    pid: u32,
+    armed: bool,
+}
+
+impl Drop for KillOnDrop<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.children.signal(self.pid, Signal::KILL);
+        }
+    }
+}
+
+/// Checks that a candidate connection comes from the worker process `pid` (or a process it
+/// started: anything in its process group), speaks our protocol and, if it announces the shape
+/// of its replies, answers with the type the host reads. `Err(None)`: an impostor,
+/// ignored; `Err(Some(reason))`: the real worker, but unusable.
+fn check(sv: &Supervision, candidate: &Candidate, pid: u32) -> Result<(), Option<String>> {
+    // A transport that cannot tell the peer's pid relies on the token alone.
+    let group = candidate.peer_pid.map(process::process_group_of);
+    if group.is_some_and(|group| !matches!(group, Ok(group) if group == pid)) {
+        tracing::warn!(
+            peer_pid = ?candidate.peer_pid,
+            "ipc2: refused a connection with a valid token from outside worker process {pid}"
+        );
+        return Err(None);
+    }
+    if candidate.hello.protocol_version != PROTOCOL_VERSION {
+        return Err(Some(format!(
+            "it speaks ipc2 protocol version {}, but this host speaks {PROTOCOL_VERSION}: rebuild the worker and host against the same ipc2",
+            candidate.hello.protocol_version
+        )));
+    }
+    let (expected, fingerprint) = &sv.reply_shape;
+    if candidate
+        .hello
+        .reply_shape
+        .is_some_and(|shape| shape != *fingerprint)
+    {
+        return Err(Some(format!(
+            "its replies are not the {expected} this host expects: the host and worker were built from different versions of the service; rebuild both"
+        )));
+    }
+    Ok(())
+}
+
+impl std::fmt::Debug for Candidate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Candidate")
+            .field("peer_pid", &self.peer_pid)
+            .field("hello", &self.hello)
+            .finish_non_exhaustive()
+    }
+}

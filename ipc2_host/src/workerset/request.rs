@@ -1,0 +1,286 @@
+//! The call path: encoding a job once, admission (quarantine, the queue, a free worker), the
+//! deadline, cancellation when a caller gives up, and retries of idempotent calls.
+
+use std::any::type_name;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ipc2_common::{Server, ToWorker, codec};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::time::Instant;
+
+use super::{Policy, TimeoutAction, WithTimeout, WorkerSet};
+use crate::Error;
+use crate::conn::{Conn, Outcome};
+use crate::error::ExitCause;
+use crate::scheduler::Checkout;
+use crate::supervisor::Quarantine;
+
+impl<S, R, W> WorkerSet<S, R, W>
+where
+    S: Server,
+    R: DeserializeOwned + Send + 'static,
+    W: Serialize + Send + 'static,
+{
+    /// Sends `job` to a worker and waits for its reply.
+    ///
+    /// The job goes to an idle worker, or waits in the FIFO queue until one is free (`send` is
+    /// never refused for a full queue; see [`try_send`](Self::try_send)). Fails with
+    /// [`Error::WorkerExited`] if the worker dies before answering (the job is not retried: it may
+    /// have had effects), [`Error::Remote`] if the worker fails it, [`Error::NoWorkers`] at once
+    /// while no worker can be started, and [`Error::Shutdown`] after [`shutdown`](Self::shutdown).
+    ///
+    /// Dropping the returned future at any point is safe: a job still queued is never sent, and
+    /// a job already sent is cancelled on the worker (see [`TimeoutAction::Error`]) and keeps
+    /// that worker busy until it answers, so no one else gets its reply.
+    pub async fn send(&self, job: W) -> Result<R, Error> {
+        self.request_with(job, None, true, Policy::default()).await
+    }
+
+    /// Like [`send`](Self::send), but fails at once with [`Error::Busy`] when every worker is busy
+    /// and the queue already holds its capacity (see [`WorkerSetBuilder::queue_capacity`](crate::WorkerSetBuilder::queue_capacity)).
+    pub async fn try_send(&self, job: W) -> Result<R, Error> {
+        self.request_with(job, None, false, Policy::default()).await
+    }
+
+    /// Like [`send`](Self::send), with a deadline `timeout` from now that covers the time queued
+    /// as well as the time running. A job whose deadline passes while it is queued is never sent.
+    /// On timeout the job fails with [`Error::Timeout`], and `action` says what happens to a
+    /// worker that was running it.
+    pub async fn send_timeout(
+        &self,
+        job: W,
+        timeout: Duration,
+        action: TimeoutAction,
+    ) -> Result<R, Error> {
+        let policy = Policy::new(Some((timeout, action)), 0);
+        self.request_with(job, None, true, policy).await
+    }
+
+    /// A view of this set whose calls all use [`send_timeout`](Self::send_timeout) with
+    /// `timeout` and `action`; mostly useful with the clients `#[ipc2::service]` generates:
+    /// `workers.with_timeout(Duration::from_secs(1), TimeoutAction::Restart).add(1, 2)`.
+    pub fn with_timeout(
+        &self,
+        timeout: Duration,
+        action: TimeoutAction,
+    ) -> WithTimeout<'_, S, R, W> {
+        WithTimeout::new(self, timeout, action)
+    }
+
+    /// Sends `job` to a worker without waiting for an answer (the worker sees a
+    /// `Job::Unidirectional`). Returns once the job is queued on a worker's connection; it is
+    /// lost if that worker dies before reading it.
+    pub async fn notify(&self, job: W) -> Result<(), Error> {
+        let mut frame = self.encode(&ToWorker::Notify, &job)?;
+        drop(job);
+        loop {
+            let lease = self.inner.sv.scheduler.checkout(None, true).await?;
+            match lease.conn().send_oneway(frame) {
+                Ok(()) => return Ok(()),
+                Err(back) => frame = back,
+            }
+        }
+    }
+
+    /// Like [`send`](Self::send), under `policy`: a deadline for each attempt and a number of
+    /// retries after a worker crash (for jobs that are safe to run twice).
+    pub async fn send_with(&self, job: W, policy: Policy) -> Result<R, Error> {
+        self.request_with(job, None, true, policy).await
+    }
+
+    /// Like [`send`](Self::send), but to the worker in slot `worker` (see
+    /// [`workers`](Self::workers)). Waits while that worker is busy or being restarted; fails
+    /// with [`Error::NoSuchWorker`] for a slot the set does not have.
+    pub async fn send_to(&self, worker: usize, job: W) -> Result<R, Error> {
+        self.request_with(job, Some(worker), true, Policy::default())
+            .await
+    }
+
+    /// Sends a copy of `job` to every worker running now and returns each one's outcome, by
+    /// slot id. Each copy waits for its worker like [`send_to`](Self::send_to).
+    ///
+    /// ```no_run
+    /// # async fn _demo(workers: ipc2_host::WorkerSet<tokio::net::UnixListener, u64, String>) {
+    /// for (worker, outcome) in workers.broadcast("reload-config".to_owned()).await {
+    ///     println!("worker {worker}: {outcome:?}");
+    /// }
+    /// # }
+    /// ```
+    pub async fn broadcast(&self, job: W) -> Vec<(usize, Result<R, Error>)>
+    where
+        W: Clone,
+    {
+        let calls = self.workers().into_iter().map(|worker| {
+            let job = job.clone();
+            async move { (worker.id, self.send_to(worker.id, job).await) }
+        });
+        futures_util::future::join_all(calls).await
+    }
+
+    /// Runs `job` under `policy`: each attempt with the policy's deadline, and after a worker
+    /// crash (and only then) up to `policy.retries` more attempts on a fresh request id.
+    pub(crate) async fn request_with(
+        &self,
+        job: W,
+        target: Option<usize>,
+        queue: bool,
+        policy: Policy,
+    ) -> Result<R, Error> {
+        let mut id = self.inner.next_id();
+        let mut frame = self.encode(&ToWorker::Request { id }, &job)?;
+        drop(job);
+        let mut retries = policy.retries;
+        loop {
+            // Only a call that may be retried keeps a copy of its frame.
+            let spare = (retries > 0).then(|| frame.clone());
+            match (
+                self.attempt(id, frame, target, queue, policy.timeout).await,
+                spare,
+            ) {
+                (Err(Error::WorkerExited(exit)), Some(spare)) => {
+                    retries -= 1;
+                    tracing::debug!("ipc2: retrying an idempotent job after: {exit}");
+                    id = self.inner.next_id();
+                    frame = codec::reframe(&spare, &ToWorker::Request { id })
+                        .map_err(|err| Error::Encode(Arc::new(err)))?;
+                }
+                (outcome, _) => return outcome,
+            }
+        }
+    }
+
+    /// One attempt at request `id`, whose encoded frame is `frame`.
+    async fn attempt(
+        &self,
+        id: u64,
+        mut frame: Vec<u8>,
+        target: Option<usize>,
+        queue: bool,
+        limit: Option<(Duration, TimeoutAction)>,
+    ) -> Result<R, Error> {
+        let quarantine = self
+            .inner
+            .quarantine
+            .as_ref()
+            .map(|quarantine| (quarantine, Quarantine::key(&frame)));
+        if let Some((quarantine, key)) = quarantine {
+            quarantine.admit(key)?;
+        }
+        let deadline = limit.map(|(timeout, _)| Instant::now() + timeout);
+        let timed_out = || Error::Timeout(limit.map(|(timeout, _)| timeout).unwrap_or_default());
+        // The clock is read for the debug event only: on a busy set it is a measurable cost.
+        let timed = tracing::enabled!(tracing::Level::DEBUG);
+        let queued_at = timed.then(Instant::now);
+        let conn = loop {
+            let lease = match self.inner.sv.scheduler.try_checkout(target, queue)? {
+                Checkout::Now(lease) => lease,
+                Checkout::Queued(waiting) => within(deadline, waiting)
+                    .await
+                    .ok_or_else(timed_out)?
+                    .unwrap_or(Err(Error::Shutdown))?,
+            };
+            match lease.submit(id, frame) {
+                Ok(conn) => break conn,
+                // That worker is closing; nothing was sent, so try another.
+                Err(back) => frame = back,
+            }
+        };
+        let reply = conn.reply(id);
+        let sent_at = timed.then(Instant::now);
+        // From here on the request is on the worker: if this future is dropped, or times out
+        // without a restart, the worker is told so it can stop working on it.
+        let mut cancel = CancelOnDrop {
+            conn: &conn,
+            id,
+            armed: true,
+        };
+        let replied = match deadline {
+            None => Some(reply.await),
+            Some(deadline) => within(Some(deadline), reply).await,
+        };
+        let outcome = match replied {
+            Some(outcome) => {
+                cancel.armed = false;
+                outcome
+            }
+            None => {
+                if let Some((_, TimeoutAction::Restart)) = limit {
+                    cancel.armed = false;
+                    conn.kill(ExitCause::Timeout);
+                    if let Some((quarantine, key)) = quarantine {
+                        quarantine.crashed(key);
+                    }
+                }
+                return Err(timed_out());
+            }
+        };
+        if let Some((quarantine, key)) = quarantine {
+            match &outcome {
+                // Only a death of the worker's own making counts against the job: not a
+                // shutdown, nor a kill for someone else's timeout or bad reply.
+                Outcome::Exited(exit) if exit.cause == ExitCause::Died => quarantine.crashed(key),
+                Outcome::Exited(_) => {}
+                _ => quarantine.survived(key),
+            }
+        }
+        let answered = matches!(outcome, Outcome::Reply { .. });
+        if let (Some(queued_at), Some(sent_at)) = (queued_at, sent_at) {
+            tracing::debug!(
+                id,
+                worker = conn.id.slot,
+                queue_wait = ?sent_at - queued_at,
+                run_time = ?sent_at.elapsed(),
+                answered,
+                "ipc2 job done"
+            );
+        }
+        match outcome {
+            Outcome::Reply { payload, body_at } => codec::decode_body::<R>(&payload[body_at..])
+                .map_err(|source| {
+                    let expected = type_name::<R>();
+                    conn.kill(ExitCause::ProtocolViolation(format!(
+                        "its reply is not a valid {expected}"
+                    )));
+                    Error::Decode {
+                        worker: conn.id.slot,
+                        expected,
+                        source: Arc::new(source),
+                    }
+                }),
+            Outcome::Failed(reason) => Err(Error::Remote { reason }),
+            Outcome::Exited(exit) => Err(Error::WorkerExited(exit)),
+            Outcome::Gone => Err(Error::Shutdown),
+        }
+    }
+
+    fn encode(&self, header: &ToWorker, job: &W) -> Result<Vec<u8>, Error> {
+        codec::encode_frame(header, Some(job), self.inner.sv.config.max_frame_len)
+            .map_err(|err| Error::Encode(Arc::new(err)))
+    }
+}
+
+/// Sends `Cancel` for request `id` when dropped while armed.
+struct CancelOnDrop<'a> {
+    conn: &'a Conn,
+    id: u64,
+    armed: bool,
+}
+
+impl Drop for CancelOnDrop<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.conn.cancel(self.id);
+        }
+    }
+}
+
+/// Runs `future` until `deadline`, if there is one; `None` if the deadline came first.
+async fn within<F: Future>(deadline: Option<Instant>, future: F) -> Option<F::Output> {
+    match deadline {
+        None => Some(future.await),
+        Some(deadline) => tokio::time::timeout_at(deadline, future).await.ok(),
+    }
+}
