@@ -23,6 +23,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::{Notify, oneshot};
 
+mod lease;
+
+pub(crate) use self::lease::{Checkout, Lease};
 use crate::Error;
 use crate::conn::{Conn, Ended};
 use crate::stats::{Stats, WorkerState, WorkerStats};
@@ -43,16 +46,6 @@ pub(crate) enum SlotState {
 }
 
 type Waiter = oneshot::Sender<Result<Lease, Error>>;
-
-/// What [`Scheduler::try_checkout`] gives a caller.
-#[derive(Debug)]
-pub(crate) enum Checkout {
-    /// A unit of capacity, free at once.
-    Now(Lease),
-    /// A place in the queue: a unit arrives here when one is given back (or an error when the
-    /// set can no longer provide one). Dropping it gives up the place.
-    Queued(oneshot::Receiver<Result<Lease, Error>>),
-}
 
 #[derive(Debug)]
 pub(crate) struct Scheduler {
@@ -94,51 +87,6 @@ impl Slot {
             jobs_failed: 0,
             ended_by_current: 0,
             restarts: 0,
-        }
-    }
-}
-
-/// One unit of a worker's capacity, held by a caller. Dropping it gives it back.
-#[derive(Debug)]
-pub(crate) struct Lease {
-    conn: Arc<Conn>,
-    scheduler: Arc<Scheduler>,
-    armed: bool,
-}
-
-impl Lease {
-    fn new(conn: Arc<Conn>, scheduler: &Arc<Scheduler>) -> Self {
-        Self {
-            conn,
-            scheduler: scheduler.clone(),
-            armed: true,
-        }
-    }
-
-    pub(crate) fn conn(&self) -> &Arc<Conn> {
-        &self.conn
-    }
-
-    /// Sends request `id` through the leased worker, the unit going with it: from now on the
-    /// call's end, counted by the connection, gives it back through [`Scheduler::finish`].
-    /// If the connection no longer takes calls, nothing was sent: the frame comes back, and so
-    /// does the unit (to a closed connection, where it vanishes).
-    pub(crate) fn submit(mut self, id: u64, frame: Vec<u8>) -> Result<Arc<Conn>, Vec<u8>> {
-        self.conn.submit(id, frame)?;
-        self.armed = false;
-        Ok(self.conn.clone())
-    }
-
-    fn disarm(mut self) -> Arc<Conn> {
-        self.armed = false;
-        self.conn.clone()
-    }
-}
-
-impl Drop for Lease {
-    fn drop(&mut self) {
-        if self.armed {
-            self.scheduler.give_back(&self.conn, Ended::default(), 1);
         }
     }
 }
@@ -308,7 +256,7 @@ impl Scheduler {
     /// Gives `units` of `conn`'s capacity back, counting the calls that `ended` with them: each
     /// to the longest waiter for that worker, else the longest general waiter, else the idle
     /// list. Units of a closed connection just disappear.
-    fn give_back(self: &Arc<Self>, conn: &Arc<Conn>, ended: Ended, units: usize) {
+    pub(super) fn give_back(self: &Arc<Self>, conn: &Arc<Conn>, ended: Ended, units: usize) {
         let mut state = self.state();
         let slot = &mut state.slots[conn.id.slot];
         slot.jobs_done += ended.answered;
