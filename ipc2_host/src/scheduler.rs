@@ -43,6 +43,8 @@ pub(crate) enum SlotState {
     Ending,
     /// The slot was removed by a resize; it runs no worker.
     Retired,
+    /// The set has shut down; the slot runs no worker.
+    Stopped,
 }
 
 type Waiter = oneshot::Sender<Result<Lease, Error>>;
@@ -96,7 +98,7 @@ impl State {
     fn is_retired(&self, worker: usize) -> bool {
         matches!(
             self.slots[worker].state,
-            SlotState::Ending | SlotState::Retired
+            SlotState::Ending | SlotState::Retired | SlotState::Stopped
         )
     }
 
@@ -105,7 +107,7 @@ impl State {
         for slot in &self.slots {
             match &slot.state {
                 SlotState::Failing(err) => last = Some(err.clone()),
-                SlotState::Ending | SlotState::Retired => {}
+                SlotState::Ending | SlotState::Retired | SlotState::Stopped => {}
                 _ => return None,
             }
         }
@@ -330,6 +332,7 @@ impl Scheduler {
         let refusal = match &slot {
             SlotState::Failing(err) => Some(Error::NoWorkers(err.clone())),
             SlotState::Ending | SlotState::Retired => Some(Error::NoSuchWorker { worker, count }),
+            SlotState::Stopped => Some(Error::Shutdown),
             SlotState::Starting | SlotState::Up(_) => None,
         };
         if let Some(refusal) = refusal {
@@ -415,6 +418,7 @@ impl Scheduler {
                     (SlotState::Starting, _) => WorkerState::Starting,
                     (SlotState::Failing(_), _) => WorkerState::Failing,
                     (SlotState::Ending | SlotState::Retired, _) => WorkerState::Retired,
+                    (SlotState::Stopped, _) => WorkerState::Stopped,
                     (SlotState::Up(_), 0) => WorkerState::Idle,
                     (SlotState::Up(_), _) => WorkerState::Busy,
                 };

@@ -57,4 +57,7 @@ pub enum WorkerState {
     Failing,
     /// It was removed by [`WorkerSet::resize`](crate::WorkerSet::resize) and runs no worker.
     Retired,
+    /// The set has shut down ([`WorkerSet::shutdown`](crate::WorkerSet::shutdown)): its worker
+    /// has been reaped and none replaces it.
+    Stopped,
 }

@@ -66,6 +66,8 @@ pub(crate) struct Supervision {
     pub(crate) reply_shape: (String, u64),
     /// Cancelled when the set stops.
     pub(crate) stop: CancellationToken,
+    /// Cancelled once a shutdown has reaped every worker.
+    pub(crate) reaped: CancellationToken,
     deaths: Deaths,
     slots: Mutex<Vec<SlotHandle>>,
 }
@@ -93,6 +95,7 @@ impl Supervision {
             reply_shape,
             children: Arc::default(),
             stop: CancellationToken::new(),
+            reaped: CancellationToken::new(),
             slots: Mutex::default(),
         }
     }
@@ -140,12 +143,31 @@ impl Supervision {
         }
     }
 
-    /// Takes every supervisor's task, for a shutdown to await; empty if another took them.
-    pub(crate) fn take_tasks(&self) -> Vec<JoinHandle<()>> {
-        self.slots()
+    /// Stops every slot (each ends its worker as it would for a resize, with the shutdown
+    /// grace) and returns once every worker has been reaped, however many callers ask at once,
+    /// and even if the caller that began the stop gave up waiting.
+    pub(crate) async fn stop_and_reap(self: &Arc<Self>) {
+        self.stop.cancel();
+        self.scheduler.shut();
+        let tasks: Vec<_> = self
+            .slots()
             .iter_mut()
             .filter_map(|handle| handle.task.take())
-            .collect()
+            .collect();
+        if !tasks.is_empty() {
+            // The first caller hands the reaping to a task of its own, so that dropping that
+            // caller's future cannot leave the others waiting.
+            let sv = self.clone();
+            tokio::spawn(async move {
+                for task in tasks {
+                    let _ = task.await;
+                }
+                let children = sv.children.clone();
+                let _ = tokio::task::spawn_blocking(move || children.kill_all()).await;
+                sv.reaped.cancel();
+            });
+        }
+        self.reaped.cancelled().await;
     }
 
     /// Aborts every supervisor's task, for a set being dropped.

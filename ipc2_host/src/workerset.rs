@@ -207,6 +207,9 @@ impl<S: Server, R, W> WorkerSet<S, R, W> {
             return Err(Error::Config("a worker set needs at least one worker"));
         }
         let sv = &self.inner.sv;
+        if sv.stop.is_cancelled() {
+            return Err(Error::Shutdown);
+        }
         let active = sv.scheduler.active_slots();
         if count <= active.len() {
             for &slot in &active[count..] {
@@ -242,22 +245,13 @@ impl<S: Server, R, W> WorkerSet<S, R, W> {
     /// then every worker's connection is closed so it exits by itself, and whatever is still
     /// running after the grace period is killed. Returns once every worker has been reaped.
     ///
-    /// Calling it again, or after another call has finished, returns at once.
+    /// Every caller waits for the same end: calls from several tasks at once each return only
+    /// once every worker has been reaped; a call after that returns at once.
     pub async fn shutdown(&self) {
         let sv = &self.inner.sv;
         sv.scheduler.close();
         let _ = tokio::time::timeout(sv.config.shutdown_grace, sv.scheduler.drained()).await;
-        sv.stop.cancel();
-        sv.scheduler.shut();
-        let tasks = sv.take_tasks();
-        if tasks.is_empty() {
-            // Another call is shutting the set down, or has.
-            return;
-        }
-        for task in tasks {
-            let _ = task.await;
-        }
-        sv.children.kill_all();
+        sv.stop_and_reap().await;
     }
 }
 

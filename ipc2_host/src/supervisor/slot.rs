@@ -158,9 +158,11 @@ impl SlotTask {
                 _ = self.control.end.cancelled() => {}
             }
         }
-        if !sv.stop.is_cancelled() {
-            sv.scheduler.set_slot(self.slot, SlotState::Retired);
-        }
+        let end = match sv.stop.is_cancelled() {
+            true => SlotState::Stopped,
+            false => SlotState::Retired,
+        };
+        sv.scheduler.set_slot(self.slot, end);
     }
 
     fn span(&self) -> tracing::Span {

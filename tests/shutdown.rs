@@ -1,0 +1,58 @@
+//! `WorkerSet::shutdown` from several tasks at once, and what the set says of itself after it.
+
+mod support;
+
+use std::sync::Arc;
+
+use ipc2::Error;
+use ipc2::host::WorkerState;
+use support::{HANG_GUARD, set};
+
+// https://github.com/ipc2-rs/ipc2/issues/16 (item 4): the second caller returned while workers
+// were still alive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_concurrent_shutdown_returns_only_after_every_worker_is_reaped() {
+    for _ in 0..3 {
+        let workers = Arc::new(set(4).await);
+        let pids: Vec<u32> = workers.workers().iter().map(|w| w.pid).collect();
+        assert_eq!(pids.len(), 4);
+        let callers: Vec<_> = (0..2)
+            .map(|_| {
+                let workers = workers.clone();
+                let pids = pids.clone();
+                tokio::spawn(async move {
+                    workers.shutdown().await;
+                    // Checked by each caller as it returns: no worker may still exist.
+                    pids.iter().filter(|&&pid| support::exists(pid)).count()
+                })
+            })
+            .collect();
+        for caller in callers {
+            let alive = tokio::time::timeout(HANG_GUARD, caller)
+                .await
+                .expect("shutdown returns")
+                .unwrap();
+            assert_eq!(alive, 0, "a shutdown returned with workers unreaped");
+        }
+    }
+}
+
+// https://github.com/ipc2-rs/ipc2/issues/16 (item 10).
+#[tokio::test]
+async fn after_shutdown_no_worker_is_listed_and_resize_changes_nothing() {
+    let workers = set(2).await;
+    tokio::time::timeout(HANG_GUARD, workers.shutdown())
+        .await
+        .unwrap();
+    assert_eq!(workers.workers(), []);
+    let stats = workers.stats();
+    assert!(
+        stats
+            .workers
+            .iter()
+            .all(|w| w.state == WorkerState::Stopped && w.pid.is_none()),
+        "{stats:?}"
+    );
+    assert!(matches!(workers.resize(4).await, Err(Error::Shutdown)));
+    assert_eq!(workers.stats().workers.len(), 2, "no slot was added");
+}
