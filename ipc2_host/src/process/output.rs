@@ -111,8 +111,9 @@ impl Capture {
             tokio::spawn(async move {
                 let mut reader = BufReader::new(receiver);
                 let mut line = Vec::new();
+                let mut callback_panicked = false;
                 while let Ok(true) = read_line(&mut reader, &mut line, MAX_PASSED_LINE).await {
-                    route(&line, stream, worker, &output);
+                    route(&line, stream, worker, &output, &mut callback_panicked);
                     if stream == Stream::Stderr {
                         let text = String::from_utf8_lossy(&line[..line.len().min(MAX_LINE)]);
                         let mut tail = tail.lock().unwrap_or_else(PoisonError::into_inner);
@@ -173,7 +174,13 @@ async fn read_line<R: AsyncBufRead + Unpin>(
     }
 }
 
-fn route(line: &[u8], stream: Stream, worker: usize, output: &Output) {
+fn route(
+    line: &[u8],
+    stream: Stream,
+    worker: usize,
+    output: &Output,
+    callback_panicked: &mut bool,
+) {
     match output {
         Output::Inherit | Output::Discard => {}
         Output::Forward => {
@@ -192,7 +199,18 @@ fn route(line: &[u8], stream: Stream, worker: usize, output: &Output) {
         }
         Output::Callback(callback) => {
             let text = String::from_utf8_lossy(line);
-            callback(worker, text.trim_end_matches(['\n', '\r']));
+            let text = text.trim_end_matches(['\n', '\r']);
+            // A panicking callback must not stop the draining of the pipe: the worker's next
+            // write would then fail with EPIPE and kill it.
+            let call = std::panic::AssertUnwindSafe(|| callback(worker, text));
+            if std::panic::catch_unwind(call).is_err() && !*callback_panicked {
+                *callback_panicked = true;
+                tracing::error!(
+                    worker,
+                    "ipc2: the Output::Callback for this worker's {stream:?} panicked; its lines \
+                     are still read, and passed to the callback"
+                );
+            }
         }
     }
 }
