@@ -2,7 +2,7 @@
 //! socket, unusable socket paths, panics, other users, grandchildren, crash loops and shutdown
 //! with work in flight.
 
-mod support;
+use ipc2_test_support as support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -11,19 +11,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ipc2::{Error, ExitCause};
+use support::codes::{CRASH_LOOP, PROBE_CONNECTED, PROBE_PERMISSION_DENIED};
 use support::jobs::{TestJob, TestReply};
-use support::{HANG_GUARD, TestSet, builder, eventually, set, socket_address};
+use support::{HANG_GUARD, TestSet, add, builder, eventually, set, socket_address};
 use tokio::net::UnixStream;
-
-async fn add(workers: &TestSet, a: u32, b: u32) -> (u32, u32) {
-    match tokio::time::timeout(HANG_GUARD, workers.send(TestJob::Add(a, b)))
-        .await
-        .expect("the call ended instead of hanging")
-    {
-        Ok(TestReply::Sum { sum, pid }) => (sum, pid),
-        other => panic!("unexpected reply {other:?}"),
-    }
-}
 
 // RELIABILITY.md row 19
 #[tokio::test]
@@ -66,23 +57,12 @@ async fn silent_client_on_the_socket_does_not_keep_a_replacement_worker_out() {
     let _silent = UnixStream::connect(socket_address(&workers).await)
         .await
         .unwrap();
-    let victim = workers.workers()[0].clone();
+    let victim = support::only_worker(&workers);
     support::sigkill(victim.pid);
     // The replacement has to handshake while the silent client holds its connection open.
-    assert!(
-        eventually(HANG_GUARD, || {
-            workers
-                .workers()
-                .first()
-                .is_some_and(|w| w.generation == victim.generation + 1)
-        })
-        .await,
-        "no replacement came up: {:?}",
-        workers.workers()
-    );
-    let replacement = workers.workers()[0].pid;
+    let replacement = support::replacement(&workers, &victim).await;
     for i in 0..10 {
-        assert_eq!(add(&workers, i, 1).await, (i + 1, replacement));
+        assert_eq!(add(&workers, i, 1).await, (i + 1, replacement.pid));
     }
 }
 
@@ -175,10 +155,6 @@ fn runnable_by_anyone(path: &Path) -> (PathBuf, Option<tempfile::TempDir>) {
     std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
     (copy, Some(dir))
 }
-
-/// Exit codes of the test worker's `probe-connect` mode.
-const PROBE_CONNECTED: i32 = 10;
-const PROBE_PERMISSION_DENIED: i32 = 20;
 
 // RELIABILITY.md row 13
 #[tokio::test]
@@ -276,7 +252,7 @@ async fn crash_loop_backs_off_instead_of_spinning_and_sends_fail_at_once() {
         .await
         .unwrap();
     assert_eq!(lines_in(&counter), 1);
-    // The worker dies mid-job; every restart now exits at start with code 5.
+    // The worker dies mid-job; every restart now exits at start with `CRASH_LOOP`.
     let crash = workers.send(TestJob::Exit(1)).await;
     assert!(matches!(crash, Err(Error::WorkerExited(_))), "{crash:?}");
 
@@ -301,7 +277,10 @@ async fn crash_loop_backs_off_instead_of_spinning_and_sends_fail_at_once() {
         .expect("send waited instead of failing");
     match refused {
         Err(Error::NoWorkers(_)) => {}
-        Err(err) if err.to_string().contains("exited with code 5") => {}
+        Err(err)
+            if err
+                .to_string()
+                .contains(&format!("exited with code {CRASH_LOOP}")) => {}
         other => panic!("expected a refusal that says why, got {other:?}"),
     }
 }

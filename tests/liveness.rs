@@ -1,7 +1,7 @@
 //! Liveness: requests the caller gave up on are cancelled on the worker, and heartbeats tell a
 //! busy worker from a silent one.
 
-mod support;
+use ipc2_test_support as support;
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! The worker set's everyday behaviour, with real worker processes.
 
-mod support;
+use ipc2_test_support as support;
 
 use std::collections::HashSet;
 use std::sync::Arc;
