@@ -1,6 +1,9 @@
 //! Hardening rows of RELIABILITY.md with real processes: bad worker binaries, strangers on the
 //! socket, unusable socket paths, panics, other users, grandchildren, crash loops and shutdown
 //! with work in flight.
+//!
+//! The tests that need root are `#[ignore = "needs root"]` and fail without it; they must be the
+//! only ignored tests here, because `.ci/run` (as root) runs them with `-- --ignored`.
 
 use ipc2_test_support as support;
 
@@ -156,13 +159,20 @@ fn runnable_by_anyone(path: &Path) -> (PathBuf, Option<tempfile::TempDir>) {
     (copy, Some(dir))
 }
 
+/// Fails the test unless it runs as root. For the tests marked `#[ignore = "needs root"]`,
+/// which `.ci/run` runs as root with `cargo test --test hardening -- --ignored`.
+fn require_root() {
+    assert!(
+        rustix::process::geteuid().is_root(),
+        "this test needs root (it switches to another uid); run it as root, as CI does"
+    );
+}
+
 // RELIABILITY.md row 13
 #[tokio::test]
+#[ignore = "needs root"]
 async fn process_of_another_uid_is_refused_with_eacces() {
-    if !rustix::process::geteuid().is_root() {
-        eprintln!("skipped: switching to another uid needs root (CI runs as root)");
-        return;
-    }
+    require_root();
     let workers = set(1).await;
     let address = socket_address(&workers).await;
     let (probe, _copy) = runnable_by_anyone(&support::helper("test_worker"));
