@@ -5,7 +5,7 @@
 //! parallel do not disturb each other; each measurement runs the host on a current-thread runtime
 //! so all of the host's work for a request happens on the measuring thread.
 
-mod support;
+use ipc2_test_support as support;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

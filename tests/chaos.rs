@@ -5,7 +5,7 @@
 //! The CI run lasts a few seconds; the long soak is `#[ignore]`d:
 //! `cargo build --release --examples && cargo test --release --test chaos -- --ignored --nocapture`.
 
-mod support;
+use ipc2_test_support as support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

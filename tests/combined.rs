@@ -1,11 +1,11 @@
-//! Several services on one worker set (`ipc2::combine!`), each called through its own client.
+//! Several services on one worker set (`ipc2::combine!`, invoked in
+//! `tests/support/src/tools.rs`), each called through its own client.
 
-mod support;
+use ipc2_test_support as support;
 
 use support::calc::CalcClient;
 use support::store::{StoreClient, StoreRequest, StoreResponse};
-
-ipc2::combine!(Tools: support::calc::Calc, support::store::Store);
+use support::tools::{ToolsRequest, ToolsResponse, ToolsWorkers};
 
 #[tokio::test]
 async fn two_services_answer_on_one_set_each_through_its_own_client() {

@@ -1,7 +1,7 @@
 //! Faults and bad input, with real processes: killed workers, workers that cannot start,
 //! strangers on the socket, and hosts that die.
 
-mod support;
+use ipc2_test_support as support;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -11,17 +11,11 @@ use std::time::Duration;
 use ipc2::{Error, ExitCause};
 use ipc2_common::handshake::{Hello, PROTOCOL_VERSION, Token};
 use ipc2_common::{ToHost, codec};
+use support::codes::{EXIT_AT_START, STARTED_BEFORE};
 use support::jobs::{TestJob, TestReply};
-use support::{HANG_GUARD, builder, eventually, set};
+use support::{HANG_GUARD, add, builder, eventually, set};
 use tokio::io::AsyncWriteExt;
 use tokio::net::UnixStream;
-
-async fn add(workers: &support::TestSet, a: u32, b: u32) -> u32 {
-    match workers.send(TestJob::Add(a, b)).await {
-        Ok(TestReply::Sum { sum, .. }) => sum,
-        other => panic!("unexpected reply {other:?}"),
-    }
-}
 
 #[tokio::test]
 async fn worker_killed_mid_job_fails_that_job_and_the_next_100_succeed() {
@@ -40,8 +34,7 @@ async fn worker_killed_mid_job_fails_that_job_and_the_next_100_succeed() {
                 .await
         })
     };
-    assert!(eventually(HANG_GUARD, || marker.exists()).await);
-    let pid: u32 = std::fs::read_to_string(&marker).unwrap().parse().unwrap();
+    let pid = support::job_started(&marker).await;
     support::sigkill(pid);
 
     let result = tokio::time::timeout(HANG_GUARD, victim)
@@ -58,7 +51,7 @@ async fn worker_killed_mid_job_fails_that_job_and_the_next_100_succeed() {
         other => panic!("expected WorkerExited, got {other:?}"),
     }
     for i in 0..100 {
-        assert_eq!(add(&workers, i, 1).await, i + 1);
+        assert_eq!(add(&workers, i, 1).await.0, i + 1);
     }
     assert!(eventually(HANG_GUARD, || workers.workers().len() == 2).await);
 }
@@ -66,20 +59,12 @@ async fn worker_killed_mid_job_fails_that_job_and_the_next_100_succeed() {
 #[tokio::test]
 async fn idle_worker_killed_is_replaced_without_any_caller_seeing_an_error() {
     let workers = set(1).await;
-    let first = workers.workers()[0].clone();
+    let first = support::only_worker(&workers);
     support::sigkill(first.pid);
-    assert!(
-        eventually(HANG_GUARD, || {
-            workers
-                .workers()
-                .first()
-                .is_some_and(|w| w.generation == first.generation + 1)
-        })
-        .await,
-        "the dead idle worker was replaced without any job being sent"
-    );
+    // Replaced before any job is sent: the supervisor saw the death itself.
+    let second = support::replacement(&workers, &first).await;
     for i in 0..10 {
-        assert_eq!(add(&workers, i, i).await, 2 * i);
+        assert_eq!(add(&workers, i, i).await, (2 * i, second.pid));
     }
 }
 
@@ -90,7 +75,7 @@ async fn worker_exiting_mid_job_with_code_0_is_still_an_error_for_that_job() {
         Err(Error::WorkerExited(exit)) => assert_eq!(exit.code(), Some(0)),
         other => panic!("expected WorkerExited, got {other:?}"),
     }
-    assert_eq!(add(&workers, 2, 2).await, 4);
+    assert_eq!(add(&workers, 2, 2).await.0, 4);
 }
 
 #[tokio::test]
@@ -121,9 +106,10 @@ async fn worker_exiting_at_start_reports_its_status_and_stderr() {
         .await;
     match result {
         Err(Error::WorkerExited(exit)) => {
-            assert_eq!(exit.code(), Some(3));
+            assert_eq!(exit.code(), Some(EXIT_AT_START));
             let message = exit.to_string();
-            assert!(message.contains("exited with code 3"), "{message}");
+            let code = format!("exited with code {EXIT_AT_START}");
+            assert!(message.contains(&code), "{message}");
             assert!(
                 message.contains("refusing to start (exit-at-start)"),
                 "{message}"
@@ -159,7 +145,8 @@ async fn sends_fail_fast_with_the_reason_while_no_worker_can_start() {
     .await
     .unwrap();
     let why = result.to_string();
-    assert!(why.contains("exited with code 4"), "{why}");
+    let code = format!("exited with code {STARTED_BEFORE}");
+    assert!(why.contains(&code), "{why}");
     assert!(why.contains("already started once"), "{why}");
 }
 
@@ -195,7 +182,7 @@ async fn stranger_with_a_wrong_token_is_refused_and_the_set_keeps_serving() {
     stranger.write_all(&frame).await.unwrap();
     assert!(support::closed_by_host(&mut stranger).await);
     for i in 0..10 {
-        assert_eq!(add(&workers, i, 1).await, i + 1);
+        assert_eq!(add(&workers, i, 1).await.0, i + 1);
     }
     assert_eq!(workers.workers().len(), 2);
 }
@@ -213,7 +200,7 @@ async fn stranger_sending_garbage_is_refused_and_the_set_keeps_serving() {
     let _ = stranger.write_all(&garbage).await;
     assert!(support::closed_by_host(&mut stranger).await);
     for i in 0..10 {
-        assert_eq!(add(&workers, i, 1).await, i + 1);
+        assert_eq!(add(&workers, i, 1).await.0, i + 1);
     }
     assert_eq!(workers.workers(), before, "no worker was disturbed");
 }

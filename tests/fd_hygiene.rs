@@ -5,7 +5,7 @@
 //! descriptors are stdio and their connection. (A tokio worker also holds its signal driver's
 //! own socketpair, which would hide a leaked socket among legitimate ones.)
 
-mod support;
+use ipc2_test_support as support;
 
 use std::collections::HashSet;
 

@@ -1,8 +1,11 @@
 //! Hardening rows of RELIABILITY.md with real processes: bad worker binaries, strangers on the
 //! socket, unusable socket paths, panics, other users, grandchildren, crash loops and shutdown
 //! with work in flight.
+//!
+//! The tests that need root are `#[ignore = "needs root"]` and fail without it; they must be the
+//! only ignored tests here, because `.ci/run` (as root) runs them with `-- --ignored`.
 
-mod support;
+use ipc2_test_support as support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -11,19 +14,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ipc2::{Error, ExitCause};
+use support::codes::{CRASH_LOOP, PROBE_CONNECTED, PROBE_PERMISSION_DENIED};
 use support::jobs::{TestJob, TestReply};
-use support::{HANG_GUARD, TestSet, builder, eventually, set, socket_address};
+use support::{HANG_GUARD, TestSet, add, builder, eventually, set, socket_address};
 use tokio::net::UnixStream;
-
-async fn add(workers: &TestSet, a: u32, b: u32) -> (u32, u32) {
-    match tokio::time::timeout(HANG_GUARD, workers.send(TestJob::Add(a, b)))
-        .await
-        .expect("the call ended instead of hanging")
-    {
-        Ok(TestReply::Sum { sum, pid }) => (sum, pid),
-        other => panic!("unexpected reply {other:?}"),
-    }
-}
 
 // RELIABILITY.md row 19
 #[tokio::test]
@@ -66,23 +60,12 @@ async fn silent_client_on_the_socket_does_not_keep_a_replacement_worker_out() {
     let _silent = UnixStream::connect(socket_address(&workers).await)
         .await
         .unwrap();
-    let victim = workers.workers()[0].clone();
+    let victim = support::only_worker(&workers);
     support::sigkill(victim.pid);
     // The replacement has to handshake while the silent client holds its connection open.
-    assert!(
-        eventually(HANG_GUARD, || {
-            workers
-                .workers()
-                .first()
-                .is_some_and(|w| w.generation == victim.generation + 1)
-        })
-        .await,
-        "no replacement came up: {:?}",
-        workers.workers()
-    );
-    let replacement = workers.workers()[0].pid;
+    let replacement = support::replacement(&workers, &victim).await;
     for i in 0..10 {
-        assert_eq!(add(&workers, i, 1).await, (i + 1, replacement));
+        assert_eq!(add(&workers, i, 1).await, (i + 1, replacement.pid));
     }
 }
 
@@ -176,17 +159,20 @@ fn runnable_by_anyone(path: &Path) -> (PathBuf, Option<tempfile::TempDir>) {
     (copy, Some(dir))
 }
 
-/// Exit codes of the test worker's `probe-connect` mode.
-const PROBE_CONNECTED: i32 = 10;
-const PROBE_PERMISSION_DENIED: i32 = 20;
+/// Fails the test unless it runs as root. For the tests marked `#[ignore = "needs root"]`,
+/// which `.ci/run` runs as root with `cargo test --test hardening -- --ignored`.
+fn require_root() {
+    assert!(
+        rustix::process::geteuid().is_root(),
+        "this test needs root (it switches to another uid); run it as root, as CI does"
+    );
+}
 
 // RELIABILITY.md row 13
 #[tokio::test]
+#[ignore = "needs root"]
 async fn process_of_another_uid_is_refused_with_eacces() {
-    if !rustix::process::geteuid().is_root() {
-        eprintln!("skipped: switching to another uid needs root (CI runs as root)");
-        return;
-    }
+    require_root();
     let workers = set(1).await;
     let address = socket_address(&workers).await;
     let (probe, _copy) = runnable_by_anyone(&support::helper("test_worker"));
@@ -276,7 +262,7 @@ async fn crash_loop_backs_off_instead_of_spinning_and_sends_fail_at_once() {
         .await
         .unwrap();
     assert_eq!(lines_in(&counter), 1);
-    // The worker dies mid-job; every restart now exits at start with code 5.
+    // The worker dies mid-job; every restart now exits at start with `CRASH_LOOP`.
     let crash = workers.send(TestJob::Exit(1)).await;
     assert!(matches!(crash, Err(Error::WorkerExited(_))), "{crash:?}");
 
@@ -301,12 +287,18 @@ async fn crash_loop_backs_off_instead_of_spinning_and_sends_fail_at_once() {
         .expect("send waited instead of failing");
     match refused {
         Err(Error::NoWorkers(_)) => {}
-        Err(err) if err.to_string().contains("exited with code 5") => {}
+        Err(err)
+            if err
+                .to_string()
+                .contains(&format!("exited with code {CRASH_LOOP}")) => {}
         other => panic!("expected a refusal that says why, got {other:?}"),
     }
 }
 
-// RELIABILITY.md row 33
+// RELIABILITY.md row 33. A job still running when the grace runs out dies with its worker, and
+// its caller gets what every caller whose worker dies gets (DESIGN.md, "Supervision"):
+// `WorkerExited` with that worker's report, whose cause says shutdown stopped it. A bare
+// `Shutdown` is for jobs that never reached a worker (sent or queued after `shutdown`).
 #[tokio::test]
 async fn shutdown_with_a_short_grace_ends_a_long_job_and_reaps_its_worker() {
     let workers = Arc::new(
@@ -323,13 +315,7 @@ async fn shutdown_with_a_short_grace_ends_a_long_job_and_reaps_its_worker() {
         let marker = marker.clone();
         tokio::spawn(async move { workers.send(TestJob::Pause { marker, ms: 30_000 }).await })
     };
-    let written_pid = || {
-        std::fs::read_to_string(&marker)
-            .ok()
-            .and_then(|text| text.parse::<u32>().ok())
-    };
-    assert!(eventually(HANG_GUARD, || written_pid().is_some()).await);
-    let pid = written_pid().unwrap();
+    let pid = support::job_started(&marker).await;
 
     tokio::time::timeout(HANG_GUARD, workers.shutdown())
         .await
@@ -343,8 +329,7 @@ async fn shutdown_with_a_short_grace_ends_a_long_job_and_reaps_its_worker() {
             assert_eq!(exit.pid, pid, "{exit}");
             assert_eq!(exit.cause, ExitCause::Shutdown, "{exit}");
         }
-        Err(Error::Shutdown) => {}
-        other => panic!("expected the paused call to fail, got {other:?}"),
+        other => panic!("expected the paused call to end with its worker's report, got {other:?}"),
     }
     assert!(!support::exists(pid), "worker {pid} survived shutdown");
     assert!(matches!(

@@ -1,7 +1,7 @@
 //! Per-worker resource limits, applied before the worker runs: a worker that goes over one dies
 //! with a report that says which, and is replaced.
 
-mod support;
+use ipc2_test_support as support;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Liveness: requests the caller gave up on are cancelled on the worker, and heartbeats tell a
 //! busy worker from a silent one.
 
-mod support;
+use ipc2_test_support as support;
 
 use std::time::Duration;
 
@@ -33,40 +33,61 @@ async fn a_timed_out_request_is_cancelled_so_the_worker_is_free_for_the_next_cal
     );
 }
 
+// The call is dropped once the worker runs it (it has written the marker), not while it is
+// still on its way.
 #[tokio::test]
 async fn a_dropped_call_is_cancelled_on_the_worker() {
     let workers = calc(1).await;
-    tokio::select! {
-        _ = workers.sleep(600_000) => panic!("a ten-minute sleep answered"),
-        _ = tokio::time::sleep(Duration::from_millis(100)) => {}
-    }
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("pid");
+    let ten_minutes = workers.pause(marker.to_str().unwrap().to_owned(), 600_000);
+    let pid = tokio::select! {
+        pid = support::job_started(&marker) => pid,
+        _ = ten_minutes => panic!("a ten-minute pause answered"),
+    };
+    // Without the cancel, the worker would pause for ten minutes before taking this call.
     let next = tokio::time::timeout(HANG_GUARD, workers.add(2, 2)).await;
     assert_eq!(next.unwrap().unwrap(), 4);
+    assert_eq!(workers.pid().await.unwrap(), pid, "not restarted");
 }
 
+// A worker busy with a job still sends a heartbeat every interval: sampled all through a job
+// twenty intervals long, its silence stays under five intervals. Without heartbeats it would
+// grow to the length of the job.
 #[tokio::test]
 async fn a_busy_worker_keeps_its_heartbeat() {
+    const INTERVAL: Duration = Duration::from_millis(200);
+    const JOB_MS: u64 = 20 * INTERVAL.as_millis() as u64;
     let workers: CalcWorkers = support::calc_builder(1)
-        .heartbeat(Duration::from_millis(50), Some(Duration::from_secs(20)))
+        .heartbeat(INTERVAL, None)
         .finish()
         .await
         .unwrap();
-    let probe = async {
-        let mut loudest_silence = Duration::ZERO;
-        for _ in 0..10 {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            let silent = workers.stats().workers[0].silent_for.unwrap();
-            loudest_silence = loudest_silence.max(silent);
+    let job = workers.sleep(JOB_MS);
+    tokio::pin!(job);
+    let mut sample = tokio::time::interval(INTERVAL / 4);
+    let mut silences = Vec::new();
+    loop {
+        tokio::select! {
+            slept = &mut job => break slept.unwrap(),
+            _ = sample.tick() => {
+                let stats = workers.stats();
+                silences.push(stats.workers[0].silent_for.expect("the worker is up"));
+            }
         }
-        loudest_silence
-    };
-    let (slept, loudest_silence) = tokio::join!(workers.sleep(1500), probe);
-    slept.unwrap();
-    // Generous: only a heartbeat stopped for seconds would get near the timeout.
+    }
+    // The job lasts at least 80 sampling periods, however loaded the machine.
     assert!(
-        loudest_silence < Duration::from_secs(10),
-        "{loudest_silence:?}"
+        silences.len() >= 10,
+        "sampled only {} times",
+        silences.len()
     );
+    let loudest = silences.iter().max().unwrap();
+    assert!(
+        *loudest < 5 * INTERVAL,
+        "silent for {loudest:?} while busy, with a heartbeat every {INTERVAL:?}; samples: {silences:?}"
+    );
+    assert_eq!(workers.stats().workers[0].restarts, 0);
 }
 
 // A worker stopped with SIGSTOP is as stuck as a worker can be: nothing it runs can answer.

@@ -1,6 +1,6 @@
 //! What pool users ask for beyond `send`: targeting a worker, broadcasting, and statistics.
 
-mod support;
+use ipc2_test_support as support;
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! Recycling: workers replaced by fresh ones although nothing is wrong with them (after N jobs,
 //! after an age, above a memory size, or a rolling restart), with no call failing meanwhile.
 
-mod support;
+use ipc2_test_support as support;
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -3,17 +3,15 @@
 //! fails with an error that says what happened (or, for a duplicate reply, gets the right answer),
 //! the rogue is killed and replaced, and the set keeps serving.
 
-mod support;
+use ipc2_test_support as support;
 
 use std::sync::Arc;
 
 use ipc2::host::WorkerInfo;
 use ipc2::{Error, ExitCause, WorkerExit};
+use support::codes::EXIT_ON_REQUEST;
 use support::jobs::{TestJob, TestReply};
-use support::{HANG_GUARD, TestSet, eventually};
-
-/// The exit code of the rogue worker's `exit-on-request` mode.
-const EXIT_ON_REQUEST_CODE: i32 = 26;
+use support::{HANG_GUARD, TestSet, add, eventually, only_worker};
 
 /// A one-worker set of rogue workers in `mode`; `scratch` holds the file that makes only the
 /// first of them misbehave.
@@ -27,12 +25,6 @@ async fn rogue_set(mode: &str, scratch: &tempfile::TempDir, max_frame_len: usize
         .finish()
         .await
         .expect("the rogue worker starts")
-}
-
-fn only_worker(workers: &TestSet) -> WorkerInfo {
-    let all = workers.workers();
-    assert_eq!(all.len(), 1, "{all:?}");
-    all[0].clone()
 }
 
 async fn send(workers: &TestSet, job: TestJob) -> Result<TestReply, Error> {
@@ -68,27 +60,10 @@ async fn replaced_and_serving(workers: &TestSet, rogue: &WorkerInfo) {
         "rogue worker {} is still alive",
         rogue.pid
     );
-    assert!(
-        eventually(HANG_GUARD, || {
-            workers
-                .workers()
-                .first()
-                .is_some_and(|w| w.generation == rogue.generation + 1)
-        })
-        .await,
-        "no replacement for the rogue worker: {:?}",
-        workers.workers()
-    );
-    let replacement = only_worker(workers);
+    let replacement = support::replacement(workers, rogue).await;
     assert_ne!(replacement.pid, rogue.pid);
     for i in 0..10 {
-        assert_eq!(
-            send(workers, TestJob::Add(i, 100)).await.unwrap(),
-            TestReply::Sum {
-                sum: i + 100,
-                pid: replacement.pid
-            }
-        );
+        assert_eq!(add(workers, i, 100).await, (i + 100, replacement.pid));
     }
 }
 
@@ -196,7 +171,7 @@ async fn worker_exiting_while_the_host_writes_4_mib_fails_that_call_and_the_host
     // this test process).
     let payload = vec![0x5a; 4 << 20];
     let exit = exit_of(send(&workers, TestJob::Echo(payload)).await, &rogue);
-    assert_eq!(exit.code(), Some(EXIT_ON_REQUEST_CODE), "{exit}");
+    assert_eq!(exit.code(), Some(EXIT_ON_REQUEST), "{exit}");
     assert!(
         exit.stderr_tail.contains("rogue worker: exit-on-request"),
         "{exit}"

@@ -1,6 +1,6 @@
 //! The README's two example programs, exactly as written, run against each other.
 
-mod support;
+use ipc2_test_support as support;
 
 use std::process::Command;
 

@@ -1,6 +1,6 @@
 //! `#[ipc2::service]` end to end: typed calls on real worker processes.
 
-mod support;
+use ipc2_test_support as support;
 
 use std::collections::HashSet;
 use std::sync::Arc;

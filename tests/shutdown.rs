@@ -1,6 +1,6 @@
 //! `WorkerSet::shutdown` from several tasks at once, and what the set says of itself after it.
 
-mod support;
+use ipc2_test_support as support;
 
 use std::sync::Arc;
 

@@ -1,6 +1,6 @@
 //! Supervision policies with real processes: the restart limit and poison-job quarantine.
 
-mod support;
+use ipc2_test_support as support;
 
 use std::time::Duration;
 

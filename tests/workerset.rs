@@ -1,6 +1,6 @@
 //! The worker set's everyday behaviour, with real worker processes.
 
-mod support;
+use ipc2_test_support as support;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -138,15 +138,27 @@ async fn deadline_passing_in_the_queue_means_the_job_is_never_sent() {
     );
 }
 
+// RELIABILITY.md row 31: each future is dropped once its job runs on the worker (the worker has
+// written the job's marker), so the worker owes a `Done` nobody waits for.
 #[tokio::test]
 async fn dropped_send_futures_leak_no_worker_and_misdeliver_no_reply() {
     let workers = set(1).await;
-    for _ in 0..5 {
+    let before = workers.workers();
+    let dir = tempfile::tempdir().unwrap();
+    for round in 0..5 {
+        let marker = dir.path().join(round.to_string());
+        let job = TestJob::Pause {
+            marker: marker.clone(),
+            ms: 300,
+        };
         tokio::select! {
-            _ = workers.send(TestJob::Sleep(100)) => panic!("the sleep should still be running"),
-            _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+            // Should the test run late, the marker still wins over the reply that follows it.
+            biased;
+            _ = support::job_started(&marker) => {}
+            _ = workers.send(job) => panic!("the job answered before it was seen to start"),
         }
     }
+    // The first of these waits for the last dropped job to end; each gets its own sum.
     for i in 0..100 {
         let reply = tokio::time::timeout(HANG_GUARD, workers.send(TestJob::Add(i, i)))
             .await
@@ -157,6 +169,7 @@ async fn dropped_send_futures_leak_no_worker_and_misdeliver_no_reply() {
             "{reply:?}"
         );
     }
+    assert_eq!(workers.workers(), before, "dropping a call cost its worker");
 }
 
 #[tokio::test]
@@ -169,7 +182,7 @@ async fn try_send_is_busy_when_every_worker_is_busy_and_the_queue_is_full() {
         ms: u64::MAX,
     });
     let probe = async {
-        assert!(support::eventually(HANG_GUARD, || marker.exists()).await);
+        support::job_started(&marker).await;
         workers.try_send(TestJob::Add(1, 1)).await
     };
     tokio::select! {
@@ -206,7 +219,7 @@ async fn shutdown_lets_running_jobs_finish_then_reaps_every_worker() {
         let marker = marker.clone();
         tokio::spawn(async move { workers.send(TestJob::Pause { marker, ms: 300 }).await })
     };
-    assert!(support::eventually(HANG_GUARD, || marker.exists()).await);
+    support::job_started(&marker).await;
     tokio::time::timeout(HANG_GUARD, workers.shutdown())
         .await
         .unwrap();

@@ -1,13 +1,10 @@
 //! A worker without async code, on `ipc2::worker::blocking`: `Sleep` blocks its only thread of
 //! its own, as CPU-bound work would; `Add` answers at once.
 
-#[path = "../support/jobs.rs"]
-mod jobs;
-
 use std::time::Duration;
 
 use ipc2::worker::Job;
-use jobs::{TestJob, TestReply};
+use ipc2_test_support::jobs::{TestJob, TestReply};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut jobs = ipc2::worker::blocking::connect::<TestJob, TestReply>()?;

@@ -1,4 +1,4 @@
-//! A worker for another version of the `Calc` service than `tests/support/calc.rs`: the host
+//! A worker for another version of the `Calc` service than `tests/support/src/calc.rs`: the host
 //! must refuse it at the handshake, before any call.
 
 #[ipc2::service]

@@ -1,12 +1,8 @@
-//! The worker program of ipc2's service tests: serves `support::calc::Calc`, with
+//! The worker program of ipc2's service tests: serves `ipc2_test_support::calc::Calc`, with
 //! `ServeOptions::concurrency` taken from `CALC_WORKER_CONCURRENCY` when that is set.
 
-#[path = "../support/calc.rs"]
-mod calc;
-#[path = "../support/calc_impl.rs"]
-mod calc_impl;
-
-use calc::CalcServer;
+use ipc2_test_support::calc::CalcServer;
+use ipc2_test_support::calc_impl;
 
 #[tokio::main]
 async fn main() -> Result<(), ipc2::worker::Error> {

@@ -2,14 +2,11 @@
 //! `argv[3]` ms after writing its pid to the marker file `argv[2]`, prints `running` once the
 //! job is under way, and on SIGINT lets the job finish, prints its outcome and shuts down.
 
-#[path = "../support/jobs.rs"]
-mod jobs;
-
 use std::path::PathBuf;
 use std::time::Duration;
 
 use ipc2::WorkerSet;
-use jobs::{TestJob, TestReply};
+use ipc2_test_support::jobs::{TestJob, TestReply};
 use tokio::net::UnixListener;
 
 #[tokio::main]

@@ -3,16 +3,13 @@
 //! first gives each worker a job that never ends (`TestJob::Pause`, whose marker file in that
 //! directory says the worker is running it), so the workers are busy when the host dies.
 
-#[path = "../support/jobs.rs"]
-mod jobs;
-
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use ipc2::WorkerSet;
-use jobs::{TestJob, TestReply};
+use ipc2_test_support::jobs::{TestJob, TestReply};
 use tokio::net::UnixListener;
 
 #[tokio::main]

@@ -11,16 +11,13 @@
 //! - `duplicate`: answers correctly, then answers the same request again;
 //! - `oversized`: writes a frame header claiming `IPC2_MAX_FRAME_LEN + 1` bytes, then a few bytes;
 //! - `wrong-type`: answers with a body that does not decode as a `TestReply`;
-//! - `exit-on-request`: exits with code [`EXIT_ON_REQUEST_CODE`] as soon as it has read the
+//! - `exit-on-request`: exits with code `codes::EXIT_ON_REQUEST` as soon as it has read the
 //!   first 4 bytes of the request (its frame header), leaving the rest unread;
 //! - `close-on-request`: reads those 4 bytes, closes its connection with the rest unread (so the
 //!   host's next read fails with ECONNRESET), and then stays alive until it is killed.
 //!
 //! Each misbehaviour is announced on stderr first (`rogue worker: <mode>: ...`), so it shows in
 //! the host's crash report.
-
-#[path = "../support/jobs.rs"]
-mod jobs;
 
 use std::error::Error;
 use std::io::{Read, Write};
@@ -30,11 +27,9 @@ use std::path::PathBuf;
 use bytes::{Bytes, BytesMut};
 use ipc2_common::handshake::{Hello, Invitation, PROTOCOL_VERSION};
 use ipc2_common::{FrameCodec, HEADER_LEN, ToHost, ToWorker, codec};
-use jobs::{TestJob, TestReply};
+use ipc2_test_support::codes::EXIT_ON_REQUEST;
+use ipc2_test_support::jobs::{TestJob, TestReply};
 use tokio_util::codec::Decoder;
-
-/// The exit code of `exit-on-request` (the row of RELIABILITY.md it serves, to be recognisable).
-const EXIT_ON_REQUEST_CODE: i32 = 26;
 
 const MODES: [&str; 8] = [
     "honest",
@@ -82,7 +77,7 @@ fn main() -> Result<()> {
             "rogue worker: exit-on-request: exiting after the header of a {}-byte request",
             u32::from_le_bytes(header)
         );
-        std::process::exit(EXIT_ON_REQUEST_CODE);
+        std::process::exit(EXIT_ON_REQUEST);
     }
     if misbehave && mode == "close-on-request" {
         let mut header = [0; HEADER_LEN];

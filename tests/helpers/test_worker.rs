@@ -1,32 +1,27 @@
 //! The worker program of ipc2's integration tests: each `TestJob` asks for one behaviour.
 //!
-//! `TEST_WORKER_MODE` changes how it starts: `exit-at-start` prints a message to stderr and exits
-//! with code 3; `never-connect` sleeps without ever connecting; `start-once` starts normally the
-//! first time (it creates the file named by `TEST_WORKER_STARTED`) and exits at start every later
-//! time; `crash-loop` appends a line to the file named by `TEST_WORKER_COUNTER` at every start,
-//! starts normally the first time and exits with code 5 every later time; `probe-connect` is not
-//! a worker at all: it tries to connect to the Unix socket named by `TEST_WORKER_PROBE_ADDRESS`
-//! and exits with `PROBE_CONNECTED`, `PROBE_PERMISSION_DENIED` or `PROBE_OTHER_ERROR`;
+//! `TEST_WORKER_MODE` changes how it starts (the exit codes are in `ipc2_test_support::codes`):
+//! `exit-at-start` prints a message to stderr and exits with `EXIT_AT_START`; `never-connect`
+//! sleeps without ever connecting; `start-once` starts normally the first time (it creates the
+//! file named by `TEST_WORKER_STARTED`) and exits at start with `STARTED_BEFORE` every later time;
+//! `crash-loop` appends a line to the file named by `TEST_WORKER_COUNTER` at every start, starts
+//! normally the first time and exits with `CRASH_LOOP` every later time; `probe-connect` is not a
+//! worker at all: it tries to connect to the Unix socket named by `TEST_WORKER_PROBE_ADDRESS` and
+//! exits with `PROBE_CONNECTED`, `PROBE_PERMISSION_DENIED` or `PROBE_OTHER_ERROR`;
 //! `leak-invitation` writes its `IPC2_*` invitation to `$TEST_WORKER_DIR/invitation` and
 //! connects only once `$TEST_WORKER_DIR/go` exists.
-
-#[path = "../support/jobs.rs"]
-mod jobs;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use ipc2::worker::Job;
-use jobs::{TestJob, TestReply};
+use ipc2_test_support::codes::{
+    CRASH_LOOP, EXIT_AT_START, PROBE_CONNECTED, PROBE_OTHER_ERROR, PROBE_PERMISSION_DENIED,
+    STARTED_BEFORE,
+};
+use ipc2_test_support::jobs::{TestJob, TestReply};
 use tokio::net::UnixStream;
-
-/// `probe-connect` exit code: the connection was accepted.
-const PROBE_CONNECTED: i32 = 10;
-/// `probe-connect` exit code: `connect` failed with EACCES.
-const PROBE_PERMISSION_DENIED: i32 = 20;
-/// `probe-connect` exit code: `connect` failed some other way.
-const PROBE_OTHER_ERROR: i32 = 30;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -56,18 +51,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let starts = std::fs::read_to_string(&counter)?.lines().count();
             if starts > 1 {
                 eprintln!("test worker: start number {starts}, crashing (crash-loop)");
-                std::process::exit(5);
+                std::process::exit(CRASH_LOOP);
             }
         }
         Ok("exit-at-start") => {
             eprintln!("test worker: refusing to start (exit-at-start)");
-            std::process::exit(3);
+            std::process::exit(EXIT_AT_START);
         }
         Ok("start-once") => {
             let started = std::env::var("TEST_WORKER_STARTED")?;
             if std::fs::exists(&started)? {
                 eprintln!("test worker: already started once (start-once)");
-                std::process::exit(4);
+                std::process::exit(STARTED_BEFORE);
             }
             std::fs::write(started, "")?;
         }
@@ -114,7 +109,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 TestReply::Done
             }
             TestJob::Pause { marker, ms } => {
-                std::fs::write(marker, std::process::id().to_string())?;
+                ipc2_test_support::write_pid(&marker)?;
                 tokio::time::sleep(Duration::from_millis(ms.min(3_600_000))).await;
                 TestReply::Done
             }

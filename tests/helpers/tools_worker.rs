@@ -1,19 +1,13 @@
-//! A worker serving two services at once, `Calc` and `Store`, combined as `Tools`.
-
-#[path = "../support/calc.rs"]
-mod calc;
-#[path = "../support/calc_impl.rs"]
-mod calc_impl;
-#[path = "../support/store.rs"]
-mod store;
+//! A worker serving two services at once, `Calc` and `Store`, combined as
+//! `ipc2_test_support::tools::Tools`.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use calc::CalcServer;
-use store::{Store, StoreServer};
-
-ipc2::combine!(pub Tools: calc::Calc, store::Store);
+use ipc2_test_support::calc::CalcServer;
+use ipc2_test_support::calc_impl;
+use ipc2_test_support::store::{Store, StoreServer};
+use ipc2_test_support::tools::ToolsServer;
 
 #[derive(Default)]
 struct MyStore {

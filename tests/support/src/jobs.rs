@@ -15,8 +15,8 @@ pub enum TestJob {
     Echo(Vec<u8>),
     /// Sleep this many milliseconds, then reply `Done`.
     Sleep(u64),
-    /// Write the worker's pid to `marker`, then sleep `ms` milliseconds and reply `Done`. With
-    /// `ms: u64::MAX` it never answers.
+    /// Write the worker's pid to `marker` (with [`crate::write_pid`]), then sleep `ms` milliseconds
+    /// and reply `Done`. With `ms: u64::MAX` it never answers.
     Pause { marker: PathBuf, ms: u64 },
     /// Drop the reply handle without answering.
     DropReply,

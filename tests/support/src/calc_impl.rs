@@ -1,6 +1,6 @@
-//! The test workers' implementation of `support::calc::Calc`, shared by `calc_worker` and
-//! `tools_worker` (each declares `mod calc` at its root).
+//! The test workers' implementation of [`Calc`], shared by `calc_worker` and `tools_worker`.
 
+use std::path::Path;
 use std::sync::Mutex;
 
 use crate::calc::{self, Calc, DivByZero, Point, Shape};
@@ -49,6 +49,11 @@ impl Calc for Worker {
     }
 
     async fn sleep(&self, ms: u64) {
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    }
+
+    async fn pause(&self, marker: String, ms: u64) {
+        crate::write_pid(Path::new(&marker)).expect("the marker is written");
         tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
     }
 

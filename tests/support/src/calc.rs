@@ -44,6 +44,9 @@ pub trait Calc {
     async fn pid(&self) -> u32;
     /// Sleeps `ms` milliseconds, then answers.
     async fn sleep(&self, ms: u64);
+    /// Writes the worker's pid to the file `marker` (so the test knows the call is running),
+    /// then sleeps `ms` milliseconds and answers.
+    async fn pause(&self, marker: String, ms: u64);
     /// Allocates (and touches) memory until allocation fails.
     async fn hog_memory(&self) -> u64;
     /// Burns CPU until stopped.
