@@ -178,3 +178,34 @@ async fn events_nobody_reads_are_dropped_past_the_capacity_and_replies_still_flo
     ));
     assert_eq!(workers.events_dropped(), 6);
 }
+
+// https://github.com/ipc2-rs/ipc2/issues/16 (item 8): a panicking callback killed the reader of
+// the pipe, and the worker's next write met EPIPE and killed it.
+#[tokio::test]
+async fn a_panicking_output_callback_neither_stops_its_lines_nor_kills_the_worker() {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use ipc2::host::Output;
+    let lines: Arc<Mutex<Vec<String>>> = Arc::default();
+    let panicked = Arc::new(AtomicBool::new(false));
+    let callback = {
+        let (lines, panicked) = (lines.clone(), panicked.clone());
+        Output::Callback(Arc::new(move |_, line| {
+            if !panicked.swap(true, Ordering::SeqCst) {
+                panic!("a callback bug");
+            }
+            lines.lock().unwrap().push(line.to_owned());
+        }))
+    };
+    let workers = support::builder(1).stdout(callback).finish().await.unwrap();
+    workers.send(TestJob::Print("first".into())).await.unwrap();
+    assert!(eventually(HANG_GUARD, || panicked.load(Ordering::SeqCst)).await);
+    for i in 0..6 {
+        let printed = workers.send(TestJob::Print(format!("line {i}"))).await;
+        assert_eq!(printed.unwrap(), TestReply::Done);
+    }
+    let seen = |want: &str| lines.lock().unwrap().iter().any(|line| line == want);
+    assert!(eventually(HANG_GUARD, || seen("line 5 out")).await);
+    assert_eq!(workers.stats().workers[0].restarts, 0, "the worker lived");
+}
