@@ -288,3 +288,24 @@ async fn a_spin_polling_set_answers_every_call_and_an_overlong_spin_is_refused()
         .unwrap_err();
     assert!(matches!(err, Error::Config(_)), "{err}");
 }
+
+// https://github.com/ipc2-rs/ipc2/issues/16 (item 3): a long failure reason was sent whole,
+// over the frame limit, and the honest worker was killed for it.
+#[tokio::test]
+async fn a_failure_reason_longer_than_the_frame_allows_is_cut_and_the_worker_lives() {
+    let workers = builder(1).max_frame_len(1024).finish().await.unwrap();
+    let pid = workers.workers()[0].pid;
+    let reason = "é".repeat(1000);
+    match workers.send(TestJob::Fail(1000)).await {
+        Err(Error::Remote { reason: got }) => {
+            assert!(!got.is_empty() && got.len() <= 1024, "{} bytes", got.len());
+            assert!(reason.starts_with(&got), "cut at a character boundary");
+        }
+        other => panic!("expected the worker's failure, got {other:?}"),
+    }
+    assert!(matches!(
+        workers.send(TestJob::Add(1, 2)).await,
+        Ok(TestReply::Sum { sum: 3, pid: answered }) if answered == pid
+    ));
+    assert_eq!(workers.stats().workers[0].restarts, 0);
+}

@@ -81,7 +81,7 @@ impl<W> ReplySender<W> {
     /// Fails the host's request with `reason` instead of answering it.
     pub fn fail(mut self, reason: &str) {
         if let Some(replies) = self.finish() {
-            send_failure(&replies.outbox, self.id, reason);
+            send_failure(&replies, self.id, reason);
         }
     }
 
@@ -110,7 +110,7 @@ impl<W: Serialize> ReplySender<W> {
             Err(ipc2_common::Error::Closed) => Err(Error::Closed),
             Err(err) => {
                 let reason = format!("the worker could not encode its reply: {err}");
-                send_failure(&replies.outbox, self.id, &reason);
+                send_failure(&replies, self.id, &reason);
                 Err(err.into())
             }
         }
@@ -119,23 +119,34 @@ impl<W: Serialize> ReplySender<W> {
 
 /// Failure reasons are cut to this many bytes.
 const MAX_REASON_LEN: usize = 4096;
+/// Room for a failure frame's envelope: its tag, the request id and the reason's length, each at
+/// most a 10-byte varint.
+const FAILURE_OVERHEAD: usize = 32;
 
-fn send_failure(outbox: &Outbox, id: u64, reason: &str) {
+/// Fails request `id` with `reason`, cut (at a character boundary) to [`MAX_REASON_LEN`] and to
+/// what the host's frame limit leaves room for: a frame over the limit would be a protocol
+/// violation that gets this honest worker killed.
+fn send_failure(replies: &Replies, id: u64, reason: &str) {
     let header = ToHost::Failed { id };
-    // A long reason is cut at a character boundary rather than lost.
-    let cut = (0..=reason.len().min(MAX_REASON_LEN))
+    let room = replies.max_frame_len.saturating_sub(FAILURE_OVERHEAD);
+    let cut = (0..=reason.len().min(MAX_REASON_LEN).min(room))
         .rev()
         .find(|&i| reason.is_char_boundary(i))
         .unwrap_or(0);
     let reason = &reason[..cut];
-    let _ = outbox.send(&header, Some(reason), usize::MAX);
+    if let Err(err) = replies
+        .outbox
+        .send(&header, Some(reason), replies.max_frame_len)
+    {
+        tracing::debug!("ipc2: could not fail request {id}: {err}");
+    }
 }
 
 impl<W> Drop for ReplySender<W> {
     fn drop(&mut self) {
         if let Some(replies) = self.finish() {
             send_failure(
-                &replies.outbox,
+                &replies,
                 self.id,
                 "the worker dropped the reply handle without answering",
             );

@@ -117,6 +117,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 drop(tx);
                 continue;
             }
+            TestJob::Fail(chars) => {
+                tx.fail(&"é".repeat(chars));
+                continue;
+            }
             TestJob::Exit(code) => std::process::exit(code),
             TestJob::Note => TestReply::Done,
             TestJob::Count => TestReply::Count(notes),

@@ -20,6 +20,8 @@ pub enum TestJob {
     Pause { marker: PathBuf, ms: u64 },
     /// Drop the reply handle without answering.
     DropReply,
+    /// Fail the request (`ReplySender::fail`) with a reason of this many `é`s (two bytes each).
+    Fail(usize),
     /// Exit the process with this code without answering.
     Exit(i32),
     /// Reply `Args` with the worker's command-line arguments (without the program name).
