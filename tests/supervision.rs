@@ -77,3 +77,76 @@ async fn a_job_that_keeps_killing_workers_is_quarantined() {
         Err(Error::WorkerExited(_))
     ));
 }
+
+/// Sends the never-answering `Pause` job that writes `marker` from a task of its own, and
+/// returns it once the job runs on a worker, with that worker's pid.
+async fn running_pause(
+    workers: &std::sync::Arc<support::TestSet>,
+    marker: &std::path::Path,
+) -> (tokio::task::JoinHandle<Result<TestReply, Error>>, u32) {
+    let _ = std::fs::remove_file(marker);
+    let job = TestJob::Pause {
+        marker: marker.to_owned(),
+        ms: u64::MAX,
+    };
+    let call = tokio::spawn({
+        let workers = workers.clone();
+        async move { workers.send(job).await }
+    });
+    (call, support::job_started(marker).await)
+}
+
+// https://github.com/ipc2-rs/ipc2/issues/16 (item 6): a job that twice shared a worker with a
+// poison job was refused as if it were the poison. The calc worker runs 4 jobs at once here.
+#[tokio::test]
+async fn a_job_that_only_shared_a_worker_with_the_crash_is_not_quarantined() {
+    use support::calc::CalcClient;
+    let workers = std::sync::Arc::new(
+        support::calc_builder(1)
+            .env("CALC_WORKER_CONCURRENCY", "4")
+            .max_in_flight_per_worker(4)
+            .memory_limit(1 << 30)
+            .quarantine_after(2)
+            .finish()
+            .await
+            .unwrap(),
+    );
+    let scratch = tempfile::tempdir().unwrap();
+    let marker = scratch.path().join("innocent");
+    let pause = |workers: &std::sync::Arc<support::calc::CalcWorkers>| {
+        let _ = std::fs::remove_file(&marker);
+        let workers = workers.clone();
+        let marker = marker.to_string_lossy().into_owned();
+        tokio::spawn(async move { workers.pause(marker, 3_600_000).await })
+    };
+    for _ in 0..2 {
+        let innocent = pause(&workers);
+        support::job_started(&marker).await;
+        let poison = tokio::time::timeout(HANG_GUARD, workers.hog_memory()).await;
+        assert!(
+            matches!(poison, Ok(Err(Error::WorkerExited(_)))),
+            "{poison:?}"
+        );
+        let innocent = tokio::time::timeout(HANG_GUARD, innocent).await.unwrap();
+        assert!(matches!(innocent.unwrap(), Err(Error::WorkerExited(_))));
+    }
+    // Admitted and running again: it was never blamed.
+    let _again = pause(&workers);
+    support::job_started(&marker).await;
+}
+
+// https://github.com/ipc2-rs/ipc2/issues/16 (item 6): kills from outside were blamed on the job.
+#[tokio::test]
+async fn a_job_whose_worker_is_killed_from_outside_is_not_quarantined() {
+    let workers = std::sync::Arc::new(builder(1).quarantine_after(2).finish().await.unwrap());
+    let scratch = tempfile::tempdir().unwrap();
+    let marker = scratch.path().join("victim");
+    for _ in 0..2 {
+        let (call, pid) = running_pause(&workers, &marker).await;
+        support::sigkill(pid);
+        let outcome = tokio::time::timeout(HANG_GUARD, call).await.unwrap();
+        assert!(matches!(outcome.unwrap(), Err(Error::WorkerExited(_))));
+    }
+    let (_again, pid) = running_pause(&workers, &marker).await;
+    assert!(support::exists(pid), "admitted and running");
+}

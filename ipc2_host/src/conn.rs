@@ -128,6 +128,11 @@ impl Conn {
         self.outbox.send_frame(frame)
     }
 
+    /// How many calls the worker is running (answers it still owes).
+    pub(crate) fn in_flight(&self) -> usize {
+        self.calls.in_flight()
+    }
+
     /// Stops taking new calls but keeps the ones in flight, for a worker being replaced.
     pub(crate) fn retire(&self) {
         self.calls.retire();

@@ -39,8 +39,8 @@ pub(crate) enum Outcome {
     Reply { payload: Bytes, body_at: usize },
     /// The worker failed the request, with its reason.
     Failed(String),
-    /// The worker died first.
-    Exited(Arc<WorkerExit>),
+    /// The worker died first; `alone` if this was the only call it was running.
+    Exited { exit: Arc<WorkerExit>, alone: bool },
     /// The connection was torn down without a report on the worker (the set is going away).
     Gone,
 }
@@ -89,6 +89,11 @@ impl ReplySlots {
     /// Whether new calls are taken.
     pub(crate) fn is_open(&self) -> bool {
         self.phase() == OPEN
+    }
+
+    /// How many calls wait for the worker's answer (abandoned ones included).
+    pub(crate) fn in_flight(&self) -> usize {
+        self.state().unanswered
     }
 
     /// Takes no new call from now on, but still the answers to those in flight.
@@ -242,10 +247,14 @@ impl Unanswered<'_> {
         self.count
     }
 
-    /// Ends each unanswered call with `Outcome::Exited(exit)`.
+    /// Ends each unanswered call with `Outcome::Exited` carrying `exit`.
     pub(crate) fn fail(mut self, exit: &Arc<WorkerExit>) {
         self.failed = true;
-        self.calls.fail_unanswered(|| Outcome::Exited(exit.clone()));
+        let alone = self.count == 1;
+        self.calls.fail_unanswered(|| Outcome::Exited {
+            exit: exit.clone(),
+            alone,
+        });
     }
 }
 

@@ -6,6 +6,13 @@
 //! (told apart by a hash of its encoded bytes), how many times in a row it took a worker down,
 //! and refuses it once that reaches the limit. A run that completes, however it completes,
 //! clears the count.
+//!
+//! A death counts against a job only when the job is the likely culprit ([`Quarantine::blames`]):
+//! it was the only call its worker was running, and the worker died by itself (an exit, or a
+//! signal such as SIGSEGV or SIGABRT), not by a kill from the host (someone else's timeout, a bad
+//! reply, a shutdown) or a kill or termination signal from outside (SIGKILL, SIGTERM, SIGINT,
+//! SIGHUP: an operator, the OOM killer). A run-time timeout with `TimeoutAction::Restart` counts
+//! when the job had its worker to itself.
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -13,7 +20,10 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use ipc2_common::{HEADER_LEN, ToWorker, codec};
 
+use rustix::process::Signal;
+
 use crate::Error;
+use crate::error::{ExitCause, WorkerExit};
 
 /// Jobs remembered at most; past this the memory is cleared rather than grown.
 const MAX_REMEMBERED: usize = 4096;
@@ -52,6 +62,15 @@ impl Quarantine {
             Some(&crashes) if crashes >= self.after => Err(Error::Quarantined { crashes }),
             _ => Ok(()),
         }
+    }
+
+    /// Whether a death reported by `exit` counts against the job that saw it; `alone` if it was
+    /// the only call its worker was running. See the [module docs](self).
+    pub(crate) fn blames(exit: &WorkerExit, alone: bool) -> bool {
+        let killed_from_outside = [Signal::KILL, Signal::TERM, Signal::INT, Signal::HUP]
+            .iter()
+            .any(|signal| exit.signal() == Some(signal.as_raw()));
+        alone && exit.cause == ExitCause::Died && !killed_from_outside
     }
 
     /// Records that the job took its worker down.

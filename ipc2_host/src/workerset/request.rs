@@ -209,8 +209,10 @@ where
             None => {
                 if let Some((_, TimeoutAction::Restart)) = limit {
                     cancel.armed = false;
+                    // A runaway that had its worker to itself is what got the worker killed.
+                    let alone = conn.in_flight() == 1;
                     conn.kill(ExitCause::Timeout);
-                    if let Some((quarantine, key)) = quarantine {
+                    if let Some((quarantine, key)) = quarantine.filter(|_| alone) {
                         quarantine.crashed(key);
                     }
                 }
@@ -219,10 +221,10 @@ where
         };
         if let Some((quarantine, key)) = quarantine {
             match &outcome {
-                // Only a death of the worker's own making counts against the job: not a
-                // shutdown, nor a kill for someone else's timeout or bad reply.
-                Outcome::Exited(exit) if exit.cause == ExitCause::Died => quarantine.crashed(key),
-                Outcome::Exited(_) => {}
+                Outcome::Exited { exit, alone } if Quarantine::blames(exit, *alone) => {
+                    quarantine.crashed(key)
+                }
+                Outcome::Exited { .. } => {}
                 _ => quarantine.survived(key),
             }
         }
@@ -251,7 +253,7 @@ where
                     }
                 }),
             Outcome::Failed(reason) => Err(Error::Remote { reason }),
-            Outcome::Exited(exit) => Err(Error::WorkerExited(exit)),
+            Outcome::Exited { exit, .. } => Err(Error::WorkerExited(exit)),
             Outcome::Gone => Err(Error::Shutdown),
         }
     }
