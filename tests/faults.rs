@@ -53,7 +53,15 @@ async fn worker_killed_mid_job_fails_that_job_and_the_next_100_succeed() {
     for i in 0..100 {
         assert_eq!(add(&workers, i, 1).await.0, i + 1);
     }
-    assert!(eventually(HANG_GUARD, || workers.workers().len() == 2).await);
+    let replaced = || {
+        let now = workers.workers();
+        now.len() == 2 && now.iter().all(|w| w.pid != pid)
+    };
+    assert!(
+        eventually(HANG_GUARD, replaced).await,
+        "worker {pid} was not replaced: {:?}",
+        workers.workers()
+    );
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@ use ipc2_test_support as support;
 use std::time::Duration;
 
 use ipc2::Error;
+use support::HANG_GUARD;
 use support::calc::{CalcClient, CalcWorkers};
 
 #[tokio::test]
@@ -15,7 +16,8 @@ async fn a_worker_over_its_memory_limit_dies_with_a_report_and_is_replaced() {
         .finish()
         .await
         .unwrap();
-    match workers.hog_memory().await {
+    let hogged = tokio::time::timeout(HANG_GUARD, workers.hog_memory()).await;
+    match hogged.expect("the worker died instead of hogging memory for ever") {
         Err(Error::WorkerExited(exit)) => {
             assert_eq!(exit.signal(), Some(6), "{exit}");
             assert!(exit.stderr_tail.contains("memory allocation"), "{exit}");
@@ -32,7 +34,8 @@ async fn a_worker_over_its_cpu_time_limit_dies_of_sigxcpu_and_is_replaced() {
         .finish()
         .await
         .unwrap();
-    match workers.spin().await {
+    let spun = tokio::time::timeout(HANG_GUARD, workers.spin()).await;
+    match spun.expect("the worker died instead of spinning for ever") {
         Err(Error::WorkerExited(exit)) => {
             assert_eq!(exit.signal(), Some(24), "{exit}");
             assert!(exit.to_string().contains("SIGXCPU"), "{exit}");
