@@ -14,6 +14,7 @@ mod combine;
 mod ctxt;
 mod expand;
 mod fallback;
+mod reserved;
 #[cfg(test)]
 mod ui_cases;
 mod valid;

@@ -26,30 +26,7 @@ use syn::{
 use crate::ast::{Method, Service, is_unit};
 use crate::attr::{IDEMPOTENT, IPC2, ON_TIMEOUT, ONEWAY, RETRIES, TIMEOUT, is_ipc2};
 use crate::ctxt::Ctxt;
-
-/// Inherent methods of `WorkerSet` (and of the `Call` trait it implements). A service method with
-/// one of these names would be shadowed by it at every call site.
-const WORKER_SET_METHODS: &[&str] = &[
-    "send",
-    "try_send",
-    "send_timeout",
-    "notify",
-    "broadcast",
-    "shutdown",
-    "with_timeout",
-    "workers",
-    "builder",
-    "stats",
-    "call",
-    "call_oneway",
-    "events",
-    "resize",
-    "restart",
-    "send_to",
-    "send_with",
-    "call_with",
-    "events_dropped",
-];
+use crate::reserved::WORKER_SET_METHODS;
 
 /// Reports the attribute on something that is not a trait.
 pub(crate) fn not_a_trait(cx: &Ctxt, item: &Item) {
