@@ -1,10 +1,12 @@
 //! Generates the service items from a checked [`Service`].
 //!
 //! [`ServiceGenerator`] has one method per generated item, joined by its [`ToTokens`] impl (the
-//! shape of tarpc's `ServiceGenerator`). Every path is absolute (`::core::…`, or the facade path
-//! from `crate = "..."`, default `::ipc2`), so the output does not depend on the user's imports,
-//! a `#![no_implicit_prelude]`, or a local `mod core`. Argument and return types keep the user's
-//! spans, so "`X` is not `Serialize`" errors point at the user's `X`.
+//! shape of tarpc's `ServiceGenerator`). Every path is absolute: `::core::…`, or the facade's
+//! `__private` module (`::ipc2::__private::…`, or under the path from `crate = "..."`), the only
+//! part of the facade generated code names. So the output does not depend on the user's imports,
+//! a `#![no_implicit_prelude]`, a local `mod core`, or how `ipc2_host` lays out its modules.
+//! Generated locals are [`Span::mixed_site`] ([`local`]); argument and return types keep the
+//! user's spans, so "`X` is not `Serialize`" errors point at the user's `X`.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
@@ -32,6 +34,12 @@ pub(crate) fn service(args: TokenStream, input: &Item) -> TokenStream {
         Ok(()) => ServiceGenerator::new(&service).into_token_stream(),
         Err(errors) => fallback::expand(input, errors),
     }
+}
+
+/// A local variable or binding of the generated code. `Span::mixed_site()` makes it invisible to
+/// the user's tokens, and theirs to it, so it cannot clash with an argument of the same name.
+pub(crate) fn local(name: &str) -> Ident {
+    Ident::new(name, Span::mixed_site())
 }
 
 /// Emits the items of one service; see the module docs.
@@ -265,7 +273,7 @@ impl<'a> ServiceGenerator<'a> {
         };
         quote! {
             fn #ident(&self, #params) -> impl ::core::future::Future<
-                Output = ::core::result::Result<#output, #krate::Error>,
+                Output = ::core::result::Result<#output, #krate::__private::Error>,
             > + ::core::marker::Send
         }
     }
@@ -364,6 +372,7 @@ impl<'a> ServiceGenerator<'a> {
         let caller = Ident::new("__Caller", Span::call_site());
         let call = quote!(<#caller as #krate::__private::Call<#request, #response>>);
         let service_name = self.service.name();
+        let (call_local, reply) = (local("call"), local("reply"));
         let methods = self.service.methods.iter().map(|method| {
             let cfgs = &method.cfgs;
             let signature = self.client_signature(method);
@@ -378,11 +387,11 @@ impl<'a> ServiceGenerator<'a> {
                         None => quote!(#call::call(self, #job)),
                     };
                     quote! {
-                        let __ipc2_call = #start;
+                        let #call_local = #start;
                         async move {
-                            match __ipc2_call.await? {
-                                #response::#variant(__ipc2_reply) => {
-                                    ::core::result::Result::Ok(__ipc2_reply)
+                            match #call_local.await? {
+                                #response::#variant(#reply) => {
+                                    ::core::result::Result::Ok(#reply)
                                 }
                                 // Unreachable when the service has a single two-way method.
                                 #[allow(unreachable_patterns)]
@@ -425,7 +434,7 @@ impl<'a> ServiceGenerator<'a> {
         quote! {
             #[doc = #doc]
             #vis type #workers<S = #krate::__private::UnixListener> =
-                #krate::host::workerset::WorkerSet<S, #response, #request>;
+                #krate::__private::WorkerSet<S, #response, #request>;
         }
     }
 
@@ -478,6 +487,7 @@ impl<'a> ServiceGenerator<'a> {
         let trait_ident = &self.service.item.ident;
         let (server, request, response) = (&self.server, &self.request, &self.response);
         let imp = Ident::new("__Impl", Span::call_site());
+        let request_local = local("request");
         let arms = self.service.methods.iter().map(|method| {
             let cfgs = &method.cfgs;
             let pattern = self.request_variant(method);
@@ -523,12 +533,12 @@ impl<'a> ServiceGenerator<'a> {
 
                 fn dispatch(
                     &self,
-                    __ipc2_request: #request,
+                    #request_local: #request,
                 ) -> impl ::core::future::Future<
                     Output = ::core::option::Option<#response>,
                 > + ::core::marker::Send {
                     async move {
-                        match __ipc2_request {
+                        match #request_local {
                             #(#arms)*
                         }
                     }
@@ -624,7 +634,7 @@ mod tests {
         let output = expand_pretty(quote!(crate = "renamed::inner"), calc());
         assert!(!output.contains("::ipc2"), "{output}");
         assert!(output.contains(r#"#[serde(crate = "renamed::inner::__private::serde")]"#));
-        assert!(output.contains("renamed::inner::host::workerset::WorkerSet<"));
+        assert!(output.contains("renamed::inner::__private::WorkerSet<"));
     }
 
     #[test]
