@@ -1,5 +1,5 @@
-//! The macro's own options: `#[ipc2::service(crate = "...")]` on the trait and `#[ipc2(oneway)]`
-//! on its methods.
+//! The macros' own options: `#[ipc2::service(crate = "...")]` on the trait, `#[ipc2(oneway)]`
+//! and the call policy on its methods, and `#[ipc2(crate = "...")]` in `ipc2::combine!`.
 //!
 //! Option names live here as [`Symbol`] constants (as in serde's `internals/symbol.rs`) so a typo
 //! in one comparison cannot silently disable an option. Unknown and repeated options are errors,
@@ -21,7 +21,8 @@ pub(crate) struct Symbol(&'static str);
 
 /// The helper attribute on methods: `#[ipc2(...)]`.
 pub(crate) const IPC2: Symbol = Symbol("ipc2");
-/// The service option naming the facade crate: `#[ipc2::service(crate = "...")]`.
+/// The option naming the facade crate: `#[ipc2::service(crate = "...")]`, and
+/// `ipc2::combine!(#[ipc2(crate = "...")] ...)`.
 pub(crate) const CRATE: Symbol = Symbol("crate");
 /// The method option for fire-and-forget calls: `#[ipc2(oneway)]`.
 pub(crate) const ONEWAY: Symbol = Symbol("oneway");
@@ -129,21 +130,7 @@ impl ServiceOptions {
     /// Parses the attribute's arguments, recording every unknown, repeated or malformed option.
     pub(crate) fn from_args(cx: &Ctxt, args: TokenStream) -> Self {
         let mut krate = Attr::none(cx, CRATE);
-        let parser = syn::meta::parser(|meta| {
-            if meta.path == CRATE {
-                krate.set_opt(&meta.path, crate_path(cx, &meta)?);
-            } else {
-                cx.error_spanned_by(
-                    &meta.path,
-                    format!(
-                        "unknown option `{}`; the only service option is `{CRATE} = \"...\"`",
-                        path_to_string(&meta.path),
-                    ),
-                );
-                skip_value(&meta)?;
-            }
-            Ok(())
-        });
+        let parser = syn::meta::parser(|meta| crate_option(cx, &mut krate, &meta, "service"));
         if let Err(err) = parser.parse2(args) {
             cx.syn_error(err);
         }
@@ -153,6 +140,68 @@ impl ServiceOptions {
                 .map_or_else(default_crate_path, |(_, path)| path),
         }
     }
+}
+
+/// Options of `ipc2::combine!`, given before the set's name:
+/// `ipc2::combine!(#[ipc2(crate = "...")] pub Tools: Calc, Store);`.
+#[derive(Debug)]
+pub(crate) struct CombineOptions {
+    /// Path to the facade crate, `::ipc2` unless overridden by `crate = "..."`.
+    pub(crate) krate: Path,
+}
+
+impl CombineOptions {
+    /// Parses the `#[ipc2(...)]` attributes, recording every other attribute and every unknown,
+    /// repeated or malformed option.
+    pub(crate) fn from_attrs(cx: &Ctxt, attrs: &[Attribute]) -> Self {
+        let mut krate = Attr::none(cx, CRATE);
+        for attr in attrs {
+            if !is_ipc2(attr) {
+                cx.error_spanned_by(
+                    attr,
+                    format!(
+                        "unknown attribute `#[{}]`; `combine!` takes only \
+                         `#[{IPC2}({CRATE} = \"...\")]`",
+                        path_to_string(attr.path()),
+                    ),
+                );
+                continue;
+            }
+            let result =
+                attr.parse_nested_meta(|meta| crate_option(cx, &mut krate, &meta, "`combine!`"));
+            if let Err(err) = result {
+                cx.syn_error(err);
+            }
+        }
+        CombineOptions {
+            krate: krate
+                .get()
+                .map_or_else(default_crate_path, |(_, path)| path),
+        }
+    }
+}
+
+/// Reads one option of a list whose only option is `crate = "..."` (the service's arguments, or
+/// `combine!`'s `#[ipc2(...)]`); `owner` names the list in the error for any other option.
+fn crate_option<'c>(
+    cx: &'c Ctxt,
+    krate: &mut Attr<'c, Path>,
+    meta: &ParseNestedMeta<'_>,
+    owner: &str,
+) -> syn::Result<()> {
+    if meta.path == CRATE {
+        krate.set_opt(&meta.path, crate_path(cx, meta)?);
+    } else {
+        cx.error_spanned_by(
+            &meta.path,
+            format!(
+                "unknown option `{}`; the only {owner} option is `{CRATE} = \"...\"`",
+                path_to_string(&meta.path),
+            ),
+        );
+        skip_value(meta)?;
+    }
+    Ok(())
 }
 
 /// Parses the string of `crate = "..."` as a plain path such as `::ipc2` or `renamed`; `None`

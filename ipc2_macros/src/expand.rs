@@ -5,7 +5,7 @@
 //! `__private` module (`::ipc2::__private::…`, or under the path from `crate = "..."`), the only
 //! part of the facade generated code names. So the output does not depend on the user's imports,
 //! a `#![no_implicit_prelude]`, a local `mod core`, or how `ipc2_host` lays out its modules.
-//! Generated locals are [`Span::mixed_site`] ([`local`]); argument and return types keep the
+//! Generated locals are `Span::mixed_site` (`emit::local`); argument and return types keep the
 //! user's spans, so "`X` is not `Serialize`" errors point at the user's `X`.
 
 use proc_macro2::{Span, TokenStream};
@@ -13,9 +13,10 @@ use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Ident, Item, Path, ReturnType, TraitItem, TypeParamBound};
 
-use crate::ast::{Method, Service};
+use crate::ast::{Method, Service, is_byte_vec};
 use crate::attr::{ServiceOptions, path_to_string};
 use crate::ctxt::Ctxt;
+use crate::emit::{local, serde_derives};
 use crate::{fallback, valid};
 
 /// The whole macro: parse the options and the trait, check them, then generate the service or,
@@ -34,12 +35,6 @@ pub(crate) fn service(args: TokenStream, input: &Item) -> TokenStream {
         Ok(()) => ServiceGenerator::new(&service).into_token_stream(),
         Err(errors) => fallback::expand(input, errors),
     }
-}
-
-/// A local variable or binding of the generated code. `Span::mixed_site()` makes it invisible to
-/// the user's tokens, and theirs to it, so it cannot clash with an argument of the same name.
-pub(crate) fn local(name: &str) -> Ident {
-    Ident::new(name, Span::mixed_site())
 }
 
 /// Emits the items of one service; see the module docs.
@@ -72,14 +67,6 @@ impl<'a> ServiceGenerator<'a> {
             workers: name("Workers"),
             server: name("Server"),
         }
-    }
-
-    /// Methods that get a reply (all but `#[ipc2(oneway)]`).
-    fn two_way(&self) -> impl Iterator<Item = &Method<'a>> {
-        self.service
-            .methods
-            .iter()
-            .filter(|m| m.options.oneway.is_none())
     }
 
     /// "[`Calc::add`]", for docs.
@@ -157,40 +144,11 @@ impl<'a> ServiceGenerator<'a> {
         }
     }
 
-    /// `#[derive(Debug, Serialize, Deserialize)] #[serde(crate = "::ipc2::__private::serde")]`
-    fn serde_attrs(&self) -> TokenStream {
-        let krate = self.krate;
-        let serde_path = format!("{}::__private::serde", path_to_string(krate));
-        quote! {
-            #[derive(
-                ::core::fmt::Debug,
-                #krate::__private::serde::Serialize,
-                #krate::__private::serde::Deserialize,
-            )]
-            #[serde(crate = #serde_path)]
-        }
-    }
-
     /// `#[serde(with = "::ipc2::__private::serde_bytes")]` for a `Vec<u8>`, so byte buffers
     /// cross as one block instead of element by element (about 20 times faster for 1 MiB).
     fn bytes_attr(&self, ty: &syn::Type) -> Option<TokenStream> {
-        let syn::Type::Path(path) = ty else {
-            return None;
-        };
-        let last = path.path.segments.last()?;
-        let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
-            return None;
-        };
-        let is_u8 = |arg: &syn::GenericArgument| matches!(arg, syn::GenericArgument::Type(syn::Type::Path(p)) if p.path.is_ident("u8"));
-        if path.qself.is_some()
-            || last.ident != "Vec"
-            || args.args.len() != 1
-            || !is_u8(&args.args[0])
-        {
-            return None;
-        }
         let with = format!("{}::__private::serde_bytes", path_to_string(self.krate));
-        Some(quote!(#[serde(with = #with)]))
+        is_byte_vec(ty).then(|| quote!(#[serde(with = #with)]))
     }
 
     // Input:  async fn add(&self, a: u32, b: u32) -> u32;  async fn reset(&self);
@@ -202,7 +160,7 @@ impl<'a> ServiceGenerator<'a> {
             "A request to the [`{}`] service: one variant per method, holding its arguments.",
             self.service.name(),
         );
-        let serde = self.serde_attrs();
+        let serde = serde_derives(self.krate);
         let variants = self.service.methods.iter().map(|method| {
             let cfgs = &method.cfgs;
             let variant = &method.variant;
@@ -243,8 +201,8 @@ impl<'a> ServiceGenerator<'a> {
             "A reply from the [`{}`] service: one variant per method that answers.",
             self.service.name(),
         );
-        let serde = self.serde_attrs();
-        let variants = self.two_way().map(|method| {
+        let serde = serde_derives(self.krate);
+        let variants = self.service.two_way().map(|method| {
             let cfgs = &method.cfgs;
             let variant = &method.variant;
             let output = self.output(method);

@@ -12,6 +12,7 @@ mod ast;
 mod attr;
 mod combine;
 mod ctxt;
+mod emit;
 mod expand;
 mod fallback;
 mod reserved;
@@ -125,6 +126,6 @@ pub fn service(args: TokenStream, input: TokenStream) -> TokenStream {
 /// ```
 #[proc_macro]
 pub fn combine(input: TokenStream) -> TokenStream {
-    let combine = parse_macro_input!(input as combine::Combine);
-    combine.expand().into()
+    let input = parse_macro_input!(input as ast::CombineInput);
+    combine::combine(&input).into()
 }
