@@ -1,5 +1,6 @@
-//! Compile tests of `#[ipc2::service]`: every accepted form compiles, and every misuse fails with
-//! the error pinned in its `.stderr` snapshot (regenerate with `TRYBUILD=overwrite`).
+//! Compile tests of `#[ipc2::service]` and `ipc2::combine!`: every accepted form compiles, and
+//! every misuse fails with the error pinned in its `.stderr` snapshot (regenerate with
+//! `TRYBUILD=overwrite`).
 
 #[test]
 fn service_macro_ui() {

@@ -1,19 +1,23 @@
-//! The model of a service trait that the checks and the generator work on.
+//! The models the checks and the generators work on: a `#[ipc2::service]` trait, and the list
+//! given to `ipc2::combine!`.
 //!
 //! Parsing is tolerant on purpose: anything the model cannot express (an associated type, a
-//! tuple pattern, a missing receiver) is kept as the original syn node so `valid.rs` can point an
-//! error at it, instead of stopping at the first surprise. Only option syntax (`#[ipc2(...)]`) is
-//! reported here, because it has to be parsed to build the model at all.
+//! tuple pattern, a missing receiver, a service named twice) is kept as the original syn node so
+//! `valid.rs` can point an error at it, instead of stopping at the first surprise. Only option
+//! syntax (`#[ipc2(...)]`) is reported here, because it has to be parsed to build the model at
+//! all.
 
 use proc_macro2::Span;
 use quote::format_ident;
 use syn::ext::IdentExt;
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
 use syn::{
-    Attribute, FnArg, Ident, ItemTrait, Pat, PatType, Receiver, ReturnType, TraitItem, TraitItemFn,
-    Type,
+    Attribute, FnArg, Ident, ItemTrait, Pat, PatType, Path, Receiver, ReturnType, Token, TraitItem,
+    TraitItemFn, Type, Visibility,
 };
 
-use crate::attr::{self, MethodOptions, ServiceOptions};
+use crate::attr::{self, CombineOptions, MethodOptions, ServiceOptions};
 use crate::ctxt::Ctxt;
 
 /// A trait annotated with `#[ipc2::service]`.
@@ -89,6 +93,11 @@ impl<'a> Service<'a> {
     pub(crate) fn name(&self) -> String {
         self.item.ident.unraw().to_string()
     }
+
+    /// Methods that get a reply (all but `#[ipc2(oneway)]`).
+    pub(crate) fn two_way(&self) -> impl Iterator<Item = &Method<'a>> {
+        self.methods.iter().filter(|m| m.options.oneway.is_none())
+    }
 }
 
 impl<'a> Method<'a> {
@@ -150,6 +159,92 @@ impl<'a> Arg<'a> {
     }
 }
 
+/// The tokens of `ipc2::combine!(#[ipc2(crate = "...")] pub Tools: Calc, store::Store)`, read
+/// without judging them: an empty or repeated list is for `valid.rs` to report.
+#[derive(Debug)]
+pub(crate) struct CombineInput {
+    attrs: Vec<Attribute>,
+    vis: Visibility,
+    name: Ident,
+    colon: Token![:],
+    services: Punctuated<Path, Token![,]>,
+}
+
+impl Parse for CombineInput {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let parse = |input: ParseStream<'_>| -> syn::Result<Self> {
+            Ok(CombineInput {
+                attrs: input.call(Attribute::parse_outer)?,
+                vis: input.parse()?,
+                name: input.parse()?,
+                colon: input.parse()?,
+                services: Punctuated::parse_terminated(input)?,
+            })
+        };
+        parse(input).map_err(|err: syn::Error| {
+            let usage = "write `ipc2::combine!(pub Tools: Calc, Store);`";
+            syn::Error::new(err.span(), format!("{err}; {usage}"))
+        })
+    }
+}
+
+/// The services combined on one worker set by `ipc2::combine!`.
+#[derive(Debug)]
+pub(crate) struct Combine<'a> {
+    /// Options from `#[ipc2(...)]`.
+    pub(crate) options: CombineOptions,
+    /// The set's visibility, given to every generated item.
+    pub(crate) vis: &'a Visibility,
+    /// The set's name: `Tools` generates `ToolsRequest`, `ToolsWorkers`, ...
+    pub(crate) name: &'a Ident,
+    /// `Tools:`, where an error about the whole list points.
+    pub(crate) colon: &'a Token![:],
+    /// The services, in the order named.
+    pub(crate) services: Vec<CombinedService<'a>>,
+}
+
+/// One service of a [`Combine`], named by the path of its trait.
+#[derive(Debug)]
+pub(crate) struct CombinedService<'a> {
+    /// `store::Store`; its `StoreRequest`, `StoreResponse` live next to it.
+    pub(crate) path: &'a Path,
+    /// `Store`: the last segment, which names the service's variants.
+    pub(crate) ident: &'a Ident,
+}
+
+impl<'a> Combine<'a> {
+    /// Builds the model of `input`, recording option errors in `cx`.
+    pub(crate) fn from_syn(cx: &Ctxt, input: &'a CombineInput) -> Self {
+        Combine {
+            options: CombineOptions::from_attrs(cx, &input.attrs),
+            vis: &input.vis,
+            name: &input.name,
+            colon: &input.colon,
+            services: input
+                .services
+                .iter()
+                .filter_map(|path| {
+                    // A parsed path has at least one segment.
+                    let ident = &path.segments.last()?.ident;
+                    Some(CombinedService { path, ident })
+                })
+                .collect(),
+        }
+    }
+}
+
+impl CombinedService<'_> {
+    /// The path of the service's generated item `suffix`: `store::StoreRequest` for `Request`,
+    /// spanned like the user's `Store` so an unknown service is reported there.
+    pub(crate) fn sibling(&self, suffix: &str) -> Path {
+        let mut path = self.path.clone();
+        if let Some(last) = path.segments.last_mut() {
+            last.ident = format_ident!("{}{suffix}", self.ident, span = self.ident.span());
+        }
+        path
+    }
+}
+
 /// Whether `ty` is `()`, possibly parenthesized.
 pub(crate) fn is_unit(ty: &Type) -> bool {
     match ty {
@@ -158,6 +253,21 @@ pub(crate) fn is_unit(ty: &Type) -> bool {
         Type::Group(group) => is_unit(&group.elem),
         _ => false,
     }
+}
+
+/// Whether `ty` is `Vec<u8>`, which crosses as one block of bytes rather than element by element.
+pub(crate) fn is_byte_vec(ty: &Type) -> bool {
+    let Type::Path(path) = ty else {
+        return false;
+    };
+    let Some(last) = path.path.segments.last() else {
+        return false;
+    };
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return false;
+    };
+    let is_u8 = |arg: &syn::GenericArgument| matches!(arg, syn::GenericArgument::Type(Type::Path(p)) if p.path.is_ident("u8"));
+    path.qself.is_none() && last.ident == "Vec" && args.args.len() == 1 && is_u8(&args.args[0])
 }
 
 /// The variant name for a method: `get_user` becomes `GetUser`, spanned like the method name.

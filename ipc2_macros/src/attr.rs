@@ -1,5 +1,5 @@
-//! The macro's own options: `#[ipc2::service(crate = "...")]` on the trait and `#[ipc2(oneway)]`
-//! on its methods.
+//! The macros' own options: `#[ipc2::service(crate = "...")]` on the trait, `#[ipc2(oneway)]`
+//! and the call policy on its methods, and `#[ipc2(crate = "...")]` in `ipc2::combine!`.
 //!
 //! Option names live here as [`Symbol`] constants (as in serde's `internals/symbol.rs`) so a typo
 //! in one comparison cannot silently disable an option. Unknown and repeated options are errors,
@@ -21,7 +21,8 @@ pub(crate) struct Symbol(&'static str);
 
 /// The helper attribute on methods: `#[ipc2(...)]`.
 pub(crate) const IPC2: Symbol = Symbol("ipc2");
-/// The service option naming the facade crate: `#[ipc2::service(crate = "...")]`.
+/// The option naming the facade crate: `#[ipc2::service(crate = "...")]`, and
+/// `ipc2::combine!(#[ipc2(crate = "...")] ...)`.
 pub(crate) const CRATE: Symbol = Symbol("crate");
 /// The method option for fire-and-forget calls: `#[ipc2(oneway)]`.
 pub(crate) const ONEWAY: Symbol = Symbol("oneway");
@@ -72,6 +73,52 @@ fn default_crate_path() -> Path {
     syn::parse_quote!(::ipc2)
 }
 
+/// One option's value and the path it was given with, built up while parsing; a second
+/// occurrence is reported here, once for every option (serde's `internals/attr.rs` `Attr`).
+struct Attr<'c, T> {
+    cx: &'c Ctxt,
+    name: Symbol,
+    value: Option<(Path, T)>,
+}
+
+impl<'c, T> Attr<'c, T> {
+    fn none(cx: &'c Ctxt, name: Symbol) -> Self {
+        Attr {
+            cx,
+            name,
+            value: None,
+        }
+    }
+
+    /// Keeps `value`, given as `path`, unless the option was already given.
+    fn set(&mut self, path: &Path, value: T) {
+        if self.value.is_some() {
+            let msg = format!("duplicate option `{}`; give it once", self.name);
+            self.cx.error_spanned_by(path, msg);
+        } else {
+            self.value = Some((path.clone(), value));
+        }
+    }
+
+    /// [`Attr::set`] for a value that parsed; `None` is an error already reported.
+    fn set_opt(&mut self, path: &Path, value: Option<T>) {
+        if let Some(value) = value {
+            self.set(path, value);
+        }
+    }
+
+    fn get(self) -> Option<(Path, T)> {
+        self.value
+    }
+}
+
+impl Attr<'_, ()> {
+    /// The path of a flag option such as `oneway`, when it was given.
+    fn get_flag(self) -> Option<Path> {
+        self.value.map(|(path, ())| path)
+    }
+}
+
 /// Options of `#[ipc2::service(...)]`.
 #[derive(Debug)]
 pub(crate) struct ServiceOptions {
@@ -82,53 +129,104 @@ pub(crate) struct ServiceOptions {
 impl ServiceOptions {
     /// Parses the attribute's arguments, recording every unknown, repeated or malformed option.
     pub(crate) fn from_args(cx: &Ctxt, args: TokenStream) -> Self {
-        let mut krate = None;
-        let parser = syn::meta::parser(|meta| {
-            if meta.path == CRATE {
-                let lit: LitStr = meta.value()?.parse()?;
-                match parse_crate_path(&lit) {
-                    Ok(_) if krate.is_some() => cx.error_spanned_by(
-                        &meta.path,
-                        format!("duplicate option `{CRATE}`; give it once"),
-                    ),
-                    Ok(path) => krate = Some(path),
-                    Err(err) => cx.syn_error(err),
-                }
-            } else {
-                cx.error_spanned_by(
-                    &meta.path,
-                    format!(
-                        "unknown option `{}`; the only service option is `{CRATE} = \"...\"`",
-                        path_to_string(&meta.path),
-                    ),
-                );
-                skip_value(&meta)?;
-            }
-            Ok(())
-        });
+        let mut krate = Attr::none(cx, CRATE);
+        let parser = syn::meta::parser(|meta| crate_option(cx, &mut krate, &meta, "service"));
         if let Err(err) = parser.parse2(args) {
             cx.syn_error(err);
         }
         ServiceOptions {
-            krate: krate.unwrap_or_else(default_crate_path),
+            krate: krate
+                .get()
+                .map_or_else(default_crate_path, |(_, path)| path),
         }
     }
 }
 
-/// Parses the string of `crate = "..."` as a plain path such as `::ipc2` or `renamed`.
-fn parse_crate_path(lit: &LitStr) -> syn::Result<Path> {
-    let path: Path = lit.parse()?;
+/// Options of `ipc2::combine!`, given before the set's name:
+/// `ipc2::combine!(#[ipc2(crate = "...")] pub Tools: Calc, Store);`.
+#[derive(Debug)]
+pub(crate) struct CombineOptions {
+    /// Path to the facade crate, `::ipc2` unless overridden by `crate = "..."`.
+    pub(crate) krate: Path,
+}
+
+impl CombineOptions {
+    /// Parses the `#[ipc2(...)]` attributes, recording every other attribute and every unknown,
+    /// repeated or malformed option.
+    pub(crate) fn from_attrs(cx: &Ctxt, attrs: &[Attribute]) -> Self {
+        let mut krate = Attr::none(cx, CRATE);
+        for attr in attrs {
+            if !is_ipc2(attr) {
+                cx.error_spanned_by(
+                    attr,
+                    format!(
+                        "unknown attribute `#[{}]`; `combine!` takes only \
+                         `#[{IPC2}({CRATE} = \"...\")]`",
+                        path_to_string(attr.path()),
+                    ),
+                );
+                continue;
+            }
+            let result =
+                attr.parse_nested_meta(|meta| crate_option(cx, &mut krate, &meta, "`combine!`"));
+            if let Err(err) = result {
+                cx.syn_error(err);
+            }
+        }
+        CombineOptions {
+            krate: krate
+                .get()
+                .map_or_else(default_crate_path, |(_, path)| path),
+        }
+    }
+}
+
+/// Reads one option of a list whose only option is `crate = "..."` (the service's arguments, or
+/// `combine!`'s `#[ipc2(...)]`); `owner` names the list in the error for any other option.
+fn crate_option<'c>(
+    cx: &'c Ctxt,
+    krate: &mut Attr<'c, Path>,
+    meta: &ParseNestedMeta<'_>,
+    owner: &str,
+) -> syn::Result<()> {
+    if meta.path == CRATE {
+        krate.set_opt(&meta.path, crate_path(cx, meta)?);
+    } else {
+        cx.error_spanned_by(
+            &meta.path,
+            format!(
+                "unknown option `{}`; the only {owner} option is `{CRATE} = \"...\"`",
+                path_to_string(&meta.path),
+            ),
+        );
+        skip_value(meta)?;
+    }
+    Ok(())
+}
+
+/// Parses the string of `crate = "..."` as a plain path such as `::ipc2` or `renamed`; `None`
+/// once the error is recorded.
+fn crate_path(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<Path>> {
+    let lit: LitStr = meta.value()?.parse()?;
+    let path: Path = match lit.parse() {
+        Ok(path) => path,
+        Err(err) => {
+            cx.syn_error(err);
+            return Ok(None);
+        }
+    };
     if let Some(segment) = path
         .segments
         .iter()
         .find(|segment| !matches!(segment.arguments, PathArguments::None))
     {
-        return Err(syn::Error::new_spanned(
+        cx.error_spanned_by(
             segment,
             "`crate` takes a plain path such as \"::ipc2\", without generic arguments",
-        ));
+        );
+        return Ok(None);
     }
-    Ok(path)
+    Ok(Some(path))
 }
 
 /// Options of the `#[ipc2(...)]` attributes of one method. Each keeps the option's path for
@@ -150,85 +248,30 @@ pub(crate) struct MethodOptions {
 impl MethodOptions {
     /// Parses every `#[ipc2(...)]` attribute in `attrs`, recording unknown or repeated options.
     pub(crate) fn from_attrs(cx: &Ctxt, attrs: &[Attribute]) -> Self {
-        let mut options = MethodOptions::default();
+        let mut oneway = Attr::none(cx, ONEWAY);
+        let mut timeout = Attr::none(cx, TIMEOUT);
+        let mut on_timeout = Attr::none(cx, ON_TIMEOUT);
+        let mut idempotent = Attr::none(cx, IDEMPOTENT);
+        let mut retries = Attr::none(cx, RETRIES);
         for attr in attrs.iter().filter(|attr| is_ipc2(attr)) {
             let result = attr.parse_nested_meta(|meta| {
-                let path = meta.path.clone();
-                let duplicate = |given: bool| {
-                    if given {
-                        cx.error_spanned_by(&path, format!("duplicate option `{}`; give it once", path_to_string(&path)));
-                    }
-                    given
-                };
-                if meta.path == ONEWAY || meta.path == IDEMPOTENT {
-                    let slot = if meta.path == ONEWAY {
-                        &mut options.oneway
-                    } else {
-                        &mut options.idempotent
-                    };
-                    if meta.input.peek(Token![=]) || meta.input.peek(syn::token::Paren) {
-                        let word = path_to_string(&meta.path);
-                        cx.error_spanned_by(
-                            &meta.path,
-                            format!("`{word}` takes no value; write `#[{IPC2}({word})]`"),
-                        );
-                        skip_value(&meta)?;
-                    } else if !duplicate(slot.is_some()) {
-                        *slot = Some(path);
-                    }
-                } else if meta.path == TIMEOUT {
-                    let lit: LitStr = meta.value()?.parse()?;
-                    match parse_duration_ms(&lit.value()) {
-                        None => cx.error_spanned_by(
-                            &lit,
-                            format!("`{TIMEOUT}` takes a duration such as \"250ms\", \"5s\" or \"2m\""),
-                        ),
-                        Some(ms) => {
-                            if !duplicate(options.timeout.is_some()) {
-                                options.timeout = Some((path, ms));
-                            }
-                        }
-                    }
-                } else if meta.path == ON_TIMEOUT {
-                    let lit: LitStr = meta.value()?.parse()?;
-                    let restart = match lit.value().as_str() {
-                        "restart" => Some(true),
-                        "error" => Some(false),
-                        _ => None,
-                    };
-                    match restart {
-                        None => cx.error_spanned_by(
-                            &lit,
-                            format!(
-                                "`{ON_TIMEOUT}` is \"restart\" (kill the worker and start a fresh one) \
-                                 or \"error\" (only fail the call)"
-                            ),
-                        ),
-                        Some(restart) => {
-                            if !duplicate(options.on_timeout.is_some()) {
-                                options.on_timeout = Some((path, restart));
-                            }
-                        }
-                    }
-                } else if meta.path == RETRIES {
-                    let lit: syn::LitInt = meta.value()?.parse()?;
-                    match lit.base10_parse::<u32>() {
-                        Err(_) => cx.error_spanned_by(
-                            &lit,
-                            format!("`{RETRIES}` takes a whole number of retries, such as `{RETRIES} = 2`"),
-                        ),
-                        Ok(n) => {
-                            if !duplicate(options.retries.is_some()) {
-                                options.retries = Some((path, n));
-                            }
-                        }
-                    }
+                let path = &meta.path;
+                if *path == ONEWAY {
+                    oneway.set_opt(path, flag(cx, &meta)?);
+                } else if *path == IDEMPOTENT {
+                    idempotent.set_opt(path, flag(cx, &meta)?);
+                } else if *path == TIMEOUT {
+                    timeout.set_opt(path, duration(cx, &meta)?);
+                } else if *path == ON_TIMEOUT {
+                    on_timeout.set_opt(path, timeout_action(cx, &meta)?);
+                } else if *path == RETRIES {
+                    retries.set_opt(path, retry_count(cx, &meta)?);
                 } else {
                     cx.error_spanned_by(
-                        &meta.path,
+                        path,
                         format!(
                             "unknown option `{}`; method options are {METHOD_OPTIONS}",
-                            path_to_string(&meta.path),
+                            path_to_string(path),
                         ),
                     );
                     skip_value(&meta)?;
@@ -239,8 +282,77 @@ impl MethodOptions {
                 cx.syn_error(err);
             }
         }
-        options
+        MethodOptions {
+            oneway: oneway.get_flag(),
+            timeout: timeout.get(),
+            on_timeout: on_timeout.get(),
+            idempotent: idempotent.get_flag(),
+            retries: retries.get(),
+        }
     }
+}
+
+// Each option's value parser returns `Ok(None)` for a value it has reported as wrong, so the
+// caller goes on to the next option, and `Err` only when the syntax is too broken to go on.
+
+/// A flag option (`oneway`, `idempotent`): no value.
+fn flag(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<()>> {
+    if meta.input.peek(Token![=]) || meta.input.peek(syn::token::Paren) {
+        let word = path_to_string(&meta.path);
+        cx.error_spanned_by(
+            &meta.path,
+            format!("`{word}` takes no value; write `#[{IPC2}({word})]`"),
+        );
+        skip_value(meta)?;
+        return Ok(None);
+    }
+    Ok(Some(()))
+}
+
+/// `timeout = "5s"`, in milliseconds.
+fn duration(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<u64>> {
+    let lit: LitStr = meta.value()?.parse()?;
+    let ms = parse_duration_ms(&lit.value());
+    if ms.is_none() {
+        cx.error_spanned_by(
+            &lit,
+            format!("`{TIMEOUT}` takes a duration such as \"250ms\", \"5s\" or \"2m\""),
+        );
+    }
+    Ok(ms)
+}
+
+/// `on_timeout = "restart"` (true) or `"error"` (false).
+fn timeout_action(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<bool>> {
+    let lit: LitStr = meta.value()?.parse()?;
+    let restart = match lit.value().as_str() {
+        "restart" => Some(true),
+        "error" => Some(false),
+        _ => None,
+    };
+    if restart.is_none() {
+        cx.error_spanned_by(
+            &lit,
+            format!(
+                "`{ON_TIMEOUT}` is \"restart\" (kill the worker and start a fresh one) \
+                 or \"error\" (only fail the call)"
+            ),
+        );
+    }
+    Ok(restart)
+}
+
+/// `retries = N`.
+fn retry_count(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<u32>> {
+    let lit: syn::LitInt = meta.value()?.parse()?;
+    let count = lit.base10_parse::<u32>().ok();
+    if count.is_none() {
+        cx.error_spanned_by(
+            &lit,
+            format!("`{RETRIES}` takes a whole number of retries, such as `{RETRIES} = 2`"),
+        );
+    }
+    Ok(count)
 }
 
 /// Parses `"250ms"`, `"5s"` or `"2m"` into milliseconds; `None` for anything else, or zero.
@@ -366,6 +478,43 @@ mod tests {
         assert_eq!(options.on_timeout.map(|t| t.1), Some(true));
         assert!(options.idempotent.is_some());
         assert_eq!(options.retries.map(|r| r.1), Some(3));
+    }
+
+    #[test]
+    fn method_options_given_twice_report_each_repeat_and_keep_the_first() {
+        let attrs: Vec<Attribute> = vec![
+            syn::parse_quote!(#[ipc2(timeout = "1s", on_timeout = "error", idempotent, retries = 1)]),
+            syn::parse_quote!(#[ipc2(timeout = "2s", on_timeout = "restart", idempotent, retries = 2)]),
+        ];
+        let cx = Ctxt::new();
+        let options = MethodOptions::from_attrs(&cx, &attrs);
+        assert_eq!(
+            errors(cx),
+            [
+                "duplicate option `timeout`; give it once",
+                "duplicate option `on_timeout`; give it once",
+                "duplicate option `idempotent`; give it once",
+                "duplicate option `retries`; give it once",
+            ]
+        );
+        assert_eq!(options.timeout.map(|t| t.1), Some(1000));
+        assert_eq!(options.on_timeout.map(|t| t.1), Some(false));
+        assert_eq!(options.retries.map(|r| r.1), Some(1));
+    }
+
+    #[test]
+    fn a_repeat_with_a_bad_value_reports_the_value_not_the_repeat() {
+        let attrs: Vec<Attribute> =
+            vec![syn::parse_quote!(#[ipc2(oneway, oneway = 1, timeout = "1s", timeout = "x")])];
+        let cx = Ctxt::new();
+        MethodOptions::from_attrs(&cx, &attrs);
+        assert_eq!(
+            errors(cx),
+            [
+                "`oneway` takes no value; write `#[ipc2(oneway)]`",
+                "`timeout` takes a duration such as \"250ms\", \"5s\" or \"2m\"",
+            ]
+        );
     }
 
     #[test]

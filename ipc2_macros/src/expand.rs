@@ -1,19 +1,22 @@
 //! Generates the service items from a checked [`Service`].
 //!
 //! [`ServiceGenerator`] has one method per generated item, joined by its [`ToTokens`] impl (the
-//! shape of tarpc's `ServiceGenerator`). Every path is absolute (`::core::…`, or the facade path
-//! from `crate = "..."`, default `::ipc2`), so the output does not depend on the user's imports,
-//! a `#![no_implicit_prelude]`, or a local `mod core`. Argument and return types keep the user's
-//! spans, so "`X` is not `Serialize`" errors point at the user's `X`.
+//! shape of tarpc's `ServiceGenerator`). Every path is absolute: `::core::…`, or the facade's
+//! `__private` module (`::ipc2::__private::…`, or under the path from `crate = "..."`), the only
+//! part of the facade generated code names. So the output does not depend on the user's imports,
+//! a `#![no_implicit_prelude]`, a local `mod core`, or how `ipc2_host` lays out its modules.
+//! Generated locals are `Span::mixed_site` (`emit::local`); argument and return types keep the
+//! user's spans, so "`X` is not `Serialize`" errors point at the user's `X`.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Ident, Item, Path, ReturnType, TraitItem, TypeParamBound};
 
-use crate::ast::{Method, Service};
+use crate::ast::{Method, Service, is_byte_vec};
 use crate::attr::{ServiceOptions, path_to_string};
 use crate::ctxt::Ctxt;
+use crate::emit::{local, serde_derives};
 use crate::{fallback, valid};
 
 /// The whole macro: parse the options and the trait, check them, then generate the service or,
@@ -64,14 +67,6 @@ impl<'a> ServiceGenerator<'a> {
             workers: name("Workers"),
             server: name("Server"),
         }
-    }
-
-    /// Methods that get a reply (all but `#[ipc2(oneway)]`).
-    fn two_way(&self) -> impl Iterator<Item = &Method<'a>> {
-        self.service
-            .methods
-            .iter()
-            .filter(|m| m.options.oneway.is_none())
     }
 
     /// The intra-doc link to a method (`Calc::add` in brackets), for generated docs.
@@ -149,40 +144,11 @@ impl<'a> ServiceGenerator<'a> {
         }
     }
 
-    /// `#[derive(Debug, Serialize, Deserialize)] #[serde(crate = "::ipc2::__private::serde")]`
-    fn serde_attrs(&self) -> TokenStream {
-        let krate = self.krate;
-        let serde_path = format!("{}::__private::serde", path_to_string(krate));
-        quote! {
-            #[derive(
-                ::core::fmt::Debug,
-                #krate::__private::serde::Serialize,
-                #krate::__private::serde::Deserialize,
-            )]
-            #[serde(crate = #serde_path)]
-        }
-    }
-
     /// `#[serde(with = "::ipc2::__private::serde_bytes")]` for a `Vec<u8>`, so byte buffers
     /// cross as one block instead of element by element (about 20 times faster for 1 MiB).
     fn bytes_attr(&self, ty: &syn::Type) -> Option<TokenStream> {
-        let syn::Type::Path(path) = ty else {
-            return None;
-        };
-        let last = path.path.segments.last()?;
-        let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
-            return None;
-        };
-        let is_u8 = |arg: &syn::GenericArgument| matches!(arg, syn::GenericArgument::Type(syn::Type::Path(p)) if p.path.is_ident("u8"));
-        if path.qself.is_some()
-            || last.ident != "Vec"
-            || args.args.len() != 1
-            || !is_u8(&args.args[0])
-        {
-            return None;
-        }
         let with = format!("{}::__private::serde_bytes", path_to_string(self.krate));
-        Some(quote!(#[serde(with = #with)]))
+        is_byte_vec(ty).then(|| quote!(#[serde(with = #with)]))
     }
 
     // Input:  async fn add(&self, a: u32, b: u32) -> u32;  async fn reset(&self);
@@ -194,7 +160,7 @@ impl<'a> ServiceGenerator<'a> {
             "A request to the [`{}`] service: one variant per method, holding its arguments.",
             self.service.name(),
         );
-        let serde = self.serde_attrs();
+        let serde = serde_derives(self.krate);
         let variants = self.service.methods.iter().map(|method| {
             let cfgs = &method.cfgs;
             let variant = &method.variant;
@@ -235,8 +201,8 @@ impl<'a> ServiceGenerator<'a> {
             "A reply from the [`{}`] service: one variant per method that answers.",
             self.service.name(),
         );
-        let serde = self.serde_attrs();
-        let variants = self.two_way().map(|method| {
+        let serde = serde_derives(self.krate);
+        let variants = self.service.two_way().map(|method| {
             let cfgs = &method.cfgs;
             let variant = &method.variant;
             let output = self.output(method);
@@ -265,7 +231,7 @@ impl<'a> ServiceGenerator<'a> {
         };
         quote! {
             fn #ident(&self, #params) -> impl ::core::future::Future<
-                Output = ::core::result::Result<#output, #krate::Error>,
+                Output = ::core::result::Result<#output, #krate::__private::Error>,
             > + ::core::marker::Send
         }
     }
@@ -364,6 +330,7 @@ impl<'a> ServiceGenerator<'a> {
         let caller = Ident::new("__Caller", Span::call_site());
         let call = quote!(<#caller as #krate::__private::Call<#request, #response>>);
         let service_name = self.service.name();
+        let (call_local, reply) = (local("call"), local("reply"));
         let methods = self.service.methods.iter().map(|method| {
             let cfgs = &method.cfgs;
             let signature = self.client_signature(method);
@@ -378,11 +345,11 @@ impl<'a> ServiceGenerator<'a> {
                         None => quote!(#call::call(self, #job)),
                     };
                     quote! {
-                        let __ipc2_call = #start;
+                        let #call_local = #start;
                         async move {
-                            match __ipc2_call.await? {
-                                #response::#variant(__ipc2_reply) => {
-                                    ::core::result::Result::Ok(__ipc2_reply)
+                            match #call_local.await? {
+                                #response::#variant(#reply) => {
+                                    ::core::result::Result::Ok(#reply)
                                 }
                                 // Unreachable when the service has a single two-way method.
                                 #[allow(unreachable_patterns)]
@@ -425,7 +392,7 @@ impl<'a> ServiceGenerator<'a> {
         quote! {
             #[doc = #doc]
             #vis type #workers<S = #krate::__private::UnixListener> =
-                #krate::host::workerset::WorkerSet<S, #response, #request>;
+                #krate::__private::WorkerSet<S, #response, #request>;
         }
     }
 
@@ -478,6 +445,7 @@ impl<'a> ServiceGenerator<'a> {
         let trait_ident = &self.service.item.ident;
         let (server, request, response) = (&self.server, &self.request, &self.response);
         let imp = Ident::new("__Impl", Span::call_site());
+        let request_local = local("request");
         let arms = self.service.methods.iter().map(|method| {
             let cfgs = &method.cfgs;
             let pattern = self.request_variant(method);
@@ -523,12 +491,12 @@ impl<'a> ServiceGenerator<'a> {
 
                 fn dispatch(
                     &self,
-                    __ipc2_request: #request,
+                    #request_local: #request,
                 ) -> impl ::core::future::Future<
                     Output = ::core::option::Option<#response>,
                 > + ::core::marker::Send {
                     async move {
-                        match __ipc2_request {
+                        match #request_local {
                             #(#arms)*
                         }
                     }
@@ -624,7 +592,7 @@ mod tests {
         let output = expand_pretty(quote!(crate = "renamed::inner"), calc());
         assert!(!output.contains("::ipc2"), "{output}");
         assert!(output.contains(r#"#[serde(crate = "renamed::inner::__private::serde")]"#));
-        assert!(output.contains("renamed::inner::host::workerset::WorkerSet<"));
+        assert!(output.contains("renamed::inner::__private::WorkerSet<"));
     }
 
     #[test]

@@ -1,9 +1,17 @@
-//! What the macro emits when the service has errors: the user's trait, plus the errors.
+//! What the macros emit when their input has errors, so the user sees our messages instead of a
+//! cascade of "cannot find ..." errors (the approach of thiserror's `fallback.rs`).
 //!
-//! Emitting the trait keeps every other use of it (impls, calls) resolving, so the user sees our
-//! messages instead of a cascade of "cannot find trait `Calc`" (the approach of thiserror's
-//! `fallback.rs`). The trait is emitted as written minus the syntax only this macro understands
-//! (`#[ipc2(...)]`, `mut` on argument patterns), which would produce errors of their own.
+//! `#[ipc2::service]` emits the user's trait, plus the errors. Emitting the trait keeps every
+//! other use of it (impls, calls) resolving. It is emitted as written minus the syntax only this
+//! macro understands (`#[ipc2(...)]`, `mut` on argument patterns), which would produce errors of
+//! their own.
+//!
+//! `ipc2::combine!` declares nothing the user wrote, so it emits the set generated for the
+//! services that passed their checks (each once; none for an empty list), plus the errors: uses
+//! of `ToolsWorkers`, `ToolsServer` and the services' clients then still resolve. An unusable
+//! `crate = "..."` falls back to `::ipc2`. A set named like one of its services gets no items,
+//! since they would clash with that service's; input that does not parse at all gets only syn's
+//! error, since the set's name is not known.
 
 use proc_macro2::TokenStream;
 use quote::{ToTokens, quote};
@@ -28,6 +36,13 @@ pub(crate) fn expand(input: &Item, errors: syn::Error) -> TokenStream {
     };
     let errors = errors.into_compile_error();
     quote!(#item #errors)
+}
+
+/// The set generated from what passed the checks, if anything could be, followed by one
+/// `compile_error!` per error.
+pub(crate) fn combine(items: Option<TokenStream>, errors: syn::Error) -> TokenStream {
+    let errors = errors.into_compile_error();
+    quote!(#items #errors)
 }
 
 /// Removes what is valid only under the macro, or what rustc would reject a second time after

@@ -9,8 +9,10 @@ mod ast;
 mod attr;
 mod combine;
 mod ctxt;
+mod emit;
 mod expand;
 mod fallback;
+mod reserved;
 #[cfg(test)]
 mod ui_cases;
 mod valid;
@@ -121,6 +123,6 @@ pub fn service(args: TokenStream, input: TokenStream) -> TokenStream {
 /// ```
 #[proc_macro]
 pub fn combine(input: TokenStream) -> TokenStream {
-    let combine = parse_macro_input!(input as combine::Combine);
-    combine.expand().into()
+    let input = parse_macro_input!(input as ast::CombineInput);
+    combine::combine(&input).into()
 }

@@ -1,4 +1,4 @@
-//! Runs the macro over the workspace's trybuild cases in `ui-tests/`.
+//! Runs the macros over the workspace's trybuild cases in `ui-tests/`.
 //!
 //! Those cases compile against the real `ipc2` facade from the root package, which this crate
 //! cannot depend on; this test catches, without the facade, a `fail` case that stopped failing
@@ -7,6 +7,8 @@
 use proc_macro2::TokenStream;
 use syn::Item;
 
+use crate::ast::CombineInput;
+use crate::combine::combine;
 use crate::expand::service;
 
 /// `compile_error!` messages in an expansion.
@@ -23,14 +25,31 @@ fn errors_in(output: TokenStream) -> Vec<String> {
         .collect()
 }
 
-/// Expands every `#[...service(...)]` item of a ui-test file, recursing into inline modules.
+/// Expands every `#[...service(...)]` item and `...combine!(...)` of a ui-test file, recursing
+/// into inline modules.
 fn expand_ui_file(items: &[Item], out: &mut Vec<String>) {
     for item in items {
-        if let Item::Mod(module) = item {
-            if let Some((_, items)) = &module.content {
-                expand_ui_file(items, out);
+        match item {
+            Item::Mod(module) => {
+                if let Some((_, items)) = &module.content {
+                    expand_ui_file(items, out);
+                }
+                continue;
             }
-            continue;
+            Item::Macro(m)
+                if m.mac
+                    .path
+                    .segments
+                    .last()
+                    .is_some_and(|s| s.ident == "combine") =>
+            {
+                match syn::parse2::<CombineInput>(m.mac.tokens.clone()) {
+                    Ok(input) => out.extend(errors_in(combine(&input))),
+                    Err(err) => out.push(err.to_string()),
+                }
+                continue;
+            }
+            _ => {}
         }
         let mut item = item.clone();
         let attrs = match &mut item {

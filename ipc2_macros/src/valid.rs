@@ -12,6 +12,10 @@
 //!   never run through the service;
 //! - the trait only declares methods: the worker side implements them in an `impl`.
 //!
+//! For `ipc2::combine!`, each service becomes a variant named after it and is found through the
+//! sibling items its macro generated (`CalcRequest` next to `Calc`), so the services need
+//! distinct names, no generic arguments, and none may share the set's name.
+//!
 //! All checks run to the end and report into one [`Ctxt`], so one compile shows every problem.
 
 use std::collections::BTreeMap;
@@ -23,33 +27,12 @@ use syn::{
     TypePath,
 };
 
-use crate::ast::{Method, Service, is_unit};
-use crate::attr::{IDEMPOTENT, IPC2, ON_TIMEOUT, ONEWAY, RETRIES, TIMEOUT, is_ipc2};
+use crate::ast::{Combine, CombinedService, Method, Service, is_unit};
+use crate::attr::{
+    IDEMPOTENT, IPC2, ON_TIMEOUT, ONEWAY, RETRIES, TIMEOUT, is_ipc2, path_to_string,
+};
 use crate::ctxt::Ctxt;
-
-/// Inherent methods of `WorkerSet` (and of the `Call` trait it implements). A service method with
-/// one of these names would be shadowed by it at every call site.
-const WORKER_SET_METHODS: &[&str] = &[
-    "send",
-    "try_send",
-    "send_timeout",
-    "notify",
-    "broadcast",
-    "shutdown",
-    "with_timeout",
-    "workers",
-    "builder",
-    "stats",
-    "call",
-    "call_oneway",
-    "events",
-    "resize",
-    "restart",
-    "send_to",
-    "send_with",
-    "call_with",
-    "events_dropped",
-];
+use crate::reserved::WORKER_SET_METHODS;
 
 /// Reports the attribute on something that is not a trait.
 pub(crate) fn not_a_trait(cx: &Ctxt, item: &Item) {
@@ -412,7 +395,7 @@ fn check_policy(cx: &Ctxt, method: &Method<'_>) {
                 path,
                 format!(
                     "`{}` does not apply to `#[{IPC2}({ONEWAY})]` methods, which nobody waits for",
-                    crate::attr::path_to_string(path)
+                    path_to_string(path)
                 ),
             );
         }
@@ -432,6 +415,66 @@ fn check_policy(cx: &Ctxt, method: &Method<'_>) {
             ),
         );
     }
+}
+
+/// Runs every check on a `combine!` list, recording all errors in `cx`, and returns the services
+/// that passed, each once: the fallback still generates the set for those, so the user's uses
+/// of `ToolsWorkers` and the clients resolve while the errors are fixed. `None` when the set
+/// cannot be generated at all: named like one of its services, its `ToolsRequest` and the rest
+/// would clash with that service's own.
+pub(crate) fn check_combine<'c, 'a>(
+    cx: &Ctxt,
+    combine: &'c Combine<'a>,
+) -> Option<Vec<&'c CombinedService<'a>>> {
+    let name = combine.name;
+    let mut clashes = false;
+    if combine.services.is_empty() {
+        cx.error_spanned_by(
+            pair(name, combine.colon),
+            format!(
+                "no services to combine; name them after `{name}:`, as in \
+                 `ipc2::combine!(pub {name}: Calc, Store);`"
+            ),
+        );
+    }
+    let mut accepted: Vec<&CombinedService<'_>> = Vec::new();
+    for service in &combine.services {
+        let ident = service.ident;
+        let generic = service
+            .path
+            .segments
+            .iter()
+            .find(|segment| !segment.arguments.is_none());
+        if let Some(segment) = generic {
+            cx.error_spanned_by(
+                &segment.arguments,
+                "name the service by its trait's path, without generic arguments",
+            );
+        } else if ident == name {
+            let msg = format!(
+                "the set `{name}` is named like its service `{ident}`; rename the set, whose \
+                 `{name}Request` would clash with the service's"
+            );
+            cx.error_spanned_by(name, &msg);
+            cx.error_spanned_by(service.path, &msg);
+            clashes = true;
+        } else if let Some(first) = accepted.iter().find(|first| first.ident == ident) {
+            let (a, b) = (path_to_string(first.path), path_to_string(service.path));
+            let msg = if a == b {
+                format!("service `{a}` is named twice; name it once")
+            } else {
+                format!(
+                    "services `{a}` and `{b}` would both be the variant `{name}Request::{ident}`; \
+                     combined services need distinct names"
+                )
+            };
+            cx.error_spanned_by(first.path, &msg);
+            cx.error_spanned_by(service.path, &msg);
+        } else {
+            accepted.push(service);
+        }
+    }
+    (!clashes).then_some(accepted)
 }
 
 #[cfg(test)]

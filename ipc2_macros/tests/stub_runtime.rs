@@ -2,10 +2,10 @@
 //!
 //! The real facade depends on this crate, so this crate cannot depend on it; the `stub` module
 //! below has the same paths and signatures as the runtime items the generated code names
-//! (`__private::{serde, Call, Dispatch, unexpected_reply, UnixListener}`, `host::workerset::
-//! WorkerSet`, `Error`). The client is wired straight to the server, so one test exercises
-//! request building, dispatch, and reply matching end to end, without processes. The trybuild
-//! cases in the workspace's `ui-tests/` cover the real facade.
+//! (`__private::{serde, Call, Dispatch, Error, WorkerSet, unexpected_reply, UnixListener}`).
+//! The client is wired straight to the server, so one test exercises request building, dispatch,
+//! and reply matching end to end, without processes. The trybuild cases in the workspace's
+//! `ui-tests/` cover the real facade.
 //!
 //! The lints below are denied so that a warning in generated code fails this test, and
 //! `cargo clippy --all-targets` checks the expansion against clippy's lints too.
@@ -28,23 +28,11 @@ pub mod stub {
     #[derive(Debug, PartialEq, Eq)]
     pub struct Error(pub String);
 
-    /// Host-side items.
-    pub mod host {
-        /// The worker set.
-        pub mod workerset {
-            use std::marker::PhantomData;
-
-            /// The set of workers; only its type matters here.
-            #[derive(Debug)]
-            pub struct WorkerSet<S, R, W>(PhantomData<(S, R, W)>);
-        }
-    }
-
     /// Items only generated code names.
     pub mod __private {
         use std::future::Future;
 
-        use super::Error;
+        pub use super::Error;
         pub use serde;
         pub use serde_bytes;
 
@@ -52,6 +40,10 @@ pub mod stub {
         pub fn run_blocking<T>(work: impl FnOnce() -> T) -> T {
             work()
         }
+
+        /// The set of workers; only its type matters here.
+        #[derive(Debug)]
+        pub struct WorkerSet<S, R, W>(std::marker::PhantomData<(S, R, W)>);
 
         /// The default transport.
         #[derive(Debug)]
@@ -200,6 +192,14 @@ pub(crate) trait OnlyOneway {
     async fn fire(&self);
 }
 
+/// Arguments named like the generated code's own locals (`call`, `reply`, `request`), which
+/// are `Span::mixed_site()` and so cannot capture or shadow them.
+#[ipc2_macros::service(crate = "crate::stub")]
+pub trait Shadow {
+    /// Combines its arguments.
+    async fn run(&self, call: u8, reply: u8, request: u8) -> u8;
+}
+
 /// Generated code must not depend on the prelude or on a local `core`.
 #[no_implicit_prelude]
 pub mod hygiene {
@@ -265,6 +265,18 @@ fn oneway_only_service_dispatches_without_reply() {
     }
     let client = Direct(OnlyOnewayServer(Fire));
     assert_eq!(run(client.fire()), Ok(()));
+}
+
+#[test]
+fn arguments_named_like_generated_locals_reach_the_method() {
+    struct Impl;
+    impl Shadow for Impl {
+        async fn run(&self, call: u8, reply: u8, request: u8) -> u8 {
+            call * 100 + reply * 10 + request
+        }
+    }
+    let client = Direct(ShadowServer(Impl));
+    assert_eq!(run(client.run(1, 2, 3)), Ok(123));
 }
 
 #[test]

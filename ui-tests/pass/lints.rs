@@ -1,5 +1,6 @@
 // The expansion triggers none of these lints, even with a single two-way method (whose client
-// fallback arm is unreachable) and a service whose methods are all one-way.
+// fallback arm is unreachable), a service whose methods are all one-way, and a combined set
+// of a single service (whose unwrapping fallback arm is unreachable).
 
 #![deny(
     unused_qualifications,
@@ -40,6 +41,9 @@ pub trait Old {
     async fn current(&self) -> u8;
 }
 
+ipc2::combine!(pub Both: Single, Fire);
+ipc2::combine!(pub Alone: Old);
+
 #[derive(Debug)]
 struct Impl;
 
@@ -71,10 +75,18 @@ async fn _client(a: &SingleWorkers, b: &FireWorkers, c: &OldWorkers) -> Result<u
     c.current().await
 }
 
+async fn _combined(both: &BothWorkers, alone: &AloneWorkers) -> Result<u8, ipc2::Error> {
+    both.echo(String::new()).await?;
+    both.fire(1).await?;
+    alone.current().await
+}
+
 fn _serve() {
     let _ = ipc2::worker::serve(SingleServer(Impl));
     let _ = ipc2::worker::serve(FireServer(Impl));
     let _ = ipc2::worker::serve(OldServer(Impl));
+    let _ = ipc2::worker::serve(BothServer(SingleServer(Impl), FireServer(Impl)));
+    let _ = ipc2::worker::serve(AloneServer(OldServer(Impl)));
 }
 
 fn main() {

@@ -15,6 +15,13 @@ pub trait Calc {
     fn square(&self, x: u64) -> u64;
 }
 
+#[renamed::service(crate = "renamed")]
+pub trait Store {
+    async fn get(&self, key: ::std::string::String) -> ::std::option::Option<u8>;
+}
+
+renamed::combine!(#[ipc2(crate = "renamed")] pub Tools: Calc, Store);
+
 struct MyCalc;
 
 impl Calc for MyCalc {
@@ -37,8 +44,20 @@ async fn _client(w: &CalcWorkers) -> ::std::result::Result<u32, renamed::Error> 
     w.add(1, 2).await
 }
 
+impl Store for MyCalc {
+    async fn get(&self, _key: ::std::string::String) -> ::std::option::Option<u8> {
+        ::std::option::Option::None
+    }
+}
+
+async fn _tools(t: &ToolsWorkers) -> ::std::result::Result<u32, renamed::Error> {
+    t.get(::std::string::String::new()).await?;
+    t.add(1, 2).await
+}
+
 fn _serve() {
     let _ = renamed::worker::serve(CalcServer(MyCalc));
+    let _ = renamed::worker::serve(ToolsServer(CalcServer(MyCalc), StoreServer(MyCalc)));
 }
 
 fn main() {

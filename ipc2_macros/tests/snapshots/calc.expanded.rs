@@ -83,7 +83,7 @@ pub trait CalcClient {
         a: u32,
         b: u32,
     ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<u32, ::ipc2::Error>,
+        Output = ::core::result::Result<u32, ::ipc2::__private::Error>,
     > + ::core::marker::Send;
     ///Calls [`Calc::div`] on a worker and waits for its reply.
     fn div(
@@ -91,33 +91,33 @@ pub trait CalcClient {
         a: i64,
         b: i64,
     ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<Result<i64, DivByZero>, ::ipc2::Error>,
+        Output = ::core::result::Result<Result<i64, DivByZero>, ::ipc2::__private::Error>,
     > + ::core::marker::Send;
     ///Calls [`Calc::reset`] on a worker and waits for its reply.
     fn reset(
         &self,
     ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<(), ::ipc2::Error>,
+        Output = ::core::result::Result<(), ::ipc2::__private::Error>,
     > + ::core::marker::Send;
     ///Sends [`Calc::log`] to a worker without waiting for it to run.
     fn log(
         &self,
         line: String,
     ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<(), ::ipc2::Error>,
+        Output = ::core::result::Result<(), ::ipc2::__private::Error>,
     > + ::core::marker::Send;
     ///Calls [`Calc::square`] on a worker and waits for its reply.
     fn square(
         &self,
         x: u64,
     ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<u64, ::ipc2::Error>,
+        Output = ::core::result::Result<u64, ::ipc2::__private::Error>,
     > + ::core::marker::Send;
 }
 /**A set of worker processes serving [`Calc`]; call its methods through [`CalcClient`].
 
 The raw `send`/`Job` API of the set stays available.*/
-pub type CalcWorkers<S = ::ipc2::__private::UnixListener> = ::ipc2::host::workerset::WorkerSet<
+pub type CalcWorkers<S = ::ipc2::__private::UnixListener> = ::ipc2::__private::WorkerSet<
     S,
     CalcResponse,
     CalcRequest,
@@ -148,17 +148,15 @@ const _: () = {
             a: u32,
             b: u32,
         ) -> impl ::core::future::Future<
-            Output = ::core::result::Result<u32, ::ipc2::Error>,
+            Output = ::core::result::Result<u32, ::ipc2::__private::Error>,
         > + ::core::marker::Send {
-            let __ipc2_call = <__Caller as ::ipc2::__private::Call<
+            let call = <__Caller as ::ipc2::__private::Call<
                 CalcRequest,
                 CalcResponse,
             >>::call(self, CalcRequest::Add { a, b });
             async move {
-                match __ipc2_call.await? {
-                    CalcResponse::Add(__ipc2_reply) => {
-                        ::core::result::Result::Ok(__ipc2_reply)
-                    }
+                match call.await? {
+                    CalcResponse::Add(reply) => ::core::result::Result::Ok(reply),
                     #[allow(unreachable_patterns)]
                     _ => {
                         ::core::result::Result::Err(
@@ -173,17 +171,18 @@ const _: () = {
             a: i64,
             b: i64,
         ) -> impl ::core::future::Future<
-            Output = ::core::result::Result<Result<i64, DivByZero>, ::ipc2::Error>,
+            Output = ::core::result::Result<
+                Result<i64, DivByZero>,
+                ::ipc2::__private::Error,
+            >,
         > + ::core::marker::Send {
-            let __ipc2_call = <__Caller as ::ipc2::__private::Call<
+            let call = <__Caller as ::ipc2::__private::Call<
                 CalcRequest,
                 CalcResponse,
             >>::call(self, CalcRequest::Div { a, b });
             async move {
-                match __ipc2_call.await? {
-                    CalcResponse::Div(__ipc2_reply) => {
-                        ::core::result::Result::Ok(__ipc2_reply)
-                    }
+                match call.await? {
+                    CalcResponse::Div(reply) => ::core::result::Result::Ok(reply),
                     #[allow(unreachable_patterns)]
                     _ => {
                         ::core::result::Result::Err(
@@ -196,17 +195,15 @@ const _: () = {
         fn reset(
             &self,
         ) -> impl ::core::future::Future<
-            Output = ::core::result::Result<(), ::ipc2::Error>,
+            Output = ::core::result::Result<(), ::ipc2::__private::Error>,
         > + ::core::marker::Send {
-            let __ipc2_call = <__Caller as ::ipc2::__private::Call<
+            let call = <__Caller as ::ipc2::__private::Call<
                 CalcRequest,
                 CalcResponse,
             >>::call(self, CalcRequest::Reset);
             async move {
-                match __ipc2_call.await? {
-                    CalcResponse::Reset(__ipc2_reply) => {
-                        ::core::result::Result::Ok(__ipc2_reply)
-                    }
+                match call.await? {
+                    CalcResponse::Reset(reply) => ::core::result::Result::Ok(reply),
                     #[allow(unreachable_patterns)]
                     _ => {
                         ::core::result::Result::Err(
@@ -220,7 +217,7 @@ const _: () = {
             &self,
             line: String,
         ) -> impl ::core::future::Future<
-            Output = ::core::result::Result<(), ::ipc2::Error>,
+            Output = ::core::result::Result<(), ::ipc2::__private::Error>,
         > + ::core::marker::Send {
             <__Caller as ::ipc2::__private::Call<
                 CalcRequest,
@@ -231,17 +228,15 @@ const _: () = {
             &self,
             x: u64,
         ) -> impl ::core::future::Future<
-            Output = ::core::result::Result<u64, ::ipc2::Error>,
+            Output = ::core::result::Result<u64, ::ipc2::__private::Error>,
         > + ::core::marker::Send {
-            let __ipc2_call = <__Caller as ::ipc2::__private::Call<
+            let call = <__Caller as ::ipc2::__private::Call<
                 CalcRequest,
                 CalcResponse,
             >>::call(self, CalcRequest::Square { x });
             async move {
-                match __ipc2_call.await? {
-                    CalcResponse::Square(__ipc2_reply) => {
-                        ::core::result::Result::Ok(__ipc2_reply)
-                    }
+                match call.await? {
+                    CalcResponse::Square(reply) => ::core::result::Result::Ok(reply),
                     #[allow(unreachable_patterns)]
                     _ => {
                         ::core::result::Result::Err(
@@ -259,12 +254,12 @@ const _: () = {
         type Response = CalcResponse;
         fn dispatch(
             &self,
-            __ipc2_request: CalcRequest,
+            request: CalcRequest,
         ) -> impl ::core::future::Future<
             Output = ::core::option::Option<CalcResponse>,
         > + ::core::marker::Send {
             async move {
-                match __ipc2_request {
+                match request {
                     CalcRequest::Add { a, b } => {
                         ::core::option::Option::Some(
                             CalcResponse::Add(<__Impl as Calc>::add(&self.0, a, b).await),

@@ -1,0 +1,8 @@
+#[ipc2::service]
+pub trait Calc {
+    async fn add(&self, a: u32, b: u32) -> u32;
+}
+
+ipc2::combine!(#[ipc2(crate = "ipc2::<u8>")] pub Tools: Calc);
+
+fn main() {}

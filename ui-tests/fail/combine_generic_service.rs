@@ -1,0 +1,8 @@
+#[ipc2::service]
+pub trait Calc {
+    async fn add(&self, a: u32, b: u32) -> u32;
+}
+
+ipc2::combine!(pub Tools: Calc<u32>);
+
+fn main() {}

@@ -1,0 +1,3 @@
+ipc2::combine!(pub Tools:);
+
+fn main() {}

@@ -1,0 +1,11 @@
+#[ipc2::service]
+pub trait Calc {
+    async fn add(&self, a: u32, b: u32) -> u32;
+}
+
+ipc2::combine!(
+    /// Docs are not taken here.
+    pub Tools: Calc
+);
+
+fn main() {}
