@@ -70,7 +70,7 @@ impl<'a> CombineGenerator<'a> {
         }
     }
 
-    /// "[`Calc`], [`Store`]", for docs.
+    /// Links to the services, for docs: ``[`Calc`], [`Store`]``.
     fn list(&self) -> String {
         let links: Vec<String> = self
             .services

@@ -12,7 +12,8 @@ use std::thread;
 
 use quote::ToTokens;
 
-/// Collects the errors found while parsing and checking one `#[ipc2::service]` trait.
+/// Collects the errors found while parsing and checking one `#[ipc2::service]` trait or one
+/// `ipc2::combine!` list.
 #[derive(Debug, Default)]
 pub(crate) struct Ctxt {
     /// `None` once [`Ctxt::check`] has consumed the errors.

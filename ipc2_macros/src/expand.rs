@@ -69,7 +69,7 @@ impl<'a> ServiceGenerator<'a> {
         }
     }
 
-    /// The intra-doc link to a method (`Calc::add` in brackets), for generated docs.
+    /// A link to the method, for docs: ``[`Calc::add`]``.
     fn method_link(&self, method: &Method<'_>) -> String {
         format!("[`{}::{}`]", self.service.name(), method.name())
     }

@@ -1,9 +1,21 @@
-//! Implementation detail of the `ipc2` crate: the `#[ipc2::service]` attribute.
+//! Implementation detail of the `ipc2` crate: the `#[ipc2::service]` attribute and the
+//! `ipc2::combine!` macro.
 //!
-//! Use it through `ipc2::service`; this crate's version is pinned by `ipc2` and its generated code
-//! names only `ipc2` paths. It is split like thiserror's and serde's derives: `ast` parses the
-//! trait into a model, `valid` checks it, `expand` generates the items, and `fallback` emits the
-//! trait unchanged plus `compile_error!`s when something is wrong.
+//! Use them through `ipc2`; this crate's version is pinned by `ipc2`, and its generated code
+//! names only `::core` and `ipc2::__private` paths. Both macros are split like thiserror's and
+//! serde's derives, each module owning one step:
+//!
+//! - `ast`: the models of the input (a service trait, a `combine!` list), parsed tolerantly;
+//! - `attr`: the macros' own options (`crate = "..."`, `#[ipc2(oneway)]`, the call policy), their
+//!   keywords, and the one duplicate-option check;
+//! - `ctxt`: the error collector, so every independent error is reported in one compile;
+//! - `valid`: the checks on a model, which report into the `ctxt`;
+//! - `reserved`: `WorkerSet`'s method names, which service methods may not take, and the test
+//!   that keeps them in step with `ipc2_host`;
+//! - `expand`: the service pipeline and the service generator, one method per generated item;
+//! - `combine`: the same for `combine!`;
+//! - `emit`: pieces of output both generators emit;
+//! - `fallback`: what is emitted instead when there are errors, so they do not cascade.
 
 mod ast;
 mod attr;
@@ -112,8 +124,9 @@ pub fn service(args: TokenStream, input: TokenStream) -> TokenStream {
 
 /// Puts several `#[ipc2::service]` services on one worker set.
 ///
-/// `ipc2::combine!(pub Tools: Calc, store::Store);` (each service by the path of its trait,
-/// next to which its generated `…Request`, `…Response` types live) generates `ToolsRequest` and `ToolsResponse` enums wrapping each service's own, the
+/// `ipc2::combine!(pub Tools: Calc, store::Store);` names each service by the path of its trait,
+/// next to which its generated `…Request` and `…Response` types live. It generates, with the
+/// given visibility, `ToolsRequest` and `ToolsResponse` enums wrapping each service's own, the
 /// `ToolsWorkers<S = UnixListener>` set, on which every service's client methods work
 /// (`tools.add(1, 2)`, `tools.put(key, value)`), and `ToolsServer`, which a worker serves with
 /// one server per service, in the order named:
@@ -121,6 +134,18 @@ pub fn service(args: TokenStream, input: TokenStream) -> TokenStream {
 /// ```ignore
 /// ipc2::worker::serve(ToolsServer(CalcServer(MyCalc), StoreServer(MyStore))).await?;
 /// ```
+///
+/// # Options
+///
+/// `ipc2::combine!(#[ipc2(crate = "path::to::ipc2")] pub Tools: Calc, Store);` names the `ipc2`
+/// crate when it is not reachable as `::ipc2`, as `#[ipc2::service(crate = "...")]` does.
+///
+/// # Errors
+///
+/// Compile errors, all reported at once: an empty list, a service named twice (or two services
+/// with the same last segment, which would be one variant), generic arguments on a service, a
+/// set named like one of its services, any attribute other than `#[ipc2(crate = "...")]`, and
+/// unknown, repeated or malformed options.
 #[proc_macro]
 pub fn combine(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as ast::CombineInput);

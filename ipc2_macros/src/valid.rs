@@ -1,4 +1,4 @@
-//! Checks that a parsed service can be expanded into code that compiles.
+//! Checks that a parsed service, or `combine!` list, can be expanded into code that compiles.
 //!
 //! Every rule here exists because the generated code would otherwise fail with an error that
 //! points into the expansion, or, worse, compile and misbehave:
@@ -211,8 +211,7 @@ fn check_receiver(cx: &Ctxt, method: &Method<'_>) {
             "`self` by value is not supported; use `&self` (the worker keeps one service value \
              for all jobs)",
         );
-    } else if let Some(mutability) = &receiver.mutability {
-        let (and, _) = receiver.reference.as_ref().expect("checked above");
+    } else if let (Some(mutability), Some((and, _))) = (&receiver.mutability, &receiver.reference) {
         cx.error_spanned_by(
             pair(and, mutability),
             "`&mut self` is not supported; use `&self` and interior mutability (the worker may \
