@@ -16,7 +16,7 @@ use syn::{Ident, Index, Path};
 
 use crate::ast::{Combine, CombineInput, CombinedService};
 use crate::ctxt::Ctxt;
-use crate::emit::{local, serde_derives};
+use crate::emit::{self, local, serde_derives};
 use crate::{fallback, valid};
 
 /// The whole macro: read the options and the list, check them, then generate the set, or on any
@@ -260,27 +260,14 @@ impl<'a> CombineGenerator<'a> {
                 }
             }
         });
-        quote! {
-            #[automatically_derived]
-            #[allow(unused_qualifications)]
-            impl<#(#bounds),*> #krate::__private::Dispatch for #server<#(#params),*> {
-                type Request = #request;
-                type Response = #response;
-
-                fn dispatch(
-                    &self,
-                    #local_request: #request,
-                ) -> impl ::core::future::Future<
-                    Output = ::core::option::Option<#response>,
-                > + ::core::marker::Send {
-                    async move {
-                        match #local_request {
-                            #(#arms)*
-                        }
-                    }
-                }
-            }
-        }
+        emit::dispatch_impl(
+            krate,
+            quote!(<#(#bounds),*>),
+            quote!(#server<#(#params),*>),
+            (request, response),
+            &local_request,
+            arms,
+        )
     }
 }
 

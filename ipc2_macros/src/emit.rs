@@ -2,7 +2,7 @@
 //! combined set, so the two cannot drift apart.
 
 use proc_macro2::{Span, TokenStream};
-use quote::quote;
+use quote::{ToTokens, quote};
 use syn::{Ident, Path};
 
 use crate::attr::path_to_string;
@@ -24,5 +24,39 @@ pub(crate) fn serde_derives(krate: &Path) -> TokenStream {
             #krate::__private::serde::Deserialize,
         )]
         #[serde(crate = #serde_path)]
+    }
+}
+
+/// `impl #generics Dispatch for #server`, matching the request bound to `local` against `arms`:
+/// services and combined sets differ only in their generics and arms.
+pub(crate) fn dispatch_impl(
+    krate: &Path,
+    generics: TokenStream,
+    server: TokenStream,
+    (request, response): (&dyn ToTokens, &dyn ToTokens),
+    local: &Ident,
+    arms: impl Iterator<Item = TokenStream>,
+) -> TokenStream {
+    // https://github.com/dtolnay/thiserror/pull/92, and `deprecated` for deprecated methods.
+    quote! {
+        #[automatically_derived]
+        #[allow(unused_qualifications, deprecated)]
+        impl #generics #krate::__private::Dispatch for #server {
+            type Request = #request;
+            type Response = #response;
+
+            fn dispatch(
+                &self,
+                #local: #request,
+            ) -> impl ::core::future::Future<
+                Output = ::core::option::Option<#response>,
+            > + ::core::marker::Send {
+                async move {
+                    match #local {
+                        #(#arms)*
+                    }
+                }
+            }
+        }
     }
 }

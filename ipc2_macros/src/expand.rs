@@ -16,7 +16,7 @@ use syn::{Ident, Item, Path, ReturnType, TraitItem, TypeParamBound};
 use crate::ast::{Method, Service, is_byte_vec};
 use crate::attr::{ServiceOptions, path_to_string};
 use crate::ctxt::Ctxt;
-use crate::emit::{local, serde_derives};
+use crate::emit::{self, local, serde_derives};
 use crate::{fallback, valid};
 
 /// The whole macro: parse the options and the trait, check them, then generate the service or,
@@ -481,28 +481,14 @@ impl<'a> ServiceGenerator<'a> {
                 },
             }
         });
-        // https://github.com/dtolnay/thiserror/pull/92, and `deprecated` as in `client_impl`.
-        quote! {
-            #[automatically_derived]
-            #[allow(unused_qualifications, deprecated)]
-            impl<#imp: #trait_ident> #krate::__private::Dispatch for #server<#imp> {
-                type Request = #request;
-                type Response = #response;
-
-                fn dispatch(
-                    &self,
-                    #request_local: #request,
-                ) -> impl ::core::future::Future<
-                    Output = ::core::option::Option<#response>,
-                > + ::core::marker::Send {
-                    async move {
-                        match #request_local {
-                            #(#arms)*
-                        }
-                    }
-                }
-            }
-        }
+        emit::dispatch_impl(
+            krate,
+            quote!(<#imp: #trait_ident>),
+            quote!(#server<#imp>),
+            (request, response),
+            &request_local,
+            arms,
+        )
     }
 }
 
