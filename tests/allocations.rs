@@ -118,6 +118,27 @@ fn a_forged_length_inside_a_small_frame_allocates_nothing_large() {
     assert!(peak_list <= 1024 * 1024, "list: peak {peak_list} bytes");
 }
 
+// A 15 KB body of sequences inside sequences, each claiming u32::MAX elements, once made the
+// host reserve 1 MiB per level, 3 GB in all. What the decode reserves now shares one budget of
+// the body's length in elements, and the nesting stops at the depth limit.
+#[test]
+fn nested_sequences_each_claiming_4_billion_elements_reserve_about_the_frames_size() {
+    let body = support::hostile::as_reply(&support::hostile::claiming_nest(15_000));
+    let (result, _, peak) = counted(|| codec::decode_body::<TestReply>(&body));
+    assert!(
+        matches!(result, Err(ipc2_common::Error::TooDeep { .. })),
+        "{result:?}"
+    );
+    // At most the body's length in elements of the largest element type (a `Nest`, 24 bytes),
+    // and a little for the error.
+    let bound = body.len() * std::mem::size_of::<support::jobs::Nest>() + 4096;
+    assert!(
+        peak <= bound,
+        "peak {peak} bytes for a {}-byte body",
+        body.len()
+    );
+}
+
 // The figure this prints is the one the benchmark notes quote (0: the reply slot lives in the
 // connection's call map, the frame buffer is recycled). The bound leaves room for the runtime's
 // own occasional allocations, but not for one per request.

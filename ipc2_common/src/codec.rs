@@ -9,18 +9,20 @@
 //! compare the two on every boundary), because it is on every frame's path and serde's
 //! machinery costs far more than its two varints. Bodies go through bincode, with two guards for
 //! input from another process:
-//! - a decode may not *claim* more memory than a limit (bincode's `with_limit`), so a 10-byte
-//!   payload that says "a string of 2^60 bytes follows" is an error instead of an allocation. The
-//!   limit is a compile-time constant in bincode, so it is picked per payload from a few tiers:
-//!   the smallest of 64 KiB, 64 MiB and 4 GiB that is at least the payload's length. A string or
-//!   byte buffer can never legitimately be longer than the payload holding it, so the tier never
-//!   refuses valid data, and a forged string or byte-buffer length costs at most the tier's size.
-//!   Sequences (`Vec<T>` through serde) are not counted by bincode; for them serde itself caps
-//!   what it reserves up front at 1 MiB per sequence (`size_hint::cautious`), and the decode then
-//!   fails on the missing elements;
+//! - every body is decoded through the `guard` adapter, which bounds how deeply a value may nest
+//!   ([`MAX_DEPTH`]), bounds what the decode preallocates by the body's length, and never
+//!   allocates a string or byte buffer for a length the body does not hold. So a message that
+//!   fits the frame limit and is well formed always decodes, whatever its shape, and a hostile
+//!   one costs at most about its own size;
 //! - a body must be consumed exactly: trailing bytes are [`Error::TrailingBytes`].
 
-use bincode::config::{Config, standard};
+mod guard;
+
+pub use guard::MAX_DEPTH;
+
+use std::marker::PhantomData;
+
+use bincode::config::standard;
 use bincode::enc::write::SizeWriter;
 use bincode::error::DecodeError;
 use serde::Serialize;
@@ -28,10 +30,6 @@ use serde::de::DeserializeOwned;
 
 use crate::frame::HEADER_LEN;
 use crate::{Error, Header, buffers};
-
-const SMALL: usize = 64 * 1024;
-const MEDIUM: usize = 64 * 1024 * 1024;
-const LARGE: usize = u32::MAX as usize;
 
 /// Encodes `header` and then `body` (if any) as one frame, length prefix included.
 ///
@@ -221,22 +219,20 @@ pub fn decode_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     }
 }
 
+/// Decodes a value from the start of `bytes`, through the guard; returns it and the bytes used.
 fn decode_prefix<T: DeserializeOwned>(bytes: &[u8]) -> Result<(T, usize), Error> {
-    let result = if bytes.len() <= SMALL {
-        decode_with(bytes, standard().with_limit::<SMALL>())
-    } else if bytes.len() <= MEDIUM {
-        decode_with(bytes, standard().with_limit::<MEDIUM>())
-    } else {
-        decode_with(bytes, standard().with_limit::<LARGE>())
+    let limits = guard::Limits::new(bytes.len());
+    let seed = guard::Guarded {
+        inner: PhantomData::<T>,
+        limits: &limits,
     };
-    result.map_err(Error::Decode)
-}
-
-fn decode_with<T: DeserializeOwned, C: Config>(
-    bytes: &[u8],
-    config: C,
-) -> Result<(T, usize), bincode::error::DecodeError> {
-    bincode::serde::decode_from_slice(bytes, config)
+    bincode::serde::seed_decode_from_slice(seed, bytes, standard()).map_err(|err| {
+        if limits.too_deep() {
+            Error::TooDeep { limit: MAX_DEPTH }
+        } else {
+            Error::Decode(err)
+        }
+    })
 }
 
 #[cfg(test)]
@@ -415,6 +411,102 @@ mod tests {
         ));
         assert!(matches!(
             decode_body::<Vec<u8>>(&bytes),
+            Err(Error::Decode(_))
+        ));
+    }
+
+    fn round_trips<T: Serialize + DeserializeOwned + PartialEq + Debug>(value: T) {
+        let bytes = bincode::serde::encode_to_vec(&value, standard()).unwrap();
+        let back: T = decode_body(&bytes).unwrap_or_else(|err| {
+            panic!(
+                "{} bytes of {}: {err}",
+                bytes.len(),
+                std::any::type_name::<T>()
+            )
+        });
+        assert!(back == value, "{}", std::any::type_name::<T>());
+    }
+
+    #[derive(Debug, PartialEq, Serialize, serde::Deserialize)]
+    enum Tag {
+        A,
+        B(u8),
+    }
+
+    #[derive(Debug, PartialEq, Serialize, serde::Deserialize)]
+    struct Point {
+        x: u32,
+        y: (u16, Option<u64>),
+    }
+
+    // bincode counts integers at their in-memory width; a limit picked from the encoded length
+    // refused these once (64 KiB for an encoded length under 64 KiB).
+    #[test]
+    fn values_of_every_width_decode_on_both_sides_of_the_old_limit_tiers() {
+        for n in [
+            0, 1, 4095, 4097, 8191, 8193, 16_383, 16_385, 20_000, 65_000, 65_537,
+        ] {
+            let small = |i: usize| (i % 250) as u8;
+            round_trips((0..n).map(small).collect::<Vec<u8>>());
+            round_trips((0..n).map(|i| u16::from(small(i))).collect::<Vec<_>>());
+            round_trips((0..n).map(|i| u32::from(small(i))).collect::<Vec<_>>());
+            round_trips((0..n).map(|i| u64::from(small(i))).collect::<Vec<_>>());
+            round_trips((0..n).map(|i| u128::from(small(i))).collect::<Vec<_>>());
+            round_trips((0..n).map(|i| i as i64 - 100).collect::<Vec<_>>());
+            round_trips(
+                (0..n)
+                    .map(|i| if i % 2 == 0 { Tag::A } else { Tag::B(small(i)) })
+                    .collect::<Vec<_>>(),
+            );
+            round_trips(
+                (0..n)
+                    .map(|i| Point {
+                        x: small(i).into(),
+                        y: (3, (i % 3 == 0).then_some(9)),
+                    })
+                    .collect::<Vec<_>>(),
+            );
+            round_trips((0..n / 16).map(|i| vec![1u64; i % 32]).collect::<Vec<_>>());
+        }
+        // Past the 64 MiB tier: 16.8 million u32s are 16.8 MB encoded and 67 MB in memory.
+        round_trips(vec![7u32; 16_800_000]);
+    }
+
+    #[derive(Debug, PartialEq, Serialize, serde::Deserialize)]
+    enum Nest {
+        Leaf,
+        Node(Box<Nest>),
+    }
+
+    /// A `Nest` of `depth` nodes, as bytes: building it as a value would recurse.
+    fn nest(depth: usize) -> Vec<u8> {
+        let mut bytes = vec![1; depth];
+        bytes.push(0);
+        bytes
+    }
+
+    #[test]
+    fn nesting_up_to_the_depth_limit_decodes_and_past_it_is_too_deep() {
+        // Each `Nest` is one level: `MAX_DEPTH - 1` nodes and the leaf fill the limit.
+        assert!(decode_body::<Nest>(&nest(MAX_DEPTH - 1)).is_ok());
+        for depth in [MAX_DEPTH, MAX_DEPTH + 1, 20_000, 1_000_000] {
+            assert!(
+                matches!(
+                    decode_body::<Nest>(&nest(depth)),
+                    Err(Error::TooDeep { limit: MAX_DEPTH })
+                ),
+                "{depth}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_forged_sequence_length_is_a_decode_error() {
+        let mut bytes = vec![252];
+        bytes.extend_from_slice(&u32::MAX.to_le_bytes());
+        bytes.push(1);
+        assert!(matches!(
+            decode_body::<Vec<Vec<u64>>>(&bytes),
             Err(Error::Decode(_))
         ));
     }

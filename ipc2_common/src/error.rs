@@ -32,6 +32,18 @@ pub enum Error {
     /// A payload could not be decoded into the expected type.
     #[error("could not decode a message")]
     Decode(#[source] bincode::error::DecodeError),
+    /// A payload nests values more deeply than the decoder allows ([`codec::MAX_DEPTH`]), so it
+    /// was refused before anything that deep was built: decoding it could have overflowed the
+    /// decoding thread's stack.
+    ///
+    /// [`codec::MAX_DEPTH`]: crate::codec::MAX_DEPTH
+    #[error(
+        "the message nests values more than {limit} levels deep, ipc2's decoding limit (codec::MAX_DEPTH); flatten the type (a Vec of items instead of a recursive chain)"
+    )]
+    TooDeep {
+        /// The limit, [`codec::MAX_DEPTH`](crate::codec::MAX_DEPTH).
+        limit: usize,
+    },
     /// A payload decoded, but bytes were left over after the value.
     #[error("{extra} unexpected bytes after a decoded message")]
     TrailingBytes {

@@ -14,7 +14,11 @@
 //! - `exit-on-request`: exits with code `codes::EXIT_ON_REQUEST` as soon as it has read the
 //!   first 4 bytes of the request (its frame header), leaving the rest unread;
 //! - `close-on-request`: reads those 4 bytes, closes its connection with the rest unread (so the
-//!   host's next read fails with ECONNRESET), and then stays alive until it is killed.
+//!   host's next read fails with ECONNRESET), and then stays alive until it is killed;
+//! - `deep-reply`: answers with a `TestReply::Nest` nested `ROGUE_DEPTH` levels deep;
+//! - `deep-event`: sends an event nested `ROGUE_DEPTH` levels deep, then answers honestly;
+//! - `claiming-reply`: answers with a `TestReply::Nest` of about `ROGUE_DEPTH` bytes of nested
+//!   sequences, each claiming `u32::MAX` elements.
 //!
 //! Each misbehaviour is announced on stderr first (`rogue worker: <mode>: ...`), so it shows in
 //! the host's crash report.
@@ -28,10 +32,11 @@ use bytes::{Bytes, BytesMut};
 use ipc2_common::handshake::{Hello, Invitation, PROTOCOL_VERSION};
 use ipc2_common::{FrameCodec, HEADER_LEN, ToHost, ToWorker, codec};
 use ipc2_test_support::codes::EXIT_ON_REQUEST;
+use ipc2_test_support::hostile;
 use ipc2_test_support::jobs::{TestJob, TestReply};
 use tokio_util::codec::Decoder;
 
-const MODES: [&str; 8] = [
+const MODES: [&str; 11] = [
     "honest",
     "garbage",
     "unknown-id",
@@ -40,6 +45,9 @@ const MODES: [&str; 8] = [
     "wrong-type",
     "exit-on-request",
     "close-on-request",
+    "deep-reply",
+    "deep-event",
+    "claiming-reply",
 ];
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
@@ -136,6 +144,15 @@ fn answer(id: u64, job: TestJob, max: usize) -> Result<Vec<u8>> {
     })
 }
 
+/// A frame of `header` and then `body` exactly as given: a body no honest value encodes to.
+fn raw_frame(header: &ToHost, body: &[u8], max: usize) -> Result<Vec<u8>> {
+    let mut frame = codec::encode_frame::<_, ()>(header, None, max)?;
+    frame.extend_from_slice(body);
+    let len = u32::try_from(frame.len() - HEADER_LEN)?;
+    frame[..HEADER_LEN].copy_from_slice(&len.to_le_bytes());
+    Ok(frame)
+}
+
 /// The correct reply to `job`, or why there is none.
 fn reply(job: TestJob) -> std::result::Result<TestReply, String> {
     match job {
@@ -173,6 +190,26 @@ fn rogue_answer(mode: &str, id: u64, job: TestJob, max: usize) -> Result<Vec<u8>
             eprintln!("rogue worker: oversized: claiming a {claimed}-byte reply to request {id}");
             let mut frame = claimed.to_le_bytes().to_vec();
             frame.extend_from_slice(&[0xab; 64]);
+            frame
+        }
+        "deep-reply" | "deep-event" | "claiming-reply" => {
+            let size: usize = std::env::var("ROGUE_DEPTH")?.parse()?;
+            let nest = if mode == "claiming-reply" {
+                hostile::claiming_nest(size)
+            } else {
+                hostile::deep_nest(size)
+            };
+            let body = hostile::as_reply(&nest);
+            eprintln!("rogue worker: {mode}: a {}-byte nested body", body.len());
+            let header = if mode == "deep-event" {
+                ToHost::Event
+            } else {
+                ToHost::Reply { id }
+            };
+            let mut frame = raw_frame(&header, &body, max)?;
+            if mode == "deep-event" {
+                frame.extend_from_slice(&answer(id, job, max)?);
+            }
             frame
         }
         "wrong-type" => {

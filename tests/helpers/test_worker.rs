@@ -131,6 +131,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 )?;
                 TestReply::Done
             }
+            TestJob::Numbers(numbers) => TestReply::Numbers(numbers),
+            TestJob::Nest(_) => TestReply::Done,
             TestJob::Emit(n) => {
                 let events = jobs.event_sender();
                 for i in 0..n {

@@ -39,6 +39,10 @@ pub enum TestJob {
     Emit(u64),
     /// Stop the whole worker process with SIGSTOP: it answers nothing, not even heartbeats.
     Freeze,
+    /// Reply `Numbers` with the same numbers: a message of the same shape in each direction.
+    Numbers(Numbers),
+    /// Reply `Done`. Honest hosts send shallow ones; `crate::hostile` builds the others.
+    Nest(Nest),
 }
 
 /// The test worker's replies.
@@ -51,4 +55,84 @@ pub enum TestReply {
     Count(u64),
     Args(Vec<String>),
     Pid(u32),
+    Numbers(Numbers),
+    Nest(Nest),
+}
+
+/// A sequence of elements of one in-memory width, for checking that every message that fits a
+/// frame decodes whatever its shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Numbers {
+    U8(Vec<u8>),
+    U16(Vec<u16>),
+    U32(Vec<u32>),
+    U64(Vec<u64>),
+    U128(Vec<u128>),
+    Tags(Vec<Tag>),
+    Points(Vec<Point>),
+    Rows(Vec<Vec<u64>>),
+}
+
+/// The kinds of [`Numbers`], for [`Numbers::filled`].
+pub const NUMBER_KINDS: [&str; 8] = ["u8", "u16", "u32", "u64", "u128", "tags", "points", "rows"];
+
+impl Numbers {
+    /// `n` elements of `kind` (one of [`NUMBER_KINDS`]), each small enough to take one byte per
+    /// integer on the wire, so the message is as small as it can be for its in-memory size.
+    pub fn filled(kind: &str, n: usize) -> Numbers {
+        let small = |i: usize| (i % 200) as u8;
+        match kind {
+            "u8" => Numbers::U8((0..n).map(|i| i as u8).collect()),
+            "u16" => Numbers::U16((0..n).map(|i| small(i).into()).collect()),
+            "u32" => Numbers::U32((0..n).map(|i| small(i).into()).collect()),
+            "u64" => Numbers::U64((0..n).map(|i| small(i).into()).collect()),
+            "u128" => Numbers::U128((0..n).map(|i| small(i).into()).collect()),
+            "tags" => Numbers::Tags((0..n).map(|i| [Tag::A, Tag::B, Tag::C][i % 3]).collect()),
+            "points" => Numbers::Points(
+                (0..n)
+                    .map(|i| Point {
+                        x: small(i).into(),
+                        y: 7,
+                    })
+                    .collect(),
+            ),
+            "rows" => Numbers::Rows((0..n).map(|i| vec![small(i).into(); i % 4]).collect()),
+            other => panic!("unknown kind {other}; expected one of {NUMBER_KINDS:?}"),
+        }
+    }
+
+    /// The in-memory bytes bincode counts per element of this kind (an enum tag counts as a u32).
+    pub fn width(kind: &str) -> usize {
+        match kind {
+            "u8" => 1,
+            "u16" => 2,
+            "u32" | "tags" => 4,
+            "u64" | "points" | "rows" => 8,
+            "u128" => 16,
+            other => panic!("unknown kind {other}; expected one of {NUMBER_KINDS:?}"),
+        }
+    }
+}
+
+/// A fieldless enum: one tag per element.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Tag {
+    A,
+    B,
+    C,
+}
+
+/// A struct of two `u32`s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Point {
+    pub x: u32,
+    pub y: u32,
+}
+
+/// A recursive value: what a hostile peer nests deeply ([`crate::hostile`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Nest {
+    Leaf,
+    Node(Box<Nest>),
+    Many(Vec<Nest>),
 }

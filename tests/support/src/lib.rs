@@ -6,6 +6,7 @@
 pub mod calc;
 pub mod calc_impl;
 pub mod codes;
+pub mod hostile;
 pub mod jobs;
 pub mod store;
 pub mod tools;
@@ -74,7 +75,7 @@ pub async fn add(workers: &TestSet, a: u32, b: u32) -> (u32, u32) {
 }
 
 /// The only worker of a one-worker set.
-pub fn only_worker(workers: &TestSet) -> WorkerInfo {
+pub fn only_worker<R, W>(workers: &WorkerSet<UnixListener, R, W>) -> WorkerInfo {
     let all = workers.workers();
     assert_eq!(all.len(), 1, "{all:?}");
     all[0].clone()
