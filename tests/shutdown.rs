@@ -56,3 +56,72 @@ async fn after_shutdown_no_worker_is_listed_and_resize_changes_nothing() {
     assert!(matches!(workers.resize(4).await, Err(Error::Shutdown)));
     assert_eq!(workers.stats().workers.len(), 2, "no slot was added");
 }
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+// https://github.com/ipc2-rs/ipc2/issues/16 (item 5): with the runtime that built the set gone,
+// `send` never returned, `shutdown` waited its whole grace, and `stats` showed the dead workers
+// busy.
+#[test]
+fn a_set_whose_runtime_is_dropped_fails_every_call_instead_of_hanging() {
+    let scratch = tempfile::tempdir().unwrap();
+    let marker = scratch.path().join("started");
+    let first = runtime();
+    let workers = Arc::new(first.block_on(set(2)));
+    let pids: Vec<u32> = workers.workers().iter().map(|w| w.pid).collect();
+    let second = runtime();
+    // A call in flight on the second runtime when the first one goes.
+    let running = second.spawn({
+        let workers = workers.clone();
+        let marker = marker.clone();
+        async move {
+            workers
+                .send(support::jobs::TestJob::Pause {
+                    marker,
+                    ms: u64::MAX,
+                })
+                .await
+        }
+    });
+    second.block_on(support::job_started(&marker));
+    drop(first);
+
+    second.block_on(async {
+        let running = tokio::time::timeout(HANG_GUARD, running)
+            .await
+            .expect("the call in flight ended instead of hanging")
+            .unwrap();
+        assert!(matches!(running, Err(Error::TasksGone)), "{running:?}");
+        let later =
+            tokio::time::timeout(HANG_GUARD, workers.send(support::jobs::TestJob::Add(1, 2)))
+                .await
+                .expect("a new call ended instead of hanging");
+        assert!(matches!(later, Err(Error::TasksGone)), "{later:?}");
+        assert!(
+            later.unwrap_err().to_string().contains("runtime"),
+            "the message says why"
+        );
+        let stats = workers.stats();
+        assert_eq!(stats.in_flight, 0, "{stats:?}");
+        assert!(
+            stats
+                .workers
+                .iter()
+                .all(|w| w.state == WorkerState::Stopped),
+            "{stats:?}"
+        );
+        // The workers exit once their connections close, and shutdown reaps them.
+        tokio::time::timeout(HANG_GUARD, workers.shutdown())
+            .await
+            .expect("shutdown returns");
+        for pid in pids {
+            assert!(!support::exists(pid), "worker {pid} outlived the shutdown");
+        }
+    });
+}

@@ -118,6 +118,13 @@ pub enum Error {
     /// The set is shutting down or has shut down.
     #[error("the worker set is shut down")]
     Shutdown,
+    /// The set's background tasks (its supervisors, connection readers and writers) are gone,
+    /// so it cannot run jobs any more: the tokio runtime that built the set was shut down while
+    /// the set lived on. Its workers have exited, since their connections closed.
+    #[error(
+        "the worker set's tasks are gone: the tokio runtime that built the set has shut down; build the set on the runtime that uses it, and keep that runtime alive as long as the set"
+    )]
+    TasksGone,
     /// The job could not be encoded (for example, it exceeds the frame limit).
     #[error("the job could not be encoded")]
     Encode(#[source] Arc<ipc2_common::Error>),

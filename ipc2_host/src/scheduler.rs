@@ -62,7 +62,8 @@ struct State {
     idle: VecDeque<Arc<Conn>>,
     waiters: VecDeque<Waiter>,
     slots: Vec<Slot>,
-    closed: bool,
+    /// Why new callers are refused, once they are: [`Error::Shutdown`] or [`Error::TasksGone`].
+    closed: Option<Error>,
     throttled: Option<Arc<Error>>,
 }
 
@@ -153,7 +154,7 @@ impl Scheduler {
                 idle: VecDeque::new(),
                 waiters: VecDeque::new(),
                 slots,
-                closed: false,
+                closed: None,
                 throttled: None,
             }),
             queue_capacity,
@@ -176,8 +177,8 @@ impl Scheduler {
     ) -> Result<Checkout, Error> {
         let waiting = {
             let mut state = self.state();
-            if state.closed {
-                return Err(Error::Shutdown);
+            if let Some(err) = &state.closed {
+                return Err(err.clone());
             }
             if let Some(err) = &state.throttled {
                 return Err(Error::clone(err));
@@ -445,14 +446,24 @@ impl Scheduler {
 
     /// Refuses new callers; queued ones are still served.
     pub(crate) fn close(&self) {
-        self.state().closed = true;
+        self.state().closed.get_or_insert(Error::Shutdown);
     }
 
     /// Refuses new callers and fails the queued ones: the set has stopped.
     pub(crate) fn shut(&self) {
+        self.refuse_all(Error::Shutdown);
+    }
+
+    /// Refuses new callers and fails the queued ones with [`Error::TasksGone`]: a supervisor's
+    /// task vanished without ending its slot (its runtime shut down), so no worker will come.
+    pub(crate) fn abandon(&self) {
+        self.refuse_all(Error::TasksGone);
+    }
+
+    fn refuse_all(&self, err: Error) {
         let mut state = self.state();
-        state.closed = true;
-        state.fail_waiters(&Error::Shutdown);
+        let err = state.closed.get_or_insert(err).clone();
+        state.fail_waiters(&err);
         self.notify_if_drained(&mut state);
     }
 

@@ -41,7 +41,8 @@ pub(crate) enum Outcome {
     Failed(String),
     /// The worker died first; `alone` if this was the only call it was running.
     Exited { exit: Arc<WorkerExit>, alone: bool },
-    /// The connection was torn down without a report on the worker (the set is going away).
+    /// The connection was torn down without a report on the worker: its supervisor's task is
+    /// gone (the runtime that ran it has shut down).
     Gone,
 }
 

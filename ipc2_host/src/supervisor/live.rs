@@ -3,6 +3,11 @@
 //!
 //! [`Live`] owns everything about one connected worker (its process, its connection, the reader,
 //! the writer task, the channel of kill requests), so ending it takes one value, not seven.
+//!
+//! Its [`Accounts`] settle the connection with the scheduler exactly once: after [`Live::end`]
+//! has failed the unanswered calls, or, if the task running it is dropped first (the runtime
+//! that ran it shut down), on drop, failing those calls with `TasksGone` so that no caller
+//! waits for a supervisor that no longer exists.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +23,7 @@ use super::start::{Candidate, Started, Worker, start};
 use super::{Supervision, jittered_backoff};
 use crate::conn::{Conn, Ended};
 use crate::error::{ExitCause, WorkerExit};
+use crate::scheduler::Scheduler;
 
 /// How long a worker that closed its connection may take to exit before it is killed.
 const EXIT_GRACE: Duration = Duration::from_secs(2);
@@ -31,6 +37,53 @@ pub(super) struct Live {
     reader: FramedRead<ReadHalf, FrameCodec>,
     writer: JoinHandle<()>,
     kill: mpsc::UnboundedReceiver<ExitCause>,
+    accounts: Accounts,
+}
+
+/// What the scheduler is still owed for one connection. See the [module docs](self).
+struct Accounts {
+    conn: Arc<Conn>,
+    scheduler: Arc<Scheduler>,
+    owed: Owed,
+}
+
+enum Owed {
+    /// The connection is open: on drop, close it and fail its calls.
+    Open,
+    /// [`Live::end`] closed it with this many calls unanswered, whose units are still out.
+    Closed {
+        failed: u64,
+    },
+    Settled,
+}
+
+impl Accounts {
+    /// Gives back the units of the calls the closed connection left unanswered.
+    fn settle(&mut self) {
+        let failed = match std::mem::replace(&mut self.owed, Owed::Settled) {
+            Owed::Open => {
+                // Dropping `Unanswered` unfailed ends each call with `Outcome::Gone`.
+                let unanswered = self.conn.close();
+                self.scheduler.remove(&self.conn);
+                unanswered.count() as u64
+            }
+            Owed::Closed { failed } => failed,
+            Owed::Settled => return,
+        };
+        self.scheduler.finish(
+            &self.conn,
+            Ended {
+                answered: 0,
+                failed,
+            },
+        );
+    }
+}
+
+impl Drop for Accounts {
+    fn drop(&mut self) {
+        self.settle();
+    }
 }
 
 /// How serving a worker ended.
@@ -51,12 +104,18 @@ impl Live {
         let conn = Arc::new(Conn::new(worker.id, outbox, kill_tx));
         let writer = tokio::spawn(write(queued, writer));
         sv.scheduler.add(&conn, sv.config.max_in_flight);
+        let accounts = Accounts {
+            conn: conn.clone(),
+            scheduler: sv.scheduler.clone(),
+            owed: Owed::Open,
+        };
         Self {
             worker,
             conn,
             reader,
             writer,
             kill,
+            accounts,
         }
     }
 
@@ -127,6 +186,9 @@ impl Live {
     async fn end(mut self, sv: &Supervision, cause: ExitCause) -> Arc<WorkerExit> {
         let unanswered = self.conn.close();
         sv.scheduler.remove(&self.conn);
+        self.accounts.owed = Owed::Closed {
+            failed: unanswered.count() as u64,
+        };
         self.writer.abort();
         drop(self.reader);
 
@@ -150,15 +212,8 @@ impl Live {
             sv.children.signal(pid, Signal::KILL);
         }
         let exit = self.worker.report(cause).await;
-        let failed = unanswered.count() as u64;
         unanswered.fail(&exit);
-        sv.scheduler.finish(
-            &self.conn,
-            Ended {
-                answered: 0,
-                failed,
-            },
-        );
+        self.accounts.settle();
         exit
     }
 }

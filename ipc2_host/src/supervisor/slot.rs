@@ -98,6 +98,30 @@ impl Drop for Expecting<'_> {
     }
 }
 
+/// Stops the slot and refuses every caller with `TasksGone` if its supervisor's task is dropped
+/// before it ends the slot itself: the runtime running it has shut down, and no worker will come.
+struct Vanished {
+    supervision: Arc<Supervision>,
+    slot: usize,
+    armed: bool,
+}
+
+impl Vanished {
+    fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for Vanished {
+    fn drop(&mut self) {
+        if self.armed {
+            let scheduler = &self.supervision.scheduler;
+            scheduler.set_slot(self.slot, SlotState::Stopped);
+            scheduler.abandon();
+        }
+    }
+}
+
 /// The supervisor of one slot. See the [module docs](super).
 pub(super) struct SlotTask {
     supervision: Arc<Supervision>,
@@ -132,6 +156,11 @@ impl SlotTask {
     /// supervisor stops there (the caller tears the set down or retires the slot).
     pub(super) async fn run(mut self) {
         let sv = self.supervision.clone();
+        let vanished = Vanished {
+            supervision: sv.clone(),
+            slot: self.slot,
+            armed: true,
+        };
         while !self.control.end.is_cancelled() {
             self.generation += 1;
             let span = self.span();
@@ -162,6 +191,7 @@ impl SlotTask {
             true => SlotState::Stopped,
             false => SlotState::Retired,
         };
+        vanished.disarm();
         sv.scheduler.set_slot(self.slot, end);
     }
 

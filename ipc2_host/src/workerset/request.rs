@@ -254,7 +254,7 @@ where
                 }),
             Outcome::Failed(reason) => Err(Error::Remote { reason }),
             Outcome::Exited { exit, .. } => Err(Error::WorkerExited(exit)),
-            Outcome::Gone => Err(Error::Shutdown),
+            Outcome::Gone => Err(Error::TasksGone),
         }
     }
 
