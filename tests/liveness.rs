@@ -90,6 +90,30 @@ async fn a_busy_worker_keeps_its_heartbeat() {
     assert_eq!(workers.stats().workers[0].restarts, 0);
 }
 
+// https://github.com/ipc2-rs/ipc2/issues/16 (item 7): silence was measured per whole frame, so a
+// healthy worker whose reply took longer to arrive than the heartbeat timeout was killed as
+// unresponsive. Here the reply takes about 640 ms, over twice the timeout, and a piece of it
+// arrives every 10 ms.
+#[tokio::test]
+async fn a_reply_that_takes_longer_to_arrive_than_the_heartbeat_timeout_is_not_silence() {
+    let scratch = tempfile::tempdir().unwrap();
+    let workers: TestSet = TestSet::builder()
+        .worker_count(1)
+        .worker_path(support::helper("rogue_worker"))
+        .env("ROGUE_MODE", "slow-reply")
+        .env("ROGUE_ONCE", scratch.path().join("misbehaved"))
+        .heartbeat(Duration::from_millis(100), Some(Duration::from_millis(300)))
+        .finish()
+        .await
+        .unwrap();
+    let outcome = tokio::time::timeout(HANG_GUARD, workers.send(TestJob::Add(1, 2))).await;
+    match outcome.expect("the call ended instead of hanging") {
+        Ok(TestReply::Bytes(bytes)) => assert_eq!(bytes.len(), 1 << 20),
+        other => panic!("expected the slow reply, got {other:?}"),
+    }
+    assert_eq!(workers.stats().workers[0].restarts, 0);
+}
+
 // A worker stopped with SIGSTOP is as stuck as a worker can be: nothing it runs can answer.
 #[tokio::test]
 async fn a_worker_that_goes_silent_is_killed_as_unresponsive_and_replaced() {

@@ -186,7 +186,7 @@ impl Conn {
         events: &EventQueue,
         ended: &mut impl FnMut(Ended),
     ) -> Result<(), String> {
-        while let Some(first) = frames.next().await {
+        while let Some(first) = self.next_frame(frames).await {
             // The clock is read once per wake-up, not per frame, and the calls answered are
             // reported once per wake-up too: a busy connection delivers many.
             self.heard();
@@ -214,6 +214,25 @@ impl Conn {
             }
         }
         Ok(())
+    }
+
+    /// The next frame, counting every part of one that arrives as a sign of life: a worker
+    /// sending a reply that takes longer to transfer than the heartbeat timeout is not silent.
+    async fn next_frame(
+        &self,
+        frames: &mut FramedRead<ReadHalf, FrameCodec>,
+    ) -> Option<Result<Bytes, ipc2_common::Error>> {
+        let mut buffered = frames.read_buffer().len();
+        std::future::poll_fn(|cx| {
+            let next = frames.poll_next_unpin(cx);
+            let now = frames.read_buffer().len();
+            if next.is_pending() && now != buffered {
+                buffered = now;
+                self.heard();
+            }
+            next
+        })
+        .await
     }
 
     /// Delivers one frame from the worker: a reply to its caller, an event to the queue.

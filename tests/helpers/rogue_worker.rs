@@ -18,7 +18,9 @@
 //! - `deep-reply`: answers with a `TestReply::Nest` nested `ROGUE_DEPTH` levels deep;
 //! - `deep-event`: sends an event nested `ROGUE_DEPTH` levels deep, then answers honestly;
 //! - `claiming-reply`: answers with a `TestReply::Nest` of about `ROGUE_DEPTH` bytes of nested
-//!   sequences, each claiming `u32::MAX` elements.
+//!   sequences, each claiming `u32::MAX` elements;
+//! - `slow-reply`: sends a heartbeat, then answers honestly with a 1 MiB `TestReply::Bytes`,
+//!   written in 64 pieces 10 ms apart: a reply whose transfer outlasts a short heartbeat timeout.
 //!
 //! Each misbehaviour is announced on stderr first (`rogue worker: <mode>: ...`), so it shows in
 //! the host's crash report.
@@ -36,7 +38,7 @@ use ipc2_test_support::hostile;
 use ipc2_test_support::jobs::{TestJob, TestReply};
 use tokio_util::codec::Decoder;
 
-const MODES: [&str; 11] = [
+const MODES: [&str; 12] = [
     "honest",
     "garbage",
     "unknown-id",
@@ -48,6 +50,7 @@ const MODES: [&str; 11] = [
     "deep-reply",
     "deep-event",
     "claiming-reply",
+    "slow-reply",
 ];
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
@@ -106,7 +109,11 @@ fn main() -> Result<()> {
             continue;
         };
         let job = codec::decode_body::<TestJob>(body)?;
-        if misbehave {
+        if misbehave && mode == "slow-reply" {
+            misbehave = false;
+            std::fs::write(&once, "")?;
+            slow_reply(&mut stream, id, max)?;
+        } else if misbehave {
             misbehave = false;
             std::fs::write(&once, "")?;
             stream.write_all(&rogue_answer(&mode, id, job, max)?)?;
@@ -142,6 +149,26 @@ fn answer(id: u64, job: TestJob, max: usize) -> Result<Vec<u8>> {
         Ok(reply) => codec::encode_frame(&ToHost::Reply { id }, Some(&reply), max)?,
         Err(reason) => codec::encode_frame(&ToHost::Failed { id }, Some(&reason), max)?,
     })
+}
+
+/// Answers request `id` with a 1 MiB reply, a piece at a time.
+fn slow_reply(stream: &mut UnixStream, id: u64, max: usize) -> Result<()> {
+    stream.write_all(&codec::encode_frame::<_, ()>(
+        &ToHost::Heartbeat,
+        None,
+        max,
+    )?)?;
+    let reply = TestReply::Bytes(vec![7; 1 << 20]);
+    let frame = codec::encode_frame(&ToHost::Reply { id }, Some(&reply), max)?;
+    eprintln!(
+        "rogue worker: slow-reply: a {}-byte reply in 64 pieces",
+        frame.len()
+    );
+    for piece in frame.chunks(frame.len().div_ceil(64)) {
+        stream.write_all(piece)?;
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    Ok(())
 }
 
 /// A frame of `header` and then `body` exactly as given: a body no honest value encodes to.
