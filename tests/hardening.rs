@@ -430,3 +430,46 @@ fn stale_directories_and_sockets_from_a_killed_host_are_ignored() {
         .unwrap();
     assert!(runtime.block_on(support::eventually(HANG_GUARD, || support::is_dead(pid))));
 }
+
+// https://github.com/ipc2-rs/ipc2/issues/16 (item 11): at the descriptor limit the workers
+// started but `accept` failed with EMFILE; the host logged a warning every 50 ms and after 20 s
+// reported `StartTimeout`, which was false. Whichever step runs out of descriptors first, the
+// error must say so at once. How many descriptors each step needs varies, so the host is run with
+// every small number of them free, and at least one of those runs must get as far as `accept`.
+#[tokio::test]
+async fn a_host_out_of_descriptors_reports_the_failed_accept_at_once_not_a_start_timeout() {
+    let mut reached_accept = false;
+    for free in 0..=16 {
+        let output = tokio::time::timeout(
+            HANG_GUARD,
+            tokio::process::Command::new(support::helper("fd_limited_host"))
+                .arg(support::helper("test_worker"))
+                .arg(free.to_string())
+                .arg("10")
+                .kill_on_drop(true)
+                .output(),
+        )
+        .await
+        .expect("the host ended within the hang guard")
+        .expect("the host ran");
+        let line = String::from_utf8_lossy(&output.stdout);
+        let line = line.trim();
+        assert!(output.status.success(), "{free} free: {output:?}");
+        if line == "ok" {
+            continue;
+        }
+        assert!(
+            line.contains("Too many open files"),
+            "{free} free: the error must give the real cause: {line}"
+        );
+        assert!(
+            !line.contains("did not connect within"),
+            "{free} free: {line}"
+        );
+        if line.contains("failed to accept its connection") {
+            assert!(line.contains("ulimit -n"), "it says what to do: {line}");
+            reached_accept = true;
+        }
+    }
+    assert!(reached_accept, "no run got as far as accepting a worker");
+}

@@ -39,6 +39,20 @@ pub enum Error {
         /// The startup timeout.
         timeout: Duration,
     },
+    /// The host could not accept a connection while a worker was starting, so the worker could
+    /// not connect; it was killed. Usually the host is out of file descriptors.
+    #[error(
+        "worker {worker} (pid {pid}) could not connect: the host failed to accept its connection: {source}{hint}",
+        hint = accept_hint(source)
+    )]
+    Accept {
+        /// The worker's slot id.
+        worker: usize,
+        /// Its process id.
+        pid: u32,
+        /// Why `accept` failed.
+        source: Arc<std::io::Error>,
+    },
     /// [`WorkerSet::restart`](crate::WorkerSet::restart) gave up waiting for a worker's
     /// replacement; the old worker keeps serving.
     #[error(
@@ -251,5 +265,18 @@ fn signal_name(signal: i32) -> &'static str {
         15 => " (SIGTERM)",
         24 => " (SIGXCPU)",
         _ => "",
+    }
+}
+
+/// What to do about a failed `accept`, when the reason says.
+fn accept_hint(err: &std::io::Error) -> &'static str {
+    use rustix::io::Errno;
+    let errno = err.raw_os_error();
+    if errno == Some(Errno::MFILE.raw_os_error()) {
+        "; the host is out of file descriptors: raise its limit (ulimit -n) or run fewer workers"
+    } else if errno == Some(Errno::NFILE.raw_os_error()) {
+        "; the system is out of file descriptors (fs.file-max)"
+    } else {
+        ""
     }
 }

@@ -68,6 +68,9 @@ pub(crate) struct Supervision {
     pub(crate) stop: CancellationToken,
     /// Cancelled once a shutdown has reaped every worker.
     pub(crate) reaped: CancellationToken,
+    /// The last time accepting a connection failed, and why: a worker being started cannot
+    /// connect while accepting fails, so it fails its start with that reason at once.
+    accept_failed: tokio::sync::watch::Sender<Option<Arc<std::io::Error>>>,
     deaths: Deaths,
     slots: Mutex<Vec<SlotHandle>>,
 }
@@ -96,6 +99,7 @@ impl Supervision {
             children: Arc::default(),
             stop: CancellationToken::new(),
             reaped: CancellationToken::new(),
+            accept_failed: tokio::sync::watch::Sender::new(None),
             slots: Mutex::default(),
         }
     }
@@ -168,6 +172,29 @@ impl Supervision {
             });
         }
         self.reaped.cancelled().await;
+    }
+
+    /// Tells every slot starting a worker that accepting connections failed with `err`.
+    fn accept_failed(&self, err: std::io::Error) {
+        self.accept_failed.send_replace(Some(Arc::new(err)));
+    }
+
+    /// Completes with the reason once accepting a connection fails after this call.
+    pub(crate) fn accept_failure(
+        &self,
+    ) -> impl Future<Output = Arc<std::io::Error>> + Send + 'static {
+        let mut failures = self.accept_failed.subscribe();
+        failures.mark_unchanged();
+        async move {
+            loop {
+                if failures.changed().await.is_err() {
+                    return std::future::pending().await;
+                }
+                if let Some(err) = failures.borrow_and_update().clone() {
+                    return err;
+                }
+            }
+        }
     }
 
     /// Aborts every supervisor's task, for a set being dropped.

@@ -8,7 +8,7 @@
 //! slot's supervisor, which knows the process id (see `start.rs`).
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use ipc2_common::handshake::{Hello, MAX_HELLO_LEN};
@@ -18,20 +18,53 @@ use tokio_util::codec::FramedRead;
 use super::Supervision;
 use super::start::Candidate;
 
+/// How long the acceptor waits after a failed `accept` (the connection stays queued, so trying
+/// again at once would spin).
+const RETRY_ACCEPT: Duration = Duration::from_millis(50);
+/// At most one warning about failing accepts per this long.
+const WARN_EVERY: Duration = Duration::from_secs(5);
+
 /// Accepts connections until the task is aborted.
+///
+/// A failed `accept` (usually: the host is out of file descriptors) is told at once to every
+/// slot starting a worker, which fails that start with the reason instead of waiting out the
+/// startup timeout for a connection that cannot be accepted; see [`Supervision::accept_failed`].
 pub(crate) async fn accept_workers<S: Server>(server: S, sv: Arc<Supervision>) {
+    let mut warned: Option<Instant> = None;
+    let mut unwarned = 0u64;
     loop {
         match server.accept().await {
             Ok((stream, peer_pid)) => {
                 tokio::spawn(handshake::<S>(stream, peer_pid, sv.clone()));
             }
             Err(err) => {
-                // Usually out of file descriptors: wait a moment rather than spin.
-                tracing::warn!("ipc2: accepting a worker connection failed: {err}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                if warned.is_none_or(|at| at.elapsed() >= WARN_EVERY) {
+                    let more = match unwarned {
+                        0 => String::new(),
+                        n => format!(" ({n} more failures since the last warning)"),
+                    };
+                    tracing::warn!("ipc2: accepting a worker connection failed: {err}{more}");
+                    warned = Some(Instant::now());
+                    unwarned = 0;
+                } else {
+                    unwarned += 1;
+                }
+                if out_of_resources(&err) {
+                    sv.accept_failed(err);
+                }
+                tokio::time::sleep(RETRY_ACCEPT).await;
             }
         }
     }
+}
+
+/// Whether `accept` failed for want of descriptors or memory, which keeps failing until some are
+/// freed, rather than because of the one connection (which another attempt skips).
+fn out_of_resources(err: &std::io::Error) -> bool {
+    use rustix::io::Errno;
+    [Errno::MFILE, Errno::NFILE, Errno::NOBUFS, Errno::NOMEM]
+        .iter()
+        .any(|errno| err.raw_os_error() == Some(errno.raw_os_error()))
 }
 
 async fn handshake<S: Server>(stream: S::Stream, peer_pid: Option<u32>, sv: Arc<Supervision>) {

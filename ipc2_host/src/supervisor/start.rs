@@ -145,6 +145,8 @@ pub(super) async fn start(
 
     let deadline = tokio::time::sleep(config.startup_timeout);
     tokio::pin!(deadline);
+    let accept_failure = sv.accept_failure();
+    tokio::pin!(accept_failure);
     let refusal = loop {
         tokio::select! {
             Some(candidate) = expecting.arrived.recv() => match check(sv, &candidate, pid) {
@@ -162,6 +164,7 @@ pub(super) async fn start(
                 pid,
                 timeout: config.startup_timeout,
             }),
+            source = &mut accept_failure => break Some(Error::Accept { worker: slot, pid, source }),
             _ = control.end.cancelled() => break Some(Error::Shutdown),
         }
     };
