@@ -246,6 +246,72 @@ async fn grandchild_of_a_worker_dies_when_the_set_shuts_down() {
     );
 }
 
+/// Starts a grandchild of the only worker of `workers` that leaves the worker's process group
+/// (`setsid`), and returns its pid, or `None` if the worker has no cgroup of its own here (see
+/// `ipc2_host/src/process/cgroup.rs`): then nothing can find that grandchild once its worker is
+/// gone. `.ci/run` sets `IPC2_REQUIRE_CGROUPS`, so CI never skips.
+async fn spawn_detached(workers: &TestSet) -> Option<u32> {
+    let TestReply::Pid(grandchild) = workers.send(TestJob::SpawnDetached).await.unwrap() else {
+        panic!("no grandchild pid")
+    };
+    let worker = workers.workers()[0].pid;
+    let session = || {
+        rustix::process::getsid(rustix::process::Pid::from_raw(grandchild as i32))
+            .map(|session| session.as_raw_pid() as u32)
+    };
+    assert!(
+        eventually(HANG_GUARD, || session() == Ok(grandchild)).await,
+        "grandchild {grandchild} never led a session of its own: {:?}",
+        session()
+    );
+    let cgroup = std::fs::read_to_string(format!("/proc/{worker}/cgroup")).unwrap_or_default();
+    if cgroup.contains("/ipc2-") {
+        return Some(grandchild);
+    }
+    assert!(
+        std::env::var_os("IPC2_REQUIRE_CGROUPS").is_none(),
+        "IPC2_REQUIRE_CGROUPS is set, but worker {worker} has no cgroup of its own: {cgroup}"
+    );
+    eprintln!("skipped: the host cannot give its workers cgroups here ({cgroup})");
+    support::sigkill(grandchild);
+    None
+}
+
+// https://github.com/ipc2-rs/ipc2/issues/16 (item 9): killing the worker's process group missed
+// a grandchild that had called setsid, which kept running and held two of the host's pipes.
+#[tokio::test]
+async fn grandchild_that_calls_setsid_dies_when_the_set_is_dropped() {
+    let workers = set(1).await;
+    let Some(grandchild) = spawn_detached(&workers).await else {
+        return;
+    };
+    drop(workers);
+    assert!(
+        eventually(HANG_GUARD, || support::is_dead(grandchild)).await,
+        "grandchild {grandchild} outlived the set"
+    );
+}
+
+#[tokio::test]
+async fn grandchild_that_calls_setsid_dies_with_its_worker_and_does_not_hold_up_the_report() {
+    let workers = set(1).await;
+    let Some(grandchild) = spawn_detached(&workers).await else {
+        return;
+    };
+    let crashed = tokio::time::timeout(HANG_GUARD, workers.send(TestJob::Exit(3)))
+        .await
+        .expect("the crash was reported");
+    assert!(
+        matches!(&crashed, Err(Error::WorkerExited(exit)) if exit.code() == Some(3)),
+        "{crashed:?}"
+    );
+    assert!(
+        eventually(HANG_GUARD, || support::is_dead(grandchild)).await,
+        "grandchild {grandchild} outlived its worker"
+    );
+    assert_eq!(add(&workers, 1, 2).await.0, 3);
+}
+
 fn lines_in(path: &Path) -> usize {
     std::fs::read_to_string(path).map_or(0, |text| text.lines().count())
 }

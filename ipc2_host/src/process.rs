@@ -1,7 +1,8 @@
 //! Worker processes: start them, watch them, kill them, reap them, and capture their output.
 //!
 //! This is a leaf: it knows nothing of connections, calls or slots. `os` holds the few Unix calls
-//! (process groups, resource limits, `/proc`), `output` routes a worker's stdout and stderr.
+//! (process groups, resource limits, `/proc`), `cgroup` gives each worker a cgroup where it can,
+//! `output` routes a worker's stdout and stderr.
 //!
 //! Each worker gets a thread of its own that spawns it, blocks until it exits, and reaps it. The
 //! thread is what makes `PR_SET_PDEATHSIG` safe to use (it fires when the spawning thread exits,
@@ -12,9 +13,10 @@
 //! those, under the table's lock, and the reaping thread removes its child from the table before
 //! reaping it: a process id is never signalled after it could have been recycled. Dropping the
 //! worker set calls [`Children::kill_all`], which kills every group and joins every thread, so no
-//! child (and no zombie) survives the set.
+//! child (and no zombie) survives the set. Killing a worker, or seeing it die, also kills its
+//! cgroup where it has one, which ends the descendants that left its process group.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::io;
 use std::process::{ChildStderr, ChildStdout, Command, ExitStatus};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -23,24 +25,43 @@ use std::thread::JoinHandle;
 use rustix::process::Signal;
 use tokio::sync::oneshot;
 
+mod cgroup;
 mod os;
 mod output;
+
+use cgroup::{SetCgroup, WorkerCgroup};
 
 pub(crate) use os::{Limits, process_group_of, resident_bytes};
 pub(crate) use output::{Capture, Stream};
 pub use output::{LineCallback, Output};
 
 /// The live worker processes of one set.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Children {
     inner: Mutex<Table>,
+    /// Where the workers' cgroups go, if they can have them.
+    cgroup: Option<SetCgroup>,
 }
 
 #[derive(Debug, Default)]
 struct Table {
     closed: bool,
-    live: HashSet<u32>,
+    /// Each live worker, with its cgroup if it has one.
+    live: HashMap<u32, Option<WorkerCgroup>>,
     threads: Vec<JoinHandle<()>>,
+}
+
+impl Table {
+    /// Sends `signal` to `pid`'s process group and, for SIGKILL, kills its cgroup too.
+    fn signal(&self, pid: u32, signal: Signal) {
+        let Some(cgroup) = self.live.get(&pid) else {
+            return;
+        };
+        let _ = os::signal_group(pid, signal);
+        if let (Signal::KILL, Some(cgroup)) = (signal, cgroup) {
+            cgroup.kill();
+        }
+    }
 }
 
 /// What the spawning thread hands back: the pid and the output pipes.
@@ -56,6 +77,13 @@ pub(crate) struct Child {
 }
 
 impl Children {
+    pub(crate) fn new() -> Self {
+        Self {
+            inner: Mutex::default(),
+            cgroup: SetCgroup::create(),
+        }
+    }
+
     fn table(&self) -> MutexGuard<'_, Table> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -104,7 +132,8 @@ impl Children {
             }
             match command.spawn() {
                 Ok(child) => {
-                    table.live.insert(child.id());
+                    let cgroup = self.cgroup.as_ref().and_then(|set| set.adopt(child.id()));
+                    table.live.insert(child.id(), cgroup);
                     child
                 }
                 Err(err) => {
@@ -117,24 +146,25 @@ impl Children {
         let _ = started.send(Ok((pid, child.stdout.take(), child.stderr.take())));
         // Wait without reaping; if that fails, child.wait() below still blocks until exit.
         let _ = os::wait_exited(pid);
-        {
+        let cgroup = {
             let mut table = self.table();
-            table.live.remove(&pid);
             // The leader is dead but not reaped, so the group id is still ours: sweep up any
-            // process the worker left behind.
-            let _ = os::signal_group(pid, Signal::KILL);
-        }
+            // process the worker left behind, in its group and in its cgroup.
+            table.signal(pid, Signal::KILL);
+            table.live.remove(&pid).flatten()
+        };
         if let Ok(status) = child.wait() {
             let _ = exited.send(status);
+        }
+        // After the report's exit status is on its way: removing the cgroup waits for it to empty.
+        if let Some(cgroup) = cgroup {
+            cgroup.remove();
         }
     }
 
     /// Sends `signal` to the worker `pid`'s process group, if that worker is still alive.
     pub(crate) fn signal(&self, pid: u32, signal: Signal) {
-        let table = self.table();
-        if table.live.contains(&pid) {
-            let _ = os::signal_group(pid, signal);
-        }
+        self.table().signal(pid, signal);
     }
 
     /// Kills every live worker's process group, refuses new spawns, and waits until every worker
@@ -143,8 +173,8 @@ impl Children {
         let threads = {
             let mut table = self.table();
             table.closed = true;
-            for &pid in &table.live {
-                let _ = os::signal_group(pid, Signal::KILL);
+            for &pid in table.live.keys() {
+                table.signal(pid, Signal::KILL);
             }
             std::mem::take(&mut table.threads)
         };

@@ -96,7 +96,7 @@ impl Supervision {
             config,
             address,
             reply_shape,
-            children: Arc::default(),
+            children: Arc::new(Children::new()),
             stop: CancellationToken::new(),
             reaped: CancellationToken::new(),
             accept_failed: tokio::sync::watch::Sender::new(None),

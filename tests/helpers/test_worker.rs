@@ -146,19 +146,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 TestReply::Done
             }
             TestJob::Args => TestReply::Args(std::env::args().skip(1).collect()),
-            TestJob::SpawnGrandchild => TestReply::Pid(spawn_grandchild()?),
+            TestJob::SpawnGrandchild => TestReply::Pid(spawn_grandchild("sleep 30 & echo $!")?),
+            TestJob::SpawnDetached => TestReply::Pid(spawn_grandchild(DETACHED)?),
         };
         tx.send(reply)?;
     }
     Ok(())
 }
 
-/// Starts `sleep 30` in the background through `sh`, and returns its pid. The `sleep` stays in
-/// this worker's process group and keeps its stdout (our pipe, so only one line is read, never to
-/// its end) and stderr (the host's pipe).
-fn spawn_grandchild() -> Result<u32, Box<dyn std::error::Error>> {
+/// A grandchild in a session of its own, writing a line to its stderr (the host's pipe) every
+/// 200 ms for a minute, and ignoring SIGPIPE so that the host closing that pipe does not end it;
+/// its `sh` is its own pid (`setsid` only forks for a group leader).
+const DETACHED: &str = "setsid sh -c 'trap \"\" PIPE; for i in $(seq 300); do echo detached tick >&2; sleep 0.2; done' & echo $!";
+
+/// Runs `script` (which starts a grandchild in the background and prints its pid) through `sh`,
+/// and returns that pid. The grandchild keeps its stdout (our pipe, so only one line is read,
+/// never to its end) and stderr (the host's pipe).
+fn spawn_grandchild(script: &str) -> Result<u32, Box<dyn std::error::Error>> {
     let mut sh = Command::new("sh")
-        .args(["-c", "sleep 30 & echo $!"])
+        .args(["-c", script])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .spawn()?;

@@ -4,6 +4,11 @@
 //! full pipe) and each line goes where [`Output`] says. The last [`TAIL_LINES`] lines of stderr
 //! are kept whatever the destination, and go into the worker's [`crate::WorkerExit`] when it dies,
 //! so "worker 2 exited with code 101" comes with the panic message that explains it.
+//!
+//! Once the worker has exited, its capture takes what is already in the pipe (everything the
+//! worker wrote before it died) and stops: it does not wait for the end of the stream, which a
+//! descendant still holding the pipe would put off for as long as it lives, and closing its end
+//! lets such a descendant fail its next write instead of keeping the host's reader alive.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -88,10 +93,16 @@ pub(crate) enum Stream {
     Stderr,
 }
 
+/// At most this much is taken from a pipe after the worker has exited: a pipe's capacity, and
+/// then some, so a descendant that keeps writing cannot keep the capture going.
+const AFTER_EXIT: usize = 256 * 1024;
+
 /// One stream of one worker, read by a background task.
 #[derive(Debug)]
 pub(crate) struct Capture {
     tail: Arc<Mutex<VecDeque<String>>>,
+    /// Tells the reader the worker has exited.
+    exited: Option<oneshot::Sender<()>>,
     ended: Option<oneshot::Receiver<()>>,
 }
 
@@ -105,37 +116,34 @@ impl Capture {
     ) -> Self {
         let tail = Arc::new(Mutex::new(VecDeque::new()));
         let (ended_tx, ended) = oneshot::channel();
+        let (exited_tx, exited) = oneshot::channel();
         let receiver = pipe.and_then(|fd| pipe::Receiver::from_owned_fd(fd.into()).ok());
         if let Some(receiver) = receiver {
-            let tail = tail.clone();
+            let mut lines = Lines {
+                tail: tail.clone(),
+                stream,
+                worker,
+                output,
+                callback_panicked: false,
+            };
             tokio::spawn(async move {
-                let mut reader = BufReader::new(receiver);
-                let mut line = Vec::new();
-                let mut callback_panicked = false;
-                while let Ok(true) = read_line(&mut reader, &mut line, MAX_PASSED_LINE).await {
-                    route(&line, stream, worker, &output, &mut callback_panicked);
-                    if stream == Stream::Stderr {
-                        let text = String::from_utf8_lossy(&line[..line.len().min(MAX_LINE)]);
-                        let mut tail = tail.lock().unwrap_or_else(PoisonError::into_inner);
-                        if tail.len() == TAIL_LINES {
-                            tail.pop_front();
-                        }
-                        tail.push_back(text.trim_end().to_owned());
-                    }
-                    line.clear();
-                }
+                lines.read(receiver, exited).await;
                 let _ = ended_tx.send(());
             });
         }
         Self {
             tail,
+            exited: Some(exited_tx),
             ended: Some(ended),
         }
     }
 
-    /// The kept tail, once the pipe has reached its end or `grace` has passed (a grandchild may
-    /// hold the pipe open).
+    /// The kept tail, once the worker has exited: what the pipe holds is taken without waiting
+    /// for its end (see the [module docs](self)); `grace` only bounds a slow [`Output::Callback`].
     pub(crate) async fn finish(&mut self, grace: Duration) -> String {
+        if let Some(exited) = self.exited.take() {
+            let _ = exited.send(());
+        }
         if let Some(ended) = self.ended.take() {
             let _ = tokio::time::timeout(grace, ended).await;
         }
@@ -144,6 +152,72 @@ impl Capture {
             .map(String::as_str)
             .collect::<Vec<_>>()
             .join("\n")
+    }
+}
+
+/// Where a capture's lines go.
+struct Lines {
+    tail: Arc<Mutex<VecDeque<String>>>,
+    stream: Stream,
+    worker: usize,
+    output: Output,
+    callback_panicked: bool,
+}
+
+impl Lines {
+    /// Reads lines until the end of the stream, or, once `exited` fires, until the pipe is
+    /// empty for now.
+    async fn read(&mut self, receiver: pipe::Receiver, mut exited: oneshot::Receiver<()>) {
+        let mut reader = BufReader::new(receiver);
+        let mut line = Vec::new();
+        loop {
+            tokio::select! {
+                more = read_line(&mut reader, &mut line, MAX_PASSED_LINE) => match more {
+                    Ok(true) => {
+                        self.take(&line);
+                        line.clear();
+                    }
+                    _ => return,
+                },
+                _ = &mut exited => break,
+            }
+        }
+        // The worker is gone: what it wrote is in `line` (a line cut short), the reader's
+        // buffer and the pipe. Take that much and no more.
+        let mut rest = std::mem::take(&mut line);
+        rest.extend_from_slice(reader.buffer());
+        let pipe = reader.into_inner();
+        let mut chunk = [0; 16 * 1024];
+        while rest.len() < AFTER_EXIT {
+            // Straight from the descriptor (which is non-blocking): tokio's `try_read` reports
+            // "would block" until its reactor has seen the pipe readable.
+            match rustix::io::read(&pipe, &mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => rest.extend_from_slice(&chunk[..n]),
+            }
+        }
+        for piece in rest.split_inclusive(|&b| b == b'\n') {
+            self.take(&piece[..piece.len().min(MAX_PASSED_LINE)]);
+        }
+    }
+
+    /// Passes one line on, and keeps it for the tail if it is stderr.
+    fn take(&mut self, line: &[u8]) {
+        route(
+            line,
+            self.stream,
+            self.worker,
+            &self.output,
+            &mut self.callback_panicked,
+        );
+        if self.stream == Stream::Stderr {
+            let text = String::from_utf8_lossy(&line[..line.len().min(MAX_LINE)]);
+            let mut tail = self.tail.lock().unwrap_or_else(PoisonError::into_inner);
+            if tail.len() == TAIL_LINES {
+                tail.pop_front();
+            }
+            tail.push_back(text.trim_end().to_owned());
+        }
     }
 }
 
@@ -218,6 +292,22 @@ fn route(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // A worker's descendant may hold the pipe open for as long as it lives; the report must not
+    // wait for it. The write end stays open here for the whole test, so waiting for the end of
+    // the stream would hang until the guard below.
+    #[tokio::test]
+    async fn after_the_exit_the_tail_is_what_the_pipe_holds_without_waiting_for_its_end() {
+        let (reader, mut writer) = std::io::pipe().unwrap();
+        let mut capture = Capture::start(Some(reader), Stream::Stderr, 0, Output::Discard);
+        writer.write_all(b"first\nsecond\nthe last, cut").unwrap();
+        let guard = Duration::from_secs(30);
+        let tail = tokio::time::timeout(guard, capture.finish(guard))
+            .await
+            .expect("finish waited for the end of the stream");
+        assert_eq!(tail, "first\nsecond\nthe last, cut");
+        drop(writer);
+    }
 
     #[tokio::test]
     async fn a_line_longer_than_the_cap_is_cut_and_the_next_line_is_whole() {

@@ -33,6 +33,10 @@ pub enum TestJob {
     /// Start a grandchild (`sh -c 'sleep 30 & echo $!'`, which inherits the worker's process
     /// group and stderr) and reply `Pid` with the grandchild's pid.
     SpawnGrandchild,
+    /// Start a grandchild that calls `setsid` (leaving the worker's process group and session)
+    /// and then writes to its stderr, the host's pipe, every 200 ms for a minute, ignoring
+    /// SIGPIPE; reply `Pid` with its pid.
+    SpawnDetached,
     /// Print `"{0} out"` to stdout and `"{0} err"` to stderr, then reply `Done`.
     Print(String),
     /// Send the host `n` events, `Count(0)` to `Count(n - 1)`, then reply `Done`.
