@@ -16,15 +16,16 @@
 
 mod reply_slots;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_util::{FutureExt, StreamExt};
 use ipc2_common::outbox::Outbox;
 use ipc2_common::{FrameCodec, ReadHalf, ToHost, ToWorker, codec};
 use tokio::sync::mpsc;
-use tokio_util::codec::FramedRead;
+use tokio_util::codec::{Decoder, FramedRead};
 
 use self::reply_slots::ReplySlots;
 pub(crate) use self::reply_slots::{Outcome, Reply, Unanswered};
@@ -63,9 +64,7 @@ impl Ended {
 #[derive(Debug)]
 pub(crate) struct Conn {
     pub(crate) id: Identity,
-    born: Instant,
-    /// Milliseconds after `born` when the worker last sent anything.
-    heard: AtomicU64,
+    clock: Arc<Clock>,
     outbox: Outbox,
     calls: ReplySlots,
     kill: mpsc::UnboundedSender<ExitCause>,
@@ -82,6 +81,59 @@ enum Delivered {
     Other,
 }
 
+/// When a connection was made, and when its worker last sent anything.
+#[derive(Debug)]
+struct Clock {
+    born: Instant,
+    /// Milliseconds after `born` when the worker last sent anything.
+    heard: AtomicU64,
+}
+
+impl Clock {
+    fn heard(&self) {
+        let now = u64::try_from(self.born.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.heard.store(now, Ordering::Relaxed);
+    }
+}
+
+/// The frame decoder of a live connection. Every time bytes arrive (each read, also in the
+/// middle of a frame) the worker counts as heard from: a reply that takes longer to transfer
+/// than the heartbeat timeout is not silence.
+#[derive(Debug)]
+pub(crate) struct Arrivals {
+    frames: FrameCodec,
+    clock: Arc<Clock>,
+    /// What the read buffer held after the last decode: more means bytes arrived.
+    buffered: usize,
+}
+
+impl Arrivals {
+    fn note(&mut self, src: &BytesMut) {
+        if src.len() > self.buffered {
+            self.clock.heard();
+        }
+    }
+}
+
+impl Decoder for Arrivals {
+    type Item = Bytes;
+    type Error = ipc2_common::Error;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>, Self::Error> {
+        self.note(src);
+        let frame = self.frames.decode(src);
+        self.buffered = src.len();
+        frame
+    }
+
+    fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>, Self::Error> {
+        self.note(src);
+        let frame = self.frames.decode_eof(src);
+        self.buffered = src.len();
+        frame
+    }
+}
+
 impl Conn {
     pub(crate) fn new(
         id: Identity,
@@ -90,8 +142,10 @@ impl Conn {
     ) -> Self {
         Self {
             id,
-            born: Instant::now(),
-            heard: AtomicU64::new(0),
+            clock: Arc::new(Clock {
+                born: Instant::now(),
+                heard: AtomicU64::new(0),
+            }),
             outbox,
             calls: ReplySlots::default(),
             kill,
@@ -149,20 +203,25 @@ impl Conn {
         self.calls.close()
     }
 
+    /// The decoder to read this connection's frames with, which notes when its worker is heard.
+    pub(crate) fn arrivals(&self, frames: FrameCodec) -> Arrivals {
+        Arrivals {
+            frames,
+            clock: self.clock.clone(),
+            buffered: 0,
+        }
+    }
+
     /// How long this worker has been connected.
     pub(crate) fn uptime(&self) -> Duration {
-        self.born.elapsed()
+        self.clock.born.elapsed()
     }
 
-    /// How long since the worker last sent anything (a reply, an event or a heartbeat).
+    /// How long since the worker last sent anything (a byte of a reply, an event or a
+    /// heartbeat).
     pub(crate) fn silent_for(&self) -> Duration {
-        let heard = Duration::from_millis(self.heard.load(Ordering::Relaxed));
-        self.born.elapsed().saturating_sub(heard)
-    }
-
-    fn heard(&self) {
-        let now = u64::try_from(self.born.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.heard.store(now, Ordering::Relaxed);
+        let heard = Duration::from_millis(self.clock.heard.load(Ordering::Relaxed));
+        self.clock.born.elapsed().saturating_sub(heard)
     }
 
     /// Tells the worker that the caller of request `id` gave up on it.
@@ -182,14 +241,12 @@ impl Conn {
     /// `ended` learns how many calls they ended, also when the loop stops inside a batch.
     pub(crate) async fn read(
         &self,
-        frames: &mut FramedRead<ReadHalf, FrameCodec>,
+        frames: &mut FramedRead<ReadHalf, Arrivals>,
         events: &EventQueue,
         ended: &mut impl FnMut(Ended),
     ) -> Result<(), String> {
-        while let Some(first) = self.next_frame(frames).await {
-            // The clock is read once per wake-up, not per frame, and the calls answered are
-            // reported once per wake-up too: a busy connection delivers many.
-            self.heard();
+        while let Some(first) = frames.next().await {
+            // The calls answered are reported once per wake-up: a busy connection delivers many.
             let mut batch = Batch {
                 ended: Ended::default(),
                 report: &mut *ended,
@@ -214,25 +271,6 @@ impl Conn {
             }
         }
         Ok(())
-    }
-
-    /// The next frame, counting every part of one that arrives as a sign of life: a worker
-    /// sending a reply that takes longer to transfer than the heartbeat timeout is not silent.
-    async fn next_frame(
-        &self,
-        frames: &mut FramedRead<ReadHalf, FrameCodec>,
-    ) -> Option<Result<Bytes, ipc2_common::Error>> {
-        let mut buffered = frames.read_buffer().len();
-        std::future::poll_fn(|cx| {
-            let next = frames.poll_next_unpin(cx);
-            let now = frames.read_buffer().len();
-            if next.is_pending() && now != buffered {
-                buffered = now;
-                self.heard();
-            }
-            next
-        })
-        .await
     }
 
     /// Delivers one frame from the worker: a reply to its caller, an event to the queue.
@@ -297,7 +335,6 @@ mod tests {
     async fn read(frames: &[Vec<u8>]) -> (Result<(), String>, Ended, usize) {
         let (host, mut worker) = UnixStream::pair().unwrap();
         let (read, _write) = Client::split(host, Duration::ZERO).unwrap();
-        let mut reader = FramedRead::new(read, FrameCodec::new(1024));
         let (outbox, _drain) = ipc2_common::outbox::outbox();
         let (kill, _) = mpsc::unbounded_channel();
         let id = Identity {
@@ -306,6 +343,7 @@ mod tests {
             pid: 1,
         };
         let conn = Conn::new(id, outbox, kill);
+        let mut reader = FramedRead::new(read, conn.arrivals(FrameCodec::new(1024)));
         assert!(conn.submit(1, Vec::new()).is_ok() && conn.submit(2, Vec::new()).is_ok());
         for frame in frames {
             worker.write_all(frame).await.unwrap();

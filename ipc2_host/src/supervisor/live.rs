@@ -12,7 +12,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ipc2_common::{FrameCodec, ReadHalf, WriteHalf, outbox};
+use ipc2_common::{ReadHalf, WriteHalf, outbox};
 use rustix::process::Signal;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -21,7 +21,7 @@ use tokio_util::codec::FramedRead;
 use super::slot::SlotControl;
 use super::start::{Candidate, Started, Worker, start};
 use super::{Supervision, jittered_backoff};
-use crate::conn::{Conn, Ended};
+use crate::conn::{Arrivals, Conn, Ended};
 use crate::error::{ExitCause, WorkerExit};
 use crate::scheduler::Scheduler;
 
@@ -34,7 +34,7 @@ const RECYCLE_CHECK: Duration = Duration::from_millis(100);
 pub(super) struct Live {
     worker: Worker,
     conn: Arc<Conn>,
-    reader: FramedRead<ReadHalf, FrameCodec>,
+    reader: FramedRead<ReadHalf, Arrivals>,
     writer: JoinHandle<()>,
     kill: mpsc::UnboundedReceiver<ExitCause>,
     accounts: Accounts,
@@ -102,6 +102,7 @@ impl Live {
         let (outbox, queued) = outbox::outbox();
         let (kill_tx, kill) = mpsc::unbounded_channel();
         let conn = Arc::new(Conn::new(worker.id, outbox, kill_tx));
+        let reader = reader.map_decoder(|frames| conn.arrivals(frames));
         let writer = tokio::spawn(write(queued, writer));
         sv.scheduler.add(&conn, sv.config.max_in_flight);
         let accounts = Accounts {
