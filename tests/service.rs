@@ -122,7 +122,7 @@ async fn a_call_with_a_timeout_fails_with_timeout_and_restarts_the_worker() {
         .with_timeout(Duration::from_millis(200), TimeoutAction::Restart)
         .sleep(60_000)
         .await;
-    assert!(matches!(slow, Err(Error::Timeout(_))), "{slow:?}");
+    assert!(matches!(slow, Err(Error::Timeout { .. })), "{slow:?}");
     let after = workers.pid().await.unwrap();
     assert_ne!(before, after, "the timed-out worker was replaced");
 }
@@ -132,7 +132,7 @@ async fn a_method_timeout_from_the_trait_applies_and_restarts_the_worker() {
     let workers = workers(1).await;
     let before = workers.pid().await.unwrap();
     let late = workers.bounded_sleep(60_000).await;
-    assert!(matches!(late, Err(Error::Timeout(_))), "{late:?}");
+    assert!(matches!(late, Err(Error::Timeout { .. })), "{late:?}");
     assert_ne!(
         workers.pid().await.unwrap(),
         before,

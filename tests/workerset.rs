@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ipc2::host::Policy;
 use ipc2::{Error, TimeoutAction};
 use support::jobs::{TestJob, TestReply};
 use support::{HANG_GUARD, builder, set};
@@ -80,7 +81,7 @@ async fn timeout_with_restart_kills_the_hung_worker_and_the_set_recovers() {
             TimeoutAction::Restart,
         )
         .await;
-    assert!(matches!(result, Err(Error::Timeout(_))), "{result:?}");
+    assert!(matches!(result, Err(Error::Timeout { .. })), "{result:?}");
     let reply = tokio::time::timeout(HANG_GUARD, workers.send(TestJob::Add(2, 3)))
         .await
         .unwrap()
@@ -104,7 +105,7 @@ async fn timeout_with_error_keeps_the_busy_worker_from_the_next_caller() {
             TimeoutAction::Error,
         )
         .await;
-    assert!(matches!(result, Err(Error::Timeout(_))), "{result:?}");
+    assert!(matches!(result, Err(Error::Timeout { .. })), "{result:?}");
     // The next call waits for the sleeping job to finish and gets its own reply, not `Done`.
     let reply = tokio::time::timeout(HANG_GUARD, workers.send(TestJob::Add(1, 1)))
         .await
@@ -120,17 +121,22 @@ async fn timeout_with_error_keeps_the_busy_worker_from_the_next_caller() {
 }
 
 #[tokio::test]
-async fn deadline_passing_in_the_queue_means_the_job_is_never_sent() {
+async fn a_queue_timeout_passing_in_the_queue_means_the_job_is_never_sent() {
     let workers = set(1).await;
     let busy = workers.send(TestJob::Sleep(500));
-    let queued = workers.send_timeout(
+    let queued = workers.send_with(
         TestJob::Note,
-        Duration::from_millis(50),
-        TimeoutAction::Error,
+        Policy::default().with_queue_timeout(Duration::from_millis(50)),
     );
     let (busy, queued) = tokio::join!(busy, queued);
     assert_eq!(busy.unwrap(), TestReply::Done);
-    assert!(matches!(queued, Err(Error::Timeout(_))));
+    match queued {
+        Err(err @ Error::QueueTimeout { waited }) => {
+            assert!(waited >= Duration::from_millis(50), "{err}");
+            assert!(err.to_string().contains("never sent"), "{err}");
+        }
+        other => panic!("expected QueueTimeout, got {other:?}"),
+    }
     // Had the queued `Note` been sent as a request, the count would include it.
     assert_eq!(
         workers.send(TestJob::Count).await.unwrap(),

@@ -12,11 +12,11 @@ use ipc2_common::shape::{fingerprint, shape};
 use ipc2_common::{DEFAULT_MAX_FRAME_LEN, Server};
 use serde::de::DeserializeOwned;
 
-use crate::Error;
 use crate::config::{Config, Recycle};
 use crate::process::{Limits, Output};
 use crate::supervisor::{Supervision, accept_workers};
 use crate::workerset::{Types, WorkerSet};
+use crate::{Error, TimeoutAction};
 
 /// The longest [`WorkerSetBuilder::spin_poll`] accepted.
 const MAX_SPIN_POLL: Duration = Duration::from_millis(10);
@@ -58,6 +58,8 @@ pub struct WorkerSetBuilder<S, R, W> {
     max_in_flight: usize,
     max_frame_len: usize,
     startup_timeout: Duration,
+    default_timeout: Option<(Duration, TimeoutAction)>,
+    queue_timeout: Option<Duration>,
     shutdown_grace: Duration,
     restart_limit: (usize, Duration),
     quarantine_after: Option<u32>,
@@ -73,8 +75,16 @@ pub struct WorkerSetBuilder<S, R, W> {
     _types: Types<S, R, W>,
 }
 
+impl<S: Server, R, W> Default for WorkerSetBuilder<S, R, W> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl<S: Server, R, W> WorkerSetBuilder<S, R, W> {
-    pub(crate) fn new() -> Self {
+    /// A builder for a set over the transport `S`, with the default settings. For Unix sockets,
+    /// [`WorkerSet::builder`] says the same with fewer types.
+    pub fn new() -> Self {
         Self {
             worker_count: None,
             worker_path: None,
@@ -85,6 +95,8 @@ impl<S: Server, R, W> WorkerSetBuilder<S, R, W> {
             max_in_flight: 1,
             max_frame_len: DEFAULT_MAX_FRAME_LEN,
             startup_timeout: Duration::from_secs(20),
+            default_timeout: None,
+            queue_timeout: None,
             shutdown_grace: Duration::from_secs(5),
             restart_limit: (20, Duration::from_secs(10)),
             quarantine_after: None,
@@ -167,6 +179,27 @@ impl<S: Server, R, W> WorkerSetBuilder<S, R, W> {
     /// that takes longer is killed and counts as failing to start.
     pub fn startup_timeout(mut self, timeout: Duration) -> Self {
         self.startup_timeout = timeout;
+        self
+    }
+
+    /// How long a call may run on its worker unless it sets its own limit (with
+    /// [`WorkerSet::send_timeout`], [`WorkerSet::with_timeout`], a [`Policy`] or a service
+    /// method's `#[ipc2(timeout = "...")]`). The clock starts when the job is written to the
+    /// worker: time spent queued does not count. Past it the call fails with [`Error::Timeout`]
+    /// and `action` applies. Default: none.
+    ///
+    /// [`Policy`]: crate::Policy
+    pub fn default_timeout(mut self, timeout: Duration, action: TimeoutAction) -> Self {
+        self.default_timeout = Some((timeout, action));
+        self
+    }
+
+    /// How long a call may wait for a free worker unless it sets its own limit
+    /// ([`WorkerSet::with_queue_timeout`], [`Policy::queue_timeout`](crate::Policy::queue_timeout)).
+    /// Past it the call fails with [`Error::QueueTimeout`] without having been sent, so it is
+    /// always safe to retry. Default: none (a call waits its turn).
+    pub fn queue_timeout(mut self, limit: Duration) -> Self {
+        self.queue_timeout = Some(limit);
         self
     }
 
@@ -350,6 +383,15 @@ impl<S: Server, R, W> WorkerSetBuilder<S, R, W> {
         if self.nice.is_some_and(|nice| !(1..=19).contains(&nice)) {
             return Err(Error::Config("nice must be from 1 to 19"));
         }
+        if self
+            .default_timeout
+            .is_some_and(|(limit, _)| limit.is_zero())
+        {
+            return Err(Error::Config("default_timeout must be above zero"));
+        }
+        if self.queue_timeout.is_some_and(|limit| limit.is_zero()) {
+            return Err(Error::Config("queue_timeout must be above zero"));
+        }
         if self.cpu_time_limit.is_some_and(|limit| limit.is_zero()) {
             return Err(Error::Config("cpu_time_limit must be above zero"));
         }
@@ -372,6 +414,8 @@ impl<S: Server, R, W> WorkerSetBuilder<S, R, W> {
             max_in_flight: self.max_in_flight,
             max_frame_len: self.max_frame_len,
             startup_timeout: self.startup_timeout,
+            default_timeout: self.default_timeout,
+            queue_timeout: self.queue_timeout,
             shutdown_grace: self.shutdown_grace,
             restart_limit: self.restart_limit,
             quarantine_after: self.quarantine_after,

@@ -24,6 +24,10 @@ pub(crate) struct Config {
     pub(crate) max_in_flight: usize,
     pub(crate) max_frame_len: usize,
     pub(crate) startup_timeout: Duration,
+    /// The time limit of calls that set none.
+    pub(crate) default_timeout: Option<(Duration, crate::TimeoutAction)>,
+    /// How long calls that set none may wait for a worker.
+    pub(crate) queue_timeout: Option<Duration>,
     pub(crate) shutdown_grace: Duration,
     pub(crate) restart_limit: (usize, Duration),
     pub(crate) quarantine_after: Option<u32>,

@@ -17,7 +17,7 @@
 mod reply_slots;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -68,6 +68,8 @@ pub(crate) struct Conn {
     outbox: Outbox,
     calls: ReplySlots,
     kill: mpsc::UnboundedSender<ExitCause>,
+    /// Whether the supervisor has been asked to kill this worker.
+    killing: AtomicBool,
 }
 
 /// What one frame from a worker was.
@@ -149,6 +151,7 @@ impl Conn {
             outbox,
             calls: ReplySlots::default(),
             kill,
+            killing: AtomicBool::new(false),
         }
     }
 
@@ -233,7 +236,13 @@ impl Conn {
 
     /// Asks the supervisor to kill this worker.
     pub(crate) fn kill(&self, cause: ExitCause) {
+        self.killing.store(true, Ordering::Relaxed);
         let _ = self.kill.send(cause);
+    }
+
+    /// Whether this worker is being killed.
+    pub(crate) fn is_killing(&self) -> bool {
+        self.killing.load(Ordering::Relaxed)
     }
 
     /// Reads the worker's frames until the connection ends or breaks (`Ok`) or the worker breaks

@@ -78,9 +78,38 @@ pub enum Error {
     /// The worker running the job died, or was killed, before answering it.
     #[error("{0}")]
     WorkerExited(Arc<WorkerExit>),
-    /// The job did not complete within its deadline.
-    #[error("the job did not complete within {0:?}")]
-    Timeout(Duration),
+    /// The job ran on a worker for longer than its time limit (the limit counts from when the
+    /// job was written to the worker, not the time it waited in the queue). `action` says what
+    /// happened to the worker: killed and replaced ([`TimeoutAction::Restart`]), or told the job
+    /// was cancelled ([`TimeoutAction::Error`]).
+    ///
+    /// [`TimeoutAction::Restart`]: crate::TimeoutAction::Restart
+    /// [`TimeoutAction::Error`]: crate::TimeoutAction::Error
+    #[error(
+        "the job ran on worker {worker} for {ran_for:?}, past its time limit of {limit:?}; {}",
+        timeout_outcome(*action)
+    )]
+    Timeout {
+        /// The slot id of the worker that ran it.
+        worker: usize,
+        /// The time limit.
+        limit: Duration,
+        /// How long it had run when it was stopped.
+        ran_for: Duration,
+        /// What was done to the worker.
+        action: crate::TimeoutAction,
+    },
+    /// The job waited for a free worker for longer than its queue timeout
+    /// ([`WorkerSetBuilder::queue_timeout`](crate::WorkerSetBuilder::queue_timeout), or
+    /// [`Policy::queue_timeout`](crate::Policy::queue_timeout)). It was never sent, so it is
+    /// always safe to retry.
+    #[error(
+        "the job waited {waited:?} for a free worker, past its queue timeout, and was never sent; it is safe to retry"
+    )]
+    QueueTimeout {
+        /// How long it waited.
+        waited: Duration,
+    },
     /// `try_send` found every worker busy and the queue full.
     #[error("all workers are busy and the queue is full ({capacity} jobs waiting)")]
     Busy {
@@ -278,5 +307,13 @@ fn accept_hint(err: &std::io::Error) -> &'static str {
         "; the system is out of file descriptors (fs.file-max)"
     } else {
         ""
+    }
+}
+
+/// What [`Error::Timeout`] did to the worker, in words.
+fn timeout_outcome(action: crate::TimeoutAction) -> &'static str {
+    match action {
+        crate::TimeoutAction::Restart => "the worker was killed and is being replaced",
+        crate::TimeoutAction::Error => "the job was cancelled on the worker, which lives on",
     }
 }

@@ -420,6 +420,7 @@ impl Scheduler {
                     (SlotState::Failing(_), _) => WorkerState::Failing,
                     (SlotState::Ending | SlotState::Retired, _) => WorkerState::Retired,
                     (SlotState::Stopped, _) => WorkerState::Stopped,
+                    (SlotState::Up(conn), _) if conn.is_killing() => WorkerState::Killing,
                     (SlotState::Up(_), 0) => WorkerState::Idle,
                     (SlotState::Up(_), _) => WorkerState::Busy,
                 };

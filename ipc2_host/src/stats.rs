@@ -53,6 +53,10 @@ pub enum WorkerState {
     Idle,
     /// Its worker is running at least one job.
     Busy,
+    /// Its worker is being killed (a job ran past its time limit with
+    /// [`TimeoutAction::Restart`](crate::TimeoutAction::Restart), or it broke the protocol or
+    /// went silent) and will be replaced; the jobs it still counts in flight fail.
+    Killing,
     /// Its last start failed; another attempt follows after a back-off.
     Failing,
     /// It was removed by [`WorkerSet::resize`](crate::WorkerSet::resize) and runs no worker.

@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use ipc2_common::Server;
 use serde::de::DeserializeOwned;
 use tempfile::TempDir;
+use tokio::net::UnixListener;
 use tokio::task::JoinHandle;
 
 pub use self::options::{Call, Policy, TimeoutAction, WithTimeout};
@@ -87,12 +88,18 @@ pub struct WorkerInfo {
     pub generation: u64,
 }
 
-impl<S: Server, R, W> WorkerSet<S, R, W> {
-    /// Starts configuring a worker set. See [`WorkerSetBuilder`] for the settings.
-    pub fn builder() -> WorkerSetBuilder<S, R, W> {
+impl<R, W> WorkerSet<UnixListener, R, W> {
+    /// Starts configuring a set of workers that connect over a Unix socket. See
+    /// [`WorkerSetBuilder`] for the settings.
+    ///
+    /// Defined for the Unix transport only, so that a service's `CalcWorkers::builder()` needs no
+    /// type annotation; [`WorkerSetBuilder::new`] builds a set over any [`Server`].
+    pub fn builder() -> WorkerSetBuilder<UnixListener, R, W> {
         WorkerSetBuilder::new()
     }
+}
 
+impl<S: Server, R, W> WorkerSet<S, R, W> {
     pub(crate) fn new(sv: Arc<Supervision>, acceptor: JoinHandle<()>, socket_dir: TempDir) -> Self {
         let inner = Inner {
             quarantine: sv.config.quarantine_after.map(Quarantine::new),

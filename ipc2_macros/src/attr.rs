@@ -26,7 +26,7 @@ pub(crate) const IPC2: Symbol = Symbol("ipc2");
 pub(crate) const CRATE: Symbol = Symbol("crate");
 /// The method option for fire-and-forget calls: `#[ipc2(oneway)]`.
 pub(crate) const ONEWAY: Symbol = Symbol("oneway");
-/// The method option for a per-call deadline: `#[ipc2(timeout = "5s")]`.
+/// The method option for a per-call time limit on running: `#[ipc2(timeout = "5s")]`.
 pub(crate) const TIMEOUT: Symbol = Symbol("timeout");
 /// What a timed-out call does to its worker: `#[ipc2(on_timeout = "restart")]`.
 pub(crate) const ON_TIMEOUT: Symbol = Symbol("on_timeout");

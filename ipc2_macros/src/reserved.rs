@@ -16,6 +16,7 @@ pub(crate) const WORKER_SET_METHODS: &[&str] = &[
     "broadcast",
     "shutdown",
     "with_timeout",
+    "with_queue_timeout",
     "workers",
     "builder",
     "stats",

@@ -3,7 +3,7 @@
 //!
 //! `#[ipc2::service]` generates client methods for anything that implements [`Call`], which is
 //! both a [`WorkerSet`] and a [`WithTimeout`] view of one. So every generated method also exists
-//! with a deadline, without generating a second set of methods.
+//! with time limits, without generating a second set of methods.
 
 use std::fmt;
 use std::future::Future;
@@ -29,24 +29,50 @@ pub enum TimeoutAction {
     Error,
 }
 
-/// How a call is run: its deadline, and how often it is retried after a worker crash.
+/// How a call is run: how long it may run and wait, and how often it is retried after a worker
+/// crash. Unset limits fall back to the set's
+/// ([`WorkerSetBuilder::default_timeout`](crate::WorkerSetBuilder::default_timeout),
+/// [`WorkerSetBuilder::queue_timeout`](crate::WorkerSetBuilder::queue_timeout)).
 ///
 /// `#[ipc2::service]` builds one from a method's `#[ipc2(timeout = "...", on_timeout = "...",
 /// idempotent, retries = N)]` options.
+///
+/// ```
+/// use std::time::Duration;
+/// use ipc2_host::{Policy, TimeoutAction};
+///
+/// let policy = Policy::new(Some((Duration::from_secs(2), TimeoutAction::Restart)), 0)
+///     .with_queue_timeout(Duration::from_secs(30));
+/// assert_eq!(policy.queue_timeout, Some(Duration::from_secs(30)));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct Policy {
-    /// The deadline of each attempt, and what a timed-out attempt does to its worker.
+    /// How long each attempt may run on a worker, counted from when it is written to the
+    /// worker, and what an attempt that runs longer does to its worker.
     pub timeout: Option<(Duration, TimeoutAction)>,
+    /// How long the call may wait for a free worker; past it, the call fails with
+    /// [`Error::QueueTimeout`] without having been sent.
+    pub queue_timeout: Option<Duration>,
     /// How many times the call is sent again after the worker running it died. Only for jobs
     /// that are safe to run twice: the crashed attempt may have had effects.
     pub retries: u32,
 }
 
 impl Policy {
-    /// A policy with `timeout` and `retries`.
+    /// A policy with `timeout` and `retries`, and no queue timeout of its own.
     pub const fn new(timeout: Option<(Duration, TimeoutAction)>, retries: u32) -> Self {
-        Self { timeout, retries }
+        Self {
+            timeout,
+            queue_timeout: None,
+            retries,
+        }
+    }
+
+    /// This policy with a queue timeout.
+    pub const fn with_queue_timeout(mut self, limit: Duration) -> Self {
+        self.queue_timeout = Some(limit);
+        self
     }
 }
 
@@ -79,24 +105,43 @@ where
     }
 }
 
-/// A [`WorkerSet`] whose calls have a deadline. Obtained from [`WorkerSet::with_timeout`].
+/// A [`WorkerSet`] whose calls have time limits of their own. Obtained from
+/// [`WorkerSet::with_timeout`] or [`WorkerSet::with_queue_timeout`]; the two chain.
 #[must_use = "a WithTimeout view does nothing until a call is made through it"]
 pub struct WithTimeout<'a, S, R, W> {
     set: &'a WorkerSet<S, R, W>,
-    timeout: Duration,
-    action: TimeoutAction,
+    timeout: Option<(Duration, TimeoutAction)>,
+    queue_timeout: Option<Duration>,
 }
 
 impl<'a, S, R, W> WithTimeout<'a, S, R, W> {
-    pub(crate) fn new(
-        set: &'a WorkerSet<S, R, W>,
-        timeout: Duration,
-        action: TimeoutAction,
-    ) -> Self {
+    pub(crate) fn new(set: &'a WorkerSet<S, R, W>) -> Self {
         Self {
             set,
-            timeout,
-            action,
+            timeout: None,
+            queue_timeout: None,
+        }
+    }
+
+    /// This view, with calls that may run for at most `timeout` on a worker; see
+    /// [`WorkerSet::send_timeout`].
+    pub fn with_timeout(mut self, timeout: Duration, action: TimeoutAction) -> Self {
+        self.timeout = Some((timeout, action));
+        self
+    }
+
+    /// This view, with calls that may wait for at most `limit` for a free worker.
+    pub fn with_queue_timeout(mut self, limit: Duration) -> Self {
+        self.queue_timeout = Some(limit);
+        self
+    }
+
+    /// `policy` with this view's limits in place of its own.
+    fn apply(&self, policy: Policy) -> Policy {
+        Policy {
+            timeout: self.timeout.or(policy.timeout),
+            queue_timeout: self.queue_timeout.or(policy.queue_timeout),
+            retries: policy.retries,
         }
     }
 }
@@ -108,13 +153,13 @@ where
     W: Serialize + Send + 'static,
 {
     fn call(&self, job: W) -> impl Future<Output = Result<R, Error>> + Send {
-        self.set.send_timeout(job, self.timeout, self.action)
+        self.set
+            .request_with(job, None, true, self.apply(Policy::default()))
     }
 
-    /// The view's timeout replaces the policy's.
+    /// The view's limits replace the policy's.
     fn call_with(&self, job: W, policy: Policy) -> impl Future<Output = Result<R, Error>> + Send {
-        let policy = Policy::new(Some((self.timeout, self.action)), policy.retries);
-        self.set.request_with(job, None, true, policy)
+        self.set.request_with(job, None, true, self.apply(policy))
     }
 
     fn call_oneway(&self, job: W) -> impl Future<Output = Result<(), Error>> + Send {
@@ -126,7 +171,7 @@ impl<S, R, W> fmt::Debug for WithTimeout<'_, S, R, W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WithTimeout")
             .field("timeout", &self.timeout)
-            .field("action", &self.action)
+            .field("queue_timeout", &self.queue_timeout)
             .finish_non_exhaustive()
     }
 }

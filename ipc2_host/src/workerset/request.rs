@@ -1,5 +1,6 @@
-//! The call path: encoding a job once, admission (quarantine, the queue, a free worker), the
-//! deadline, cancellation when a caller gives up, and retries of idempotent calls.
+//! The call path: encoding a job once, admission (quarantine, the queue and its timeout, a free
+//! worker), the time limit on running, cancellation when a caller gives up, and retries of
+//! idempotent calls.
 
 use std::any::type_name;
 use std::future::Future;
@@ -31,6 +32,8 @@ where
     /// [`Error::WorkerExited`] if the worker dies before answering (the job is not retried: it may
     /// have had effects), [`Error::Remote`] if the worker fails it, [`Error::NoWorkers`] at once
     /// while no worker can be started, and [`Error::Shutdown`] after [`shutdown`](Self::shutdown).
+    /// The set's [`default_timeout`](crate::WorkerSetBuilder::default_timeout) and
+    /// [`queue_timeout`](crate::WorkerSetBuilder::queue_timeout) apply, if it has them.
     ///
     /// Dropping the returned future at any point is safe: a job still queued is never sent, and
     /// a job already sent is cancelled on the worker (see [`TimeoutAction::Error`]) and keeps
@@ -45,10 +48,11 @@ where
         self.request_with(job, None, false, Policy::default()).await
     }
 
-    /// Like [`send`](Self::send), with a deadline `timeout` from now that covers the time queued
-    /// as well as the time running. A job whose deadline passes while it is queued is never sent.
-    /// On timeout the job fails with [`Error::Timeout`], and `action` says what happens to a
-    /// worker that was running it.
+    /// Like [`send`](Self::send), but the job may run for at most `timeout` on its worker,
+    /// counted from when it is written to the worker: time spent waiting in the queue does not
+    /// count (bound that with [`WorkerSetBuilder::queue_timeout`](crate::WorkerSetBuilder::queue_timeout)
+    /// or [`with_queue_timeout`](Self::with_queue_timeout)). Past the limit the job fails with
+    /// [`Error::Timeout`], and `action` says what happens to the worker running it.
     pub async fn send_timeout(
         &self,
         job: W,
@@ -67,7 +71,13 @@ where
         timeout: Duration,
         action: TimeoutAction,
     ) -> WithTimeout<'_, S, R, W> {
-        WithTimeout::new(self, timeout, action)
+        WithTimeout::new(self).with_timeout(timeout, action)
+    }
+
+    /// A view of this set whose calls wait at most `limit` for a free worker, then fail with
+    /// [`Error::QueueTimeout`] unsent: `workers.with_queue_timeout(Duration::from_secs(5)).add(1, 2)`.
+    pub fn with_queue_timeout(&self, limit: Duration) -> WithTimeout<'_, S, R, W> {
+        WithTimeout::new(self).with_queue_timeout(limit)
     }
 
     /// Sends `job` to a worker without waiting for an answer (the worker sees a
@@ -85,7 +95,7 @@ where
         }
     }
 
-    /// Like [`send`](Self::send), under `policy`: a deadline for each attempt and a number of
+    /// Like [`send`](Self::send), under `policy`: time limits for each attempt and a number of
     /// retries after a worker crash (for jobs that are safe to run twice).
     pub async fn send_with(&self, job: W, policy: Policy) -> Result<R, Error> {
         self.request_with(job, None, true, policy).await
@@ -120,7 +130,7 @@ where
         futures_util::future::join_all(calls).await
     }
 
-    /// Runs `job` under `policy`: each attempt with the policy's deadline, and after a worker
+    /// Runs `job` under `policy`: each attempt with the policy's time limits, and after a worker
     /// crash (and only then) up to `policy.retries` more attempts on a fresh request id.
     pub(crate) async fn request_with(
         &self,
@@ -136,10 +146,7 @@ where
         loop {
             // Only a call that may be retried keeps a copy of its frame.
             let spare = (retries > 0).then(|| frame.clone());
-            match (
-                self.attempt(id, frame, target, queue, policy.timeout).await,
-                spare,
-            ) {
+            match (self.attempt(id, frame, target, queue, policy).await, spare) {
                 (Err(Error::WorkerExited(exit)), Some(spare)) => {
                     retries -= 1;
                     tracing::debug!("ipc2: retrying an idempotent job after: {exit}");
@@ -152,15 +159,19 @@ where
         }
     }
 
-    /// One attempt at request `id`, whose encoded frame is `frame`.
+    /// One attempt at request `id`, whose encoded frame is `frame`: it waits for a worker for at
+    /// most the queue timeout, and then runs for at most the time limit.
     async fn attempt(
         &self,
         id: u64,
         mut frame: Vec<u8>,
         target: Option<usize>,
         queue: bool,
-        limit: Option<(Duration, TimeoutAction)>,
+        policy: Policy,
     ) -> Result<R, Error> {
+        let config = &self.inner.sv.config;
+        let limit = policy.timeout.or(config.default_timeout);
+        let queue_limit = policy.queue_timeout.or(config.queue_timeout);
         let quarantine = self
             .inner
             .quarantine
@@ -169,18 +180,21 @@ where
         if let Some((quarantine, key)) = quarantine {
             quarantine.admit(key)?;
         }
-        let deadline = limit.map(|(timeout, _)| Instant::now() + timeout);
-        let timed_out = || Error::Timeout(limit.map(|(timeout, _)| timeout).unwrap_or_default());
         // The clock is read for the debug event only: on a busy set it is a measurable cost.
         let timed = tracing::enabled!(tracing::Level::DEBUG);
         let queued_at = timed.then(Instant::now);
         let conn = loop {
             let lease = match self.inner.sv.scheduler.try_checkout(target, queue)? {
                 Checkout::Now(lease) => lease,
-                Checkout::Queued(waiting) => within(deadline, waiting)
-                    .await
-                    .ok_or_else(timed_out)?
-                    .unwrap_or(Err(Error::Shutdown))?,
+                Checkout::Queued(waiting) => {
+                    let since = Instant::now();
+                    within(queue_limit.map(|limit| since + limit), waiting)
+                        .await
+                        .ok_or_else(|| Error::QueueTimeout {
+                            waited: since.elapsed(),
+                        })?
+                        .unwrap_or(Err(Error::Shutdown))?
+                }
             };
             match lease.submit(id, frame) {
                 Ok(conn) => break conn,
@@ -189,6 +203,8 @@ where
             }
         };
         let reply = conn.reply(id);
+        // The time limit counts from here, where the job is on its way to the worker.
+        let sent = limit.map(|_| Instant::now());
         let sent_at = timed.then(Instant::now);
         // From here on the request is on the worker: if this future is dropped, or times out
         // without a restart, the worker is told so it can stop working on it.
@@ -197,9 +213,9 @@ where
             id,
             armed: true,
         };
-        let replied = match deadline {
-            None => Some(reply.await),
-            Some(deadline) => within(Some(deadline), reply).await,
+        let replied = match (limit, sent) {
+            (Some((timeout, _)), Some(sent)) => within(Some(sent + timeout), reply).await,
+            _ => Some(reply.await),
         };
         let outcome = match replied {
             Some(outcome) => {
@@ -207,7 +223,8 @@ where
                 outcome
             }
             None => {
-                if let Some((_, TimeoutAction::Restart)) = limit {
+                let (limit, action) = limit.unwrap_or((Duration::ZERO, TimeoutAction::Error));
+                if action == TimeoutAction::Restart {
                     cancel.armed = false;
                     // A runaway that had its worker to itself is what got the worker killed.
                     let alone = conn.in_flight() == 1;
@@ -216,7 +233,12 @@ where
                         quarantine.crashed(key);
                     }
                 }
-                return Err(timed_out());
+                return Err(Error::Timeout {
+                    worker: conn.id.slot,
+                    limit,
+                    ran_for: sent.map_or(Duration::ZERO, |sent| sent.elapsed()),
+                    action,
+                });
             }
         };
         if let Some((quarantine, key)) = quarantine {

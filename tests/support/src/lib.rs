@@ -6,6 +6,7 @@
 pub mod calc;
 pub mod calc_impl;
 pub mod codes;
+pub mod eval;
 pub mod hostile;
 pub mod jobs;
 pub mod store;
