@@ -45,6 +45,39 @@ async fn a_worker_over_its_cpu_time_limit_dies_of_sigxcpu_and_is_replaced() {
     assert_eq!(workers.add(1, 2).await.unwrap(), 3);
 }
 
+// https://github.com/ipc2-rs/ipc2/issues/11: the limit was RLIMIT_CPU over the worker's whole life,
+// so a 1 s limit killed the 18th of thirty 100 ms jobs. It is a limit per job now.
+#[tokio::test]
+async fn the_cpu_time_limit_is_per_job_so_many_short_jobs_pass_and_a_long_one_is_stopped() {
+    let workers: CalcWorkers = support::calc_builder(1)
+        .cpu_time_limit(Duration::from_secs(1))
+        .finish()
+        .await
+        .unwrap();
+    let worker = support::only_worker(&workers);
+    for _ in 0..30 {
+        let burnt = tokio::time::timeout(HANG_GUARD, workers.burn(100)).await;
+        assert_eq!(burnt.expect("the job ended").unwrap(), 100);
+    }
+    assert_eq!(
+        support::only_worker(&workers).pid,
+        worker.pid,
+        "3 s of CPU in all, one worker"
+    );
+    let long = tokio::time::timeout(HANG_GUARD, workers.burn(3000)).await;
+    match long.expect("the job was stopped") {
+        Err(Error::WorkerExited(exit)) => {
+            assert_eq!(exit.signal(), Some(24), "{exit}");
+            assert!(
+                exit.to_string().contains("CPU time limit of 1s"),
+                "the report names the limit: {exit}"
+            );
+        }
+        other => panic!("expected the 3 s job to be stopped, got {other:?}"),
+    }
+    assert_eq!(workers.add(1, 2).await.unwrap(), 3);
+}
+
 #[tokio::test]
 async fn workers_run_at_the_requested_nice_value() {
     let workers: CalcWorkers = support::calc_builder(1).nice(7).finish().await.unwrap();

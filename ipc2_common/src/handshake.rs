@@ -1,9 +1,12 @@
 //! How a worker learns where its host is, and proves it is the process the host started.
 //!
-//! The host starts each worker with [`Invitation::to_env`]: the socket address, a fresh random
-//! [`Token`] for that one spawn, the worker's slot id and the frame limit, in environment variables
-//! prefixed `IPC2_`. The token is never put in argv, because `/proc/<pid>/cmdline` is readable by
-//! every user while a process's environment is not.
+//! The host starts each worker with [`Invitation::to_env`]: the socket address, the worker's slot
+//! id, the frame limit and the like in environment variables prefixed `IPC2_`, and a fresh random
+//! [`Token`] for that one spawn in a file of its own in the host's private (0700) directory, which
+//! the environment names. The worker reads the token and deletes the file as it connects
+//! ([`Invitation::from_env`]), before it runs any job, so no process it starts later can obtain
+//! the token: the environment such a process inherits only names a file that is gone. The token
+//! is never put in argv either, because `/proc/<pid>/cmdline` is readable by every user.
 //!
 //! The worker's first frame is a [`Hello`] echoing the token. The host reads that frame under a
 //! tight size limit ([`MAX_HELLO_LEN`]) and a deadline, and only then treats the connection as a
@@ -11,9 +14,12 @@
 
 use std::ffi::OsString;
 use std::fmt;
+use std::io::Write;
+use std::path::Path;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use tempfile::TempPath;
 
 use crate::Error;
 
@@ -25,8 +31,8 @@ pub const MAX_HELLO_LEN: usize = 256;
 
 /// Environment variable holding the address of the host's listener.
 pub const ENV_ADDRESS: &str = "IPC2_ADDRESS";
-/// Environment variable holding the per-spawn token.
-pub const ENV_TOKEN: &str = "IPC2_TOKEN";
+/// Environment variable naming the file that holds the per-spawn token (read once, then deleted).
+pub const ENV_TOKEN_FILE: &str = "IPC2_TOKEN_FILE";
 /// Environment variable holding the worker's slot id.
 pub const ENV_WORKER_ID: &str = "IPC2_WORKER_ID";
 /// Environment variable holding the maximum frame length both sides use.
@@ -36,15 +42,28 @@ pub const ENV_HEARTBEAT_MS: &str = "IPC2_HEARTBEAT_MS";
 /// Environment variable holding how long, in microseconds, a side polls for the peer's answer
 /// after writing before it sleeps (0: it does not poll).
 pub const ENV_SPIN_US: &str = "IPC2_SPIN_US";
+/// Environment variable holding the CPU time each job may use, in milliseconds (0: no limit).
+pub const ENV_CPU_LIMIT_MS: &str = "IPC2_CPU_LIMIT_MS";
+
+/// The variables of an invitation.
+const VARS: [&str; 7] = [
+    ENV_ADDRESS,
+    ENV_TOKEN_FILE,
+    ENV_WORKER_ID,
+    ENV_MAX_FRAME_LEN,
+    ENV_HEARTBEAT_MS,
+    ENV_SPIN_US,
+    ENV_CPU_LIMIT_MS,
+];
 
 /// The worker's first frame.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hello {
     /// [`PROTOCOL_VERSION`] of the worker's build.
     pub protocol_version: u32,
-    /// The token from the worker's environment.
+    /// The token from the worker's invitation.
     pub token: Token,
-    /// The slot id from the worker's environment.
+    /// The slot id from the worker's invitation.
     pub worker_id: u32,
     /// The worker's process id, as the worker sees it.
     pub pid: u32,
@@ -97,8 +116,8 @@ impl std::str::FromStr for Token {
     /// Parses the 64 hex digits a worker finds in `IPC2_TOKEN`.
     fn from_str(hex: &str) -> Result<Self, Error> {
         Self::from_hex(hex).ok_or(Error::InvalidEnv {
-            var: ENV_TOKEN,
-            reason: "it is not 64 hex digits",
+            var: ENV_TOKEN_FILE,
+            reason: "the file it names does not hold 64 hex digits",
         })
     }
 }
@@ -125,28 +144,49 @@ pub struct Invitation {
     /// How long the worker polls for the host's next frame after writing, before it sleeps
     /// (zero: not at all). See `WorkerSetBuilder::spin_poll`.
     pub spin: Duration,
+    /// The CPU time each job may use; see `WorkerSetBuilder::cpu_time_limit`.
+    pub cpu_limit: Option<Duration>,
 }
 
 impl Invitation {
-    /// The environment variables that carry this invitation to a child process.
-    pub fn to_env(&self) -> [(&'static str, String); 6] {
-        let heartbeat_ms = self.heartbeat.map_or(0, |d| d.as_millis().max(1));
-        [
+    /// Writes the token to a new file in `dir` (which must be private to this user: the host
+    /// uses its 0700 socket directory) and returns that file, deleted when dropped if the worker
+    /// has not deleted it first, and the environment variables that carry the rest of the
+    /// invitation, and name the file, to a child process.
+    pub fn to_env(&self, dir: &Path) -> std::io::Result<(TempPath, Vec<(&'static str, String)>)> {
+        let mut file = tempfile::Builder::new()
+            .prefix(&format!("token-{}-", self.worker_id))
+            .tempfile_in(dir)?;
+        file.write_all(self.token.to_hex().as_bytes())?;
+        let path = file.into_temp_path();
+        let ms = |d: Option<Duration>| d.map_or(0, |d| d.as_millis().max(1)).to_string();
+        let env = vec![
             (ENV_ADDRESS, self.address.clone()),
-            (ENV_TOKEN, self.token.to_hex()),
+            (ENV_TOKEN_FILE, path.to_string_lossy().into_owned()),
             (ENV_WORKER_ID, self.worker_id.to_string()),
             (ENV_MAX_FRAME_LEN, self.max_frame_len.to_string()),
-            (ENV_HEARTBEAT_MS, heartbeat_ms.to_string()),
+            (ENV_HEARTBEAT_MS, ms(self.heartbeat)),
             (ENV_SPIN_US, self.spin.as_micros().to_string()),
-        ]
+            (ENV_CPU_LIMIT_MS, ms(self.cpu_limit)),
+        ];
+        Ok((path, env))
     }
 
-    /// Reads the invitation from this process's environment.
+    /// Reads the invitation from this process's environment, and the token from the file it
+    /// names, which is deleted: a second reader (a process this one starts) finds no token.
     ///
     /// Fails with [`Error::NotStartedByHost`] when none of the variables is set (the program was
-    /// run by hand), and with [`Error::InvalidEnv`] when one is missing or malformed.
+    /// run by hand), and with [`Error::InvalidEnv`] when one is missing or malformed, or the token
+    /// file cannot be read.
     pub fn from_env() -> Result<Self, Error> {
-        Self::from_vars(|name| std::env::var_os(name))
+        Self::from_vars(
+            |name| std::env::var_os(name),
+            |path| {
+                let token = std::fs::read_to_string(path);
+                let _ = std::fs::remove_file(path);
+                token.ok()
+            },
+        )
     }
 
     /// Whether this process looks like it was started by an ipc2 host.
@@ -154,16 +194,11 @@ impl Invitation {
         std::env::var_os(ENV_ADDRESS).is_some()
     }
 
-    fn from_vars(get: impl Fn(&str) -> Option<OsString>) -> Result<Self, Error> {
-        let names = [
-            ENV_ADDRESS,
-            ENV_TOKEN,
-            ENV_WORKER_ID,
-            ENV_MAX_FRAME_LEN,
-            ENV_HEARTBEAT_MS,
-            ENV_SPIN_US,
-        ];
-        if names.iter().all(|name| get(name).is_none()) {
+    fn from_vars(
+        get: impl Fn(&str) -> Option<OsString>,
+        read_token: impl FnOnce(&Path) -> Option<String>,
+    ) -> Result<Self, Error> {
+        if VARS.iter().all(|name| get(name).is_none()) {
             return Err(Error::NotStartedByHost);
         }
         let var = |name: &'static str| -> Result<String, Error> {
@@ -179,25 +214,30 @@ impl Invitation {
                 })
         };
         let invalid = |var, reason| Error::InvalidEnv { var, reason };
+        let ms = |name| match var(name)?.parse::<u64>() {
+            Ok(0) => Ok(None),
+            Ok(ms) => Ok(Some(Duration::from_millis(ms))),
+            Err(_) => Err(invalid(name, "it is not a number")),
+        };
+        let token = read_token(Path::new(&var(ENV_TOKEN_FILE)?)).ok_or(invalid(
+            ENV_TOKEN_FILE,
+            "the file it names cannot be read: a worker reads its token once, and a process it starts cannot join the host",
+        ))?;
         Ok(Self {
             address: var(ENV_ADDRESS)?,
-            token: Token::from_hex(&var(ENV_TOKEN)?)
-                .ok_or(invalid(ENV_TOKEN, "it is not 64 hex digits"))?,
+            token: token.trim().parse()?,
             worker_id: var(ENV_WORKER_ID)?
                 .parse()
                 .map_err(|_| invalid(ENV_WORKER_ID, "it is not a number"))?,
             max_frame_len: var(ENV_MAX_FRAME_LEN)?
                 .parse()
                 .map_err(|_| invalid(ENV_MAX_FRAME_LEN, "it is not a number"))?,
-            heartbeat: match var(ENV_HEARTBEAT_MS)?.parse::<u64>() {
-                Ok(0) => None,
-                Ok(ms) => Some(Duration::from_millis(ms)),
-                Err(_) => return Err(invalid(ENV_HEARTBEAT_MS, "it is not a number")),
-            },
+            heartbeat: ms(ENV_HEARTBEAT_MS)?,
             spin: var(ENV_SPIN_US)?
                 .parse()
                 .map(Duration::from_micros)
                 .map_err(|_| invalid(ENV_SPIN_US, "it is not a number"))?,
+            cpu_limit: ms(ENV_CPU_LIMIT_MS)?,
         })
     }
 }
@@ -216,34 +256,65 @@ mod tests {
             max_frame_len: 1024,
             heartbeat: Some(Duration::from_millis(250)),
             spin: Duration::from_micros(50),
+            cpu_limit: Some(Duration::from_secs(3)),
         }
     }
 
+    /// Reads a token file as `from_env` does: once, deleting it.
+    fn read_once(path: &Path) -> Option<String> {
+        let token = std::fs::read_to_string(path);
+        let _ = std::fs::remove_file(path);
+        token.ok()
+    }
+
     #[test]
-    fn invitation_round_trips_through_the_environment() {
+    fn invitation_round_trips_and_its_token_can_be_read_only_once() {
+        let dir = tempfile::tempdir().unwrap();
         let inv = invitation();
-        let env: HashMap<_, _> = inv.to_env().into_iter().collect();
-        let back = Invitation::from_vars(|n| env.get(n).map(OsString::from)).unwrap();
+        let (file, env) = inv.to_env(dir.path()).unwrap();
+        let env: HashMap<_, _> = env.into_iter().collect();
+        assert!(!env.values().any(|v| v.contains(&inv.token.to_hex())));
+        let back = Invitation::from_vars(|n| env.get(n).map(OsString::from), read_once).unwrap();
         assert_eq!(back, inv);
+        assert!(!file.exists());
+        let again = Invitation::from_vars(|n| env.get(n).map(OsString::from), read_once);
+        assert!(
+            matches!(
+                again,
+                Err(Error::InvalidEnv {
+                    var: ENV_TOKEN_FILE,
+                    ..
+                })
+            ),
+            "{again:?}"
+        );
     }
 
     #[test]
     fn no_variables_means_not_started_by_host() {
         assert!(matches!(
-            Invitation::from_vars(|_| None),
+            Invitation::from_vars(|_| None, |_| None),
             Err(Error::NotStartedByHost)
         ));
     }
 
     #[test]
     fn malformed_variables_name_the_variable() {
-        let mut env: HashMap<_, _> = invitation().to_env().into_iter().collect();
-        env.insert(ENV_TOKEN, "zz".into());
-        let err = Invitation::from_vars(|n| env.get(n).map(OsString::from)).unwrap_err();
-        assert!(matches!(err, Error::InvalidEnv { var: ENV_TOKEN, .. }));
-        env.remove(ENV_TOKEN);
-        let err = Invitation::from_vars(|n| env.get(n).map(OsString::from)).unwrap_err();
-        assert!(err.to_string().contains(ENV_TOKEN), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let (_, env) = invitation().to_env(dir.path()).unwrap();
+        let mut env: HashMap<_, _> = env.into_iter().collect();
+        let bad_token = |_: &Path| Some("zz".to_owned());
+        let err = Invitation::from_vars(|n| env.get(n).map(OsString::from), bad_token).unwrap_err();
+        assert!(matches!(
+            err,
+            Error::InvalidEnv {
+                var: ENV_TOKEN_FILE,
+                ..
+            }
+        ));
+        env.remove(ENV_WORKER_ID);
+        let err = Invitation::from_vars(|n| env.get(n).map(OsString::from), read_once).unwrap_err();
+        assert!(err.to_string().contains(ENV_WORKER_ID), "{err}");
     }
 
     #[test]

@@ -35,7 +35,7 @@ const MAX_SPIN_POLL: Duration = Duration::from_millis(10);
 ///     .worker_count(4)
 ///     .worker_path("./target/release/evaluator")
 ///     .memory_limit(512 << 20)                  // RLIMIT_AS per worker
-///     .cpu_time_limit(Duration::from_secs(30))  // RLIMIT_CPU per worker
+///     .cpu_time_limit(Duration::from_secs(30))  // CPU time per job
 ///     .recycle_after_jobs(10_000)               // replace workers that may leak
 ///     .heartbeat(Duration::from_secs(1), Some(Duration::from_secs(10)))
 ///     .quarantine_after(3)                      // refuse a job that keeps killing workers
@@ -240,10 +240,17 @@ impl<S: Server, R, W> WorkerSetBuilder<S, R, W> {
         self
     }
 
-    /// Limits each worker's CPU time (`RLIMIT_CPU`, whole seconds, rounded up). Default: no
-    /// limit. A worker that uses it up gets SIGXCPU (signal 24), and SIGKILL a second later; the
-    /// job it was running fails with [`Error::WorkerExited`] naming the signal. `finish` fails
-    /// with [`Error::Config`] for zero.
+    /// Limits the CPU time each job may use on its worker. Default: no limit.
+    ///
+    /// It is a limit per job, not over the worker's life: the worker moves its `RLIMIT_CPU` at
+    /// the start of every job to what it has used so far plus `limit`, in whole seconds rounded
+    /// up (so a job is stopped after between `limit` and a second more of CPU time). A job that
+    /// uses more gets its worker SIGXCPU (signal 24); the job fails with
+    /// [`Error::WorkerExited`], whose report names the limit, and the worker is replaced. Jobs
+    /// running at once on one worker share the allowance. A worker that catches SIGXCPU is not
+    /// stopped by it; bound such work with a time limit
+    /// ([`default_timeout`](Self::default_timeout)) as well. `finish` fails with
+    /// [`Error::Config`] for zero.
     pub fn cpu_time_limit(mut self, limit: Duration) -> Self {
         self.cpu_time_limit = Some(limit);
         self
@@ -397,10 +404,7 @@ impl<S: Server, R, W> WorkerSetBuilder<S, R, W> {
         }
         let limits = Limits {
             address_space: self.memory_limit,
-            // Whole seconds, rounded up.
-            cpu_seconds: self
-                .cpu_time_limit
-                .map(|limit| limit.as_secs() + u64::from(limit.subsec_nanos() > 0)),
+            cpu: self.cpu_time_limit,
             nice: self.nice,
         };
         let config = Config {
@@ -448,7 +452,12 @@ impl<S: Server, R, W> WorkerSetBuilder<S, R, W> {
         let (server, address) =
             S::bind(socket_dir.path()).map_err(|e| Error::Listen(Arc::new(e)))?;
         let reply_shape = (shape::<R>(), fingerprint::<R>());
-        let sv = Arc::new(Supervision::new(config, address, reply_shape, worker_count));
+        let sv = Arc::new(Supervision::new(
+            config,
+            (address, socket_dir.path().to_owned()),
+            reply_shape,
+            worker_count,
+        ));
         let acceptor = tokio::spawn(accept_workers(server, sv.clone()));
         let started: Vec<_> = (0..worker_count).map(|slot| sv.spawn_slot(slot)).collect();
         // From here on, dropping the set (an error below) kills and reaps every worker.
@@ -561,11 +570,7 @@ mod tests {
             .config()
             .unwrap();
         assert_eq!(count, 3);
-        assert_eq!(
-            config.limits.cpu_seconds,
-            Some(2),
-            "rounded up to whole seconds"
-        );
+        assert_eq!(config.limits.cpu, Some(Duration::from_millis(1500)));
         assert_eq!(config.limits.nice, Some(19));
     }
 }

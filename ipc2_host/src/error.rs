@@ -244,6 +244,13 @@ pub struct WorkerExit {
     pub uptime: Duration,
     /// The last lines it wrote to stderr.
     pub stderr_tail: String,
+    /// The address-space limit it ran under
+    /// ([`WorkerSetBuilder::memory_limit`](crate::WorkerSetBuilder::memory_limit)), if any:
+    /// running out of it shows as an abort, a segfault or a failed thread spawn, not as itself.
+    pub memory_limit: Option<u64>,
+    /// The CPU time each of its jobs could use
+    /// ([`WorkerSetBuilder::cpu_time_limit`](crate::WorkerSetBuilder::cpu_time_limit)), if any.
+    pub cpu_time_limit: Option<Duration>,
 }
 
 impl WorkerExit {
@@ -279,6 +286,17 @@ impl fmt::Display for WorkerExit {
             (None, None) => write!(f, "ended with {}", self.status)?,
         }
         write!(f, " after {:.1?}", self.uptime)?;
+        if let (Some(24), Some(limit)) = (self.status.signal(), self.cpu_time_limit) {
+            write!(
+                f,
+                ": a job used more than its CPU time limit of {limit:?} (cpu_time_limit)"
+            )?;
+        } else if let (ExitCause::Died, Some(bytes)) = (&self.cause, self.memory_limit) {
+            write!(
+                f,
+                "; it ran under a memory limit of {bytes} bytes (memory_limit), which may be what it ran out of"
+            )?;
+        }
         if !self.stderr_tail.is_empty() {
             write!(f, "; its stderr ended with:\n{}", self.stderr_tail)?;
         }

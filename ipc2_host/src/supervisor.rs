@@ -59,6 +59,8 @@ pub(crate) struct Supervision {
     pub(crate) config: Config,
     /// Where workers connect.
     pub(crate) address: String,
+    /// The set's private (0700) directory: the socket, and each starting worker's token file.
+    pub(crate) private_dir: std::path::PathBuf,
     pub(crate) scheduler: Arc<Scheduler>,
     pub(crate) children: Arc<Children>,
     pub(crate) events: EventQueue,
@@ -85,7 +87,7 @@ struct SlotHandle {
 impl Supervision {
     pub(crate) fn new(
         config: Config,
-        address: String,
+        (address, private_dir): (String, std::path::PathBuf),
         reply_shape: (String, u64),
         slots: usize,
     ) -> Self {
@@ -95,6 +97,7 @@ impl Supervision {
             deaths: Deaths::new(config.restart_limit),
             config,
             address,
+            private_dir,
             reply_shape,
             children: Arc::new(Children::new()),
             stop: CancellationToken::new(),

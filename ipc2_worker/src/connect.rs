@@ -140,6 +140,7 @@ where
             cancels: Cancels::default(),
         }),
         jobs: jobs_tx,
+        cpu_limit: invitation.cpu_limit,
         _types: PhantomData,
     };
     let codec = FrameCodec::new(invitation.max_frame_len);
@@ -180,6 +181,8 @@ const READ_BUFFER: usize = 8 * 1024;
 struct Reader<R, W> {
     replies: Arc<Replies>,
     jobs: mpsc::UnboundedSender<Job<R, W>>,
+    /// The CPU time each job may use (see `cpu.rs`).
+    cpu_limit: Option<Duration>,
     _types: PhantomData<fn() -> (R, W)>,
 }
 
@@ -209,6 +212,13 @@ impl<R: DeserializeOwned, W: Serialize> Reader<R, W> {
         }
     }
 
+    /// A job is handed to the program: it gets its CPU time allowance.
+    fn job_starts(&self) {
+        if let Some(limit) = self.cpu_limit {
+            crate::cpu::allow(limit);
+        }
+    }
+
     fn handle(&self, payload: &[u8]) -> Result<(), ipc2_common::Error> {
         let (header, body) = codec::decode_header::<ToWorker>(payload)?;
         match header {
@@ -216,6 +226,7 @@ impl<R: DeserializeOwned, W: Serialize> Reader<R, W> {
                 let tx = ReplySender::new(id, self.replies.clone());
                 match codec::decode_body::<R>(body) {
                     Ok(data) => {
+                        self.job_starts();
                         // If the receiver is gone, the job (and its ReplySender) is dropped
                         // here, which tells the host the request failed.
                         let _ = self.jobs.send(Job::Bidirectional { data, tx });
@@ -228,6 +239,7 @@ impl<R: DeserializeOwned, W: Serialize> Reader<R, W> {
             }
             ToWorker::Notify => match codec::decode_body::<R>(body) {
                 Ok(data) => {
+                    self.job_starts();
                     let _ = self.jobs.send(Job::Unidirectional { data });
                 }
                 Err(err) => tracing::warn!(

@@ -31,6 +31,7 @@
 pub mod blocking;
 mod cancel;
 mod connect;
+mod cpu;
 mod error;
 mod event;
 mod job;

@@ -27,8 +27,9 @@ use rustix::process::{Pid, Signal};
 pub(crate) struct Limits {
     /// `RLIMIT_AS`, in bytes.
     pub(crate) address_space: Option<u64>,
-    /// `RLIMIT_CPU`, in seconds.
-    pub(crate) cpu_seconds: Option<u64>,
+    /// The CPU time each job may use. The worker moves its soft `RLIMIT_CPU` at the start of
+    /// each job (see `ipc2_worker`); this sets the first one, for its start-up.
+    pub(crate) cpu: Option<std::time::Duration>,
     /// Added to the worker's nice value.
     pub(crate) nice: Option<i32>,
 }
@@ -36,7 +37,7 @@ pub(crate) struct Limits {
 impl Limits {
     /// Whether any limit is set.
     fn is_set(&self) -> bool {
-        self.address_space.is_some() || self.cpu_seconds.is_some() || self.nice.is_some()
+        self.address_space.is_some() || self.cpu.is_some() || self.nice.is_some()
     }
 }
 
@@ -64,14 +65,15 @@ fn apply(limits: Limits) -> io::Result<()> {
     if let Some(bytes) = limits.address_space {
         setrlimit(Resource::As, both(bytes))?;
     }
-    if let Some(seconds) = limits.cpu_seconds {
-        // The soft limit sends SIGXCPU, which ends the worker and names the cause; the hard
-        // limit a second later is SIGKILL in case the signal is caught.
+    if let Some(limit) = limits.cpu {
+        // The soft limit sends SIGXCPU, which ends the worker and names the cause. The hard
+        // limit stays unlimited, so that the worker can move the soft one for each job.
+        let seconds = limit.as_secs() + u64::from(limit.subsec_nanos() > 0);
         setrlimit(
             Resource::Cpu,
             Rlimit {
                 current: Some(seconds),
-                maximum: Some(seconds + 1),
+                maximum: None,
             },
         )?;
     }

@@ -17,7 +17,7 @@ use super::slot::SlotControl;
 use crate::Error;
 use crate::conn::Identity;
 use crate::error::{ExitCause, WorkerExit};
-use crate::process::{self, Capture, Child, Children, Stream};
+use crate::process::{self, Capture, Child, Children, Limits, Stream};
 
 /// How long to wait for a dead worker's stderr to reach its end.
 const STDERR_GRACE: Duration = Duration::from_millis(500);
@@ -39,6 +39,8 @@ pub(super) struct Worker {
     status: Option<ExitStatus>,
     stdout: Capture,
     stderr: Capture,
+    /// The limits it runs under, for its report.
+    limits: Limits,
 }
 
 /// A worker that has connected and proved who it is.
@@ -74,6 +76,8 @@ impl Worker {
             cause,
             uptime: self.started.elapsed(),
             stderr_tail: self.stderr.finish(STDERR_GRACE).await,
+            memory_limit: self.limits.address_space,
+            cpu_time_limit: self.limits.cpu,
         })
     }
 }
@@ -98,14 +102,17 @@ pub(super) async fn start(
         max_frame_len: config.max_frame_len,
         heartbeat: config.heartbeat.map(|(interval, _)| interval),
         spin: config.spin_poll,
+        cpu_limit: config.limits.cpu,
     };
     let mut expecting = control.expect(invitation.token.clone());
+    // Deleted by the worker as it reads it, or else when this start is over.
+    let (_token_file, invitation_env) = invitation.to_env(&sv.private_dir).map_err(spawn_error)?;
 
     let mut command = Command::new(&config.worker_path);
     command
         .args(&config.args)
         .envs(config.env.iter().map(|(k, v)| (k, v)))
-        .envs(invitation.to_env())
+        .envs(invitation_env)
         .stdin(Stdio::null())
         .stdout(config.stdout.stdio())
         .stderr(config.stderr.stdio());
@@ -141,6 +148,7 @@ pub(super) async fn start(
         status: None,
         stdout: Capture::start(stdout, Stream::Stdout, slot, config.stdout.clone()),
         stderr: Capture::start(stderr, Stream::Stderr, slot, config.stderr.clone()),
+        limits: config.limits,
     };
 
     let deadline = tokio::time::sleep(config.startup_timeout);

@@ -51,6 +51,8 @@ pub trait Calc {
     async fn hog_memory(&self) -> u64;
     /// Burns CPU until stopped.
     fn spin(&self) -> u64;
+    /// Burns CPU for `ms` milliseconds of the worker's CPU time, then answers.
+    fn burn(&self, ms: u64) -> u64;
     /// Sleeps `ms` milliseconds; a call gets 200 ms, then its worker is restarted.
     #[ipc2(timeout = "200ms", on_timeout = "restart")]
     async fn bounded_sleep(&self, ms: u64) -> u64;

@@ -67,6 +67,19 @@ impl Calc for Worker {
         }
     }
 
+    fn burn(&self, ms: u64) -> u64 {
+        let cpu = || {
+            let now = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+            std::time::Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+        };
+        let until = cpu() + std::time::Duration::from_millis(ms);
+        let mut x = 0u64;
+        while cpu() < until {
+            x = std::hint::black_box(x.wrapping_add(1));
+        }
+        ms
+    }
+
     fn spin(&self) -> u64 {
         let mut x = 0u64;
         loop {
