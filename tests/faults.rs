@@ -86,24 +86,45 @@ async fn worker_exiting_mid_job_with_code_0_is_still_an_error_for_that_job() {
     assert_eq!(add(&workers, 2, 2).await.0, 4);
 }
 
+// The message, which is what a user reads, gives the OS reason and the path as resolved against
+// the current directory (once only `could not start worker binary ./target/debug/v1-worker`).
 #[tokio::test]
-async fn missing_worker_binary_is_a_spawn_error_naming_the_path() {
+async fn missing_worker_binary_is_a_spawn_error_naming_the_path_and_the_reason() {
     let result = support::TestSet::builder()
         .worker_count(2)
-        .worker_path("/nonexistent/ipc2-worker")
+        .worker_path("./target/debug/v1-worker-that-does-not-exist")
         .finish()
         .await;
     match result {
         Err(err @ Error::Spawn { .. }) => {
-            assert!(
-                err.to_string().contains("/nonexistent/ipc2-worker"),
-                "{err}"
-            );
-            let source = std::error::Error::source(&err).unwrap().to_string();
-            assert!(source.contains("No such file"), "{source}");
+            let resolved = std::env::current_dir()
+                .unwrap()
+                .join("target/debug/v1-worker-that-does-not-exist");
+            let message = err.to_string();
+            assert!(message.contains(resolved.to_str().unwrap()), "{message}");
+            assert!(message.contains("No such file or directory"), "{message}");
+            assert!(format!("{err:?}").contains("No such file"), "{err:?}");
         }
         other => panic!("expected a spawn error, got {other:?}"),
     }
+}
+
+// A worker binary run from a shell once printed `Error: Protocol(NotStartedByHost)`: the
+// helpful sentence of its `Display` never reached the user.
+#[test]
+fn a_worker_run_by_hand_says_in_a_sentence_that_a_host_must_start_it() {
+    let output = std::process::Command::new(support::helper("test_worker"))
+        .env_remove("IPC2_ADDRESS")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "Error: this program was not started by an ipc2 host: run it through a WorkerSet"
+        ),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]
@@ -115,9 +136,15 @@ async fn worker_exiting_at_start_reports_its_status_and_stderr() {
     match result {
         Err(Error::WorkerExited(exit)) => {
             assert_eq!(exit.code(), Some(EXIT_AT_START));
+            assert_eq!(exit.cause, ExitCause::ExitedBeforeConnecting);
             let message = exit.to_string();
             let code = format!("exited with code {EXIT_AT_START}");
             assert!(message.contains(&code), "{message}");
+            assert!(
+                message.contains("before connecting to the host")
+                    && message.contains("ipc2::worker::serve"),
+                "{message}"
+            );
             assert!(
                 message.contains("refusing to start (exit-at-start)"),
                 "{message}"

@@ -35,6 +35,8 @@ async fn worker_binary_without_execute_permission_is_a_spawn_error_naming_the_pa
     match result {
         Err(err @ Error::Spawn { .. }) => {
             assert!(err.to_string().contains(path.to_str().unwrap()), "{err}");
+            assert!(err.to_string().contains("Permission denied"), "{err}");
+            assert!(err.to_string().contains("chmod +x"), "{err}");
             let Error::Spawn {
                 path: reported,
                 source,
@@ -495,6 +497,108 @@ fn stale_directories_and_sockets_from_a_killed_host_are_ignored() {
         .build()
         .unwrap();
     assert!(runtime.block_on(support::eventually(HANG_GUARD, || support::is_dead(pid))));
+}
+
+// https://github.com/ipc2-rs/ipc2/issues/11: a host killed with SIGKILL left its directory behind,
+// one per run. The next host removes those whose host is gone, and only those.
+#[test]
+fn a_new_host_removes_the_directories_of_hosts_that_are_gone_and_only_those() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    gone.wait().unwrap();
+    let gone = gone.id();
+    let make = |name: String, listening: bool| {
+        let dir = tmp.path().join(name);
+        std::fs::create_dir(&dir).unwrap();
+        let listener = std::os::unix::net::UnixListener::bind(dir.join("ipc2.sock")).unwrap();
+        (dir, listening.then_some(listener))
+    };
+    let (stale, _) = make(format!("ipc2-{gone}-stale1"), false);
+    let (alive, _) = make(format!("ipc2-{}-alive1", std::process::id()), false);
+    // A live host in another pid namespace: its pid means nothing here, but it accepts.
+    let (elsewhere, _listening) = make(format!("ipc2-{gone}-elsew1"), true);
+    let (unnamed, _) = make("ipc2-AAAAAA".to_owned(), false);
+
+    let mut host = std::process::Command::new(support::helper("host_then_die"))
+        .arg(support::helper("test_worker"))
+        .arg("1")
+        .env("TMPDIR", tmp.path())
+        .env_remove("XDG_RUNTIME_DIR")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(host.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert!(
+        line.trim().parse::<u32>().is_ok(),
+        "the host started: {line:?}"
+    );
+    host.kill().unwrap();
+    host.wait().unwrap();
+    assert!(
+        !stale.exists(),
+        "the directory of a host that is gone was removed"
+    );
+    for kept in [&alive, &elsewhere, &unnamed] {
+        assert!(kept.exists(), "{} was removed", kept.display());
+    }
+    // The killed host's own directory is stale now, and the next host removes it.
+    let killed = format!("ipc2-{}-", host.id());
+    let left = || {
+        std::fs::read_dir(tmp.path())
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with(&killed))
+    };
+    assert!(left(), "the killed host left its directory");
+    let status = std::process::Command::new(support::helper("host_then_die"))
+        .arg("/nonexistent/worker")
+        .arg("1")
+        .env("TMPDIR", tmp.path())
+        .env_remove("XDG_RUNTIME_DIR")
+        .status()
+        .unwrap();
+    assert!(
+        !status.success(),
+        "that host fails to start its worker, after the sweep"
+    );
+    assert!(!left(), "the next host removed the killed host's directory");
+}
+
+// https://github.com/ipc2-rs/ipc2/issues/11: a handler ran `sh -c env` and saw IPC2_TOKEN; a
+// process in the worker's group holding it could pass the peer checks.
+#[tokio::test]
+async fn a_process_the_worker_starts_cannot_obtain_the_token_or_join_as_a_worker() {
+    let workers = set(1).await;
+    let TestReply::Args(env) = workers.send(TestJob::Env).await.unwrap() else {
+        panic!("no environment")
+    };
+    assert!(
+        !env.iter().any(|line| line.starts_with("IPC2_TOKEN=")),
+        "{env:?}"
+    );
+    let token_file = env
+        .iter()
+        .find_map(|line| line.strip_prefix("IPC2_TOKEN_FILE="))
+        .expect("the environment names the token file");
+    assert!(
+        !Path::new(token_file).exists(),
+        "the worker deleted its token file as it read it"
+    );
+    let TestReply::Args(child) = workers.send(TestJob::RunSelf).await.unwrap() else {
+        panic!("no outcome")
+    };
+    assert_ne!(child[0], "0", "the child joined: {child:?}");
+    assert!(
+        child[1].contains("IPC2_TOKEN_FILE") && child[1].contains("cannot be read"),
+        "{child:?}"
+    );
+    assert_eq!(workers.workers().len(), 1);
+    assert_eq!(add(&workers, 1, 2).await.0, 3);
 }
 
 // https://github.com/ipc2-rs/ipc2/issues/16 (item 11): at the descriptor limit the workers

@@ -1,12 +1,14 @@
 //! The one error type of the protocol layer.
 
+use std::fmt;
 use std::io;
 
 /// What can go wrong while framing, encoding or decoding a message.
 ///
 /// Every variant means the connection it happened on can no longer be trusted: the side that sees
-/// it closes that one connection, and nothing else is affected.
-#[derive(Debug, thiserror::Error)]
+/// it closes that one connection, and nothing else is affected. `Debug` prints the message (see
+/// [`write_report`]).
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// A frame's length exceeds the configured maximum. Raised before anything is allocated for
@@ -27,10 +29,10 @@ pub enum Error {
         expected: usize,
     },
     /// A value could not be encoded.
-    #[error("could not encode a message")]
+    #[error("could not encode a message: {0}")]
     Encode(#[source] bincode::error::EncodeError),
     /// A payload could not be decoded into the expected type.
-    #[error("could not decode a message")]
+    #[error("could not decode a message: {0}")]
     Decode(#[source] bincode::error::DecodeError),
     /// A payload nests values more deeply than the decoder allows ([`codec::MAX_DEPTH`]), so it
     /// was refused before anything that deep was built: decoding it could have overflowed the
@@ -68,6 +70,42 @@ pub enum Error {
     #[error("the connection is closed")]
     Closed,
     /// Reading from or writing to the connection failed.
-    #[error("connection i/o failed")]
+    #[error("connection i/o failed: {0}")]
     Io(#[from] io::Error),
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_report(self, f)
+    }
+}
+
+/// Writes `err` for a person to read: its message, then each cause the message does not already
+/// include. The `Debug` of ipc2's errors, so that what `main() -> Result<(), E>` prints (the
+/// error's `Debug`) is the sentence that explains it rather than a struct dump.
+pub fn write_report(err: &dyn std::error::Error, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let mut shown = err.to_string();
+    f.write_str(&shown)?;
+    let mut cause = err.source();
+    while let Some(next) = cause {
+        let text = next.to_string();
+        if !shown.contains(&text) {
+            write!(f, "\n  caused by: {text}")?;
+            shown.push_str(&text);
+        }
+        cause = next.source();
+    }
+    Ok(())
+}
+
+/// `bytes` in the largest binary unit that divides it (64 MiB, 1000 bytes), for messages.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
+    UNITS
+        .iter()
+        .find(|(unit, _)| bytes >= *unit && bytes % unit == 0)
+        .map_or_else(
+            || format!("{bytes}-byte"),
+            |(unit, name)| format!("{} {name}", bytes / unit),
+        )
 }

@@ -34,6 +34,6 @@ mod transport;
 pub mod unix;
 
 pub use envelope::{Header, ToHost, ToWorker};
-pub use error::Error;
+pub use error::{Error, human_bytes, write_report};
 pub use frame::{DEFAULT_MAX_FRAME_LEN, FrameCodec, HEADER_LEN};
 pub use transport::{Client, ReadHalf, Server, WriteHalf};

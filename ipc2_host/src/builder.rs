@@ -3,7 +3,6 @@
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::marker::PhantomData;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +12,7 @@ use ipc2_common::{DEFAULT_MAX_FRAME_LEN, Server};
 use serde::de::DeserializeOwned;
 
 use crate::config::{Config, Recycle};
+use crate::private_dir;
 use crate::process::{Limits, Output};
 use crate::supervisor::{Supervision, accept_workers};
 use crate::workerset::{Types, WorkerSet};
@@ -448,7 +448,7 @@ impl<S: Server, R, W> WorkerSetBuilder<S, R, W> {
         R: DeserializeOwned,
     {
         let (worker_count, config) = self.config()?;
-        let socket_dir = socket_dir().map_err(|e| Error::Listen(Arc::new(e)))?;
+        let socket_dir = private_dir::create().map_err(|e| Error::Listen(Arc::new(e)))?;
         let (server, address) =
             S::bind(socket_dir.path()).map_err(|e| Error::Listen(Arc::new(e)))?;
         let reply_shape = (shape::<R>(), fingerprint::<R>());
@@ -467,19 +467,6 @@ impl<S: Server, R, W> WorkerSetBuilder<S, R, W> {
         }
         Ok(set)
     }
-}
-
-/// A fresh directory only this user can enter, in `$XDG_RUNTIME_DIR` if set, else the temporary
-/// directory. Random names mean a stale directory from a killed host is never reused.
-fn socket_dir() -> std::io::Result<tempfile::TempDir> {
-    let base = std::env::var_os("XDG_RUNTIME_DIR")
-        .map(PathBuf::from)
-        .filter(|dir| dir.is_absolute() && dir.is_dir())
-        .unwrap_or_else(std::env::temp_dir);
-    tempfile::Builder::new()
-        .prefix("ipc2-")
-        .permissions(std::fs::Permissions::from_mode(0o700))
-        .tempdir_in(base)
 }
 
 impl<S, R, W> fmt::Debug for WorkerSetBuilder<S, R, W> {

@@ -10,27 +10,35 @@ use std::time::Duration;
 
 /// Everything that can go wrong on the host side.
 ///
-/// Cheap to clone, so one failure can be reported to every caller it affects.
-#[derive(Debug, Clone, thiserror::Error)]
+/// Cheap to clone, so one failure can be reported to every caller it affects. Each message says
+/// what happened, with its cause, and what to do; `Debug` prints the same message (and any cause
+/// it does not already include), so that `main() -> Result<(), Box<dyn Error>>` shows it too.
+#[derive(Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The builder was given settings that cannot work.
     #[error("invalid worker set configuration: {0}")]
     Config(&'static str),
     /// The listening socket for workers could not be created.
-    #[error("could not create the socket that workers connect to")]
+    #[error("could not create the socket that workers connect to: {0}")]
     Listen(#[source] Arc<io::Error>),
     /// The worker binary could not be started (missing, not executable, ...).
-    #[error("could not start worker binary {}", path.display())]
+    #[error(
+        "could not start worker binary {}: {source}{}",
+        path.display(),
+        spawn_hint(source)
+    )]
     Spawn {
-        /// The binary that was to be started.
+        /// The binary that was to be started, resolved against the host's current directory.
         path: PathBuf,
         /// Why starting it failed.
         #[source]
         source: Arc<io::Error>,
     },
     /// A worker did not complete its handshake within the startup timeout.
-    #[error("worker {worker} (pid {pid}) did not connect within {timeout:?}; it was killed")]
+    #[error(
+        "worker {worker} (pid {pid}) did not connect to the host within {timeout:?} (startup_timeout) and was killed; does it call ipc2::worker::serve or connect?"
+    )]
     StartTimeout {
         /// The worker's slot id.
         worker: usize,
@@ -168,12 +176,14 @@ pub enum Error {
         "the worker set's tasks are gone: the tokio runtime that built the set has shut down; build the set on the runtime that uses it, and keep that runtime alive as long as the set"
     )]
     TasksGone,
-    /// The job could not be encoded (for example, it exceeds the frame limit).
-    #[error("the job could not be encoded")]
+    /// The job could not be encoded (for example, it exceeds the frame limit). Nothing was sent.
+    #[error("{}", encode_message(_0))]
     Encode(#[source] Arc<ipc2_common::Error>),
     /// A worker's reply did not decode as the expected type. The worker is replaced: the host and
     /// worker binaries probably disagree about the message types.
-    #[error("worker {worker} sent a reply that is not a valid {expected}; the worker was replaced")]
+    #[error(
+        "worker {worker} sent a reply that is not a valid {expected} ({source}); the worker was replaced. Are the host and the worker built from the same version of the types?"
+    )]
     Decode {
         /// The worker's slot id.
         worker: usize,
@@ -185,7 +195,7 @@ pub enum Error {
     },
     /// A worker's event did not decode as the expected type (see
     /// [`WorkerSet::events`](crate::WorkerSet::events)).
-    #[error("worker {worker} sent an event that is not a valid {expected}")]
+    #[error("worker {worker} sent an event that is not a valid {expected} ({source})")]
     BadEvent {
         /// The worker's slot id.
         worker: usize,
@@ -212,6 +222,9 @@ pub enum ExitCause {
     /// The process exited or closed its connection on its own (a crash, `exit`, a signal from
     /// elsewhere).
     Died,
+    /// The process ended by itself before it connected to the host: a program that is not an
+    /// ipc2 worker, or one that fails before calling `ipc2::worker::serve` or `connect`.
+    ExitedBeforeConnecting,
     /// The host killed it because it broke the protocol (bad frame, unknown reply id, ...).
     ProtocolViolation(String),
     /// The host killed it because a job run with `TimeoutAction::Restart` timed out.
@@ -270,6 +283,9 @@ impl fmt::Display for WorkerExit {
         write!(f, "worker {} (pid {}) ", self.worker, self.pid)?;
         match &self.cause {
             ExitCause::Died => {}
+            ExitCause::ExitedBeforeConnecting => f.write_str(
+                "ended before connecting to the host (does it call ipc2::worker::serve or connect?): it ",
+            )?,
             ExitCause::ProtocolViolation(why) => write!(f, "broke the protocol ({why}) and ")?,
             ExitCause::Timeout => f.write_str("timed out and ")?,
             ExitCause::Shutdown => f.write_str("was stopped by shutdown and ")?,
@@ -291,7 +307,9 @@ impl fmt::Display for WorkerExit {
                 f,
                 ": a job used more than its CPU time limit of {limit:?} (cpu_time_limit)"
             )?;
-        } else if let (ExitCause::Died, Some(bytes)) = (&self.cause, self.memory_limit) {
+        } else if let (ExitCause::Died | ExitCause::ExitedBeforeConnecting, Some(bytes)) =
+            (&self.cause, self.memory_limit)
+        {
             write!(
                 f,
                 "; it ran under a memory limit of {bytes} bytes (memory_limit), which may be what it ran out of"
@@ -315,6 +333,32 @@ fn signal_name(signal: i32) -> &'static str {
     }
 }
 
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        ipc2_common::write_report(self, f)
+    }
+}
+
+/// What to do about a failed spawn, when the reason says.
+fn spawn_hint(err: &io::Error) -> &'static str {
+    match err.kind() {
+        io::ErrorKind::NotFound => "; build it, or fix worker_path",
+        io::ErrorKind::PermissionDenied => "; make it executable (chmod +x), or fix worker_path",
+        _ => "",
+    }
+}
+
+/// The message of [`Error::Encode`]: for a job over the frame limit, its size and the limit.
+fn encode_message(err: &ipc2_common::Error) -> String {
+    match err {
+        ipc2_common::Error::FrameTooLarge { len, max } => format!(
+            "the job is {len} bytes, over the {} frame limit (max_frame_len); nothing was sent. Send it in parts, or raise max_frame_len",
+            ipc2_common::human_bytes(*max as u64)
+        ),
+        other => format!("the job could not be encoded: {other}"),
+    }
+}
+
 /// What to do about a failed `accept`, when the reason says.
 fn accept_hint(err: &std::io::Error) -> &'static str {
     use rustix::io::Errno;
@@ -333,5 +377,236 @@ fn timeout_outcome(action: crate::TimeoutAction) -> &'static str {
     match action {
         crate::TimeoutAction::Restart => "the worker was killed and is being replaced",
         crate::TimeoutAction::Error => "the job was cancelled on the worker, which lives on",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exit(cause: ExitCause, status: i32) -> Arc<WorkerExit> {
+        Arc::new(WorkerExit {
+            worker: 2,
+            generation: 3,
+            pid: 4321,
+            status: ExitStatus::from_raw(status),
+            cause,
+            uptime: Duration::from_millis(1500),
+            stderr_tail: "thread 'main' panicked at src/main.rs:1:1".into(),
+            memory_limit: None,
+            cpu_time_limit: None,
+        })
+    }
+
+    /// Every variant, with what its message must say: the facts, the cause, and what to do.
+    #[test]
+    fn every_message_says_what_happened_and_what_to_do() {
+        let io = |kind| Arc::new(io::Error::from(kind));
+        let frame = |len, max| Arc::new(ipc2_common::Error::FrameTooLarge { len, max });
+        let decode = || {
+            Arc::new(ipc2_common::Error::TooDeep {
+                limit: ipc2_common::codec::MAX_DEPTH,
+            })
+        };
+        let cases: Vec<(Error, &[&str])> = vec![
+            (
+                Error::Config("worker_count must be at least 1"),
+                &["worker_count must be at least 1"],
+            ),
+            (
+                Error::Listen(io(io::ErrorKind::PermissionDenied)),
+                &["socket", "permission denied"],
+            ),
+            (
+                Error::Spawn {
+                    path: "/srv/bin/v1-worker".into(),
+                    source: Arc::new(io::Error::from_raw_os_error(2)),
+                },
+                &[
+                    "/srv/bin/v1-worker",
+                    "No such file or directory",
+                    "build it, or fix worker_path",
+                ],
+            ),
+            (
+                Error::Spawn {
+                    path: "/srv/bin/v1-worker".into(),
+                    source: Arc::new(io::Error::from_raw_os_error(13)),
+                },
+                &["Permission denied", "chmod +x"],
+            ),
+            (
+                Error::StartTimeout {
+                    worker: 1,
+                    pid: 77,
+                    timeout: Duration::from_secs(20),
+                },
+                &[
+                    "worker 1 (pid 77)",
+                    "did not connect",
+                    "20s",
+                    "startup_timeout",
+                    "ipc2::worker::serve",
+                ],
+            ),
+            (
+                Error::Accept {
+                    worker: 1,
+                    pid: 77,
+                    source: Arc::new(io::Error::from_raw_os_error(24)),
+                },
+                &["could not connect", "Too many open files", "ulimit -n"],
+            ),
+            (
+                Error::RestartTimeout {
+                    worker: 0,
+                    pid: 9,
+                    timeout: Duration::from_secs(5),
+                },
+                &["replacement for worker 0", "5s", "keeps serving"],
+            ),
+            (
+                Error::Handshake {
+                    worker: 0,
+                    reason: "its reply type has another shape".into(),
+                },
+                &["worker 0", "another shape"],
+            ),
+            (
+                Error::WorkerExited(exit(ExitCause::Died, 11)),
+                &[
+                    "worker 2 (pid 4321)",
+                    "signal 11 (SIGSEGV)",
+                    "1.5s",
+                    "panicked",
+                ],
+            ),
+            (
+                Error::Timeout {
+                    worker: 1,
+                    limit: Duration::from_secs(2),
+                    ran_for: Duration::from_millis(2003),
+                    action: crate::TimeoutAction::Restart,
+                },
+                &[
+                    "ran on worker 1 for 2.003s",
+                    "time limit of 2s",
+                    "killed and is being replaced",
+                ],
+            ),
+            (
+                Error::Timeout {
+                    worker: 1,
+                    limit: Duration::from_secs(2),
+                    ran_for: Duration::from_secs(2),
+                    action: crate::TimeoutAction::Error,
+                },
+                &["cancelled on the worker"],
+            ),
+            (
+                Error::QueueTimeout {
+                    waited: Duration::from_millis(300),
+                },
+                &["waited 300ms", "never sent", "safe to retry"],
+            ),
+            (Error::Busy { capacity: 1024 }, &["busy", "1024"]),
+            (
+                Error::NoWorkers(Arc::new(Error::StartTimeout {
+                    worker: 0,
+                    pid: 5,
+                    timeout: Duration::from_secs(1),
+                })),
+                &["no worker is running", "did not connect"],
+            ),
+            (
+                Error::RestartLimit {
+                    restarts: 21,
+                    within: Duration::from_secs(10),
+                    last: exit(ExitCause::Died, 6),
+                },
+                &[
+                    "21 times within 10s",
+                    "until a worker starts cleanly",
+                    "SIGABRT",
+                ],
+            ),
+            (
+                Error::Quarantined { crashes: 3 },
+                &["crashed a worker 3 times"],
+            ),
+            (
+                Error::Remote {
+                    reason: "bad input".into(),
+                },
+                &["worker failed the job", "bad input"],
+            ),
+            (
+                Error::NoSuchWorker {
+                    worker: 7,
+                    count: 4,
+                },
+                &["no worker 7", "4 slots"],
+            ),
+            (Error::Shutdown, &["shut down"]),
+            (Error::TasksGone, &["tasks are gone", "runtime"]),
+            (
+                Error::Encode(frame(68_157_448, 64 << 20)),
+                &[
+                    "the job is 68157448 bytes",
+                    "64 MiB frame limit",
+                    "max_frame_len",
+                ],
+            ),
+            (
+                Error::Decode {
+                    worker: 3,
+                    expected: "Reply",
+                    source: decode(),
+                },
+                &[
+                    "worker 3",
+                    "not a valid Reply",
+                    "more than 256 levels deep",
+                    "replaced",
+                    "same version",
+                ],
+            ),
+            (
+                Error::BadEvent {
+                    worker: 3,
+                    expected: "Progress",
+                    source: decode(),
+                },
+                &["worker 3", "event", "Progress", "256 levels"],
+            ),
+            (
+                Error::UnexpectedReply {
+                    service: "Calc",
+                    method: "add",
+                },
+                &["Calc::add", "another method"],
+            ),
+        ];
+        for (err, parts) in cases {
+            let message = err.to_string();
+            for part in parts {
+                assert!(message.contains(part), "{part:?} missing from: {message}");
+            }
+            // What `main() -> Result<(), Box<dyn Error>>` prints is readable too.
+            assert!(format!("{err:?}").starts_with(&message), "{err:?}");
+        }
+    }
+
+    #[test]
+    fn reports_name_the_limits_a_worker_ran_under() {
+        let mut cpu = WorkerExit::clone(&exit(ExitCause::Died, 24));
+        cpu.cpu_time_limit = Some(Duration::from_secs(1));
+        assert!(cpu.to_string().contains("CPU time limit of 1s"), "{cpu}");
+        let mut memory = WorkerExit::clone(&exit(ExitCause::ExitedBeforeConnecting, 11));
+        memory.memory_limit = Some(1 << 20);
+        let text = memory.to_string();
+        assert!(text.contains("memory limit of 1048576 bytes"), "{text}");
+        assert!(text.contains("before connecting to the host"), "{text}");
+        assert!(text.contains("ipc2::worker::serve"), "{text}");
     }
 }

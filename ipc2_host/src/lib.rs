@@ -33,10 +33,11 @@
 //! | `workerset` | the handle and the set's life cycle; `request`: the call path; `options`: `Call`, `Policy`, `TimeoutAction` |
 //! | `builder` | the settings and their checks; starting a set |
 //! | `config` | the settings a running set keeps |
+//! | `private_dir` | the set's 0700 directory (socket, token files), and removing those of hosts that are gone |
 //! | `scheduler` | capacity (one unit per call, given back once), the FIFO and targeted queues, slot states, counters |
 //! | `conn` | one worker connection and its reply slots: a leaf |
 //! | `supervisor` | the per-slot tasks: start, serve, recycle, end, restart intensity; the acceptor; quarantine |
-//! | `process` | spawning, signals, `/proc`, output capture: a leaf |
+//! | `process` | spawning, signals, cgroups, `/proc`, output capture: a leaf |
 //! | `events`, `stats`, `error` | the public event stream, snapshots and errors |
 
 mod builder;
@@ -44,6 +45,7 @@ mod config;
 mod conn;
 mod error;
 mod events;
+mod private_dir;
 mod process;
 mod scheduler;
 mod stats;

@@ -2,8 +2,9 @@
 
 use std::io;
 
-/// What can go wrong on the worker side.
-#[derive(Debug, thiserror::Error)]
+/// What can go wrong on the worker side. `Debug` prints the message, so a worker binary run by
+/// hand whose `main` returns this error says why in a sentence.
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The environment does not hold a valid invitation, a message could not be encoded, or the
@@ -11,7 +12,7 @@ pub enum Error {
     #[error(transparent)]
     Protocol(ipc2_common::Error),
     /// The host's address could not be reached.
-    #[error("could not connect to the host at {address}")]
+    #[error("could not connect to the host at {address}: {source}")]
     Connect {
         /// The address from the environment.
         address: String,
@@ -22,6 +23,12 @@ pub enum Error {
     /// The connection to the host is closed, so the reply cannot be delivered.
     #[error("the connection to the host is closed")]
     Closed,
+}
+
+impl std::fmt::Debug for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        ipc2_common::write_report(self, f)
+    }
 }
 
 impl From<ipc2_common::Error> for Error {

@@ -69,9 +69,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok("leak-invitation") => {
             // Hand the invitation to an impostor (the test), then connect only once told to.
             let dir = std::path::PathBuf::from(std::env::var("TEST_WORKER_DIR")?);
-            let invitation = ["IPC2_ADDRESS", "IPC2_TOKEN", "IPC2_WORKER_ID"]
-                .map(|name| std::env::var(name).unwrap_or_default())
-                .join("\n");
+            let token = std::fs::read_to_string(std::env::var("IPC2_TOKEN_FILE")?)?;
+            let invitation = [
+                std::env::var("IPC2_ADDRESS")?,
+                token,
+                std::env::var("IPC2_WORKER_ID")?,
+            ]
+            .join("\n");
             std::fs::write(dir.join("invitation.tmp"), invitation)?;
             std::fs::rename(dir.join("invitation.tmp"), dir.join("invitation"))?;
             while !std::fs::exists(dir.join("go"))? {
@@ -130,6 +134,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     rustix::process::Signal::STOP,
                 )?;
                 TestReply::Done
+            }
+            TestJob::Env => {
+                let env = Command::new("sh").args(["-c", "env"]).output()?;
+                let env = String::from_utf8_lossy(&env.stdout);
+                TestReply::Args(env.lines().map(str::to_owned).collect())
+            }
+            TestJob::RunSelf => {
+                let child = Command::new(std::env::current_exe()?)
+                    .stdin(Stdio::null())
+                    .output()?;
+                let code = child.status.code().unwrap_or(-1).to_string();
+                TestReply::Args(vec![code, String::from_utf8_lossy(&child.stderr).into()])
             }
             TestJob::Numbers(numbers) => TestReply::Numbers(numbers),
             TestJob::Nest(_) => TestReply::Done,

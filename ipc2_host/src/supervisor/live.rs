@@ -195,7 +195,7 @@ impl Live {
 
         let pid = self.worker.id.pid;
         let grace = match cause {
-            ExitCause::Died => EXIT_GRACE,
+            ExitCause::Died | ExitCause::ExitedBeforeConnecting => EXIT_GRACE,
             ExitCause::Shutdown | ExitCause::Retired => {
                 // The closed connection already tells the worker to exit; SIGTERM also reaches
                 // anything it started, and whatever outlives the grace period gets SIGKILL.

@@ -92,7 +92,8 @@ pub(super) async fn start(
 ) -> Result<Started, Error> {
     let config = &sv.config;
     let spawn_error = |source| Error::Spawn {
-        path: config.worker_path.clone(),
+        path: std::path::absolute(&config.worker_path)
+            .unwrap_or_else(|_| config.worker_path.clone()),
         source: Arc::new(source),
     };
     let invitation = Invitation {
@@ -177,7 +178,11 @@ pub(super) async fn start(
         }
     };
     sv.children.signal(pid, Signal::KILL);
-    let exit = worker.report(ExitCause::Died).await;
+    let cause = match refusal {
+        None => ExitCause::ExitedBeforeConnecting,
+        Some(_) => ExitCause::Died,
+    };
+    let exit = worker.report(cause).await;
     Err(refusal.unwrap_or(Error::WorkerExited(exit)))
 }
 

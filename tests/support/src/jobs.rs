@@ -43,6 +43,12 @@ pub enum TestJob {
     Emit(u64),
     /// Stop the whole worker process with SIGSTOP: it answers nothing, not even heartbeats.
     Freeze,
+    /// Reply `Args` with the lines `sh -c env` prints: what a process the worker starts inherits.
+    Env,
+    /// Run this worker's own binary as a child, with the environment it inherits, and reply
+    /// `Args` with its exit code and stderr: a process the worker starts, trying to join as a
+    /// worker.
+    RunSelf,
     /// Reply `Numbers` with the same numbers: a message of the same shape in each direction.
     Numbers(Numbers),
     /// Reply `Done`. Honest hosts send shallow ones; `crate::hostile` builds the others.
