@@ -117,13 +117,33 @@ async fn discarded_stderr_still_explains_a_crash() {
         .finish()
         .await
         .unwrap();
+    match workers.send(TestJob::Crash { lines: 3 }).await {
+        Err(Error::WorkerExited(exit)) => {
+            assert!(
+                exit.stderr_tail.contains("the first line of the crash"),
+                "{exit}"
+            )
+        }
+        other => panic!("expected WorkerExited, got {other:?}"),
+    }
+}
+
+// https://github.com/ipc2-rs/ipc2/issues/11: with RUST_BACKTRACE=1 an OOM report showed only the
+// previous job's backtrace, and the line that said what happened had scrolled out.
+#[tokio::test]
+async fn a_crash_report_holds_the_first_and_last_lines_of_the_crashing_job_only() {
+    let workers = set(1).await;
     workers
-        .send(TestJob::Print("last words".into()))
+        .send(TestJob::Print("an earlier job".into()))
         .await
         .unwrap();
-    match workers.send(TestJob::Exit(2)).await {
+    match workers.send(TestJob::Crash { lines: 200 }).await {
         Err(Error::WorkerExited(exit)) => {
-            assert!(exit.stderr_tail.contains("last words err"), "{exit}")
+            let tail = &exit.stderr_tail;
+            assert!(tail.starts_with("the first line of the crash"), "{tail}");
+            assert!(tail.contains("backtrace frame 199"), "{tail}");
+            assert!(tail.contains("lines ...]"), "{tail}");
+            assert!(!tail.contains("an earlier job"), "{tail}");
         }
         other => panic!("expected WorkerExited, got {other:?}"),
     }

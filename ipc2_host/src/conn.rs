@@ -70,6 +70,8 @@ pub(crate) struct Conn {
     kill: mpsc::UnboundedSender<ExitCause>,
     /// Whether the supervisor has been asked to kill this worker.
     killing: AtomicBool,
+    /// How many calls were sent: the worker's crash report keeps its stderr since the last.
+    sent: Arc<AtomicU64>,
 }
 
 /// What one frame from a worker was.
@@ -141,6 +143,7 @@ impl Conn {
         id: Identity,
         outbox: Outbox,
         kill: mpsc::UnboundedSender<ExitCause>,
+        sent: Arc<AtomicU64>,
     ) -> Self {
         Self {
             id,
@@ -152,6 +155,7 @@ impl Conn {
             calls: ReplySlots::default(),
             kill,
             killing: AtomicBool::new(false),
+            sent,
         }
     }
 
@@ -167,6 +171,7 @@ impl Conn {
         if !self.calls.insert(id) {
             return Err(frame);
         }
+        self.sent.fetch_add(1, Ordering::Relaxed);
         // If the writer is gone the connection is closing, and the supervisor fails the call.
         let _ = self.outbox.send_frame(frame);
         Ok(())
@@ -351,7 +356,7 @@ mod tests {
             generation: 1,
             pid: 1,
         };
-        let conn = Conn::new(id, outbox, kill);
+        let conn = Conn::new(id, outbox, kill, Arc::default());
         let mut reader = FramedRead::new(read, conn.arrivals(FrameCodec::new(1024)));
         assert!(conn.submit(1, Vec::new()).is_ok() && conn.submit(2, Vec::new()).is_ok());
         for frame in frames {

@@ -500,7 +500,7 @@ mod tests {
             generation: 1,
             pid: 100 + worker as u32,
         };
-        Arc::new(Conn::new(id, outbox, kill))
+        Arc::new(Conn::new(id, outbox, kill, Arc::default()))
     }
 
     fn pool(slots: usize, capacity: usize) -> Arc<Scheduler> {

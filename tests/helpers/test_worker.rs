@@ -135,6 +135,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 )?;
                 TestReply::Done
             }
+            TestJob::Crash { lines } => {
+                eprintln!("the first line of the crash");
+                for i in 0..lines {
+                    eprintln!("  {i}: backtrace frame {i}");
+                }
+                std::process::exit(101);
+            }
             TestJob::Env => {
                 let env = Command::new("sh").args(["-c", "env"]).output()?;
                 let env = String::from_utf8_lossy(&env.stdout);

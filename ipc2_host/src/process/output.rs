@@ -1,9 +1,11 @@
 //! A worker's stdout and stderr: where their lines go, and the tail kept for crash reports.
 //!
 //! Each captured stream is read line by line as it arrives (so a chatty worker never blocks on a
-//! full pipe) and each line goes where [`Output`] says. The last [`TAIL_LINES`] lines of stderr
-//! are kept whatever the destination, and go into the worker's [`crate::WorkerExit`] when it dies,
-//! so "worker 2 exited with code 101" comes with the panic message that explains it.
+//! full pipe) and each line goes where [`Output`] says. Whatever the destination, the stderr lines
+//! since the last job was sent to the worker are kept, the first [`FIRST_LINES`] and the last
+//! [`LAST_LINES`] of them, and go into the worker's [`crate::WorkerExit`] when it dies: so
+//! "worker 2 exited with code 101" comes with the panic message that explains it, even when a long
+//! backtrace follows it, and without the lines of earlier jobs.
 //!
 //! Once the worker has exited, its capture takes what is already in the pipe (everything the
 //! worker wrote before it died) and stops: it does not wait for the end of the stream, which a
@@ -15,6 +17,7 @@ use std::fmt;
 use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -22,8 +25,10 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, BufReader};
 use tokio::net::unix::pipe;
 use tokio::sync::oneshot;
 
-/// How many lines of a worker's stderr a crash report keeps.
-pub(crate) const TAIL_LINES: usize = 20;
+/// How many of the first lines since a job began a crash report keeps.
+pub(crate) const FIRST_LINES: usize = 10;
+/// How many of the last lines since a job began a crash report keeps.
+pub(crate) const LAST_LINES: usize = 20;
 /// Longer lines are cut to this many bytes in the tail.
 const MAX_LINE: usize = 1024;
 /// Longer lines are cut to this many bytes where they are passed on (the rest of the line is
@@ -97,10 +102,50 @@ pub(crate) enum Stream {
 /// then some, so a descendant that keeps writing cannot keep the capture going.
 const AFTER_EXIT: usize = 256 * 1024;
 
+/// The stderr lines kept for a crash report: the first and last of those since the last job
+/// was sent.
+#[derive(Debug, Default)]
+struct Tail {
+    /// How many jobs had been sent when these lines began.
+    job: u64,
+    first: Vec<String>,
+    last: VecDeque<String>,
+    omitted: usize,
+}
+
+impl Tail {
+    fn push(&mut self, job: u64, line: String) {
+        if job != self.job {
+            *self = Tail {
+                job,
+                ..Tail::default()
+            };
+        }
+        if self.first.len() < FIRST_LINES {
+            self.first.push(line);
+            return;
+        }
+        if self.last.len() == LAST_LINES {
+            self.last.pop_front();
+            self.omitted += 1;
+        }
+        self.last.push_back(line);
+    }
+
+    fn render(&self) -> String {
+        let mut lines: Vec<String> = self.first.clone();
+        if self.omitted > 0 {
+            lines.push(format!("[... {} lines ...]", self.omitted));
+        }
+        lines.extend(self.last.iter().cloned());
+        lines.join("\n")
+    }
+}
+
 /// One stream of one worker, read by a background task.
 #[derive(Debug)]
 pub(crate) struct Capture {
-    tail: Arc<Mutex<VecDeque<String>>>,
+    tail: Arc<Mutex<Tail>>,
     /// Tells the reader the worker has exited.
     exited: Option<oneshot::Sender<()>>,
     ended: Option<oneshot::Receiver<()>>,
@@ -108,19 +153,22 @@ pub(crate) struct Capture {
 
 impl Capture {
     /// Starts reading `pipe` (absent when the stream is inherited) and routing its lines.
+    /// `jobs_sent` counts the jobs sent to the worker; the tail restarts with each.
     pub(crate) fn start(
         pipe: Option<impl Into<OwnedFd>>,
         stream: Stream,
         worker: usize,
         output: Output,
+        jobs_sent: Arc<AtomicU64>,
     ) -> Self {
-        let tail = Arc::new(Mutex::new(VecDeque::new()));
+        let tail = Arc::new(Mutex::new(Tail::default()));
         let (ended_tx, ended) = oneshot::channel();
         let (exited_tx, exited) = oneshot::channel();
         let receiver = pipe.and_then(|fd| pipe::Receiver::from_owned_fd(fd.into()).ok());
         if let Some(receiver) = receiver {
             let mut lines = Lines {
                 tail: tail.clone(),
+                jobs_sent,
                 stream,
                 worker,
                 output,
@@ -147,17 +195,17 @@ impl Capture {
         if let Some(ended) = self.ended.take() {
             let _ = tokio::time::timeout(grace, ended).await;
         }
-        let tail = self.tail.lock().unwrap_or_else(PoisonError::into_inner);
-        tail.iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>()
-            .join("\n")
+        self.tail
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .render()
     }
 }
 
 /// Where a capture's lines go.
 struct Lines {
-    tail: Arc<Mutex<VecDeque<String>>>,
+    tail: Arc<Mutex<Tail>>,
+    jobs_sent: Arc<AtomicU64>,
     stream: Stream,
     worker: usize,
     output: Output,
@@ -212,11 +260,11 @@ impl Lines {
         );
         if self.stream == Stream::Stderr {
             let text = String::from_utf8_lossy(&line[..line.len().min(MAX_LINE)]);
-            let mut tail = self.tail.lock().unwrap_or_else(PoisonError::into_inner);
-            if tail.len() == TAIL_LINES {
-                tail.pop_front();
-            }
-            tail.push_back(text.trim_end().to_owned());
+            let job = self.jobs_sent.load(Ordering::Relaxed);
+            self.tail
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(job, text.trim_end().to_owned());
         }
     }
 }
@@ -293,13 +341,37 @@ fn route(
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_tail_keeps_the_first_and_last_lines_since_the_job_began() {
+        let mut tail = Tail::default();
+        tail.push(1, "the previous job's line".into());
+        tail.push(2, "memory allocation of 1048576 bytes failed".into());
+        for i in 0..100 {
+            tail.push(2, format!("frame {i}"));
+        }
+        let text = tail.render();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "memory allocation of 1048576 bytes failed");
+        assert_eq!(lines[FIRST_LINES - 1], "frame 8");
+        assert_eq!(lines[FIRST_LINES], "[... 71 lines ...]");
+        assert_eq!(lines.last(), Some(&"frame 99"));
+        assert_eq!(lines.len(), FIRST_LINES + 1 + LAST_LINES);
+        assert!(!text.contains("previous job"));
+    }
+
     // A worker's descendant may hold the pipe open for as long as it lives; the report must not
     // wait for it. The write end stays open here for the whole test, so waiting for the end of
     // the stream would hang until the guard below.
     #[tokio::test]
     async fn after_the_exit_the_tail_is_what_the_pipe_holds_without_waiting_for_its_end() {
         let (reader, mut writer) = std::io::pipe().unwrap();
-        let mut capture = Capture::start(Some(reader), Stream::Stderr, 0, Output::Discard);
+        let mut capture = Capture::start(
+            Some(reader),
+            Stream::Stderr,
+            0,
+            Output::Discard,
+            Arc::default(),
+        );
         writer.write_all(b"first\nsecond\nthe last, cut").unwrap();
         let guard = Duration::from_secs(30);
         let tail = tokio::time::timeout(guard, capture.finish(guard))

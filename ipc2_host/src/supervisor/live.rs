@@ -101,7 +101,12 @@ impl Live {
         let Candidate { reader, writer, .. } = candidate;
         let (outbox, queued) = outbox::outbox();
         let (kill_tx, kill) = mpsc::unbounded_channel();
-        let conn = Arc::new(Conn::new(worker.id, outbox, kill_tx));
+        let conn = Arc::new(Conn::new(
+            worker.id,
+            outbox,
+            kill_tx,
+            worker.jobs_sent.clone(),
+        ));
         let reader = reader.map_decoder(|frames| conn.arrivals(frames));
         let writer = tokio::spawn(write(queued, writer));
         sv.scheduler.add(&conn, sv.config.max_in_flight);

@@ -4,6 +4,7 @@
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
 use ipc2_common::handshake::{Hello, Invitation, PROTOCOL_VERSION, Token};
@@ -41,6 +42,9 @@ pub(super) struct Worker {
     stderr: Capture,
     /// The limits it runs under, for its report.
     limits: Limits,
+    /// How many jobs have been sent to it: its connection counts, its stderr capture keeps the
+    /// lines since the last.
+    pub(super) jobs_sent: Arc<AtomicU64>,
 }
 
 /// A worker that has connected and proved who it is.
@@ -138,6 +142,7 @@ pub(super) async fn start(
         pid,
         armed: true,
     };
+    let jobs_sent = Arc::new(AtomicU64::new(0));
     let mut worker = Worker {
         id: Identity {
             slot,
@@ -147,8 +152,21 @@ pub(super) async fn start(
         started: Instant::now(),
         exited,
         status: None,
-        stdout: Capture::start(stdout, Stream::Stdout, slot, config.stdout.clone()),
-        stderr: Capture::start(stderr, Stream::Stderr, slot, config.stderr.clone()),
+        stdout: Capture::start(
+            stdout,
+            Stream::Stdout,
+            slot,
+            config.stdout.clone(),
+            jobs_sent.clone(),
+        ),
+        stderr: Capture::start(
+            stderr,
+            Stream::Stderr,
+            slot,
+            config.stderr.clone(),
+            jobs_sent.clone(),
+        ),
+        jobs_sent,
         limits: config.limits,
     };
 

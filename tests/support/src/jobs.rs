@@ -43,6 +43,9 @@ pub enum TestJob {
     Emit(u64),
     /// Stop the whole worker process with SIGSTOP: it answers nothing, not even heartbeats.
     Freeze,
+    /// Write `"the first line of the crash"` and then `lines` lines of a backtrace to stderr,
+    /// and exit with code 101 without answering.
+    Crash { lines: usize },
     /// Reply `Args` with the lines `sh -c env` prints: what a process the worker starts inherits.
     Env,
     /// Run this worker's own binary as a child, with the environment it inherits, and reply
