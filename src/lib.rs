@@ -4,16 +4,69 @@
 //! and keeps the set healthy: workers that crash or hang are replaced, work queues while all are
 //! busy, no caller waits forever and no worker outlives its host.
 //!
-//! - [`host`] (`ipc2_host`): [`WorkerSet`], which starts, supervises and feeds the workers.
-//! - [`worker`] (`ipc2_worker`): [`worker::connect`], which a worker program calls to receive
-//!   its jobs.
+//! Annotate a trait with [`#[ipc2::service]`](service), implement it in the worker, and call it
+//! from the host like a local async function. One binary can be both: started by hand it is the
+//! host, started by its host it is a worker.
 //!
-//! One binary can be both: started by hand it is the host, started by its host it is a worker.
+//! ```no_run
+//! use std::time::Duration;
+//! use ipc2::TimeoutAction;
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Debug, Serialize, Deserialize)]
+//! pub struct DivByZero;
+//!
+//! #[ipc2::service]
+//! pub trait Calc {
+//!     /// Adds two numbers.
+//!     async fn add(&self, a: u32, b: u32) -> u32;
+//!     /// Divides, refusing zero with the service's own error.
+//!     async fn div(&self, a: i64, b: i64) -> Result<i64, DivByZero>;
+//! }
+//!
+//! struct MyCalc;
+//!
+//! impl Calc for MyCalc {
+//!     async fn add(&self, a: u32, b: u32) -> u32 {
+//!         a + b
+//!     }
+//!     async fn div(&self, a: i64, b: i64) -> Result<i64, DivByZero> {
+//!         a.checked_div(b).ok_or(DivByZero)
+//!     }
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     if ipc2::worker::started_by_host() {
+//!         return Ok(ipc2::worker::serve(CalcServer(MyCalc)).await?);
+//!     }
+//!     let workers = CalcWorkers::builder()
+//!         .worker_count(4)
+//!         .worker_path(std::env::current_exe()?)
+//!         .finish()
+//!         .await?;
+//!     assert_eq!(workers.add(6, 7).await?, 13);
+//!     // A call may run for 1 s on its worker; a runaway's worker is killed and replaced.
+//!     let limited = workers.with_timeout(Duration::from_secs(1), TimeoutAction::Restart);
+//!     assert!(matches!(limited.div(1, 0).await?, Err(DivByZero)));
+//!     Ok(())
+//! }
+//! ```
+//!
+//! - [`host`]: [`WorkerSet`] and its [builder](host::WorkerSetBuilder): the settings (time
+//!   limits, restarts, resource limits, output, recycling), [`stats`](WorkerSet::stats),
+//!   [events](host::Events), and the [`Error`]s with what each means.
+//! - [`worker`]: [`serve`](worker::serve) for services, and the raw
+//!   [`connect`](worker::connect) and [`blocking::connect`](worker::blocking::connect).
+//! - [`combine!`] puts several services on one set.
+//!
+//! # The raw API
+//!
+//! Without the macro, a set carries any serde types as jobs and replies:
 //!
 //! ```no_run
 //! use ipc2::worker::Job;
-//! use ipc2::{TimeoutAction, WorkerSet};
-//! use std::time::Duration;
+//! use ipc2::WorkerSet;
 //! use tokio::net::{UnixListener, UnixStream};
 //!
 //! #[tokio::main]
@@ -32,10 +85,7 @@
 //!         .worker_path(std::env::current_exe()?)
 //!         .finish()
 //!         .await?;
-//!     let sum = workers
-//!         .send_timeout((6, 7), Duration::from_secs(5), TimeoutAction::Restart)
-//!         .await?;
-//!     println!("6 + 7 = {sum}");
+//!     println!("6 + 7 = {}", workers.send((6, 7)).await?);
 //!     Ok(())
 //! }
 //! ```
@@ -50,7 +100,9 @@
 
 pub use ipc2_common::{Client, Server};
 pub use ipc2_host as host;
-pub use ipc2_host::{Error, ExitCause, TimeoutAction, WorkerExit, WorkerSet};
+pub use ipc2_host::{
+    Error, ExitCause, Policy, TimeoutAction, WorkerExit, WorkerSet, WorkerSetBuilder,
+};
 pub use ipc2_macros::{combine, service};
 pub use ipc2_worker as worker;
 

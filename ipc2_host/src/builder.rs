@@ -27,10 +27,10 @@ const MAX_SPIN_POLL: Duration = Duration::from_millis(10);
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// use ipc2_host::{Output, WorkerSet};
+/// use ipc2::host::{Output, WorkerSet};
 /// use tokio::net::UnixListener;
 ///
-/// # async fn _demo() -> Result<(), ipc2_host::Error> {
+/// # async fn _demo() -> Result<(), ipc2::host::Error> {
 /// let workers: WorkerSet<UnixListener, String, String> = WorkerSet::builder()
 ///     .worker_count(4)
 ///     .worker_path("./target/release/evaluator")

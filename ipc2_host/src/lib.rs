@@ -6,7 +6,7 @@
 //! protocol. Dropping the set kills and reaps every worker.
 //!
 //! ```no_run
-//! use ipc2_host::workerset::WorkerSet;
+//! use ipc2::WorkerSet;
 //! use tokio::net::UnixListener;
 //!
 //! #[tokio::main]

@@ -34,10 +34,10 @@ use crate::{Error, Events, Stats};
 /// queued and running jobs finish.
 ///
 /// ```no_run
-/// use ipc2_host::workerset::WorkerSet;
+/// use ipc2::WorkerSet;
 /// use tokio::net::UnixListener;
 ///
-/// # async fn _demo() -> Result<(), ipc2_host::Error> {
+/// # async fn _demo() -> Result<(), ipc2::host::Error> {
 /// let workers: WorkerSet<UnixListener, u32, (u32, u32)> = WorkerSet::builder()
 ///     .worker_count(2)
 ///     .worker_path("./target/debug/adder")
@@ -142,7 +142,7 @@ impl<S: Server, R, W> WorkerSet<S, R, W> {
     /// are dropped and counted ([`events_dropped`](Self::events_dropped)).
     ///
     /// ```no_run
-    /// # async fn _demo(workers: ipc2_host::WorkerSet<tokio::net::UnixListener, String, String>) {
+    /// # async fn _demo(workers: ipc2::host::WorkerSet<tokio::net::UnixListener, String, String>) {
     /// let mut events = workers.events().expect("first call");
     /// while let Some(Ok(event)) = events.recv().await {
     ///     println!("worker {}: {}", event.worker, event.event);

@@ -34,30 +34,58 @@ use syn::{Item, parse_macro_input};
 
 /// Turns a trait into a typed RPC service served by `ipc2` worker processes.
 ///
-/// ```ignore
+/// ```no_run
+/// use std::time::Duration;
+/// use ipc2::TimeoutAction;
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Debug, Serialize, Deserialize)]
+/// pub struct DivByZero;
+///
 /// #[ipc2::service]
 /// pub trait Calc {
 ///     /// Adds two numbers.
 ///     async fn add(&self, a: u32, b: u32) -> u32;
+///     /// Divides, with the service's own error.
 ///     async fn div(&self, a: i64, b: i64) -> Result<i64, DivByZero>;
+///     /// Forgets everything.
 ///     async fn reset(&self);
+///     /// Nobody waits for this one.
 ///     #[ipc2(oneway)]
 ///     async fn log(&self, line: String);
+///     /// A synchronous method, run inline by the worker's dispatcher.
 ///     fn square(&self, x: u64) -> u64;
 /// }
 ///
 /// // Worker side.
 /// struct MyCalc;
+///
 /// impl Calc for MyCalc {
 ///     async fn add(&self, a: u32, b: u32) -> u32 { a + b }
-///     // ...
+///     async fn div(&self, a: i64, b: i64) -> Result<i64, DivByZero> {
+///         a.checked_div(b).ok_or(DivByZero)
+///     }
+///     async fn reset(&self) {}
+///     async fn log(&self, line: String) { eprintln!("{line}") }
+///     fn square(&self, x: u64) -> u64 { x * x }
 /// }
-/// ipc2::worker::serve(CalcServer(MyCalc)).await?;
 ///
-/// // Host side.
-/// let workers: CalcWorkers = /* WorkerSet builder */;
-/// assert_eq!(workers.add(6, 7).await?, 13);
-/// workers.with_timeout(d, TimeoutAction::Restart).add(1, 2).await?;
+/// #[tokio::main]
+/// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     if ipc2::worker::started_by_host() {
+///         return Ok(ipc2::worker::serve(CalcServer(MyCalc)).await?);
+///     }
+///     // Host side.
+///     let workers = CalcWorkers::builder()
+///         .worker_count(2)
+///         .worker_path(std::env::current_exe()?)
+///         .finish()
+///         .await?;
+///     assert_eq!(workers.add(6, 7).await?, 13);
+///     let limited = workers.with_timeout(Duration::from_secs(1), TimeoutAction::Restart);
+///     assert_eq!(limited.square(12).await?, 144);
+///     Ok(())
+/// }
 /// ```
 ///
 /// # Generated items
@@ -131,8 +159,44 @@ pub fn service(args: TokenStream, input: TokenStream) -> TokenStream {
 /// (`tools.add(1, 2)`, `tools.put(key, value)`), and `ToolsServer`, which a worker serves with
 /// one server per service, in the order named:
 ///
-/// ```ignore
-/// ipc2::worker::serve(ToolsServer(CalcServer(MyCalc), StoreServer(MyStore))).await?;
+/// ```no_run
+/// #[ipc2::service]
+/// pub trait Calc {
+///     async fn add(&self, a: u32, b: u32) -> u32;
+/// }
+///
+/// #[ipc2::service]
+/// pub trait Store {
+///     async fn put(&self, key: String, value: String);
+/// }
+///
+/// ipc2::combine!(pub Tools: Calc, Store);
+///
+/// struct MyCalc;
+/// impl Calc for MyCalc {
+///     async fn add(&self, a: u32, b: u32) -> u32 { a + b }
+/// }
+///
+/// struct MyStore;
+/// impl Store for MyStore {
+///     async fn put(&self, _key: String, _value: String) {}
+/// }
+///
+/// #[tokio::main]
+/// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     if ipc2::worker::started_by_host() {
+///         let server = ToolsServer(CalcServer(MyCalc), StoreServer(MyStore));
+///         return Ok(ipc2::worker::serve(server).await?);
+///     }
+///     let tools = ToolsWorkers::builder()
+///         .worker_count(2)
+///         .worker_path(std::env::current_exe()?)
+///         .finish()
+///         .await?;
+///     assert_eq!(tools.add(1, 2).await?, 3);
+///     tools.put("k".into(), "v".into()).await?;
+///     Ok(())
+/// }
 /// ```
 ///
 /// # Options

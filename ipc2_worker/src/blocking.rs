@@ -8,10 +8,10 @@
 //! from a worker whose handler is deep in CPU-bound work, and can tell it from a stuck one.
 //!
 //! ```no_run
-//! use ipc2_worker::Job;
+//! use ipc2::worker::Job;
 //!
-//! fn main() -> Result<(), ipc2_worker::Error> {
-//!     let mut jobs = ipc2_worker::blocking::connect::<(u64, u64), u64>()?;
+//! fn main() -> Result<(), ipc2::worker::Error> {
+//!     let mut jobs = ipc2::worker::blocking::connect::<(u64, u64), u64>()?;
 //!     while let Some(job) = jobs.recv() {
 //!         if let Job::Bidirectional { data: (a, b), tx } = job {
 //!             let _ = tx.send(a * b);

@@ -57,7 +57,7 @@ impl<R, W> Receiver<R, W> {
 /// # async fn _run_host() {}
 /// # async fn _run_worker() {}
 /// # async fn _main() {
-/// if ipc2_worker::started_by_host() {
+/// if ipc2::worker::started_by_host() {
 ///     _run_worker().await
 /// } else {
 ///     _run_host().await

@@ -15,8 +15,8 @@ use crate::Error;
 /// and usable from any task.
 ///
 /// ```no_run
-/// # async fn _demo() -> Result<(), ipc2_worker::Error> {
-/// let jobs = ipc2_worker::connect::<tokio::net::UnixStream, String, String>().await?;
+/// # async fn _demo() -> Result<(), ipc2::worker::Error> {
+/// let jobs = ipc2::worker::connect::<tokio::net::UnixStream, String, String>().await?;
 /// let events = jobs.event_sender();
 /// events.send("warming up".to_owned())?;
 /// # Ok(())

@@ -4,12 +4,12 @@
 //! [`serve()`], for a `#[ipc2::service]` trait), receives [`Job`]s and answers them:
 //!
 //! ```no_run
-//! use ipc2_worker::Job;
+//! use ipc2::worker::Job;
 //! use tokio::net::UnixStream;
 //!
 //! #[tokio::main]
-//! async fn main() -> Result<(), ipc2_worker::Error> {
-//!     let mut rx = ipc2_worker::connect::<UnixStream, (u32, u32), u32>().await?;
+//! async fn main() -> Result<(), ipc2::worker::Error> {
+//!     let mut rx = ipc2::worker::connect::<UnixStream, (u32, u32), u32>().await?;
 //!     while let Some(job) = rx.recv().await {
 //!         match job {
 //!             Job::Bidirectional { data: (a, b), tx } => {

@@ -42,7 +42,7 @@ static SERVED_EVENTS: OnceLock<Box<dyn Any + Send + Sync>> = OnceLock::new();
 ///
 /// ```no_run
 /// # fn _demo<W: serde::Serialize + 'static>(progress: W) {
-/// if let Some(events) = ipc2_worker::service_events::<W>() {
+/// if let Some(events) = ipc2::worker::service_events::<W>() {
 ///     let _ = events.send(progress);
 /// }
 /// # }
@@ -101,9 +101,9 @@ impl ServeOptions {
 /// until the host goes away.
 ///
 /// ```no_run
-/// # use ipc2_worker::Dispatch;
-/// # async fn _demo<D: Dispatch>(my_service: D) -> Result<(), ipc2_worker::Error> {
-/// ipc2_worker::serve(my_service).await
+/// # use ipc2::worker::Dispatch;
+/// # async fn _demo<D: Dispatch>(my_service: D) -> Result<(), ipc2::worker::Error> {
+/// ipc2::worker::serve(my_service).await
 /// # }
 /// ```
 pub async fn serve<D: Dispatch>(service: D) -> Result<(), Error> {

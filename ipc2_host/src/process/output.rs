@@ -45,7 +45,7 @@ pub type LineCallback = Arc<dyn Fn(usize, &str) + Send + Sync>;
 ///
 /// ```no_run
 /// use std::sync::Arc;
-/// use ipc2_host::Output;
+/// use ipc2::host::Output;
 ///
 /// let log = Output::Callback(Arc::new(|worker, line| eprintln!("[worker {worker}] {line}")));
 /// # let _ = log;

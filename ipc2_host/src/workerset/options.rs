@@ -39,7 +39,7 @@ pub enum TimeoutAction {
 ///
 /// ```
 /// use std::time::Duration;
-/// use ipc2_host::{Policy, TimeoutAction};
+/// use ipc2::host::{Policy, TimeoutAction};
 ///
 /// let policy = Policy::new(Some((Duration::from_secs(2), TimeoutAction::Restart)), 0)
 ///     .with_queue_timeout(Duration::from_secs(30));

@@ -113,7 +113,7 @@ where
     /// slot id. Each copy waits for its worker like [`send_to`](Self::send_to).
     ///
     /// ```no_run
-    /// # async fn _demo(workers: ipc2_host::WorkerSet<tokio::net::UnixListener, u64, String>) {
+    /// # async fn _demo(workers: ipc2::host::WorkerSet<tokio::net::UnixListener, u64, String>) {
     /// for (worker, outcome) in workers.broadcast("reload-config".to_owned()).await {
     ///     println!("worker {worker}: {outcome:?}");
     /// }
