@@ -5,9 +5,12 @@
 //! cargo bench --bench ipc2_vs_raw -- --quick # a few iterations (a smoke test)
 //! ```
 //!
-//! The binary plays every part: run by hand it starts two measuring children (one pinned to CPU
-//! 0 with all its workers, one free), each of which starts its own peers from this same binary
-//! (`--raw-echo`, `--bare`, or an ipc2 worker). Each child prints a table and a `SUMMARY` line
+//! The binary plays every part: run by hand it starts three measuring children (one pinned to CPU
+//! 0 with all its workers, one free, both tuned: current-thread runtimes on both sides and
+//! `max_in_flight_per_worker(64)` where many calls are in flight; and one with what a user gets
+//! by default: `#[tokio::main]`'s multi-thread runtime on both sides, free placement, and the
+//! builder's defaults), each of which starts its own peers from this same binary (`--raw-echo`,
+//! `--bare`, or an ipc2 worker). Each child prints a table and a `SUMMARY` line
 //! with `key=value` pairs for scripts. Absolute times vary between machines; the ratios against
 //! the raw baseline measured in the same process are the figures that matter.
 
@@ -55,6 +58,9 @@ impl Adder for MyAdder {
 /// The argument that makes a worker serve `Adder` rather than answer raw jobs.
 const SERVICE: &str = "--service";
 
+/// The argument that makes a worker run on a multi-thread runtime, as `#[tokio::main]` does.
+const MULTI_THREAD: &str = "--multi-thread";
+
 /// The spin-poll setting measured (the figure the docs suggest).
 const SPIN: Duration = Duration::from_micros(50);
 
@@ -75,7 +81,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         Some("--placement") => measure(&args[1], quick),
         _ => {
-            for placement in ["pinned", "free"] {
+            for placement in ["pinned", "free", "defaults"] {
                 let mut child = Command::new(std::env::current_exe()?);
                 child.args(["--placement", placement]);
                 if quick {
@@ -91,11 +97,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 }
 
-/// The ipc2 worker: answers every job on a current-thread runtime.
+/// The ipc2 worker: answers every job on a current-thread runtime, or with `--multi-thread` on
+/// the runtime `#[tokio::main]` builds.
 fn ipc2_worker() -> Result<(), Box<dyn std::error::Error>> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let runtime = runtime(std::env::args().any(|arg| arg == MULTI_THREAD))?;
     if std::env::args().any(|arg| arg == SERVICE) {
         return Ok(runtime.block_on(ipc2::worker::serve(AdderServer(MyAdder)))?);
     }
@@ -249,16 +254,29 @@ impl Drop for Raw {
     }
 }
 
+/// A current-thread runtime, or the multi-thread one `#[tokio::main]` builds.
+fn runtime(multi_thread: bool) -> std::io::Result<tokio::runtime::Runtime> {
+    match multi_thread {
+        true => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
+        false => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+    }
+}
+
 fn measure(placement: &str, quick: bool) -> Result<(), Box<dyn std::error::Error>> {
     if placement == "pinned" {
         let mut cpus = rustix::thread::CpuSet::new();
         cpus.set(0);
         rustix::thread::sched_setaffinity(None, &cpus)?;
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
     let scale = if quick { 50 } else { 1 };
+    if placement == "defaults" {
+        return report(placement, quick, defaults(scale)?);
+    }
+    let runtime = runtime(false)?;
     let dir = tempfile::tempdir()?;
     // IPC2_BENCH_ONLY=round_trip|throughput|echo|startup runs one section, for profiling.
     let only = std::env::var("IPC2_BENCH_ONLY").ok();
@@ -279,7 +297,11 @@ fn measure(placement: &str, quick: bool) -> Result<(), Box<dyn std::error::Error
     if wanted("startup") {
         rows.extend(startup(&runtime, dir.path())?);
     }
+    report(placement, quick, rows)
+}
 
+/// Prints the table and the `SUMMARY` line of one measuring child.
+fn report(placement: &str, quick: bool, rows: Vec<Row>) -> Result<(), Box<dyn std::error::Error>> {
     let (rss, peak) = rss_kib();
     let mode = if quick { " (quick)" } else { "" };
     println!("\nipc2 vs raw Unix socket, placement: {placement}{mode}");
@@ -303,6 +325,42 @@ fn measure(placement: &str, quick: bool) -> Result<(), Box<dyn std::error::Error
 }
 
 type Rows = Result<Vec<Row>, Box<dyn std::error::Error>>;
+
+/// What a user gets by default: multi-thread runtimes in host and workers, free placement, the
+/// builder's defaults (one job per worker, as many workers as CPUs), 64 callers.
+fn defaults(scale: usize) -> Rows {
+    let dir = tempfile::tempdir()?;
+    let mut raw = Raw::start(dir.path(), Duration::ZERO)?;
+    let runtime = runtime(true)?;
+    let workers: Workers = runtime.block_on(
+        Workers::builder()
+            .worker_path(std::env::current_exe()?)
+            .arg(MULTI_THREAD)
+            .finish(),
+    )?;
+    let iters = 20_000 / scale;
+    let [raw_rtt, set_rtt] = runtime.block_on(async {
+        let mut blocks = Blocks::new(iters);
+        while let Some(n) = blocks.next() {
+            for _ in 0..n {
+                blocks.add(0, raw.round_trip(&SMALL)?);
+            }
+            for _ in 0..n {
+                let start = Instant::now();
+                workers.send(BenchJob::Add(1, 2)).await?;
+                blocks.add(1, start.elapsed());
+            }
+        }
+        Ok::<_, Box<dyn std::error::Error>>(blocks.percentiles())
+    })?;
+    let total = 50_000 / scale;
+    let raw_rate = raw.throughput(64, total)?;
+    let rate = runtime.block_on(calls_per_second(workers, 64, total))?;
+    Ok(vec![
+        Row::time("round trip, median, defaults", raw_rtt.0, set_rtt.0),
+        Row::rate("calls/s, 64 callers, defaults", raw_rate, rate),
+    ])
+}
 
 /// Sequential small round trips: median and p99, raw, through `WorkerSet::send` and through a
 /// `#[ipc2::service]` client, taken in interleaved blocks (see [`Blocks`]).

@@ -219,13 +219,10 @@ impl Invitation {
             Ok(ms) => Ok(Some(Duration::from_millis(ms))),
             Err(_) => Err(invalid(name, "it is not a number")),
         };
-        let token = read_token(Path::new(&var(ENV_TOKEN_FILE)?)).ok_or(invalid(
-            ENV_TOKEN_FILE,
-            "the file it names cannot be read: a worker reads its token once, and a process it starts cannot join the host",
-        ))?;
+        let address = var(ENV_ADDRESS)?;
+        let token_file = var(ENV_TOKEN_FILE)?;
         Ok(Self {
-            address: var(ENV_ADDRESS)?,
-            token: token.trim().parse()?,
+            address,
             worker_id: var(ENV_WORKER_ID)?
                 .parse()
                 .map_err(|_| invalid(ENV_WORKER_ID, "it is not a number"))?,
@@ -238,6 +235,14 @@ impl Invitation {
                 .map(Duration::from_micros)
                 .map_err(|_| invalid(ENV_SPIN_US, "it is not a number"))?,
             cpu_limit: ms(ENV_CPU_LIMIT_MS)?,
+            // Last, so that a malformed invitation leaves the token where it was.
+            token: read_token(Path::new(&token_file))
+                .ok_or(invalid(
+                    ENV_TOKEN_FILE,
+                    "the file it names cannot be read: a worker reads its token once, and a process it starts cannot join the host",
+                ))?
+                .trim()
+                .parse()?,
         })
     }
 }
@@ -301,7 +306,7 @@ mod tests {
     #[test]
     fn malformed_variables_name_the_variable() {
         let dir = tempfile::tempdir().unwrap();
-        let (_, env) = invitation().to_env(dir.path()).unwrap();
+        let (_token, env) = invitation().to_env(dir.path()).unwrap();
         let mut env: HashMap<_, _> = env.into_iter().collect();
         let bad_token = |_: &Path| Some("zz".to_owned());
         let err = Invitation::from_vars(|n| env.get(n).map(OsString::from), bad_token).unwrap_err();
