@@ -109,3 +109,58 @@ pub fn human_bytes(bytes: u64) -> String {
             |(unit, name)| format!("{} {name}", bytes / unit),
         )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every variant's message carries its facts and cause.
+    #[test]
+    fn every_message_says_what_happened() {
+        let cases: Vec<(Error, &[&str])> = vec![
+            (
+                Error::FrameTooLarge { len: 70, max: 64 },
+                &["70 bytes", "maximum of 64"],
+            ),
+            (
+                Error::UnexpectedEof {
+                    received: 3,
+                    expected: 9,
+                },
+                &["3 of 9 bytes"],
+            ),
+            (
+                Error::Encode(bincode::error::EncodeError::Other("no")),
+                &["could not encode", "no"],
+            ),
+            (
+                Error::Decode(bincode::error::DecodeError::UnexpectedEnd { additional: 4 }),
+                &["could not decode", "UnexpectedEnd"],
+            ),
+            (Error::TooDeep { limit: 256 }, &["256 levels", "MAX_DEPTH"]),
+            (Error::TrailingBytes { extra: 2 }, &["2 unexpected bytes"]),
+            (Error::NotStartedByHost, &["not started by an ipc2 host"]),
+            (
+                Error::InvalidEnv {
+                    var: "IPC2_WORKER_ID",
+                    reason: "it is not a number",
+                },
+                &["IPC2_WORKER_ID", "not a number"],
+            ),
+            (Error::Closed, &["closed"]),
+            (
+                Error::Io(io::Error::from_raw_os_error(104)),
+                &["connection i/o failed", "Connection reset"],
+            ),
+        ];
+        for (err, parts) in cases {
+            let message = err.to_string();
+            for part in parts {
+                assert!(message.contains(part), "{part:?} missing from: {message}");
+            }
+            assert_eq!(format!("{err:?}"), message);
+        }
+        assert_eq!(human_bytes(64 << 20), "64 MiB");
+        assert_eq!(human_bytes(1000), "1000-byte");
+    }
+}

@@ -39,3 +39,44 @@ impl From<ipc2_common::Error> for Error {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every variant's message says what happened; `Debug` (what `main` prints) says the same.
+    #[test]
+    fn every_message_says_what_happened() {
+        let cases: [(Error, &[&str]); 4] = [
+            (
+                Error::from(ipc2_common::Error::NotStartedByHost),
+                &["not started by an ipc2 host", "run it through a WorkerSet"],
+            ),
+            (
+                Error::from(ipc2_common::Error::InvalidEnv {
+                    var: "IPC2_TOKEN_FILE",
+                    reason: "the file it names cannot be read",
+                }),
+                &["IPC2_TOKEN_FILE", "cannot be read"],
+            ),
+            (
+                Error::Connect {
+                    address: "/run/user/1000/ipc2-1-x/ipc2.sock".into(),
+                    source: io::Error::from_raw_os_error(111),
+                },
+                &["/run/user/1000/ipc2-1-x/ipc2.sock", "Connection refused"],
+            ),
+            (
+                Error::from(ipc2_common::Error::Closed),
+                &["connection to the host is closed"],
+            ),
+        ];
+        for (err, parts) in cases {
+            let message = err.to_string();
+            for part in parts {
+                assert!(message.contains(part), "{part:?} missing from: {message}");
+            }
+            assert_eq!(format!("{err:?}"), message, "Debug reads as the message");
+        }
+    }
+}
