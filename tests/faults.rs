@@ -193,8 +193,14 @@ async fn worker_that_never_connects_times_out_and_is_killed() {
         .finish()
         .await;
     match result {
-        Err(Error::StartTimeout { pid, .. }) => {
-            assert!(!support::exists(pid), "pid {pid} left behind")
+        Err(err @ Error::StartTimeout { pid, .. }) => {
+            assert!(!support::exists(pid), "pid {pid} left behind");
+            let message = err.to_string();
+            assert!(
+                message.contains("did not connect to the host within 500ms")
+                    && message.contains("ipc2::worker::serve or connect"),
+                "{message}"
+            );
         }
         other => panic!("expected StartTimeout, got {other:?}"),
     }

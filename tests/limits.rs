@@ -21,6 +21,11 @@ async fn a_worker_over_its_memory_limit_dies_with_a_report_and_is_replaced() {
         Err(Error::WorkerExited(exit)) => {
             assert_eq!(exit.signal(), Some(6), "{exit}");
             assert!(exit.stderr_tail.contains("memory allocation"), "{exit}");
+            assert!(
+                exit.to_string()
+                    .contains("memory limit of 1073741824 bytes"),
+                "the report names the limit: {exit}"
+            );
         }
         other => panic!("expected the worker to die, got {other:?}"),
     }

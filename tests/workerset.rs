@@ -201,7 +201,16 @@ async fn try_send_is_busy_when_every_worker_is_busy_and_the_queue_is_full() {
 async fn a_job_over_the_frame_limit_fails_before_anything_is_sent() {
     let workers = builder(1).max_frame_len(1024).finish().await.unwrap();
     let result = workers.send(TestJob::Echo(vec![7; 4096])).await;
-    assert!(matches!(result, Err(Error::Encode(_))), "{result:?}");
+    match result {
+        Err(err @ Error::Encode(_)) => {
+            let message = err.to_string();
+            assert!(
+                message.contains("bytes, over the 1 KiB frame limit (max_frame_len)"),
+                "{message}"
+            );
+        }
+        other => panic!("expected Encode, got {other:?}"),
+    }
     let reply = workers.send(TestJob::Echo(vec![7; 100])).await.unwrap();
     assert_eq!(reply, TestReply::Bytes(vec![7; 100]));
 }
