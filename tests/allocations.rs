@@ -139,6 +139,40 @@ fn nested_sequences_each_claiming_4_billion_elements_reserve_about_the_frames_si
     );
 }
 
+// `map` takes jobs only as room frees up: 100,000 jobs through it cost the memory of a few.
+#[test]
+fn map_over_100_000_jobs_keeps_the_hosts_memory_bounded() {
+    use futures_util::StreamExt;
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let workers = runtime
+        .block_on(support::builder(2).max_in_flight_per_worker(8).finish())
+        .unwrap();
+    const JOBS: u32 = 100_000;
+    let (answered, _, peak) = counted(|| {
+        runtime.block_on(async {
+            let replies = workers.map((0..JOBS).map(|i| TestJob::Add(i, 1)));
+            futures_util::pin_mut!(replies);
+            let mut answered = 0;
+            while let Some(reply) = replies.next().await {
+                assert!(
+                    matches!(reply, Ok(TestReply::Sum { sum, .. }) if sum == answered + 1),
+                    "{reply:?}"
+                );
+                answered += 1;
+            }
+            answered
+        })
+    });
+    assert_eq!(answered, JOBS);
+    // 16 jobs in flight; futures for all 100,000 would be tens of MB.
+    println!("map over {JOBS} jobs: host peak {peak} bytes");
+    assert!(peak < 1 << 20, "peak {peak} bytes");
+}
+
 // The figure this prints is the one the benchmark notes quote (0: the reply slot lives in the
 // connection's call map, the frame buffer is recycled). The bound leaves room for the runtime's
 // own occasional allocations, but not for one per request.

@@ -4,6 +4,7 @@
 //! The call path (admission, deadlines, cancel-on-drop, retries) is in `request.rs`; the
 //! `Call` interface typed clients are generated against, and the call options, in `options.rs`.
 
+mod map;
 mod options;
 mod request;
 
@@ -18,7 +19,7 @@ use tempfile::TempDir;
 use tokio::net::UnixListener;
 use tokio::task::JoinHandle;
 
-pub use self::options::{Call, Policy, TimeoutAction, WithTimeout};
+pub use self::options::{Call, Calls, Policy, TimeoutAction, WithTimeout};
 use crate::builder::WorkerSetBuilder;
 use crate::scheduler::SlotState;
 use crate::supervisor::{Quarantine, Supervision};
@@ -32,6 +33,10 @@ use crate::{Error, Events, Stats};
 /// replaced; the job it was running fails with an error saying what happened to it, and every
 /// other job carries on. Dropping the set kills and reaps every worker; [`shutdown`] first lets
 /// queued and running jobs finish.
+///
+/// The set is a cheap handle: clone it to call from many tasks (each clone is the same set).
+/// The workers stop when the last clone is dropped; [`shutdown`] from any clone stops them for
+/// all, and calls through the others then fail with [`Error::Shutdown`].
 ///
 /// ```no_run
 /// use ipc2::WorkerSet;
@@ -52,6 +57,15 @@ use crate::{Error, Events, Stats};
 pub struct WorkerSet<S, R, W> {
     inner: Arc<Inner>,
     _types: Types<S, R, W>,
+}
+
+impl<S, R, W> Clone for WorkerSet<S, R, W> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            _types: PhantomData,
+        }
+    }
 }
 
 /// What a handle holds: the supervision of its workers, and what its call path needs. Dropping

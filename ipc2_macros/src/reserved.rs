@@ -17,6 +17,10 @@ pub(crate) const WORKER_SET_METHODS: &[&str] = &[
     "shutdown",
     "with_timeout",
     "with_queue_timeout",
+    "on",
+    "map",
+    "map_unordered",
+    "clone",
     "workers",
     "builder",
     "stats",
@@ -43,7 +47,9 @@ mod tests {
     /// What the host's source declares.
     #[derive(Debug, Default)]
     struct Found {
-        /// `pub fn`s of inherent `impl WorkerSet<..>` blocks, and `Call`'s methods.
+        /// `pub fn`s of inherent `impl WorkerSet<..>` and `impl Calls<..>` blocks (the view the
+        /// generated methods are called on too), methods of their impls of prelude traits
+        /// (`Clone`: a method `clone` would be ambiguous), and `Call`'s methods.
         methods: BTreeSet<String>,
         /// Whether any `impl WorkerSet` block was seen at all.
         worker_set: bool,
@@ -51,20 +57,31 @@ mod tests {
         call: bool,
     }
 
-    /// Whether `ty` is `WorkerSet` with any generics, by any path.
+    /// Whether `ty` is `WorkerSet` or its `Calls` view, with any generics, by any path.
     fn is_worker_set(ty: &Type) -> bool {
         matches!(ty, Type::Path(path) if path.qself.is_none()
-            && path.path.segments.last().is_some_and(|s| s.ident == "WorkerSet"))
+            && path.path.segments.last().is_some_and(|s| s.ident == "WorkerSet" || s.ident == "Calls"))
     }
+
+    /// The prelude traits whose methods a generated client method would clash with.
+    const PRELUDE_TRAITS: [&str; 1] = ["Clone"];
 
     /// Collects from `items`, recursing into inline modules.
     fn collect(items: &[Item], found: &mut Found) {
         for item in items {
             match item {
-                Item::Impl(imp) if imp.trait_.is_none() && is_worker_set(&imp.self_ty) => {
+                Item::Impl(imp) if is_worker_set(&imp.self_ty) => {
                     found.worker_set = true;
+                    let prelude = imp.trait_.as_ref().is_some_and(|(_, path, _)| {
+                        path.segments
+                            .last()
+                            .is_some_and(|s| PRELUDE_TRAITS.iter().any(|t| s.ident == t))
+                    });
+                    let inherent = imp.trait_.is_none();
                     let public = imp.items.iter().filter_map(|item| match item {
-                        ImplItem::Fn(f) if matches!(f.vis, Visibility::Public(_)) => {
+                        ImplItem::Fn(f)
+                            if prelude || (inherent && matches!(f.vis, Visibility::Public(_))) =>
+                        {
                             Some(f.sig.ident.to_string())
                         }
                         _ => None,

@@ -1,9 +1,9 @@
 //! How a call is made: [`Call`], the one interface typed service clients are generated
-//! against, and the options a call takes ([`Policy`], [`TimeoutAction`], [`WithTimeout`]).
+//! against, and the options a call takes ([`Policy`], [`TimeoutAction`], [`Calls`]).
 //!
 //! `#[ipc2::service]` generates client methods for anything that implements [`Call`], which is
-//! both a [`WorkerSet`] and a [`WithTimeout`] view of one. So every generated method also exists
-//! with time limits, without generating a second set of methods.
+//! both a [`WorkerSet`] and a [`Calls`] view of one. So every generated method also exists with
+//! time limits and for one chosen worker, without generating a second set of methods.
 
 use std::fmt;
 use std::future::Future;
@@ -105,22 +105,36 @@ where
     }
 }
 
-/// A [`WorkerSet`] whose calls have time limits of their own. Obtained from
-/// [`WorkerSet::with_timeout`] or [`WorkerSet::with_queue_timeout`]; the two chain.
-#[must_use = "a WithTimeout view does nothing until a call is made through it"]
-pub struct WithTimeout<'a, S, R, W> {
+/// A view of a [`WorkerSet`] whose calls have options of their own: time limits, and one worker
+/// they all go to. Obtained from [`WorkerSet::with_timeout`], [`WorkerSet::with_queue_timeout`]
+/// or [`WorkerSet::on`]; the options chain:
+/// `workers.on(2).with_timeout(Duration::from_secs(1), TimeoutAction::Restart).add(1, 2)`.
+#[must_use = "a Calls view does nothing until a call is made through it"]
+pub struct Calls<'a, S, R, W> {
     set: &'a WorkerSet<S, R, W>,
     timeout: Option<(Duration, TimeoutAction)>,
     queue_timeout: Option<Duration>,
+    worker: Option<usize>,
 }
 
-impl<'a, S, R, W> WithTimeout<'a, S, R, W> {
+/// The name [`Calls`] had while time limits were its only options.
+pub type WithTimeout<'a, S, R, W> = Calls<'a, S, R, W>;
+
+impl<'a, S, R, W> Calls<'a, S, R, W> {
     pub(crate) fn new(set: &'a WorkerSet<S, R, W>) -> Self {
         Self {
             set,
             timeout: None,
             queue_timeout: None,
+            worker: None,
         }
+    }
+
+    /// This view, with every call sent to the worker in slot `worker`, like
+    /// [`WorkerSet::send_to`]; one-way calls too.
+    pub fn on(mut self, worker: usize) -> Self {
+        self.worker = Some(worker);
+        self
     }
 
     /// This view, with calls that may run for at most `timeout` on a worker; see
@@ -146,7 +160,7 @@ impl<'a, S, R, W> WithTimeout<'a, S, R, W> {
     }
 }
 
-impl<S, R, W> Call<W, R> for WithTimeout<'_, S, R, W>
+impl<S, R, W> Call<W, R> for Calls<'_, S, R, W>
 where
     S: Server,
     R: DeserializeOwned + Send + 'static,
@@ -154,24 +168,26 @@ where
 {
     fn call(&self, job: W) -> impl Future<Output = Result<R, Error>> + Send {
         self.set
-            .request_with(job, None, true, self.apply(Policy::default()))
+            .request_with(job, self.worker, true, self.apply(Policy::default()))
     }
 
     /// The view's limits replace the policy's.
     fn call_with(&self, job: W, policy: Policy) -> impl Future<Output = Result<R, Error>> + Send {
-        self.set.request_with(job, None, true, self.apply(policy))
+        self.set
+            .request_with(job, self.worker, true, self.apply(policy))
     }
 
     fn call_oneway(&self, job: W) -> impl Future<Output = Result<(), Error>> + Send {
-        self.set.notify(job)
+        self.set.notify_on(self.worker, job)
     }
 }
 
-impl<S, R, W> fmt::Debug for WithTimeout<'_, S, R, W> {
+impl<S, R, W> fmt::Debug for Calls<'_, S, R, W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WithTimeout")
+        f.debug_struct("Calls")
             .field("timeout", &self.timeout)
             .field("queue_timeout", &self.queue_timeout)
+            .field("worker", &self.worker)
             .finish_non_exhaustive()
     }
 }

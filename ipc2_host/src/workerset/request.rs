@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
-use super::{Policy, TimeoutAction, WithTimeout, WorkerSet};
+use super::{Calls, Policy, TimeoutAction, WorkerSet};
 use crate::Error;
 use crate::conn::{Conn, Outcome};
 use crate::error::ExitCause;
@@ -66,28 +66,36 @@ where
     /// A view of this set whose calls all use [`send_timeout`](Self::send_timeout) with
     /// `timeout` and `action`; mostly useful with the clients `#[ipc2::service]` generates:
     /// `workers.with_timeout(Duration::from_secs(1), TimeoutAction::Restart).add(1, 2)`.
-    pub fn with_timeout(
-        &self,
-        timeout: Duration,
-        action: TimeoutAction,
-    ) -> WithTimeout<'_, S, R, W> {
-        WithTimeout::new(self).with_timeout(timeout, action)
+    pub fn with_timeout(&self, timeout: Duration, action: TimeoutAction) -> Calls<'_, S, R, W> {
+        Calls::new(self).with_timeout(timeout, action)
     }
 
     /// A view of this set whose calls wait at most `limit` for a free worker, then fail with
     /// [`Error::QueueTimeout`] unsent: `workers.with_queue_timeout(Duration::from_secs(5)).add(1, 2)`.
-    pub fn with_queue_timeout(&self, limit: Duration) -> WithTimeout<'_, S, R, W> {
-        WithTimeout::new(self).with_queue_timeout(limit)
+    pub fn with_queue_timeout(&self, limit: Duration) -> Calls<'_, S, R, W> {
+        Calls::new(self).with_queue_timeout(limit)
+    }
+
+    /// A view of this set whose calls all go to the worker in slot `worker`: for the clients
+    /// `#[ipc2::service]` generates, `workers.on(2).reload().await` runs `reload` on worker 2
+    /// (one-way methods too). Fails like [`send_to`](Self::send_to) for a slot the set lacks.
+    pub fn on(&self, worker: usize) -> Calls<'_, S, R, W> {
+        Calls::new(self).on(worker)
     }
 
     /// Sends `job` to a worker without waiting for an answer (the worker sees a
     /// `Job::Unidirectional`). Returns once the job is queued on a worker's connection; it is
     /// lost if that worker dies before reading it.
     pub async fn notify(&self, job: W) -> Result<(), Error> {
+        self.notify_on(None, job).await
+    }
+
+    /// [`notify`](Self::notify), to the worker in slot `worker` if there is one.
+    pub(crate) async fn notify_on(&self, worker: Option<usize>, job: W) -> Result<(), Error> {
         let mut frame = self.encode(&ToWorker::Notify, &job)?;
         drop(job);
         loop {
-            let lease = self.inner.sv.scheduler.checkout(None, true).await?;
+            let lease = self.inner.sv.scheduler.checkout(worker, true).await?;
             match lease.conn().send_oneway(frame) {
                 Ok(()) => return Ok(()),
                 Err(back) => frame = back,
@@ -109,8 +117,9 @@ where
             .await
     }
 
-    /// Sends a copy of `job` to every worker running now and returns each one's outcome, by
-    /// slot id. Each copy waits for its worker like [`send_to`](Self::send_to).
+    /// Sends `job` to every worker running now and returns each one's outcome, by slot id.
+    /// The job is encoded once and the same bytes go to every worker (so `W` need not be
+    /// `Clone`); each copy waits for its worker like [`send_to`](Self::send_to).
     ///
     /// ```no_run
     /// # async fn _demo(workers: ipc2::host::WorkerSet<tokio::net::UnixListener, u64, String>) {
@@ -119,13 +128,27 @@ where
     /// }
     /// # }
     /// ```
-    pub async fn broadcast(&self, job: W) -> Vec<(usize, Result<R, Error>)>
-    where
-        W: Clone,
-    {
-        let calls = self.workers().into_iter().map(|worker| {
-            let job = job.clone();
-            async move { (worker.id, self.send_to(worker.id, job).await) }
+    pub async fn broadcast(&self, job: W) -> Vec<(usize, Result<R, Error>)> {
+        let workers = self.workers();
+        let frame = match self.encode(&ToWorker::Request { id: 0 }, &job) {
+            Ok(frame) => frame,
+            Err(err) => return workers.iter().map(|w| (w.id, Err(err.clone()))).collect(),
+        };
+        drop(job);
+        let calls = workers.into_iter().map(|worker| {
+            let id = self.inner.next_id();
+            let frame = codec::reframe(&frame, &ToWorker::Request { id })
+                .map_err(|err| Error::Encode(Arc::new(err)));
+            async move {
+                let outcome = match frame {
+                    Ok(frame) => {
+                        self.attempt(id, frame, Some(worker.id), true, Policy::default())
+                            .await
+                    }
+                    Err(err) => Err(err),
+                };
+                (worker.id, outcome)
+            }
         });
         futures_util::future::join_all(calls).await
     }
