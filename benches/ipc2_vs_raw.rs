@@ -355,10 +355,21 @@ fn defaults(scale: usize) -> Rows {
     })?;
     let total = 50_000 / scale;
     let raw_rate = raw.throughput(64, total)?;
+    let mapped = runtime.block_on(async {
+        use futures_util::StreamExt;
+        let start = Instant::now();
+        let replies = workers.map((0..total as u32).map(|i| BenchJob::Add(i, 1)));
+        futures_util::pin_mut!(replies);
+        while let Some(reply) = replies.next().await {
+            reply?;
+        }
+        Ok::<_, ipc2::Error>(total as f64 / start.elapsed().as_secs_f64())
+    })?;
     let rate = runtime.block_on(calls_per_second(workers, 64, total))?;
     Ok(vec![
         Row::time("round trip, median, defaults", raw_rtt.0, set_rtt.0),
         Row::rate("calls/s, 64 callers, defaults", raw_rate, rate),
+        Row::rate("calls/s, WorkerSet::map, defaults", raw_rate, mapped),
     ])
 }
 
