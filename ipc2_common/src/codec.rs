@@ -114,19 +114,26 @@ fn encode_frame_into<H: Header, B: Serialize + ?Sized>(
 
 /// The frame `frame` (length prefix included) with its envelope header replaced by `header` and
 /// its body kept as it is: for sending the same job again under a new request id without
-/// encoding the job again.
-pub fn reframe<H: Header>(frame: &[u8], header: &H) -> Result<Vec<u8>, Error> {
+/// encoding the job again. Fails with [`Error::FrameTooLarge`] if the new header makes the payload
+/// longer than `max_frame_len` (a request id takes 1 to 9 bytes).
+pub fn reframe<H: Header>(
+    frame: &[u8],
+    header: &H,
+    max_frame_len: usize,
+) -> Result<Vec<u8>, Error> {
     let payload = frame.get(HEADER_LEN..).unwrap_or_default();
     let (_, body) = decode_header::<H>(payload)?;
-    let mut out = Vec::with_capacity(HEADER_LEN + header_len(header) + body.len());
-    out.extend_from_slice(&[0; HEADER_LEN]);
+    let len = header_len(header) + body.len();
+    if len > max_frame_len || u32::try_from(len).is_err() {
+        return Err(Error::FrameTooLarge {
+            len: len as u64,
+            max: max_frame_len,
+        });
+    }
+    let mut out = Vec::with_capacity(HEADER_LEN + len);
+    out.extend_from_slice(&(len as u32).to_le_bytes());
     push_header(&mut out, header);
     out.extend_from_slice(body);
-    let len = u32::try_from(out.len() - HEADER_LEN).map_err(|_| Error::FrameTooLarge {
-        len: (out.len() - HEADER_LEN) as u64,
-        max: u32::MAX as usize,
-    })?;
-    out[..HEADER_LEN].copy_from_slice(&len.to_le_bytes());
     Ok(out)
 }
 
@@ -382,12 +389,23 @@ mod tests {
     #[test]
     fn reframe_swaps_the_header_and_keeps_the_body() {
         let frame = encode_frame(&ToWorker::Request { id: 1 }, Some("job"), 64).unwrap();
-        let again = reframe(&frame, &ToWorker::Request { id: 1 << 40 }).unwrap();
+        let again = reframe(&frame, &ToWorker::Request { id: 1 << 40 }, 64).unwrap();
         let len = u32::from_le_bytes(again[..4].try_into().unwrap()) as usize;
         assert_eq!(len, again.len() - HEADER_LEN);
         let (header, body) = decode_header::<ToWorker>(&again[HEADER_LEN..]).unwrap();
         assert_eq!(header, ToWorker::Request { id: 1 << 40 });
         assert_eq!(decode_body::<String>(body).unwrap(), "job");
+    }
+
+    #[test]
+    fn reframing_past_the_maximum_fails() {
+        let frame = encode_frame(&ToWorker::Request { id: 1 }, Some("job"), 6).unwrap();
+        assert_eq!(frame.len() - HEADER_LEN, 6);
+        let err = reframe(&frame, &ToWorker::Request { id: 1 << 40 }, 6).unwrap_err();
+        assert!(
+            matches!(err, Error::FrameTooLarge { len: 14, max: 6 }),
+            "{err:?}"
+        );
     }
 
     #[test]

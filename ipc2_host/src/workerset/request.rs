@@ -137,7 +137,7 @@ where
         drop(job);
         let calls = workers.into_iter().map(|worker| {
             let id = self.inner.next_id();
-            let frame = codec::reframe(&frame, &ToWorker::Request { id })
+            let frame = codec::reframe(&frame, &ToWorker::Request { id }, self.max_frame_len())
                 .map_err(|err| Error::Encode(Arc::new(err)));
             async move {
                 let outcome = match frame {
@@ -174,7 +174,7 @@ where
                     retries -= 1;
                     tracing::debug!("ipc2: retrying an idempotent job after: {exit}");
                     id = self.inner.next_id();
-                    frame = codec::reframe(&spare, &ToWorker::Request { id })
+                    frame = codec::reframe(&spare, &ToWorker::Request { id }, self.max_frame_len())
                         .map_err(|err| Error::Encode(Arc::new(err)))?;
                 }
                 (outcome, _) => return outcome,
@@ -304,8 +304,12 @@ where
     }
 
     fn encode(&self, header: &ToWorker, job: &W) -> Result<Vec<u8>, Error> {
-        codec::encode_frame(header, Some(job), self.inner.sv.config.max_frame_len)
+        codec::encode_frame(header, Some(job), self.max_frame_len())
             .map_err(|err| Error::Encode(Arc::new(err)))
+    }
+
+    fn max_frame_len(&self) -> usize {
+        self.inner.sv.config.max_frame_len
     }
 }
 
