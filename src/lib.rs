@@ -112,7 +112,7 @@ pub use ipc2_worker as worker;
 /// any release.
 #[doc(hidden)]
 pub mod __private {
-    pub use ipc2_host::{Call, Error, Policy, Server, TimeoutAction, WorkerSet};
+    pub use ipc2_host::{Call, Calls, Error, OnAll, Policy, Server, TimeoutAction, WorkerSet};
     pub use ipc2_worker::{Dispatch, run_blocking};
     pub use serde;
     pub use serde_bytes;

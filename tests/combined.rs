@@ -3,6 +3,7 @@
 
 use ipc2_test_support as support;
 
+use support::HANG_GUARD;
 use support::calc::CalcClient;
 use support::store::{StoreClient, StoreRequest, StoreResponse};
 use support::tools::{ToolsRequest, ToolsResponse, ToolsWorkers};
@@ -17,6 +18,15 @@ async fn two_services_answer_on_one_set_each_through_its_own_client() {
         .unwrap();
     assert_eq!(tools.add(2, 3).await.unwrap(), 5);
     assert_eq!(tools.square(9).await.unwrap(), 81);
+    // Every view of a combined set has every service's methods too.
+    let limited = tools.with_timeout(HANG_GUARD, ipc2::TimeoutAction::Restart);
+    assert_eq!(limited.add(1, 1).await.unwrap(), 2);
+    let everywhere = tools.on_all().add(2, 2).await;
+    assert_eq!(everywhere.len(), 2);
+    assert!(
+        everywhere.iter().all(|(_, sum)| matches!(sum, Ok(4))),
+        "{everywhere:?}"
+    );
     // One worker so the stored value is seen by the next call.
     let one = tools.workers()[0].id;
     tools

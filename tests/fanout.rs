@@ -139,3 +139,59 @@ async fn map_yields_in_order_and_map_unordered_yields_every_job_once() {
     seen.sort();
     assert_eq!(seen, (0..1000).collect::<Vec<_>>());
 }
+
+// `workers.on_all()` runs a service method on every worker and gives each one's result by id;
+// one-way methods reach every worker; a worker that dies running its copy is that worker's
+// error alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_all_runs_on_every_worker_and_reports_each_ones_outcome() {
+    let workers = support::calc_builder(2).finish().await.unwrap();
+    let running: Vec<(usize, u32)> = workers.workers().iter().map(|w| (w.id, w.pid)).collect();
+    let mut pids: Vec<(usize, u32)> = workers
+        .on_all()
+        .pid()
+        .await
+        .into_iter()
+        .map(|(id, pid)| (id, pid.unwrap()))
+        .collect();
+    pids.sort();
+    assert_eq!(pids, running);
+
+    for (id, sent) in workers.on_all().log("to every worker".into()).await {
+        sent.unwrap_or_else(|err| panic!("worker {id}: {err}"));
+    }
+    for (id, _) in &running {
+        let logged = || async { workers.on(*id).lines().await.unwrap() };
+        let mut lines = logged().await;
+        let started = std::time::Instant::now();
+        while lines.is_empty() && started.elapsed() < HANG_GUARD {
+            tokio::task::yield_now().await;
+            lines = logged().await;
+        }
+        assert_eq!(lines, ["to every worker"], "worker {id}");
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("started").to_string_lossy().into_owned();
+    let (victim_id, victim) = running[1];
+    let all = workers.on_all();
+    let calls = all.pause(marker, 1500);
+    let kill = async {
+        let both_busy = || workers.stats().workers.iter().all(|w| w.in_flight == 1);
+        assert!(
+            eventually(HANG_GUARD, both_busy).await,
+            "both copies running"
+        );
+        support::sigkill(victim);
+    };
+    let (outcomes, ()) = tokio::time::timeout(HANG_GUARD, async { tokio::join!(calls, kill) })
+        .await
+        .expect("every copy ended");
+    for (id, outcome) in outcomes {
+        match outcome {
+            Err(Error::WorkerExited(exit)) if id == victim_id => assert_eq!(exit.pid, victim),
+            Ok(()) if id != victim_id => {}
+            other => panic!("worker {id}: {other:?}"),
+        }
+    }
+}

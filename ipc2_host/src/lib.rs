@@ -58,4 +58,6 @@ pub use events::{Events, WorkerEvent};
 pub use ipc2_common::Server;
 pub use process::{LineCallback, Output};
 pub use stats::{Stats, WorkerState, WorkerStats};
-pub use workerset::{Call, Calls, Policy, TimeoutAction, WithTimeout, WorkerInfo, WorkerSet};
+pub use workerset::{
+    Call, Calls, OnAll, Policy, TimeoutAction, WithTimeout, WorkerInfo, WorkerSet,
+};

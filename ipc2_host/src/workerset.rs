@@ -19,7 +19,7 @@ use tempfile::TempDir;
 use tokio::net::UnixListener;
 use tokio::task::JoinHandle;
 
-pub use self::options::{Call, Calls, Policy, TimeoutAction, WithTimeout};
+pub use self::options::{Call, Calls, OnAll, Policy, TimeoutAction, WithTimeout};
 use crate::builder::WorkerSetBuilder;
 use crate::scheduler::SlotState;
 use crate::supervisor::{Quarantine, Supervision};

@@ -156,18 +156,18 @@ impl<'a> CombineGenerator<'a> {
     }
 
     // Input:  Calc
-    // Output: impl<S: Server> Call<CalcRequest, CalcResponse> for ToolsWorkers<S> {
-    //             fn call(&self, job: CalcRequest) -> impl Future<..> + Send {
-    //                 let call = <Self as Call<ToolsRequest, ToolsResponse>>::call(
-    //                     self, ToolsRequest::Calc(job));
-    //                 async move {
-    //                     match call.await? {
-    //                         ToolsResponse::Calc(reply) => Ok(reply),
+    // Output: the same impl for each of ToolsWorkers<S>, Calls<'a, S, ToolsResponse, ToolsRequest>
+    //         and OnAll<'a, S, ToolsResponse, ToolsRequest>, so every view has Calc's methods:
+    //         impl<S: Server> Call<CalcRequest, CalcResponse> for ToolsWorkers<S> {
+    //             type Output<T: Send + 'static> = <Self as Call<ToolsRequest, ToolsResponse>>::Output<T>;
+    //             fn call<T, F>(&self, job: CalcRequest, policy: Option<Policy>, reply: F) -> ... {
+    //                 <Self as Call<ToolsRequest, ToolsResponse>>::call(
+    //                     self, ToolsRequest::Calc(job), policy, move |tools| match tools {
+    //                         ToolsResponse::Calc(reply_) => reply(reply_),
     //                         _ => Err(unexpected_reply("Tools", "Calc")),
-    //                     }
-    //                 }
+    //                     })
     //             }
-    //             // `call_with` alike; `call_oneway` only wraps the job.
+    //             fn call_oneway(&self, job: CalcRequest) -> ... { /* wraps the job */ }
     //         }
     fn call_impl(&self, service: &CombinedService<'_>) -> TokenStream {
         let krate = self.krate;
@@ -177,54 +177,71 @@ impl<'a> CombineGenerator<'a> {
             service.sibling("Request"),
             service.sibling("Response"),
         );
-        let (job, call, reply, policy) =
-            (local("job"), local("call"), local("reply"), local("policy"));
+        let (job, policy, reply, inner, tools) = (
+            local("job"),
+            local("policy"),
+            local("reply"),
+            local("inner"),
+            local("tools"),
+        );
         let set = quote!(<Self as #krate::__private::Call<#request, #response>>);
-        let output = |ty: TokenStream| {
-            quote! {
-                impl ::core::future::Future<
-                    Output = ::core::result::Result<#ty, #krate::__private::Error>,
-                > + ::core::marker::Send
-            }
-        };
-        let (reply_output, oneway_output) = (output(quote!(#resp)), output(quote!(())));
         let (set_name, service_name) = (self.combine.name.to_string(), ident.to_string());
-        let unwrap = quote! {
-            async move {
-                match #call.await? {
-                    #response::#ident(#reply) => ::core::result::Result::Ok(#reply),
-                    // Unreachable when the set combines a single service.
-                    #[allow(unreachable_patterns)]
-                    _ => ::core::result::Result::Err(
-                        #krate::__private::unexpected_reply(#set_name, #service_name),
-                    ),
+        let view = |ty: TokenStream| quote!(#krate::__private::#ty<'__a, S, #response, #request>);
+        let impls = [
+            (
+                quote!(impl<S: #krate::__private::Server>),
+                quote!(#workers<S>),
+            ),
+            (
+                quote!(impl<'__a, S: #krate::__private::Server>),
+                view(quote!(Calls)),
+            ),
+            (
+                quote!(impl<'__a, S: #krate::__private::Server>),
+                view(quote!(OnAll)),
+            ),
+        ];
+        let impls = impls.into_iter().map(|(generics, self_ty)| {
+            // https://github.com/dtolnay/thiserror/pull/92 (`unused_qualifications`).
+            quote! {
+                #[automatically_derived]
+                #[allow(unused_qualifications)]
+                #generics #krate::__private::Call<#req, #resp> for #self_ty {
+                    type Output<T: ::core::marker::Send + 'static> = #set::Output<T>;
+
+                    fn call<T, F>(
+                        &self,
+                        #job: #req,
+                        #policy: ::core::option::Option<#krate::__private::Policy>,
+                        #reply: F,
+                    ) -> impl ::core::future::Future<Output = Self::Output<T>> + ::core::marker::Send
+                    where
+                        T: ::core::marker::Send + 'static,
+                        F: ::core::ops::Fn(#resp) -> ::core::result::Result<T, #krate::__private::Error>
+                            + ::core::marker::Send
+                            + ::core::marker::Sync
+                            + 'static,
+                    {
+                        #set::call(self, #request::#ident(#job), #policy, move |#tools| match #tools {
+                            #response::#ident(#inner) => #reply(#inner),
+                            // Unreachable when the set combines a single service.
+                            #[allow(unreachable_patterns)]
+                            _ => ::core::result::Result::Err(
+                                #krate::__private::unexpected_reply(#set_name, #service_name),
+                            ),
+                        })
+                    }
+
+                    fn call_oneway(
+                        &self,
+                        #job: #req,
+                    ) -> impl ::core::future::Future<Output = Self::Output<()>> + ::core::marker::Send {
+                        #set::call_oneway(self, #request::#ident(#job))
+                    }
                 }
             }
-        };
-        // https://github.com/dtolnay/thiserror/pull/92 (`unused_qualifications`).
-        quote! {
-            #[automatically_derived]
-            #[allow(unused_qualifications)]
-            impl<S: #krate::__private::Server> #krate::__private::Call<#req, #resp> for #workers<S> {
-                fn call(&self, #job: #req) -> #reply_output {
-                    let #call = #set::call(self, #request::#ident(#job));
-                    #unwrap
-                }
-
-                fn call_with(
-                    &self,
-                    #job: #req,
-                    #policy: #krate::__private::Policy,
-                ) -> #reply_output {
-                    let #call = #set::call_with(self, #request::#ident(#job), #policy);
-                    #unwrap
-                }
-
-                fn call_oneway(&self, #job: #req) -> #oneway_output {
-                    #set::call_oneway(self, #request::#ident(#job))
-                }
-            }
-        }
+        });
+        quote!(#(#impls)*)
     }
 
     // Output: impl<__S0: Dispatch<Request = CalcRequest, Response = CalcResponse>, __S1: ..>

@@ -229,27 +229,30 @@ impl<'a> ServiceGenerator<'a> {
             Some(_) => quote_spanned!(ident.span()=> ()),
             None => self.output(method),
         };
+        let (request, response) = (&self.request, &self.response);
         quote! {
             fn #ident(&self, #params) -> impl ::core::future::Future<
-                Output = ::core::result::Result<#output, #krate::__private::Error>,
+                Output = <Self as #krate::__private::Call<#request, #response>>::Output<#output>,
             > + ::core::marker::Send
         }
     }
 
     // Input:  /// Adds two numbers.
     //         async fn add(&self, a: u32, b: u32) -> u32;
-    // Output: pub trait CalcClient {
+    // Output: pub trait CalcClient: Call<CalcRequest, CalcResponse> {
     //             /// Adds two numbers.
-    //             fn add(&self, a: u32, b: u32) -> impl Future<Output = Result<u32, Error>> + Send;
+    //             fn add(&self, a: u32, b: u32) -> impl Future<Output = Self::Output<u32>> + Send;
     //         }
     fn client_trait(&self) -> TokenStream {
         let vis = &self.service.item.vis;
         let client = &self.client;
         let name = self.service.name();
         let doc = format!(
-            "Calls the [`{name}`] service on a worker: each method sends its request and, unless \
-             it is one-way, waits for the reply.\n\nImplemented for [`{workers}`] and for every \
-             other type that can send [`{request}`]s, such as the set's `with_timeout` wrapper.",
+            "Calls the [`{name}`] service on workers: each method sends its request and, unless \
+             it is one-way, waits for the reply.\n\nImplemented for [`{workers}`] (a method gives \
+             `Result<T, ipc2::Error>`) and for every other type that can send [`{request}`]s: \
+             the set's `with_timeout(..)` and `on(worker)` views (the same), and its `on_all()` \
+             view (each worker's result, by slot id).",
             workers = self.workers,
             request = self.request,
         );
@@ -270,9 +273,11 @@ impl<'a> ServiceGenerator<'a> {
             let signature = self.client_signature(method);
             quote!(#(#cfgs)* #docs #(#deprecated)* #signature;)
         });
+        let krate = self.krate;
+        let (request, response) = (&self.request, &self.response);
         quote! {
             #[doc = #doc]
-            #vis trait #client {
+            #vis trait #client: #krate::__private::Call<#request, #response> {
                 #(#methods)*
             }
         }
@@ -310,13 +315,10 @@ impl<'a> ServiceGenerator<'a> {
     // Input:  async fn add(&self, a: u32, b: u32) -> u32;  #[ipc2(oneway)] async fn log(..);
     // Output: impl<C: Call<CalcRequest, CalcResponse> + Sync> CalcClient for C {
     //             fn add(&self, a: u32, b: u32) -> impl Future<..> + Send {
-    //                 let call = Call::call(self, CalcRequest::Add { a, b });
-    //                 async move {
-    //                     match call.await? {
-    //                         CalcResponse::Add(reply) => Ok(reply),
-    //                         _ => Err(unexpected_reply("Calc", "add")),
-    //                     }
-    //                 }
+    //                 Call::call(self, CalcRequest::Add { a, b }, None, |reply| match reply {
+    //                     CalcResponse::Add(reply) => Ok(reply),
+    //                     _ => Err(unexpected_reply("Calc", "add")),
+    //                 })
     //             }
     //             fn log(&self, line: String) -> impl Future<..> + Send {
     //                 Call::call_oneway(self, CalcRequest::Log { line })
@@ -330,7 +332,7 @@ impl<'a> ServiceGenerator<'a> {
         let caller = Ident::new("__Caller", Span::call_site());
         let call = quote!(<#caller as #krate::__private::Call<#request, #response>>);
         let service_name = self.service.name();
-        let (call_local, reply) = (local("call"), local("reply"));
+        let reply = local("reply");
         let methods = self.service.methods.iter().map(|method| {
             let cfgs = &method.cfgs;
             let signature = self.client_signature(method);
@@ -340,24 +342,19 @@ impl<'a> ServiceGenerator<'a> {
                 None => {
                     let variant = &method.variant;
                     let method_name = method.name();
-                    let start = match self.policy(method) {
-                        Some(policy) => quote!(#call::call_with(self, #job, #policy)),
-                        None => quote!(#call::call(self, #job)),
+                    let policy = match self.policy(method) {
+                        Some(policy) => quote!(::core::option::Option::Some(#policy)),
+                        None => quote!(::core::option::Option::None),
                     };
                     quote! {
-                        let #call_local = #start;
-                        async move {
-                            match #call_local.await? {
-                                #response::#variant(#reply) => {
-                                    ::core::result::Result::Ok(#reply)
-                                }
-                                // Unreachable when the service has a single two-way method.
-                                #[allow(unreachable_patterns)]
-                                _ => ::core::result::Result::Err(
-                                    #krate::__private::unexpected_reply(#service_name, #method_name),
-                                ),
-                            }
-                        }
+                        #call::call(self, #job, #policy, |#reply| match #reply {
+                            #response::#variant(#reply) => ::core::result::Result::Ok(#reply),
+                            // Unreachable when the service has a single two-way method.
+                            #[allow(unreachable_patterns)]
+                            _ => ::core::result::Result::Err(
+                                #krate::__private::unexpected_reply(#service_name, #method_name),
+                            ),
+                        })
                     }
                 }
             };

@@ -98,9 +98,10 @@ use syn::{Item, parse_macro_input};
 /// - `CalcRequest`: one variant per method holding its arguments (`Add { a, b }`, `Reset`);
 /// - `CalcResponse`: one variant per method that replies, holding its return value
 ///   (`Add(u32)`, `Reset(())`);
-/// - `CalcClient`: the same methods returning `Result<T, ipc2::Error>`, implemented for
-///   `CalcWorkers` and anything else that implements `ipc2`'s `Call` for these two enums (such as
-///   `workers.with_timeout(..)`);
+/// - `CalcClient`: the same methods, implemented for anything that implements `ipc2`'s `Call`
+///   for these two enums: on `CalcWorkers` and its `with_timeout(..)` and `on(worker)` views
+///   each returns `Result<T, ipc2::Error>`; on `workers.on_all()` it runs on every worker and
+///   returns each one's `(worker, Result<T, ipc2::Error>)`;
 /// - `CalcWorkers<S = UnixListener>`: an alias for the `WorkerSet` carrying these enums;
 /// - `CalcServer<T>(pub T)`: wraps an `impl Calc` for `ipc2::worker::serve`.
 ///

@@ -18,6 +18,7 @@ pub(crate) const WORKER_SET_METHODS: &[&str] = &[
     "with_timeout",
     "with_queue_timeout",
     "on",
+    "on_all",
     "map",
     "map_unordered",
     "clone",
@@ -31,7 +32,6 @@ pub(crate) const WORKER_SET_METHODS: &[&str] = &[
     "restart",
     "send_to",
     "send_with",
-    "call_with",
     "events_dropped",
 ];
 

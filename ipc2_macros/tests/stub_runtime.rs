@@ -2,7 +2,8 @@
 //!
 //! The real facade depends on this crate, so this crate cannot depend on it; the `stub` module
 //! below has the same paths and signatures as the runtime items the generated code names
-//! (`__private::{serde, Call, Dispatch, Error, WorkerSet, unexpected_reply, UnixListener}`).
+//! (`__private::{serde, Call, Dispatch, Error, Policy, WorkerSet, unexpected_reply,
+//! UnixListener}`).
 //! The client is wired straight to the server, so one test exercises request building, dispatch,
 //! and reply matching end to end, without processes. The trybuild cases in the workspace's
 //! `ui-tests/` cover the real facade.
@@ -49,12 +50,26 @@ pub mod stub {
         #[derive(Debug)]
         pub struct UnixListener;
 
-        /// Sends jobs of type `W` and receives replies of type `R`.
+        /// A call's options; only its type matters here.
+        #[derive(Debug)]
+        pub struct Policy;
+
+        /// Sends jobs of type `W` and turns replies of type `R` into results.
         pub trait Call<W, R> {
-            /// Sends a job and waits for its reply.
-            fn call(&self, job: W) -> impl Future<Output = Result<R, Error>> + Send;
+            /// What a call gives back for a result `T`.
+            type Output<T: Send + 'static>: Send;
+            /// Sends a job and turns its reply into the result with `reply`.
+            fn call<T, F>(
+                &self,
+                job: W,
+                policy: Option<Policy>,
+                reply: F,
+            ) -> impl Future<Output = Self::Output<T>> + Send
+            where
+                T: Send + 'static,
+                F: Fn(R) -> Result<T, Error> + Send + Sync + 'static;
             /// Sends a job without waiting for a reply.
-            fn call_oneway(&self, job: W) -> impl Future<Output = Result<(), Error>> + Send;
+            fn call_oneway(&self, job: W) -> impl Future<Output = Self::Output<()>> + Send;
         }
 
         /// Runs requests against a service implementation.
@@ -82,11 +97,24 @@ pub mod stub {
 pub struct Direct<D>(pub D);
 
 impl<D: stub::__private::Dispatch> stub::__private::Call<D::Request, D::Response> for Direct<D> {
-    async fn call(&self, job: D::Request) -> Result<D::Response, stub::Error> {
-        self.0
-            .dispatch(job)
-            .await
-            .ok_or_else(|| stub::Error("no reply".into()))
+    type Output<T: Send + 'static> = Result<T, stub::Error>;
+
+    async fn call<T, F>(
+        &self,
+        job: D::Request,
+        _: Option<stub::__private::Policy>,
+        reply: F,
+    ) -> Result<T, stub::Error>
+    where
+        T: Send + 'static,
+        F: Fn(D::Response) -> Result<T, stub::Error> + Send + Sync + 'static,
+    {
+        reply(
+            self.0
+                .dispatch(job)
+                .await
+                .ok_or_else(|| stub::Error("no reply".into()))?,
+        )
     }
 
     async fn call_oneway(&self, job: D::Request) -> Result<(), stub::Error> {
@@ -102,9 +130,20 @@ impl<D: stub::__private::Dispatch> stub::__private::Call<D::Request, D::Response
 pub struct Fixed<R>(pub fn() -> R);
 
 impl<W: Send, R: Send> stub::__private::Call<W, R> for Fixed<R> {
-    fn call(&self, _: W) -> impl Future<Output = Result<R, stub::Error>> + Send {
-        let reply = (self.0)();
-        async move { Ok(reply) }
+    type Output<T: Send + 'static> = Result<T, stub::Error>;
+
+    fn call<T, F>(
+        &self,
+        _: W,
+        _: Option<stub::__private::Policy>,
+        reply: F,
+    ) -> impl Future<Output = Result<T, stub::Error>> + Send
+    where
+        T: Send + 'static,
+        F: Fn(R) -> Result<T, stub::Error> + Send + Sync + 'static,
+    {
+        let outcome = reply((self.0)());
+        async move { outcome }
     }
 
     async fn call_oneway(&self, _: W) -> Result<(), stub::Error> {

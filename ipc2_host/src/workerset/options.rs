@@ -1,9 +1,10 @@
 //! How a call is made: [`Call`], the one interface typed service clients are generated
-//! against, and the options a call takes ([`Policy`], [`TimeoutAction`], [`Calls`]).
+//! against, and the options a call takes ([`Policy`], [`TimeoutAction`], [`Calls`], [`OnAll`]).
 //!
-//! `#[ipc2::service]` generates client methods for anything that implements [`Call`], which is
-//! both a [`WorkerSet`] and a [`Calls`] view of one. So every generated method also exists with
-//! time limits and for one chosen worker, without generating a second set of methods.
+//! `#[ipc2::service]` generates client methods for anything that implements [`Call`]: a
+//! [`WorkerSet`], its [`Calls`] views and its [`OnAll`] view. So every generated method also
+//! exists with time limits, for one chosen worker, and for every worker at once, without
+//! generating a second set of methods; what a call gives back is the view's [`Call::Output`].
 
 use std::fmt;
 use std::future::Future;
@@ -76,14 +77,32 @@ impl Policy {
     }
 }
 
-/// Something that can run a job of type `W` on a worker and return its `R`.
+/// Something that can run a job of type `W` on workers and turn their `R` replies into results:
+/// a [`WorkerSet`] (one worker runs each call), its [`Calls`] views (the same, with options), and
+/// its [`OnAll`] view (every worker runs each call).
+///
+/// The clients `#[ipc2::service]` generates are implemented for every `Call`, so each method
+/// exists on each of these: `workers.add(1, 2)` gives `Result<u32, Error>`,
+/// `workers.on_all().add(1, 2)` a `Vec` of each worker's.
 pub trait Call<W, R> {
-    /// Runs `job` and waits for its reply.
-    fn call(&self, job: W) -> impl Future<Output = Result<R, Error>> + Send;
-    /// Runs `job` under `policy` and waits for its reply.
-    fn call_with(&self, job: W, policy: Policy) -> impl Future<Output = Result<R, Error>> + Send;
-    /// Sends `job` without waiting for a reply.
-    fn call_oneway(&self, job: W) -> impl Future<Output = Result<(), Error>> + Send;
+    /// What a call gives back for a method whose result is `T`: `Result<T, Error>` for one
+    /// worker's answer, `Vec<(usize, Result<T, Error>)>` for every worker's, by slot id.
+    type Output<T: Send + 'static>: Send;
+
+    /// Runs `job` (under `policy`, if given) and turns each reply into the method's result with
+    /// `reply`.
+    fn call<T, F>(
+        &self,
+        job: W,
+        policy: Option<Policy>,
+        reply: F,
+    ) -> impl Future<Output = Self::Output<T>> + Send
+    where
+        T: Send + 'static,
+        F: Fn(R) -> Result<T, Error> + Send + Sync + 'static;
+
+    /// Sends `job` without waiting for it to run.
+    fn call_oneway(&self, job: W) -> impl Future<Output = Self::Output<()>> + Send;
 }
 
 impl<S, R, W> Call<W, R> for WorkerSet<S, R, W>
@@ -92,16 +111,78 @@ where
     R: DeserializeOwned + Send + 'static,
     W: Serialize + Send + 'static,
 {
-    fn call(&self, job: W) -> impl Future<Output = Result<R, Error>> + Send {
-        self.send(job)
-    }
+    type Output<T: Send + 'static> = Result<T, Error>;
 
-    fn call_with(&self, job: W, policy: Policy) -> impl Future<Output = Result<R, Error>> + Send {
-        self.request_with(job, None, true, policy)
+    fn call<T, F>(
+        &self,
+        job: W,
+        policy: Option<Policy>,
+        reply: F,
+    ) -> impl Future<Output = Result<T, Error>> + Send
+    where
+        T: Send + 'static,
+        F: Fn(R) -> Result<T, Error> + Send + Sync + 'static,
+    {
+        let outcome = self.request_with(job, None, true, policy.unwrap_or_default());
+        async move { reply(outcome.await?) }
     }
 
     fn call_oneway(&self, job: W) -> impl Future<Output = Result<(), Error>> + Send {
         self.notify(job)
+    }
+}
+
+/// A view of a [`WorkerSet`] whose calls each run on every worker running now, and give back
+/// every worker's result by slot id. Obtained from [`WorkerSet::on_all`]:
+/// `workers.on_all().set_quality(7).await` sets the quality on every worker. A worker that dies
+/// running it is that worker's [`Error::WorkerExited`]; the others' results are unaffected.
+#[must_use = "an OnAll view does nothing until a call is made through it"]
+pub struct OnAll<'a, S, R, W> {
+    set: &'a WorkerSet<S, R, W>,
+}
+
+impl<'a, S, R, W> OnAll<'a, S, R, W> {
+    pub(crate) fn new(set: &'a WorkerSet<S, R, W>) -> Self {
+        Self { set }
+    }
+}
+
+impl<S, R, W> Call<W, R> for OnAll<'_, S, R, W>
+where
+    S: Server,
+    R: DeserializeOwned + Send + 'static,
+    W: Serialize + Send + 'static,
+{
+    type Output<T: Send + 'static> = Vec<(usize, Result<T, Error>)>;
+
+    fn call<T, F>(
+        &self,
+        job: W,
+        policy: Option<Policy>,
+        reply: F,
+    ) -> impl Future<Output = Self::Output<T>> + Send
+    where
+        T: Send + 'static,
+        F: Fn(R) -> Result<T, Error> + Send + Sync + 'static,
+    {
+        let outcomes = self.set.broadcast_with(job, policy.unwrap_or_default());
+        async move {
+            let outcomes = outcomes.await;
+            outcomes
+                .into_iter()
+                .map(|(worker, outcome)| (worker, outcome.and_then(&reply)))
+                .collect()
+        }
+    }
+
+    fn call_oneway(&self, job: W) -> impl Future<Output = Self::Output<()>> + Send {
+        self.set.notify_all(job)
+    }
+}
+
+impl<S, R, W> fmt::Debug for OnAll<'_, S, R, W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OnAll").finish_non_exhaustive()
     }
 }
 
@@ -166,15 +247,22 @@ where
     R: DeserializeOwned + Send + 'static,
     W: Serialize + Send + 'static,
 {
-    fn call(&self, job: W) -> impl Future<Output = Result<R, Error>> + Send {
-        self.set
-            .request_with(job, self.worker, true, self.apply(Policy::default()))
-    }
+    type Output<T: Send + 'static> = Result<T, Error>;
 
     /// The view's limits replace the policy's.
-    fn call_with(&self, job: W, policy: Policy) -> impl Future<Output = Result<R, Error>> + Send {
-        self.set
-            .request_with(job, self.worker, true, self.apply(policy))
+    fn call<T, F>(
+        &self,
+        job: W,
+        policy: Option<Policy>,
+        reply: F,
+    ) -> impl Future<Output = Result<T, Error>> + Send
+    where
+        T: Send + 'static,
+        F: Fn(R) -> Result<T, Error> + Send + Sync + 'static,
+    {
+        let policy = self.apply(policy.unwrap_or_default());
+        let outcome = self.set.request_with(job, self.worker, true, policy);
+        async move { reply(outcome.await?) }
     }
 
     fn call_oneway(&self, job: W) -> impl Future<Output = Result<(), Error>> + Send {

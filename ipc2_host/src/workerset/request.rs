@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
-use super::{Calls, Policy, TimeoutAction, WorkerSet};
+use super::{Calls, OnAll, Policy, TimeoutAction, WorkerSet};
 use crate::Error;
 use crate::conn::{Conn, Outcome};
 use crate::error::ExitCause;
@@ -90,10 +90,30 @@ where
         self.notify_on(None, job).await
     }
 
+    /// [`notify`](Self::notify) to every worker running now, the job encoded once.
+    pub(crate) async fn notify_all(&self, job: W) -> Vec<(usize, Result<(), Error>)> {
+        let workers = self.workers();
+        let frame = match self.encode(&ToWorker::Notify, &job) {
+            Ok(frame) => frame,
+            Err(err) => return workers.iter().map(|w| (w.id, Err(err.clone()))).collect(),
+        };
+        drop(job);
+        let sends = workers.into_iter().map(|worker| {
+            let frame = frame.clone();
+            async move { (worker.id, self.send_oneway_to(Some(worker.id), frame).await) }
+        });
+        futures_util::future::join_all(sends).await
+    }
+
     /// [`notify`](Self::notify), to the worker in slot `worker` if there is one.
     pub(crate) async fn notify_on(&self, worker: Option<usize>, job: W) -> Result<(), Error> {
-        let mut frame = self.encode(&ToWorker::Notify, &job)?;
+        let frame = self.encode(&ToWorker::Notify, &job)?;
         drop(job);
+        self.send_oneway_to(worker, frame).await
+    }
+
+    /// Queues the one-way `frame` on a worker's connection (`worker`'s, if given).
+    async fn send_oneway_to(&self, worker: Option<usize>, mut frame: Vec<u8>) -> Result<(), Error> {
         loop {
             let lease = self.inner.sv.scheduler.checkout(worker, true).await?;
             match lease.conn().send_oneway(frame) {
@@ -129,6 +149,22 @@ where
     /// # }
     /// ```
     pub async fn broadcast(&self, job: W) -> Vec<(usize, Result<R, Error>)> {
+        self.broadcast_with(job, Policy::default()).await
+    }
+
+    /// A view of this set whose calls each run on every worker running now: for the clients
+    /// `#[ipc2::service]` generates, `workers.on_all().set_quality(7).await` gives each worker's
+    /// result by slot id (one-way methods are sent to each). See [`OnAll`].
+    pub fn on_all(&self) -> OnAll<'_, S, R, W> {
+        OnAll::new(self)
+    }
+
+    /// [`broadcast`](Self::broadcast), each copy under `policy`.
+    pub(crate) async fn broadcast_with(
+        &self,
+        job: W,
+        policy: Policy,
+    ) -> Vec<(usize, Result<R, Error>)> {
         let workers = self.workers();
         let frame = match self.encode(&ToWorker::Request { id: 0 }, &job) {
             Ok(frame) => frame,
@@ -141,10 +177,7 @@ where
                 .map_err(|err| Error::Encode(Arc::new(err)));
             async move {
                 let outcome = match frame {
-                    Ok(frame) => {
-                        self.attempt(id, frame, Some(worker.id), true, Policy::default())
-                            .await
-                    }
+                    Ok(frame) => self.attempt(id, frame, Some(worker.id), true, policy).await,
                     Err(err) => Err(err),
                 };
                 (worker.id, outcome)

@@ -73,17 +73,20 @@ pub enum CalcResponse {
     ///Reply to [`Calc::square`].
     Square(u64),
 }
-/**Calls the [`Calc`] service on a worker: each method sends its request and, unless it is one-way, waits for the reply.
+/**Calls the [`Calc`] service on workers: each method sends its request and, unless it is one-way, waits for the reply.
 
-Implemented for [`CalcWorkers`] and for every other type that can send [`CalcRequest`]s, such as the set's `with_timeout` wrapper.*/
-pub trait CalcClient {
+Implemented for [`CalcWorkers`] (a method gives `Result<T, ipc2::Error>`) and for every other type that can send [`CalcRequest`]s: the set's `with_timeout(..)` and `on(worker)` views (the same), and its `on_all()` view (each worker's result, by slot id).*/
+pub trait CalcClient: ::ipc2::__private::Call<CalcRequest, CalcResponse> {
     /// Adds two numbers.
     fn add(
         &self,
         a: u32,
         b: u32,
     ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<u32, ::ipc2::__private::Error>,
+        Output = <Self as ::ipc2::__private::Call<
+            CalcRequest,
+            CalcResponse,
+        >>::Output<u32>,
     > + ::core::marker::Send;
     ///Calls [`Calc::div`] on a worker and waits for its reply.
     fn div(
@@ -91,27 +94,33 @@ pub trait CalcClient {
         a: i64,
         b: i64,
     ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<Result<i64, DivByZero>, ::ipc2::__private::Error>,
+        Output = <Self as ::ipc2::__private::Call<
+            CalcRequest,
+            CalcResponse,
+        >>::Output<Result<i64, DivByZero>>,
     > + ::core::marker::Send;
     ///Calls [`Calc::reset`] on a worker and waits for its reply.
     fn reset(
         &self,
     ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<(), ::ipc2::__private::Error>,
+        Output = <Self as ::ipc2::__private::Call<CalcRequest, CalcResponse>>::Output<()>,
     > + ::core::marker::Send;
     ///Sends [`Calc::log`] to a worker without waiting for it to run.
     fn log(
         &self,
         line: String,
     ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<(), ::ipc2::__private::Error>,
+        Output = <Self as ::ipc2::__private::Call<CalcRequest, CalcResponse>>::Output<()>,
     > + ::core::marker::Send;
     ///Calls [`Calc::square`] on a worker and waits for its reply.
     fn square(
         &self,
         x: u64,
     ) -> impl ::core::future::Future<
-        Output = ::core::result::Result<u64, ::ipc2::__private::Error>,
+        Output = <Self as ::ipc2::__private::Call<
+            CalcRequest,
+            CalcResponse,
+        >>::Output<u64>,
     > + ::core::marker::Send;
 }
 /**A set of worker processes serving [`Calc`]; call its methods through [`CalcClient`].
@@ -148,14 +157,19 @@ const _: () = {
             a: u32,
             b: u32,
         ) -> impl ::core::future::Future<
-            Output = ::core::result::Result<u32, ::ipc2::__private::Error>,
-        > + ::core::marker::Send {
-            let call = <__Caller as ::ipc2::__private::Call<
+            Output = <Self as ::ipc2::__private::Call<
                 CalcRequest,
                 CalcResponse,
-            >>::call(self, CalcRequest::Add { a, b });
-            async move {
-                match call.await? {
+            >>::Output<u32>,
+        > + ::core::marker::Send {
+            <__Caller as ::ipc2::__private::Call<
+                CalcRequest,
+                CalcResponse,
+            >>::call(
+                self,
+                CalcRequest::Add { a, b },
+                ::core::option::Option::None,
+                |reply| match reply {
                     CalcResponse::Add(reply) => ::core::result::Result::Ok(reply),
                     #[allow(unreachable_patterns)]
                     _ => {
@@ -163,25 +177,27 @@ const _: () = {
                             ::ipc2::__private::unexpected_reply("Calc", "add"),
                         )
                     }
-                }
-            }
+                },
+            )
         }
         fn div(
             &self,
             a: i64,
             b: i64,
         ) -> impl ::core::future::Future<
-            Output = ::core::result::Result<
-                Result<i64, DivByZero>,
-                ::ipc2::__private::Error,
-            >,
-        > + ::core::marker::Send {
-            let call = <__Caller as ::ipc2::__private::Call<
+            Output = <Self as ::ipc2::__private::Call<
                 CalcRequest,
                 CalcResponse,
-            >>::call(self, CalcRequest::Div { a, b });
-            async move {
-                match call.await? {
+            >>::Output<Result<i64, DivByZero>>,
+        > + ::core::marker::Send {
+            <__Caller as ::ipc2::__private::Call<
+                CalcRequest,
+                CalcResponse,
+            >>::call(
+                self,
+                CalcRequest::Div { a, b },
+                ::core::option::Option::None,
+                |reply| match reply {
                     CalcResponse::Div(reply) => ::core::result::Result::Ok(reply),
                     #[allow(unreachable_patterns)]
                     _ => {
@@ -189,20 +205,25 @@ const _: () = {
                             ::ipc2::__private::unexpected_reply("Calc", "div"),
                         )
                     }
-                }
-            }
+                },
+            )
         }
         fn reset(
             &self,
         ) -> impl ::core::future::Future<
-            Output = ::core::result::Result<(), ::ipc2::__private::Error>,
-        > + ::core::marker::Send {
-            let call = <__Caller as ::ipc2::__private::Call<
+            Output = <Self as ::ipc2::__private::Call<
                 CalcRequest,
                 CalcResponse,
-            >>::call(self, CalcRequest::Reset);
-            async move {
-                match call.await? {
+            >>::Output<()>,
+        > + ::core::marker::Send {
+            <__Caller as ::ipc2::__private::Call<
+                CalcRequest,
+                CalcResponse,
+            >>::call(
+                self,
+                CalcRequest::Reset,
+                ::core::option::Option::None,
+                |reply| match reply {
                     CalcResponse::Reset(reply) => ::core::result::Result::Ok(reply),
                     #[allow(unreachable_patterns)]
                     _ => {
@@ -210,14 +231,17 @@ const _: () = {
                             ::ipc2::__private::unexpected_reply("Calc", "reset"),
                         )
                     }
-                }
-            }
+                },
+            )
         }
         fn log(
             &self,
             line: String,
         ) -> impl ::core::future::Future<
-            Output = ::core::result::Result<(), ::ipc2::__private::Error>,
+            Output = <Self as ::ipc2::__private::Call<
+                CalcRequest,
+                CalcResponse,
+            >>::Output<()>,
         > + ::core::marker::Send {
             <__Caller as ::ipc2::__private::Call<
                 CalcRequest,
@@ -228,14 +252,19 @@ const _: () = {
             &self,
             x: u64,
         ) -> impl ::core::future::Future<
-            Output = ::core::result::Result<u64, ::ipc2::__private::Error>,
-        > + ::core::marker::Send {
-            let call = <__Caller as ::ipc2::__private::Call<
+            Output = <Self as ::ipc2::__private::Call<
                 CalcRequest,
                 CalcResponse,
-            >>::call(self, CalcRequest::Square { x });
-            async move {
-                match call.await? {
+            >>::Output<u64>,
+        > + ::core::marker::Send {
+            <__Caller as ::ipc2::__private::Call<
+                CalcRequest,
+                CalcResponse,
+            >>::call(
+                self,
+                CalcRequest::Square { x },
+                ::core::option::Option::None,
+                |reply| match reply {
                     CalcResponse::Square(reply) => ::core::result::Result::Ok(reply),
                     #[allow(unreachable_patterns)]
                     _ => {
@@ -243,8 +272,8 @@ const _: () = {
                             ::ipc2::__private::unexpected_reply("Calc", "square"),
                         )
                     }
-                }
-            }
+                },
+            )
         }
     }
     #[automatically_derived]
