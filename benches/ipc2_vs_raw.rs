@@ -254,6 +254,109 @@ impl Drop for Raw {
     }
 }
 
+/// Hand-written tokio clients of the raw peer, the baselines for the default configuration:
+/// what a user would write with tokio instead of ipc2.
+struct TokioRaw {
+    _peer: Raw,
+    stream: tokio::net::UnixStream,
+}
+
+impl TokioRaw {
+    /// Starts a raw peer and connects to it through tokio.
+    fn start(dir: &Path, name: &str) -> Result<Self, Box<dyn std::error::Error>> {
+        let dir = dir.join(name);
+        std::fs::create_dir_all(&dir)?;
+        // The blocking client of `peer` stays unused; this one shares its connection.
+        let peer = Raw::start(&dir, Duration::ZERO)?;
+        let std = peer.stream.try_clone()?;
+        std.set_nonblocking(true)?;
+        Ok(Self {
+            _peer: peer,
+            stream: tokio::net::UnixStream::from_std(std)?,
+        })
+    }
+
+    /// One small request and its reply.
+    async fn round_trip(&mut self) -> std::io::Result<Duration> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let start = Instant::now();
+        self.stream.write_all(&ADD_FRAME).await?;
+        let mut reply = [0u8; 8];
+        self.stream.read_exact(&mut reply).await?;
+        Ok(start.elapsed())
+    }
+
+    /// Calls per second from `callers` tasks sharing one cloneable client: each call goes over
+    /// an mpsc channel to a writer task and waits on a oneshot, which a reader task answers in
+    /// order (the peer answers in order).
+    async fn multiplexed(
+        self,
+        callers: usize,
+        total: usize,
+    ) -> Result<f64, Box<dyn std::error::Error>> {
+        use std::collections::VecDeque;
+        use std::sync::{Arc, Mutex};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+        use tokio::sync::{mpsc, oneshot};
+
+        let (read, write) = self.stream.into_split();
+        let waiting: Arc<Mutex<VecDeque<oneshot::Sender<u32>>>> = Arc::default();
+        let (calls, mut queued) = mpsc::channel::<oneshot::Sender<u32>>(1024);
+        let writer = {
+            let waiting = waiting.clone();
+            tokio::spawn(async move {
+                let mut write = BufWriter::new(write);
+                while let Some(reply) = queued.recv().await {
+                    waiting.lock().unwrap().push_back(reply);
+                    write.write_all(&ADD_FRAME).await?;
+                    if queued.is_empty() {
+                        write.flush().await?;
+                    }
+                }
+                Ok::<_, std::io::Error>(())
+            })
+        };
+        let reader = tokio::spawn(async move {
+            let mut read = tokio::io::BufReader::new(read);
+            let mut reply = [0u8; 8];
+            for _ in 0..total {
+                read.read_exact(&mut reply).await?;
+                let sum = u32::from_le_bytes(reply[4..].try_into().unwrap_or_default());
+                if let Some(caller) = waiting.lock().unwrap().pop_front() {
+                    let _ = caller.send(sum);
+                }
+            }
+            Ok::<_, std::io::Error>(())
+        });
+        let per_caller = total / callers;
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..callers)
+            .map(|_| {
+                let calls = calls.clone();
+                tokio::spawn(async move {
+                    for _ in 0..per_caller {
+                        let (tx, rx) = oneshot::channel();
+                        calls.send(tx).await.map_err(|_| "the writer stopped")?;
+                        rx.await.map_err(|_| "the reader stopped")?;
+                    }
+                    Ok::<_, &'static str>(())
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await??;
+        }
+        let rate = (per_caller * callers) as f64 / start.elapsed().as_secs_f64();
+        drop(calls);
+        writer.await??;
+        reader.abort();
+        Ok(rate)
+    }
+}
+
+/// The raw protocol's small request, framed: an "add" of 1 and 2.
+const ADD_FRAME: [u8; 12] = [8, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0];
+
 /// A current-thread runtime, or the multi-thread one `#[tokio::main]` builds.
 fn runtime(multi_thread: bool) -> std::io::Result<tokio::runtime::Runtime> {
     match multi_thread {
@@ -327,7 +430,9 @@ fn report(placement: &str, quick: bool, rows: Vec<Row>) -> Result<(), Box<dyn st
 type Rows = Result<Vec<Row>, Box<dyn std::error::Error>>;
 
 /// What a user gets by default: multi-thread runtimes in host and workers, free placement, the
-/// builder's defaults (one job per worker, as many workers as CPUs), 64 callers.
+/// builder's defaults (one job per worker, as many workers as CPUs), 64 callers; beside the raw
+/// blocking peer, the hand-written tokio clients [`TokioRaw`], and 64 calls in flight over one
+/// worker with `max_in_flight_per_worker(64)` against the multiplexed one.
 fn defaults(scale: usize) -> Rows {
     let dir = tempfile::tempdir()?;
     let mut raw = Raw::start(dir.path(), Duration::ZERO)?;
@@ -355,6 +460,29 @@ fn defaults(scale: usize) -> Rows {
     })?;
     let total = 50_000 / scale;
     let raw_rate = raw.throughput(64, total)?;
+    // The tokio baselines, on this same multi-thread runtime.
+    let mut tokio_raw = runtime.block_on(async { TokioRaw::start(dir.path(), "tokio-rtt") })?;
+    let tokio_rtt = runtime.block_on(async {
+        let mut times = Vec::with_capacity(iters);
+        for _ in 0..iters {
+            times.push(tokio_raw.round_trip().await?);
+        }
+        Ok::<_, std::io::Error>(median(times))
+    })?;
+    let multiplexed = runtime.block_on(async {
+        TokioRaw::start(dir.path(), "tokio-mux")?
+            .multiplexed(64, total)
+            .await
+    })?;
+    let pipelined_set: Workers = runtime.block_on(
+        Workers::builder()
+            .worker_count(1)
+            .worker_path(std::env::current_exe()?)
+            .arg(MULTI_THREAD)
+            .max_in_flight_per_worker(64)
+            .finish(),
+    )?;
+    let pipelined = runtime.block_on(calls_per_second(pipelined_set, 64, total))?;
     let mapped = runtime.block_on(async {
         use futures_util::StreamExt;
         let start = Instant::now();
@@ -368,8 +496,10 @@ fn defaults(scale: usize) -> Rows {
     let rate = runtime.block_on(calls_per_second(workers, 64, total))?;
     Ok(vec![
         Row::time("round trip, median, defaults", raw_rtt.0, set_rtt.0),
+        Row::time("round trip vs a tokio client", tokio_rtt, set_rtt.0),
         Row::rate("calls/s, 64 callers, defaults", raw_rate, rate),
         Row::rate("calls/s, WorkerSet::map, defaults", raw_rate, mapped),
+        Row::rate("calls/s, 64 in flight vs tokio mux", multiplexed, pipelined),
     ])
 }
 
