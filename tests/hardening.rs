@@ -503,21 +503,29 @@ fn stale_directories_and_sockets_from_a_killed_host_are_ignored() {
 // one per run. The next host removes those whose host is gone, and only those.
 #[test]
 fn a_new_host_removes_the_directories_of_hosts_that_are_gone_and_only_those() {
+    use rustix::fs::{FlockOperation, flock};
+
     let tmp = tempfile::tempdir().unwrap();
-    let mut gone = std::process::Command::new("true").spawn().unwrap();
-    gone.wait().unwrap();
-    let gone = gone.id();
-    let make = |name: String, listening: bool| {
+    // A directory as a host leaves it: its socket, and its lock file (held while the host lives).
+    let make = |name: &str, lock: bool| {
         let dir = tmp.path().join(name);
         std::fs::create_dir(&dir).unwrap();
-        let listener = std::os::unix::net::UnixListener::bind(dir.join("ipc2.sock")).unwrap();
-        (dir, listening.then_some(listener))
+        drop(std::os::unix::net::UnixListener::bind(dir.join("ipc2.sock")).unwrap());
+        if lock {
+            std::fs::write(dir.join("lock"), "").unwrap();
+        }
+        dir
     };
-    let (stale, _) = make(format!("ipc2-{gone}-stale1"), false);
-    let (alive, _) = make(format!("ipc2-{}-alive1", std::process::id()), false);
-    // A live host in another pid namespace: its pid means nothing here, but it accepts.
-    let (elsewhere, _listening) = make(format!("ipc2-{gone}-elsew1"), true);
-    let (unnamed, _) = make("ipc2-AAAAAA".to_owned(), false);
+    let stale = make("ipc2-4000001-stale1", true);
+    // A live host, in this pid namespace or another: it holds its lock.
+    let alive = make("ipc2-4000002-alive1", true);
+    let held = std::fs::File::open(alive.join("lock")).unwrap();
+    flock(&held, FlockOperation::NonBlockingLockExclusive).unwrap();
+    // Not ipc2's to judge: no lock file, a name without a pid, or something of the user's in it.
+    let unlocked = make("ipc2-4000003-nolock", false);
+    let unnamed = make("ipc2-AAAAAA", true);
+    let users = make("ipc2-2024-notes", true);
+    std::fs::write(users.join("notes.txt"), "mine").unwrap();
 
     let mut host = std::process::Command::new(support::helper("host_then_die"))
         .arg(support::helper("test_worker"))
@@ -543,9 +551,18 @@ fn a_new_host_removes_the_directories_of_hosts_that_are_gone_and_only_those() {
         !stale.exists(),
         "the directory of a host that is gone was removed"
     );
-    for kept in [&alive, &elsewhere, &unnamed] {
-        assert!(kept.exists(), "{} was removed", kept.display());
+    for kept in [&alive, &unlocked, &unnamed] {
+        assert!(
+            kept.join("ipc2.sock").exists(),
+            "{} was emptied",
+            kept.display()
+        );
     }
+    assert!(
+        users.join("notes.txt").exists(),
+        "the user's file was removed"
+    );
+    drop(held);
     // The killed host's own directory is stale now, and the next host removes it.
     let killed = format!("ipc2-{}-", host.id());
     let left = || {

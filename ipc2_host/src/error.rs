@@ -302,7 +302,10 @@ impl fmt::Display for WorkerExit {
             (None, None) => write!(f, "ended with {}", self.status)?,
         }
         write!(f, " after {:.1?}", self.uptime)?;
-        if let (Some(24), Some(limit)) = (self.status.signal(), self.cpu_time_limit) {
+        let xcpu = rustix::process::Signal::XCPU.as_raw();
+        if let (Some(signal), Some(limit)) = (self.status.signal(), self.cpu_time_limit)
+            && signal == xcpu
+        {
             write!(
                 f,
                 ": a job used more than its CPU time limit of {limit:?} (cpu_time_limit)"

@@ -15,12 +15,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use ipc2_common::Server;
 use serde::de::DeserializeOwned;
-use tempfile::TempDir;
 use tokio::net::UnixListener;
 use tokio::task::JoinHandle;
 
 pub use self::options::{Call, Calls, OnAll, Policy, TimeoutAction, WithTimeout};
 use crate::builder::WorkerSetBuilder;
+use crate::private_dir::PrivateDir;
 use crate::scheduler::SlotState;
 use crate::supervisor::{Quarantine, Supervision};
 use crate::{Error, Events, Stats};
@@ -76,7 +76,7 @@ struct Inner {
     acceptor: JoinHandle<()>,
     quarantine: Option<Quarantine>,
     next_id: AtomicU64,
-    _socket_dir: TempDir,
+    _private_dir: PrivateDir,
 }
 
 impl Inner {
@@ -114,13 +114,17 @@ impl<R, W> WorkerSet<UnixListener, R, W> {
 }
 
 impl<S: Server, R, W> WorkerSet<S, R, W> {
-    pub(crate) fn new(sv: Arc<Supervision>, acceptor: JoinHandle<()>, socket_dir: TempDir) -> Self {
+    pub(crate) fn new(
+        sv: Arc<Supervision>,
+        acceptor: JoinHandle<()>,
+        private_dir: PrivateDir,
+    ) -> Self {
         let inner = Inner {
             quarantine: sv.config.quarantine_after.map(Quarantine::new),
             sv,
             acceptor,
             next_id: AtomicU64::new(1),
-            _socket_dir: socket_dir,
+            _private_dir: private_dir,
         };
         Self {
             inner: Arc::new(inner),

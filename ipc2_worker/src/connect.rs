@@ -30,6 +30,8 @@ use crate::{Error, EventSender, Job, ReplySender};
 pub struct Receiver<R, W> {
     jobs: mpsc::UnboundedReceiver<Job<R, W>>,
     events: EventSender<W>,
+    /// The CPU time each job may use (see `cpu.rs`).
+    cpu_limit: Option<Duration>,
 }
 
 impl<R, W> Receiver<R, W> {
@@ -41,11 +43,21 @@ impl<R, W> Receiver<R, W> {
     /// Waits for the next job. Returns `None` once the host has closed the connection (it shut
     /// down, dropped its `WorkerSet`, or died) and every job already received has been taken.
     pub async fn recv(&mut self) -> Option<Job<R, W>> {
-        self.jobs.recv().await
+        let job = self.jobs.recv().await;
+        self.starts(job)
     }
 
     pub(crate) fn blocking_recv(&mut self) -> Option<Job<R, W>> {
-        self.jobs.blocking_recv()
+        let job = self.jobs.blocking_recv();
+        self.starts(job)
+    }
+
+    /// A job handed to the program starts: it gets its CPU time allowance (see `cpu.rs`).
+    fn starts(&self, job: Option<Job<R, W>>) -> Option<Job<R, W>> {
+        if let (Some(_), Some(limit)) = (&job, self.cpu_limit) {
+            crate::cpu::allow(limit);
+        }
+        job
     }
 }
 
@@ -140,7 +152,6 @@ where
             cancels: Cancels::default(),
         }),
         jobs: jobs_tx,
-        cpu_limit: invitation.cpu_limit,
         _types: PhantomData,
     };
     let codec = FrameCodec::new(invitation.max_frame_len);
@@ -152,7 +163,11 @@ where
         }
         closed.cancel();
     });
-    Ok(Receiver { jobs, events })
+    Ok(Receiver {
+        jobs,
+        events,
+        cpu_limit: invitation.cpu_limit,
+    })
 }
 
 /// Sends a heartbeat every `interval` until the connection to the host is gone. It runs on the
@@ -181,8 +196,6 @@ const READ_BUFFER: usize = 8 * 1024;
 struct Reader<R, W> {
     replies: Arc<Replies>,
     jobs: mpsc::UnboundedSender<Job<R, W>>,
-    /// The CPU time each job may use (see `cpu.rs`).
-    cpu_limit: Option<Duration>,
     _types: PhantomData<fn() -> (R, W)>,
 }
 
@@ -212,13 +225,6 @@ impl<R: DeserializeOwned, W: Serialize> Reader<R, W> {
         }
     }
 
-    /// A job is handed to the program: it gets its CPU time allowance.
-    fn job_starts(&self) {
-        if let Some(limit) = self.cpu_limit {
-            crate::cpu::allow(limit);
-        }
-    }
-
     fn handle(&self, payload: &[u8]) -> Result<(), ipc2_common::Error> {
         let (header, body) = codec::decode_header::<ToWorker>(payload)?;
         match header {
@@ -226,7 +232,6 @@ impl<R: DeserializeOwned, W: Serialize> Reader<R, W> {
                 let tx = ReplySender::new(id, self.replies.clone());
                 match codec::decode_body::<R>(body) {
                     Ok(data) => {
-                        self.job_starts();
                         // If the receiver is gone, the job (and its ReplySender) is dropped
                         // here, which tells the host the request failed.
                         let _ = self.jobs.send(Job::Bidirectional { data, tx });
@@ -239,7 +244,6 @@ impl<R: DeserializeOwned, W: Serialize> Reader<R, W> {
             }
             ToWorker::Notify => match codec::decode_body::<R>(body) {
                 Ok(data) => {
-                    self.job_starts();
                     let _ = self.jobs.send(Job::Unidirectional { data });
                 }
                 Err(err) => tracing::warn!(

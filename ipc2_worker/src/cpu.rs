@@ -2,8 +2,9 @@
 //!
 //! `RLIMIT_CPU` counts a process's CPU time over its whole life, so a limit the host sets once
 //! would stop a worker after its jobs together used it up. Instead the host leaves the hard limit
-//! unlimited, and the worker moves the soft limit at the start of every job to the CPU time it
-//! has used so far plus the job's allowance. A job that uses more gets SIGXCPU, which ends the
+//! unlimited, and the worker moves the soft limit each time the program takes a job (its
+//! `Receiver::recv`, and `serve`'s dispatcher) to the CPU time it has used so far plus the job's
+//! allowance. A job that uses more gets SIGXCPU, which ends the
 //! worker, and the host reports the signal and replaces it.
 //!
 //! The limit is in whole seconds (the kernel's unit), rounded up: a job is stopped after between

@@ -11,9 +11,11 @@
 //!   (capped at 1 MiB per collection by `serde::de::size_hint::cautious`), so a 15 KB frame of
 //!   nested sequences each claiming `u32::MAX` elements once reserved gigabytes. Here the lengths
 //!   handed out as size hints share one budget per message: the body's length in bytes. Every
-//!   element of an honest message takes at least one byte on the wire (except zero-sized ones,
-//!   which need no preallocation), so honest collections are sized exactly and a forged length
-//!   gets at most the budget that is left.
+//!   element of an honest message takes at least one byte on the wire, so honest collections are
+//!   normally sized up front (a collection of zero-byte elements can use up the budget, and then
+//!   later ones grow as they fill), and a forged length gets no hint once the budget cannot cover
+//!   it. What a message makes the decoder reserve is then at most its length times the size of
+//!   its largest element type (serde caps each collection at 1 MiB besides).
 //! - **Claimed string and byte lengths.** An owned `String` or byte buffer is read by borrowing
 //!   from the frame and copying what is there, so a forged length fails on the missing bytes
 //!   instead of allocating what it claims. This is what lets bincode run without its own memory
@@ -71,11 +73,13 @@ impl Limits {
         self.too_deep.get()
     }
 
-    /// Grants a collection claiming `claimed` elements a size hint from what is left of the budget.
-    fn grant(&self, claimed: Option<usize>) -> usize {
-        let granted = claimed.unwrap_or(0).min(self.hint_budget.get());
-        self.hint_budget.set(self.hint_budget.get() - granted);
-        granted
+    /// Grants a collection claiming `claimed` elements that size hint, if what is left of the
+    /// budget covers it.
+    fn grant(&self, claimed: Option<usize>) -> Option<usize> {
+        let claimed = claimed?;
+        let left = self.hint_budget.get().checked_sub(claimed)?;
+        self.hint_budget.set(left);
+        Some(claimed)
     }
 }
 
@@ -94,11 +98,11 @@ impl<'l, T> Guarded<'l, T> {
     }
 }
 
-/// A collection's access, with the size hint it was granted (asked for once, kept).
+/// A collection's access, with the size hint the budget granted it (asked for once, kept).
 struct Collection<'l, A> {
     inner: A,
     limits: &'l Limits,
-    hint: Cell<Option<usize>>,
+    hint: Cell<Option<Option<usize>>>,
 }
 
 impl<'l, A> Collection<'l, A> {
@@ -110,16 +114,17 @@ impl<'l, A> Collection<'l, A> {
         }
     }
 
+    /// The claimed length if the budget covers it, else `None`: a hint is meant to be exact
+    /// when it is given at all.
     fn size_hint(&self, claimed: impl FnOnce() -> Option<usize>) -> Option<usize> {
-        let hint = match self.hint.get() {
-            Some(hint) => hint,
+        match self.hint.get() {
+            Some(granted) => granted,
             None => {
-                let hint = self.limits.grant(claimed());
-                self.hint.set(Some(hint));
-                hint
+                let granted = self.limits.grant(claimed());
+                self.hint.set(Some(granted));
+                granted
             }
-        };
-        Some(hint)
+        }
     }
 
     fn seed<S>(&self, inner: S) -> Guarded<'l, S> {

@@ -5,8 +5,8 @@
 //! Each set gets a directory under the host's own cgroup (`ipc2-<host pid>-<n>`), and each worker
 //! one inside it (`w<pid>`), which the worker is moved into as soon as it is spawned, before it
 //! has connected (and so before it runs a job that could start anything). When the worker dies
-//! or is killed, `cgroup.kill` (Linux 5.14) kills whatever is left in its cgroup at once, and the
-//! empty directory is removed. A set directory left behind by a host that was killed is removed
+//! or is killed, `cgroup.kill` (Linux 5.14; on older kernels, a signal to each process the cgroup
+//! lists) kills whatever is left in its cgroup at once, and the empty directory is removed. A set directory left behind by a host that was killed is removed
 //! by the next set whose host finds it, once its host process is gone (`rmdir` only removes an
 //! empty cgroup, so this never touches a running process).
 //!
@@ -23,6 +23,8 @@ use std::time::{Duration, Instant};
 
 /// How long removing a killed worker's cgroup waits for its processes to be gone.
 const EMPTY_WAIT: Duration = Duration::from_secs(2);
+/// How many times a kernel without `cgroup.kill` has the cgroup's processes listed and killed.
+const KILL_ROUNDS: usize = 8;
 
 /// The cgroup directory of one worker set.
 #[derive(Debug)]
@@ -83,9 +85,29 @@ impl Drop for SetCgroup {
 }
 
 impl WorkerCgroup {
-    /// Kills every process in the worker's cgroup.
+    /// Kills every process in the worker's cgroup: with `cgroup.kill` where the kernel has it
+    /// (5.14), else each process `cgroup.procs` lists, until none is left (a process forking
+    /// while the list is read is caught in the next round).
     pub(crate) fn kill(&self) {
-        let _ = fs::write(self.dir.join("cgroup.kill"), "1");
+        if fs::write(self.dir.join("cgroup.kill"), "1").is_ok() {
+            return;
+        }
+        for _ in 0..KILL_ROUNDS {
+            let Ok(procs) = fs::read_to_string(self.dir.join("cgroup.procs")) else {
+                return;
+            };
+            let pids: Vec<_> = procs
+                .lines()
+                .filter_map(|pid| pid.trim().parse::<i32>().ok())
+                .filter_map(rustix::process::Pid::from_raw)
+                .collect();
+            if pids.is_empty() {
+                return;
+            }
+            for pid in pids {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            }
+        }
     }
 
     /// Kills what is left in the cgroup and removes it once it is empty.
@@ -116,13 +138,19 @@ fn own_cgroup() -> Option<PathBuf> {
         .find_map(|line| line.strip_prefix("0::"))?;
     let mounts = fs::read_to_string("/proc/self/mountinfo").ok()?;
     // mountinfo: id parent major:minor root mount-point options ... - fstype source options
-    let mount = mounts.lines().find_map(|line| {
+    let (root, mount) = mounts.lines().find_map(|line| {
         let (fields, fstype) = line.split_once(" - ")?;
-        fstype
-            .starts_with("cgroup2 ")
-            .then(|| fields.split(' ').nth(4))?
+        let mut fields = fields.split(' ').skip(3);
+        let (root, mount) = (fields.next()?, fields.next()?);
+        fstype.starts_with("cgroup2 ").then_some((root, mount))
     })?;
-    Some(Path::new(mount).join(path.trim_start_matches('/')))
+    // A mount of part of the hierarchy shows it from its own root. Paths with spaces or other
+    // escaped characters are not decoded: such a host runs without cgroups.
+    if mount.contains('\\') || root.contains('\\') {
+        return None;
+    }
+    let below = Path::new(path).strip_prefix(root).ok()?;
+    Some(Path::new(mount).join(below))
 }
 
 /// Removes set directories under `parent` left by hosts that are gone.

@@ -67,13 +67,16 @@ fn apply(limits: Limits) -> io::Result<()> {
     }
     if let Some(limit) = limits.cpu {
         // The soft limit sends SIGXCPU, which ends the worker and names the cause. The hard
-        // limit stays unlimited, so that the worker can move the soft one for each job.
+        // limit stays what it is (unlimited, unless the host itself runs under one, which an
+        // unprivileged process cannot raise), so that the worker can move the soft one for each
+        // job.
         let seconds = limit.as_secs() + u64::from(limit.subsec_nanos() > 0);
+        let hard = rustix::process::getrlimit(Resource::Cpu).maximum;
         setrlimit(
             Resource::Cpu,
             Rlimit {
-                current: Some(seconds),
-                maximum: None,
+                current: Some(hard.map_or(seconds, |hard| seconds.min(hard))),
+                maximum: hard,
             },
         )?;
     }

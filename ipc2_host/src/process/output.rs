@@ -98,8 +98,9 @@ pub(crate) enum Stream {
     Stderr,
 }
 
-/// At most this much is taken from a pipe after the worker has exited: a pipe's capacity, and
-/// then some, so a descendant that keeps writing cannot keep the capture going.
+/// At most this much of what a pipe holds after the worker has exited is kept (the newest part),
+/// and at most four times this much is read, so a descendant that keeps writing cannot keep the
+/// capture going.
 const AFTER_EXIT: usize = 256 * 1024;
 
 /// The stderr lines kept for a crash report: the first and last of those since the last job
@@ -132,7 +133,12 @@ impl Tail {
         self.last.push_back(line);
     }
 
-    fn render(&self) -> String {
+    /// The kept lines, if they belong to the job `job` (the last one sent): a worker that died
+    /// without writing anything during that job has no lines of its own.
+    fn render(&self, job: u64) -> String {
+        if job != self.job {
+            return String::new();
+        }
         let mut lines: Vec<String> = self.first.clone();
         if self.omitted > 0 {
             lines.push(format!("[... {} lines ...]", self.omitted));
@@ -146,6 +152,7 @@ impl Tail {
 #[derive(Debug)]
 pub(crate) struct Capture {
     tail: Arc<Mutex<Tail>>,
+    jobs_sent: Arc<AtomicU64>,
     /// Tells the reader the worker has exited.
     exited: Option<oneshot::Sender<()>>,
     ended: Option<oneshot::Receiver<()>>,
@@ -168,7 +175,7 @@ impl Capture {
         if let Some(receiver) = receiver {
             let mut lines = Lines {
                 tail: tail.clone(),
-                jobs_sent,
+                jobs_sent: jobs_sent.clone(),
                 stream,
                 worker,
                 output,
@@ -181,6 +188,7 @@ impl Capture {
         }
         Self {
             tail,
+            jobs_sent,
             exited: Some(exited_tx),
             ended: Some(ended),
         }
@@ -195,10 +203,11 @@ impl Capture {
         if let Some(ended) = self.ended.take() {
             let _ = tokio::time::timeout(grace, ended).await;
         }
+        let job = self.jobs_sent.load(Ordering::Relaxed);
         self.tail
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .render()
+            .render(job)
     }
 }
 
@@ -236,12 +245,21 @@ impl Lines {
         rest.extend_from_slice(reader.buffer());
         let pipe = reader.into_inner();
         let mut chunk = [0; 16 * 1024];
-        while rest.len() < AFTER_EXIT {
+        let mut read = 0;
+        // A descendant may keep writing: read at most this much, and keep the newest part,
+        // which holds the worker's last words.
+        while read < 4 * AFTER_EXIT {
             // Straight from the descriptor (which is non-blocking): tokio's `try_read` reports
             // "would block" until its reactor has seen the pipe readable.
             match rustix::io::read(&pipe, &mut chunk) {
                 Ok(0) | Err(_) => break,
-                Ok(n) => rest.extend_from_slice(&chunk[..n]),
+                Ok(n) => {
+                    read += n;
+                    rest.extend_from_slice(&chunk[..n]);
+                    if rest.len() > AFTER_EXIT {
+                        rest.drain(..rest.len() - AFTER_EXIT);
+                    }
+                }
             }
         }
         for piece in rest.split_inclusive(|&b| b == b'\n') {
@@ -349,7 +367,7 @@ mod tests {
         for i in 0..100 {
             tail.push(2, format!("frame {i}"));
         }
-        let text = tail.render();
+        let text = tail.render(2);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "memory allocation of 1048576 bytes failed");
         assert_eq!(lines[FIRST_LINES - 1], "frame 8");
@@ -357,6 +375,7 @@ mod tests {
         assert_eq!(lines.last(), Some(&"frame 99"));
         assert_eq!(lines.len(), FIRST_LINES + 1 + LAST_LINES);
         assert!(!text.contains("previous job"));
+        assert_eq!(tail.render(3), "", "a later job wrote nothing");
     }
 
     // A worker's descendant may hold the pipe open for as long as it lives; the report must not

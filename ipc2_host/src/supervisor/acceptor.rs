@@ -23,18 +23,24 @@ use super::start::Candidate;
 const RETRY_ACCEPT: Duration = Duration::from_millis(50);
 /// At most one warning about failing accepts per this long.
 const WARN_EVERY: Duration = Duration::from_secs(5);
+/// How long accepting must keep failing for want of resources before the starting workers are
+/// failed with the reason: a passing shortage recovers by itself.
+const FAILING_FOR: Duration = Duration::from_millis(200);
 
 /// Accepts connections until the task is aborted.
 ///
-/// A failed `accept` (usually: the host is out of file descriptors) is told at once to every
-/// slot starting a worker, which fails that start with the reason instead of waiting out the
-/// startup timeout for a connection that cannot be accepted; see [`Supervision::accept_failed`].
+/// An `accept` that keeps failing for want of descriptors or memory (for [`FAILING_FOR`]) is told
+/// to every slot starting a worker, which fails that start with the reason instead of waiting
+/// out the startup timeout for a connection that cannot be accepted; see
+/// [`Supervision::accept_failed`].
 pub(crate) async fn accept_workers<S: Server>(server: S, sv: Arc<Supervision>) {
     let mut warned: Option<Instant> = None;
     let mut unwarned = 0u64;
+    let mut failing_since: Option<Instant> = None;
     loop {
         match server.accept().await {
             Ok((stream, peer_pid)) => {
+                failing_since = None;
                 tokio::spawn(handshake::<S>(stream, peer_pid, sv.clone()));
             }
             Err(err) => {
@@ -49,7 +55,9 @@ pub(crate) async fn accept_workers<S: Server>(server: S, sv: Arc<Supervision>) {
                 } else {
                     unwarned += 1;
                 }
-                if out_of_resources(&err) {
+                if out_of_resources(&err)
+                    && failing_since.get_or_insert_with(Instant::now).elapsed() >= FAILING_FOR
+                {
                     sv.accept_failed(err);
                 }
                 tokio::time::sleep(RETRY_ACCEPT).await;

@@ -159,7 +159,8 @@ where
         OnAll::new(self)
     }
 
-    /// [`broadcast`](Self::broadcast), each copy under `policy`.
+    /// [`broadcast`](Self::broadcast), each copy under `policy` (its time limits, and its
+    /// retries on that copy's worker).
     pub(crate) async fn broadcast_with(
         &self,
         job: W,
@@ -177,7 +178,10 @@ where
                 .map_err(|err| Error::Encode(Arc::new(err)));
             async move {
                 let outcome = match frame {
-                    Ok(frame) => self.attempt(id, frame, Some(worker.id), true, policy).await,
+                    Ok(frame) => {
+                        self.request_frame(id, frame, Some(worker.id), true, policy)
+                            .await
+                    }
                     Err(err) => Err(err),
                 };
                 (worker.id, outcome)
@@ -195,9 +199,21 @@ where
         queue: bool,
         policy: Policy,
     ) -> Result<R, Error> {
-        let mut id = self.inner.next_id();
-        let mut frame = self.encode(&ToWorker::Request { id }, &job)?;
+        let id = self.inner.next_id();
+        let frame = self.encode(&ToWorker::Request { id }, &job)?;
         drop(job);
+        self.request_frame(id, frame, target, queue, policy).await
+    }
+
+    /// [`request_with`](Self::request_with) for a job already encoded as request `id`.
+    async fn request_frame(
+        &self,
+        mut id: u64,
+        mut frame: Vec<u8>,
+        target: Option<usize>,
+        queue: bool,
+        policy: Policy,
+    ) -> Result<R, Error> {
         let mut retries = policy.retries;
         loop {
             // Only a call that may be retried keeps a copy of its frame.
@@ -228,6 +244,9 @@ where
         let config = &self.inner.sv.config;
         let limit = policy.timeout.or(config.default_timeout);
         let queue_limit = policy.queue_timeout.or(config.queue_timeout);
+        // One wait, however often the call is handed a worker that turns out to be closing.
+        let queued_since = Instant::now();
+        let queue_deadline = queue_limit.map(|limit| queued_since + limit);
         let quarantine = self
             .inner
             .quarantine
@@ -242,15 +261,12 @@ where
         let conn = loop {
             let lease = match self.inner.sv.scheduler.try_checkout(target, queue)? {
                 Checkout::Now(lease) => lease,
-                Checkout::Queued(waiting) => {
-                    let since = Instant::now();
-                    within(queue_limit.map(|limit| since + limit), waiting)
-                        .await
-                        .ok_or_else(|| Error::QueueTimeout {
-                            waited: since.elapsed(),
-                        })?
-                        .unwrap_or(Err(Error::Shutdown))?
-                }
+                Checkout::Queued(waiting) => within(queue_deadline, waiting)
+                    .await
+                    .ok_or_else(|| Error::QueueTimeout {
+                        waited: queued_since.elapsed(),
+                    })?
+                    .unwrap_or(Err(Error::Shutdown))?,
             };
             match lease.submit(id, frame) {
                 Ok(conn) => break conn,
