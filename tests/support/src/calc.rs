@@ -47,6 +47,9 @@ pub trait Calc {
     /// Writes the worker's pid to the file `marker` (so the test knows the call is running),
     /// then sleeps `ms` milliseconds and answers.
     async fn pause(&self, marker: String, ms: u64);
+    /// Creates the file `<dir>/<the worker's pid>` (so the test knows this worker runs the call),
+    /// then sleeps `ms` milliseconds and answers.
+    async fn pause_in(&self, dir: String, ms: u64);
     /// Allocates (and touches) memory until allocation fails.
     async fn hog_memory(&self) -> u64;
     /// Burns CPU until stopped.

@@ -57,6 +57,12 @@ impl Calc for Worker {
         tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
     }
 
+    async fn pause_in(&self, dir: String, ms: u64) {
+        let marker = Path::new(&dir).join(std::process::id().to_string());
+        crate::write_pid(&marker).expect("the marker is written");
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    }
+
     async fn hog_memory(&self) -> u64 {
         let mut hoard: Vec<Vec<u8>> = Vec::new();
         loop {
