@@ -444,20 +444,7 @@ fn defaults(scale: usize) -> Rows {
             .finish(),
     )?;
     let iters = 20_000 / scale;
-    let [raw_rtt, set_rtt] = runtime.block_on(async {
-        let mut blocks = Blocks::new(iters);
-        while let Some(n) = blocks.next() {
-            for _ in 0..n {
-                blocks.add(0, raw.round_trip(&SMALL)?);
-            }
-            for _ in 0..n {
-                let start = Instant::now();
-                workers.send(BenchJob::Add(1, 2)).await?;
-                blocks.add(1, start.elapsed());
-            }
-        }
-        Ok::<_, Box<dyn std::error::Error>>(blocks.percentiles())
-    })?;
+    let [raw_rtt, set_rtt] = raw_and_set_round_trips(&runtime, &mut raw, &workers, iters)?;
     let total = 50_000 / scale;
     let raw_rate = raw.throughput(64, total)?;
     // The tokio baselines, on this same multi-thread runtime.
@@ -539,7 +526,23 @@ fn round_trip(runtime: &tokio::runtime::Runtime, raw: &mut Raw, iters: usize) ->
 fn spinning_round_trip(runtime: &tokio::runtime::Runtime, dir: &Path, iters: usize) -> Rows {
     let mut raw = Raw::start(dir, SPIN)?;
     let workers: Workers = runtime.block_on(builder(1).spin_poll(SPIN).finish())?;
-    let [raw_rtt, set_rtt] = runtime.block_on(async {
+    let [raw_rtt, set_rtt] = raw_and_set_round_trips(runtime, &mut raw, &workers, iters)?;
+    Ok(vec![Row::time(
+        "round trip, median, 50us spin-poll",
+        raw_rtt.0,
+        set_rtt.0,
+    )])
+}
+
+/// Small round trips of the raw peer and of `workers`, in interleaved blocks: median and p99 of
+/// each.
+fn raw_and_set_round_trips(
+    runtime: &tokio::runtime::Runtime,
+    raw: &mut Raw,
+    workers: &Workers,
+    iters: usize,
+) -> Result<[(Duration, Duration); 2], Box<dyn std::error::Error>> {
+    runtime.block_on(async {
         let mut blocks = Blocks::new(iters);
         while let Some(n) = blocks.next() {
             for _ in 0..n {
@@ -551,13 +554,8 @@ fn spinning_round_trip(runtime: &tokio::runtime::Runtime, dir: &Path, iters: usi
                 blocks.add(1, start.elapsed());
             }
         }
-        Ok::<_, Box<dyn std::error::Error>>(blocks.percentiles())
-    })?;
-    Ok(vec![Row::time(
-        "round trip, median, 50us spin-poll",
-        raw_rtt.0,
-        set_rtt.0,
-    )])
+        Ok(blocks.percentiles())
+    })
 }
 
 /// The small request of the raw protocol: an "add" of 1 and 2.

@@ -457,20 +457,13 @@ async fn impostor_with_the_right_token_is_refused_by_its_peer_credentials() {
     ));
 }
 
-// RELIABILITY.md row 18: leftovers of a host killed earlier (lookalike directories, a stale
-// socket) do not disturb a new host, which makes its own fresh directory.
-#[test]
-fn stale_directories_and_sockets_from_a_killed_host_are_ignored() {
-    let tmp = tempfile::tempdir().unwrap();
-    for name in ["ipc2-AAAAAA", "ipc2-stale1"] {
-        let stale = tmp.path().join(name);
-        std::fs::create_dir(&stale).unwrap();
-        drop(std::os::unix::net::UnixListener::bind(stale.join("ipc2.sock")).unwrap());
-    }
+/// Starts a `host_then_die` with one test worker and `dir` as its temporary directory; returns
+/// it and the first line it printed (its worker's pid, once the set is up).
+fn host_in(dir: &Path) -> (std::process::Child, String) {
     let mut host = std::process::Command::new(support::helper("host_then_die"))
         .arg(support::helper("test_worker"))
         .arg("1")
-        .env("TMPDIR", tmp.path())
+        .env("TMPDIR", dir)
         .env_remove("XDG_RUNTIME_DIR")
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -481,6 +474,20 @@ fn stale_directories_and_sockets_from_a_killed_host_are_ignored() {
         &mut line,
     )
     .unwrap();
+    (host, line)
+}
+
+// RELIABILITY.md row 18: leftovers of a host killed earlier (lookalike directories, a stale
+// socket) do not disturb a new host, which makes its own fresh directory.
+#[test]
+fn stale_directories_and_sockets_from_a_killed_host_are_ignored() {
+    let tmp = tempfile::tempdir().unwrap();
+    for name in ["ipc2-AAAAAA", "ipc2-stale1"] {
+        let stale = tmp.path().join(name);
+        std::fs::create_dir(&stale).unwrap();
+        drop(std::os::unix::net::UnixListener::bind(stale.join("ipc2.sock")).unwrap());
+    }
+    let (mut host, line) = host_in(tmp.path());
     let pid: u32 = line
         .trim()
         .parse()
@@ -527,20 +534,7 @@ fn a_new_host_removes_the_directories_of_hosts_that_are_gone_and_only_those() {
     let users = make("ipc2-2024-notes", true);
     std::fs::write(users.join("notes.txt"), "mine").unwrap();
 
-    let mut host = std::process::Command::new(support::helper("host_then_die"))
-        .arg(support::helper("test_worker"))
-        .arg("1")
-        .env("TMPDIR", tmp.path())
-        .env_remove("XDG_RUNTIME_DIR")
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(host.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
+    let (mut host, line) = host_in(tmp.path());
     assert!(
         line.trim().parse::<u32>().is_ok(),
         "the host started: {line:?}"
