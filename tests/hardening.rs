@@ -211,11 +211,10 @@ async fn spawn_grandchild(workers: &TestSet) -> u32 {
         !support::is_dead(grandchild),
         "the grandchild is not running"
     );
-    let group = rustix::process::getpgid(rustix::process::Pid::from_raw(grandchild as i32))
-        .expect("the grandchild's process group");
+    let group = support::group_and_session(grandchild).map(|(group, _)| group);
     assert_eq!(
-        group.as_raw_pid() as u32,
-        worker,
+        group,
+        Some(worker),
         "the grandchild is in its worker's group"
     );
     grandchild
@@ -257,12 +256,9 @@ async fn spawn_detached(workers: &TestSet) -> Option<u32> {
         panic!("no grandchild pid")
     };
     let worker = workers.workers()[0].pid;
-    let session = || {
-        rustix::process::getsid(rustix::process::Pid::from_raw(grandchild as i32))
-            .map(|session| session.as_raw_pid() as u32)
-    };
+    let session = || support::group_and_session(grandchild).map(|(_, session)| session);
     assert!(
-        eventually(HANG_GUARD, || session() == Ok(grandchild)).await,
+        eventually(HANG_GUARD, || session() == Some(grandchild)).await,
         "grandchild {grandchild} never led a session of its own: {:?}",
         session()
     );

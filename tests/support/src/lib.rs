@@ -140,6 +140,20 @@ pub fn is_dead(pid: u32) -> bool {
     }
 }
 
+/// The process group and session of `pid`, read from `/proc/<pid>/stat`; `None` if there is no
+/// such process.
+///
+/// Either is zero when its leader is outside this pid namespace, as in some CI containers:
+/// `getsid` and `getpgid` report it so too, which `rustix::process::Pid` cannot represent
+/// (rustix panics).
+pub fn group_and_session(pid: u32) -> Option<(u32, u32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, fields) = stat.rsplit_once(')')?;
+    // After the command name: state, ppid, pgrp, session.
+    let mut ids = fields.split_whitespace().skip(2).map(str::parse);
+    Some((ids.next()?.ok()?, ids.next()?.ok()?))
+}
+
 /// Whether `/proc/<pid>` exists at all (a zombie counts as existing).
 pub fn exists(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
