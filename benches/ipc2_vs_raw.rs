@@ -700,7 +700,12 @@ fn builder(
 
 fn service_builder(
     count: usize,
-) -> ipc2::host::WorkerSetBuilder<tokio::net::UnixListener, AdderResponse, AdderRequest> {
+) -> ipc2::host::WorkerSetBuilder<
+    tokio::net::UnixListener,
+    AdderResponse,
+    AdderRequest,
+    ipc2::NoEvents,
+> {
     AdderWorkers::builder()
         .worker_count(count)
         .worker_path(std::env::current_exe().expect("own path"))

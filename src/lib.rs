@@ -98,7 +98,7 @@
 #![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
 
-pub use ipc2_common::{Client, Server};
+pub use ipc2_common::{Client, NoEvents, Server};
 pub use ipc2_host as host;
 pub use ipc2_host::{
     Error, ExitCause, Policy, TimeoutAction, WorkerExit, WorkerSet, WorkerSetBuilder,
@@ -112,12 +112,21 @@ pub use ipc2_worker as worker;
 /// any release.
 #[doc(hidden)]
 pub mod __private {
+    pub use ipc2_common::NoEvents;
     pub use ipc2_host::{Call, Calls, Error, OnAll, Policy, Server, TimeoutAction, WorkerSet};
-    pub use ipc2_worker::{Dispatch, run_blocking};
+    pub use ipc2_worker::Error as WorkerError;
+    pub use ipc2_worker::{Dispatch, emit, run_blocking, with_events};
     pub use serde;
     pub use serde_bytes;
     pub use std::time::Duration;
     pub use tokio::net::UnixListener;
+
+    /// The event type a service declares, implemented by `#[ipc2::service]` on its request
+    /// enum, so that `ipc2::combine!` can name each service's events.
+    pub trait ServiceEvent {
+        /// The service's `event = T`, or [`NoEvents`].
+        type Event;
+    }
 
     /// The error a generated client returns when a reply belongs to another method.
     pub fn unexpected_reply(service: &'static str, method: &'static str) -> Error {

@@ -4,9 +4,9 @@
 use ipc2_test_support as support;
 
 use support::HANG_GUARD;
-use support::calc::CalcClient;
-use support::store::{StoreClient, StoreRequest, StoreResponse};
-use support::tools::{ToolsRequest, ToolsResponse, ToolsWorkers};
+use support::calc::{CalcClient as _, Progress};
+use support::store::{StoreClient, StoreRequest, StoreResponse, Stored};
+use support::tools::{ToolsEvent, ToolsRequest, ToolsResponse, ToolsWorkers};
 
 #[tokio::test]
 async fn two_services_answer_on_one_set_each_through_its_own_client() {
@@ -51,4 +51,39 @@ async fn two_services_answer_on_one_set_each_through_its_own_client() {
         other => panic!("unexpected reply {other:?}"),
     }
     assert_eq!(tools.get("missing".into()).await.unwrap(), None);
+}
+
+// https://github.com/ipc2-rs/ipc2/issues/12: events came from a process-global, so a second
+// service in one process could not emit its own.
+#[tokio::test]
+async fn each_combined_service_emits_its_own_events() {
+    let tools: ToolsWorkers = ToolsWorkers::builder()
+        .worker_count(1)
+        .worker_path(support::helper("tools_worker"))
+        .finish()
+        .await
+        .unwrap();
+    let mut events = tools.events().unwrap();
+    tools.progress(2).await.unwrap();
+    tools.put("k".into(), "v".into()).await.unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let event = tokio::time::timeout(HANG_GUARD, events.recv())
+            .await
+            .expect("the event arrives")
+            .expect("the set is running")
+            .expect("the event decodes");
+        seen.push(event.event);
+    }
+    assert!(
+        matches!(
+            &seen[..],
+            [
+                ToolsEvent::Calc(Progress { step: 0, of: 2 }),
+                ToolsEvent::Calc(Progress { step: 1, of: 2 }),
+                ToolsEvent::Store(Stored { key }),
+            ] if key == "k"
+        ),
+        "{seen:?}"
+    );
 }

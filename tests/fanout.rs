@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 use futures_util::StreamExt;
 use ipc2::{Error, WorkerSet};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use support::calc::CalcClient;
 use support::jobs::{TestJob, TestReply};
 use support::{HANG_GUARD, eventually, set};
@@ -56,8 +56,10 @@ async fn shutdown_from_one_clone_stops_the_set_for_all() {
     ));
 }
 
-/// A job type that is not `Clone`; it encodes exactly as the `TestJob` it holds.
-#[derive(Serialize)]
+/// A job type that is not `Clone`; it encodes, and describes itself at the handshake, exactly as
+/// the `TestJob` it holds.
+#[derive(Serialize, Deserialize)]
+#[serde(transparent)]
 struct NotClone(TestJob);
 
 // `broadcast` needed `W: Clone`, which a generated request enum is not.

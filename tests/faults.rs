@@ -217,7 +217,7 @@ async fn stranger_with_a_wrong_token_is_refused_and_the_set_keeps_serving() {
         token: Token::random().unwrap(),
         worker_id: 0,
         pid: std::process::id(),
-        reply_shape: None,
+        types: 0,
     };
     let frame = codec::encode_frame(&ToHost::Hello, Some(&hello), 1024).unwrap();
     stranger.write_all(&frame).await.unwrap();

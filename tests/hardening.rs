@@ -432,7 +432,7 @@ async fn impostor_with_the_right_token_is_refused_by_its_peer_credentials() {
         token,
         worker_id: worker_id.parse().unwrap(),
         pid: std::process::id(),
-        reply_shape: None,
+        types: 0,
     };
     let mut impostor = UnixStream::connect(address).await.unwrap();
     let frame = codec::encode_frame(&ToHost::Hello, Some(&hello), 1024).unwrap();

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ipc2::{Error, TimeoutAction};
-use support::calc::{CalcClient, CalcRequest, CalcResponse, CalcWorkers, DivByZero, Point, Shape};
+use support::calc::{
+    CalcClient, CalcRequest, CalcResponse, CalcWorkers, DivByZero, Point, Progress, Shape,
+};
 use support::{HANG_GUARD, helper};
 
 async fn workers(count: usize) -> CalcWorkers {
@@ -154,7 +156,8 @@ async fn only_an_idempotent_method_is_retried_after_a_crash() {
     );
 }
 
-// RELIABILITY.md row 10: version skew is caught at the handshake, not at the first call.
+// RELIABILITY.md row 10: version skew is caught at the handshake, not at the first call. The
+// cases of https://github.com/ipc2-rs/ipc2/issues/12, one by one, are in `tests/versions.rs`.
 #[tokio::test]
 async fn a_worker_built_from_another_version_of_the_service_is_refused_at_start() {
     let result: Result<CalcWorkers, Error> = CalcWorkers::builder()
@@ -165,32 +168,58 @@ async fn a_worker_built_from_another_version_of_the_service_is_refused_at_start(
     match result {
         Err(err @ Error::Handshake { .. }) => {
             let message = err.to_string();
-            assert!(message.contains("CalcResponse{Add,Div,"), "{message}");
             assert!(
-                message.contains("different versions of the service"),
+                message.contains("the worker has no method div"),
                 "{message}"
             );
+            assert!(message.contains("different versions"), "{message}");
         }
         other => panic!("expected a handshake refusal, got {other:?}"),
     }
 }
 
+// https://github.com/ipc2-rs/ipc2/issues/12: events were typed as the reply enum, and emitting
+// needed a handle from a process-global.
 #[tokio::test]
-async fn a_handler_can_send_the_host_events_while_it_works() {
+async fn a_handler_emits_typed_events_while_it_works() {
     let workers = workers(1).await;
     let mut events = workers.events().unwrap();
-    assert_eq!(workers.progress(3).await.unwrap(), 3);
-    for step in 0..3 {
+    let pid = support::only_worker(&workers).pid;
+    assert_eq!(workers.progress(4).await.unwrap(), 4);
+    for step in 0..4 {
         let event = tokio::time::timeout(HANG_GUARD, events.recv())
             .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        assert!(
-            matches!(event.event, CalcResponse::Add(n) if n == step),
-            "{event:?}"
-        );
+            .expect("the event arrives")
+            .expect("the set is running")
+            .expect("the event decodes");
+        assert_eq!(event.event, Progress { step, of: 4 });
+        assert_eq!(event.worker, 0, "worker {pid} has slot 0");
     }
+}
+
+#[tokio::test]
+async fn emitting_another_type_or_outside_the_handler_is_an_error_the_handler_sees() {
+    let workers = workers(1).await;
+    let mut events = workers.events().unwrap();
+    let errors = workers.misuse_emit().await.unwrap();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(
+        errors[0].contains("of type alloc::string::String")
+            && errors[0].contains("events are ipc2_test_support::calc::Progress"),
+        "{errors:?}"
+    );
+    assert!(
+        errors[1].contains("outside a service handler"),
+        "{errors:?}"
+    );
+    // Nothing was sent: the next event is the next call's.
+    workers.progress(1).await.unwrap();
+    let event = tokio::time::timeout(HANG_GUARD, events.recv())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(event.event, Progress { step: 0, of: 1 });
 }
 
 // The public way to set a worker's concurrency cannot make a worker that takes no job: with a

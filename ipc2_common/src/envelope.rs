@@ -52,6 +52,9 @@ pub enum ToHost {
     /// "Still here": sent at the interval the host asked for, by the worker's I/O task, so the
     /// host can tell a worker busy with a long job from one whose I/O is stuck. No body.
     Heartbeat,
+    /// Right after the `Hello` of a worker whose types differ from those the host announced in
+    /// its invitation, so the host can say how. Body: [`crate::schema::Description`].
+    Types,
 }
 
 /// An envelope header: [`ToWorker`] or [`ToHost`]. Sealed: the codec knows how to write each one.
@@ -100,6 +103,7 @@ impl Header for ToHost {
             Self::Failed { id } => (2, Some(id)),
             Self::Event => (3, None),
             Self::Heartbeat => (4, None),
+            Self::Types => (5, None),
         }
     }
 
@@ -110,6 +114,7 @@ impl Header for ToHost {
             2 => Self::Failed { id: id()? },
             3 => Self::Event,
             4 => Self::Heartbeat,
+            5 => Self::Types,
             _ => return None,
         })
     }

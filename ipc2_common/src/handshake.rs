@@ -24,7 +24,7 @@ use tempfile::TempPath;
 use crate::Error;
 
 /// The protocol version this build speaks; a worker that sends another is refused.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The largest first frame the host reads before the peer has proved who it is.
 pub const MAX_HELLO_LEN: usize = 256;
@@ -44,9 +44,12 @@ pub const ENV_HEARTBEAT_MS: &str = "IPC2_HEARTBEAT_MS";
 pub const ENV_SPIN_US: &str = "IPC2_SPIN_US";
 /// Environment variable holding the CPU time each job may use, in milliseconds (0: no limit).
 pub const ENV_CPU_LIMIT_MS: &str = "IPC2_CPU_LIMIT_MS";
+/// Environment variable holding the [fingerprint](crate::schema::Description::fingerprint) of the
+/// host's types, in hex.
+pub const ENV_TYPES: &str = "IPC2_TYPES";
 
 /// The variables of an invitation.
-const VARS: [&str; 7] = [
+const VARS: [&str; 8] = [
     ENV_ADDRESS,
     ENV_TOKEN_FILE,
     ENV_WORKER_ID,
@@ -54,6 +57,7 @@ const VARS: [&str; 7] = [
     ENV_HEARTBEAT_MS,
     ENV_SPIN_US,
     ENV_CPU_LIMIT_MS,
+    ENV_TYPES,
 ];
 
 /// The worker's first frame.
@@ -67,10 +71,10 @@ pub struct Hello {
     pub worker_id: u32,
     /// The worker's process id, as the worker sees it.
     pub pid: u32,
-    /// The [`crate::shape::fingerprint`] of the worker's reply type, when the worker knows it
-    /// (a `#[ipc2::service]` worker does); the host refuses a worker whose replies it could not
-    /// read.
-    pub reply_shape: Option<u64>,
+    /// The [fingerprint](crate::schema::Description::fingerprint) of the worker's job, reply and
+    /// event types. If it is not the one in the invitation, a [`crate::ToHost::Types`] frame with
+    /// the worker's whole description follows.
+    pub types: u64,
 }
 
 /// 32 random bytes that a worker must present to be accepted.
@@ -146,6 +150,8 @@ pub struct Invitation {
     pub spin: Duration,
     /// The CPU time each job may use; see `WorkerSetBuilder::cpu_time_limit`.
     pub cpu_limit: Option<Duration>,
+    /// The fingerprint of the host's job, reply and event types.
+    pub types: u64,
 }
 
 impl Invitation {
@@ -168,6 +174,7 @@ impl Invitation {
             (ENV_HEARTBEAT_MS, ms(self.heartbeat)),
             (ENV_SPIN_US, self.spin.as_micros().to_string()),
             (ENV_CPU_LIMIT_MS, ms(self.cpu_limit)),
+            (ENV_TYPES, format!("{:016x}", self.types)),
         ];
         Ok((path, env))
     }
@@ -235,6 +242,8 @@ impl Invitation {
                 .map(Duration::from_micros)
                 .map_err(|_| invalid(ENV_SPIN_US, "it is not a number"))?,
             cpu_limit: ms(ENV_CPU_LIMIT_MS)?,
+            types: u64::from_str_radix(&var(ENV_TYPES)?, 16)
+                .map_err(|_| invalid(ENV_TYPES, "it is not a hex number"))?,
             // Last, so that a malformed invitation leaves the token where it was.
             token: read_token(Path::new(&token_file))
                 .ok_or(invalid(
@@ -262,6 +271,7 @@ mod tests {
             heartbeat: Some(Duration::from_millis(250)),
             spin: Duration::from_micros(50),
             cpu_limit: Some(Duration::from_secs(3)),
+            types: 0x0123_4567_89ab_cdef,
         }
     }
 

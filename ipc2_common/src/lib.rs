@@ -28,12 +28,14 @@ mod error;
 mod frame;
 pub mod handshake;
 pub mod id_map;
+mod no_events;
 pub mod outbox;
-pub mod shape;
+pub mod schema;
 mod transport;
 pub mod unix;
 
 pub use envelope::{Header, ToHost, ToWorker};
 pub use error::{Error, human_bytes, write_report};
 pub use frame::{DEFAULT_MAX_FRAME_LEN, FrameCodec, HEADER_LEN};
+pub use no_events::NoEvents;
 pub use transport::{Client, ReadHalf, Server, WriteHalf};

@@ -7,14 +7,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ipc2_common::shape::{fingerprint, shape};
 use ipc2_common::{DEFAULT_MAX_FRAME_LEN, Server};
 use serde::de::DeserializeOwned;
 
 use crate::config::{Config, Recycle};
 use crate::private_dir;
 use crate::process::{Limits, Output};
-use crate::supervisor::{Supervision, accept_workers};
+use crate::supervisor::{Supervision, TypeCheck, accept_workers};
 use crate::workerset::{Types, WorkerSet};
 use crate::{Error, TimeoutAction};
 
@@ -48,7 +47,7 @@ const MAX_SPIN_POLL: Duration = Duration::from_millis(10);
 /// # }
 /// ```
 #[must_use = "a builder does nothing until `finish().await` is called"]
-pub struct WorkerSetBuilder<S, R, W> {
+pub struct WorkerSetBuilder<S, R, W, E = R> {
     worker_count: Option<usize>,
     worker_path: Option<PathBuf>,
     args: Vec<OsString>,
@@ -72,16 +71,16 @@ pub struct WorkerSetBuilder<S, R, W> {
     heartbeat: Option<(Duration, Option<Duration>)>,
     spin_poll: Duration,
     recycle: Recycle,
-    _types: Types<S, R, W>,
+    _types: Types<S, R, W, E>,
 }
 
-impl<S: Server, R, W> Default for WorkerSetBuilder<S, R, W> {
+impl<S: Server, R, W, E> Default for WorkerSetBuilder<S, R, W, E> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<S: Server, R, W> WorkerSetBuilder<S, R, W> {
+impl<S: Server, R, W, E> WorkerSetBuilder<S, R, W, E> {
     /// A builder for a set over the transport `S`, with the default settings. For Unix sockets,
     /// [`WorkerSet::builder`] says the same with fewer types.
     pub fn new() -> Self {
@@ -440,22 +439,27 @@ impl<S: Server, R, W> WorkerSetBuilder<S, R, W> {
     /// Fails if any worker cannot be started: [`Error::Spawn`] names a binary that is missing
     /// or not executable, [`Error::WorkerExited`] reports a worker that exited at start with its
     /// exit status and the end of its stderr, and [`Error::StartTimeout`] one that never
-    /// connected. Workers already started are then killed and reaped. A `#[ipc2::service]` worker
-    /// built from another version of the service (its reply type has another shape) is refused
-    /// with [`Error::Handshake`].
-    pub async fn finish(self) -> Result<WorkerSet<S, R, W>, Error>
+    /// connected. Workers already started are then killed and reaped.
+    ///
+    /// A worker whose job, reply or event types are not the host's (built from another version
+    /// of a service, say) is refused with [`Error::Handshake`], whose message names the first
+    /// difference: `method eval: the host expects a result of type i64, the worker returns
+    /// String`. Both sides describe their types in full at start (see
+    /// [`ipc2_common::schema`]), which is why all three must be `Deserialize` here.
+    pub async fn finish(self) -> Result<WorkerSet<S, R, W, E>, Error>
     where
         R: DeserializeOwned,
+        W: DeserializeOwned,
+        E: DeserializeOwned,
     {
         let (worker_count, config) = self.config()?;
         let socket_dir = private_dir::create().map_err(|e| Error::Listen(Arc::new(e)))?;
         let (server, address) =
             S::bind(socket_dir.path()).map_err(|e| Error::Listen(Arc::new(e)))?;
-        let reply_shape = (shape::<R>(), fingerprint::<R>());
         let sv = Arc::new(Supervision::new(
             config,
             (address, socket_dir.path().to_owned()),
-            reply_shape,
+            TypeCheck::of::<W, R, E>(),
             worker_count,
         ));
         let acceptor = tokio::spawn(accept_workers(server, sv.clone()));
@@ -469,7 +473,7 @@ impl<S: Server, R, W> WorkerSetBuilder<S, R, W> {
     }
 }
 
-impl<S, R, W> fmt::Debug for WorkerSetBuilder<S, R, W> {
+impl<S, R, W, E> fmt::Debug for WorkerSetBuilder<S, R, W, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WorkerSetBuilder")
             .field("worker_count", &self.worker_count)

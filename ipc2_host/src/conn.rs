@@ -309,6 +309,7 @@ impl Conn {
             }
             ToHost::Heartbeat => return Ok(Delivered::Other),
             ToHost::Hello => return Err("a second hello".into()),
+            ToHost::Types => return Err("a description of its types after the handshake".into()),
         };
         if !self.calls.complete(id, outcome) {
             return Err(format!("a reply to request {id}, which it was not running"));

@@ -33,6 +33,7 @@ mod live;
 mod quarantine;
 mod slot;
 mod start;
+mod types;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -47,6 +48,7 @@ pub(crate) use self::acceptor::accept_workers;
 pub(crate) use self::quarantine::Quarantine;
 use self::slot::{SlotControl, SlotTask};
 use self::start::Candidate;
+pub(crate) use self::types::TypeCheck;
 use crate::Error;
 use crate::config::Config;
 use crate::events::EventQueue;
@@ -64,8 +66,8 @@ pub(crate) struct Supervision {
     pub(crate) scheduler: Arc<Scheduler>,
     pub(crate) children: Arc<Children>,
     pub(crate) events: EventQueue,
-    /// The shape of the host's reply type, and its fingerprint (see `ipc2_common::shape`).
-    pub(crate) reply_shape: (String, u64),
+    /// The host's job, reply and event types, which every worker's must match.
+    pub(crate) types: TypeCheck,
     /// Cancelled when the set stops.
     pub(crate) stop: CancellationToken,
     /// Cancelled once a shutdown has reaped every worker.
@@ -88,7 +90,7 @@ impl Supervision {
     pub(crate) fn new(
         config: Config,
         (address, private_dir): (String, std::path::PathBuf),
-        reply_shape: (String, u64),
+        types: TypeCheck,
         slots: usize,
     ) -> Self {
         Self {
@@ -98,7 +100,7 @@ impl Supervision {
             config,
             address,
             private_dir,
-            reply_shape,
+            types,
             children: Arc::new(Children::new()),
             stop: CancellationToken::new(),
             reaped: CancellationToken::new(),

@@ -25,8 +25,9 @@ use crate::scheduler::SlotState;
 use crate::supervisor::{Quarantine, Supervision};
 use crate::{Error, Events, Stats};
 
-/// A supervised set of worker processes that answer jobs of type `W` with replies of type `R`,
-/// connected through the transport `S` (usually [`tokio::net::UnixListener`]).
+/// A supervised set of worker processes that answer jobs of type `W` with replies of type `R`
+/// and send events of type `E` (by default `R`, as in ipc2's first version), connected through
+/// the transport `S` (usually [`tokio::net::UnixListener`]).
 ///
 /// Built with [`WorkerSet::builder`]. Each job goes to an idle worker, or waits in a FIFO queue
 /// until one is free. A worker that crashes, hangs past a timeout or breaks the protocol is
@@ -54,12 +55,12 @@ use crate::{Error, Events, Stats};
 /// ```
 ///
 /// [`shutdown`]: WorkerSet::shutdown
-pub struct WorkerSet<S, R, W> {
+pub struct WorkerSet<S, R, W, E = R> {
     inner: Arc<Inner>,
-    _types: Types<S, R, W>,
+    _types: Types<S, R, W, E>,
 }
 
-impl<S, R, W> Clone for WorkerSet<S, R, W> {
+impl<S, R, W, E> Clone for WorkerSet<S, R, W, E> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
@@ -88,7 +89,7 @@ impl Inner {
 
 /// Ties a handle to its type parameters without holding values of them, so the handle is `Send`
 /// and `Sync` whatever they are.
-pub(crate) type Types<S, R, W> = PhantomData<fn() -> (S, R, W)>;
+pub(crate) type Types<S, R, W, E> = PhantomData<fn() -> (S, R, W, E)>;
 
 /// A running worker, as listed by [`WorkerSet::workers`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,18 +103,18 @@ pub struct WorkerInfo {
     pub generation: u64,
 }
 
-impl<R, W> WorkerSet<UnixListener, R, W> {
+impl<R, W, E> WorkerSet<UnixListener, R, W, E> {
     /// Starts configuring a set of workers that connect over a Unix socket. See
     /// [`WorkerSetBuilder`] for the settings.
     ///
     /// Defined for the Unix transport only, so that a service's `CalcWorkers::builder()` needs no
     /// type annotation; [`WorkerSetBuilder::new`] builds a set over any [`Server`].
-    pub fn builder() -> WorkerSetBuilder<UnixListener, R, W> {
+    pub fn builder() -> WorkerSetBuilder<UnixListener, R, W, E> {
         WorkerSetBuilder::new()
     }
 }
 
-impl<S: Server, R, W> WorkerSet<S, R, W> {
+impl<S: Server, R, W, E> WorkerSet<S, R, W, E> {
     pub(crate) fn new(
         sv: Arc<Supervision>,
         acceptor: JoinHandle<()>,
@@ -153,8 +154,9 @@ impl<S: Server, R, W> WorkerSet<S, R, W> {
             .collect()
     }
 
-    /// The stream of messages the workers send unasked (with `EventSender` on the worker side),
-    /// each tagged with its worker's slot id. There is one stream per set: the first call
+    /// The stream of messages the workers send unasked, of the set's event type `E`, each tagged
+    /// with its worker's slot id: what a service's handlers emit with `ipc2::worker::emit`, or
+    /// a raw worker sends with its `EventSender`. There is one stream per set: the first call
     /// returns it, later calls `None`. Until it is taken, and while it is not read, events queue
     /// up to the builder's [`event_capacity`](WorkerSetBuilder::event_capacity); past that they
     /// are dropped and counted ([`events_dropped`](Self::events_dropped)).
@@ -167,9 +169,9 @@ impl<S: Server, R, W> WorkerSet<S, R, W> {
     /// }
     /// # }
     /// ```
-    pub fn events(&self) -> Option<Events<R>>
+    pub fn events(&self) -> Option<Events<E>>
     where
-        R: DeserializeOwned,
+        E: DeserializeOwned,
     {
         self.inner.sv.events.take().map(Events::new)
     }
@@ -291,7 +293,7 @@ impl Drop for Inner {
     }
 }
 
-impl<S, R, W> fmt::Debug for WorkerSet<S, R, W> {
+impl<S, R, W, E> fmt::Debug for WorkerSet<S, R, W, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WorkerSet")
             .field("worker_path", &self.inner.sv.config.worker_path)

@@ -21,6 +21,8 @@ pub(crate) struct Symbol(&'static str);
 
 /// The helper attribute on methods: `#[ipc2(...)]`.
 pub(crate) const IPC2: Symbol = Symbol("ipc2");
+/// The option naming a service's event type: `#[ipc2::service(event = Progress)]`.
+pub(crate) const EVENT: Symbol = Symbol("event");
 /// The option naming the facade crate: `#[ipc2::service(crate = "...")]`, and
 /// `ipc2::combine!(#[ipc2(crate = "...")] ...)`.
 pub(crate) const CRATE: Symbol = Symbol("crate");
@@ -124,13 +126,24 @@ impl Attr<'_, ()> {
 pub(crate) struct ServiceOptions {
     /// Path to the facade crate, `::ipc2` unless overridden by `crate = "..."`.
     pub(crate) krate: Path,
+    /// The type of the events the service's handlers emit, from `event = T`, with its option's
+    /// path for spans.
+    pub(crate) event: Option<(Path, syn::Type)>,
 }
 
 impl ServiceOptions {
     /// Parses the attribute's arguments, recording every unknown, repeated or malformed option.
     pub(crate) fn from_args(cx: &Ctxt, args: TokenStream) -> Self {
         let mut krate = Attr::none(cx, CRATE);
-        let parser = syn::meta::parser(|meta| crate_option(cx, &mut krate, &meta, "service"));
+        let mut event = Attr::none(cx, EVENT);
+        let parser = syn::meta::parser(|meta| {
+            if meta.path == EVENT {
+                event.set_opt(&meta.path, event_type(cx, &meta)?);
+                Ok(())
+            } else {
+                crate_option(cx, &mut krate, &meta, SERVICE_OPTIONS)
+            }
+        });
         if let Err(err) = parser.parse2(args) {
             cx.syn_error(err);
         }
@@ -138,6 +151,36 @@ impl ServiceOptions {
             krate: krate
                 .get()
                 .map_or_else(default_crate_path, |(_, path)| path),
+            event: event.get(),
+        }
+    }
+}
+
+/// How the service's options are listed in an error about another one.
+const SERVICE_OPTIONS: &str = "service options are `event = Type` and `crate = \"...\"`";
+
+/// `event = Progress`: a type, written as one (not as a string).
+fn event_type(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<syn::Type>> {
+    let value = meta.value()?;
+    if value.peek(LitStr) {
+        let lit: LitStr = value.parse()?;
+        cx.error_spanned_by(
+            &lit,
+            format!(
+                "`{EVENT}` takes a type, not a string; write `{EVENT} = {}`",
+                lit.value()
+            ),
+        );
+        return Ok(None);
+    }
+    match value.parse::<syn::Type>() {
+        Ok(ty) => Ok(Some(ty)),
+        Err(err) => {
+            cx.error_spanned_by(
+                &meta.path,
+                format!("`{EVENT}` takes the event type, as in `{EVENT} = Progress`: {err}"),
+            );
+            Err(err)
         }
     }
 }
@@ -167,8 +210,14 @@ impl CombineOptions {
                 );
                 continue;
             }
-            let result =
-                attr.parse_nested_meta(|meta| crate_option(cx, &mut krate, &meta, "`combine!`"));
+            let result = attr.parse_nested_meta(|meta| {
+                crate_option(
+                    cx,
+                    &mut krate,
+                    &meta,
+                    "the only `combine!` option is `crate = \"...\"`",
+                )
+            });
             if let Err(err) = result {
                 cx.syn_error(err);
             }
@@ -181,23 +230,20 @@ impl CombineOptions {
     }
 }
 
-/// Reads one option of a list whose only option is `crate = "..."` (the service's arguments, or
-/// `combine!`'s `#[ipc2(...)]`); `owner` names the list in the error for any other option.
+/// Reads `crate = "..."`, the one option `combine!`'s `#[ipc2(...)]` takes and one of the
+/// service's; `options` lists the options in the error for any other.
 fn crate_option<'c>(
     cx: &'c Ctxt,
     krate: &mut Attr<'c, Path>,
     meta: &ParseNestedMeta<'_>,
-    owner: &str,
+    options: &str,
 ) -> syn::Result<()> {
     if meta.path == CRATE {
         krate.set_opt(&meta.path, crate_path(cx, meta)?);
     } else {
         cx.error_spanned_by(
             &meta.path,
-            format!(
-                "unknown option `{}`; the only {owner} option is `{CRATE} = \"...\"`",
-                path_to_string(&meta.path),
-            ),
+            format!("unknown option `{}`; {options}", path_to_string(&meta.path),),
         );
         skip_value(meta)?;
     }
@@ -432,10 +478,10 @@ mod tests {
         assert_eq!(
             errors(cx),
             [
-                "unknown option `foo`; the only service option is `crate = \"...\"`",
-                "unknown option `bar`; the only service option is `crate = \"...\"`",
+                "unknown option `foo`; service options are `event = Type` and `crate = \"...\"`",
+                "unknown option `bar`; service options are `event = Type` and `crate = \"...\"`",
                 "duplicate option `crate`; give it once",
-                "unknown option `baz`; the only service option is `crate = \"...\"`",
+                "unknown option `baz`; service options are `event = Type` and `crate = \"...\"`",
             ]
         );
     }

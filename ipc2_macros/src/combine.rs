@@ -44,6 +44,8 @@ struct CombineGenerator<'a> {
     request: Ident,
     /// `ToolsResponse`
     response: Ident,
+    /// `ToolsEvent`
+    event: Ident,
     /// `ToolsWorkers`
     workers: Ident,
     /// `ToolsServer`
@@ -62,6 +64,7 @@ impl<'a> CombineGenerator<'a> {
             krate: &combine.options.krate,
             request: item("Request"),
             response: item("Response"),
+            event: item("Event"),
             workers: item("Workers"),
             server: item("Server"),
             params: (0..services.len())
@@ -119,10 +122,54 @@ impl<'a> CombineGenerator<'a> {
         }
     }
 
-    // Output: pub type ToolsWorkers<S = UnixListener> = WorkerSet<S, ToolsResponse, ToolsRequest>;
+    /// `<CalcRequest as ServiceEvent>::Event`: the event type `Calc` declares.
+    fn service_event(&self, service: &CombinedService<'_>) -> TokenStream {
+        let krate = self.krate;
+        let request = service.sibling("Request");
+        quote!(<#request as #krate::__private::ServiceEvent>::Event)
+    }
+
+    // Output: pub enum ToolsEvent { Calc(<CalcRequest as ServiceEvent>::Event), Store(..) }
+    fn event_enum(&self) -> TokenStream {
+        let (vis, event) = (self.combine.vis, &self.event);
+        let doc = format!(
+            "An event from any of {}: each service's own event type, in the variant named after \
+             the service.",
+            self.list()
+        );
+        let serde = serde_derives(self.krate);
+        let variants = self.services.iter().map(|service| {
+            let (ident, inner) = (service.ident, self.service_event(service));
+            let doc = format!("An event the [`{ident}`] service emitted.");
+            quote!(#[doc = #doc] #ident(#inner))
+        });
+        quote! {
+            #[doc = #doc]
+            #serde
+            #vis enum #event {
+                #(#variants,)*
+            }
+        }
+    }
+
+    // Output: impl ServiceEvent for ToolsRequest { type Event = ToolsEvent; }
+    fn service_event_impl(&self) -> TokenStream {
+        let krate = self.krate;
+        let (request, event) = (&self.request, &self.event);
+        quote! {
+            #[automatically_derived]
+            impl #krate::__private::ServiceEvent for #request {
+                type Event = #event;
+            }
+        }
+    }
+
+    // Output: pub type ToolsWorkers<S = UnixListener> =
+    //             WorkerSet<S, ToolsResponse, ToolsRequest, ToolsEvent>;
     fn workers_alias(&self) -> TokenStream {
         let (vis, krate) = (self.combine.vis, self.krate);
-        let (workers, request, response) = (&self.workers, &self.request, &self.response);
+        let (workers, request, response, event) =
+            (&self.workers, &self.request, &self.response, &self.event);
         let doc = format!(
             "A set of worker processes serving {}; call each through its own client trait.",
             self.list()
@@ -130,7 +177,7 @@ impl<'a> CombineGenerator<'a> {
         quote! {
             #[doc = #doc]
             #vis type #workers<S = #krate::__private::UnixListener> =
-                #krate::__private::WorkerSet<S, #response, #request>;
+                #krate::__private::WorkerSet<S, #response, #request, #event>;
         }
     }
 
@@ -186,7 +233,9 @@ impl<'a> CombineGenerator<'a> {
         );
         let set = quote!(<Self as #krate::__private::Call<#request, #response>>);
         let (set_name, service_name) = (self.combine.name.to_string(), ident.to_string());
-        let view = |ty: TokenStream| quote!(#krate::__private::#ty<'__a, S, #response, #request>);
+        let event = &self.event;
+        let view =
+            |ty: TokenStream| quote!(#krate::__private::#ty<'__a, S, #response, #request, #event>);
         let impls = [
             (
                 quote!(impl<S: #krate::__private::Server>),
@@ -244,14 +293,16 @@ impl<'a> CombineGenerator<'a> {
         quote!(#(#impls)*)
     }
 
-    // Output: impl<__S0: Dispatch<Request = CalcRequest, Response = CalcResponse>, __S1: ..>
+    // Output: impl<__S0: Dispatch<Request = CalcRequest, Response = CalcResponse, Event = ..>, ..>
     //             Dispatch for ToolsServer<__S0, __S1>
     //         {
     //             fn dispatch(&self, request: ToolsRequest) -> impl Future<..> + Send {
     //                 async move {
     //                     match request {
     //                         ToolsRequest::Calc(request) => {
-    //                             Dispatch::dispatch(&self.0, request).await.map(ToolsResponse::Calc)
+    //                             with_events(ToolsEvent::Calc, Dispatch::dispatch(&self.0, request))
+    //                                 .await
+    //                                 .map(ToolsResponse::Calc)
     //                         }
     //                         ...
     //                     }
@@ -263,17 +314,22 @@ impl<'a> CombineGenerator<'a> {
         let (server, request, response, params) =
             (&self.server, &self.request, &self.response, &self.params);
         let local_request = local("request");
+        let event = &self.event;
         let bounds = self.services.iter().zip(params).map(|(service, param)| {
             let (req, resp) = (service.sibling("Request"), service.sibling("Response"));
-            quote!(#param: #krate::__private::Dispatch<Request = #req, Response = #resp>)
+            let inner = self.service_event(service);
+            quote!(#param: #krate::__private::Dispatch<Request = #req, Response = #resp, Event = #inner>)
         });
         let arms = self.services.iter().enumerate().map(|(i, service)| {
             let (ident, index) = (service.ident, Index::from(i));
             quote! {
                 #request::#ident(#local_request) => {
-                    #krate::__private::Dispatch::dispatch(&self.#index, #local_request)
-                        .await
-                        .map(#response::#ident)
+                    #krate::__private::with_events(
+                        #event::#ident,
+                        #krate::__private::Dispatch::dispatch(&self.#index, #local_request),
+                    )
+                    .await
+                    .map(#response::#ident)
                 }
             }
         });
@@ -281,7 +337,7 @@ impl<'a> CombineGenerator<'a> {
             krate,
             quote!(<#(#bounds),*>),
             quote!(#server<#(#params),*>),
-            (request, response),
+            (request, response, event),
             &local_request,
             arms,
         )
@@ -292,15 +348,18 @@ impl ToTokens for CombineGenerator<'_> {
     fn to_tokens(&self, tokens: &mut TokenStream) {
         let call_impls = self.services.iter().map(|service| self.call_impl(service));
         let dispatch_impl = self.dispatch_impl();
+        let service_event_impl = self.service_event_impl();
         tokens.extend([
             self.request_enum(),
             self.response_enum(),
+            self.event_enum(),
             self.workers_alias(),
             self.server_struct(),
             quote! {
                 const _: () = {
                     #(#call_impls)*
                     #dispatch_impl
+                    #service_event_impl
                 };
             },
         ]);

@@ -33,7 +33,7 @@ pub(crate) fn dispatch_impl(
     krate: &Path,
     generics: TokenStream,
     server: TokenStream,
-    (request, response): (&dyn ToTokens, &dyn ToTokens),
+    (request, response, event): (&dyn ToTokens, &dyn ToTokens, &dyn ToTokens),
     local: &Ident,
     arms: impl Iterator<Item = TokenStream>,
 ) -> TokenStream {
@@ -44,6 +44,7 @@ pub(crate) fn dispatch_impl(
         impl #generics #krate::__private::Dispatch for #server {
             type Request = #request;
             type Response = #response;
+            type Event = #event;
 
             fn dispatch(
                 &self,

@@ -111,7 +111,37 @@ impl<'a> ServiceGenerator<'a> {
                 -> impl ::core::future::Future<Output = #output> + ::core::marker::Send
             };
         }
+        if let Some((_, event)) = &self.service.options.event {
+            let krate = self.krate;
+            item.items.push(syn::parse_quote! {
+                /// Sends `event` to the host from inside one of this service's handlers, as
+                /// `ipc2::worker::emit` does, with its type checked at compile time; the host reads
+                /// it from `workers.events()`.
+                fn emit(event: #event) -> ::core::result::Result<(), #krate::__private::WorkerError>
+                where
+                    Self: ::core::marker::Sized,
+                {
+                    #krate::__private::emit(event)
+                }
+            });
+        }
         item.into_token_stream()
+    }
+
+    /// The service's event type: its `event = T`, or `NoEvents`.
+    fn event(&self) -> TokenStream {
+        let krate = self.krate;
+        match &self.service.options.event {
+            Some((_, event)) => event.to_token_stream(),
+            None => quote!(#krate::__private::NoEvents),
+        }
+    }
+
+    /// `#[serde(rename = "add")]`: on the wire a variant is its index, but the handshake's
+    /// description of the types names it, and a mismatch then reads `method add: ...`.
+    fn method_name_attr(&self, method: &Method<'_>) -> TokenStream {
+        let name = method.name();
+        quote!(#[serde(rename = #name)])
     }
 
     /// `Add { a, b }`, or `Reset` without arguments: the same tokens build and match a request.
@@ -173,10 +203,11 @@ impl<'a> ServiceGenerator<'a> {
                 let bytes = self.bytes_attr(ty);
                 Some(quote!(#[doc = #doc] #bytes #ident: #ty))
             });
+            let rename = self.method_name_attr(method);
             if method.args.is_empty() {
-                quote!(#(#cfgs)* #[doc = #doc] #variant)
+                quote!(#(#cfgs)* #[doc = #doc] #rename #variant)
             } else {
-                quote!(#(#cfgs)* #[doc = #doc] #variant { #(#fields),* })
+                quote!(#(#cfgs)* #[doc = #doc] #rename #variant { #(#fields),* })
             }
         });
         quote! {
@@ -208,7 +239,8 @@ impl<'a> ServiceGenerator<'a> {
             let output = self.output(method);
             let bytes = method.output.and_then(|ty| self.bytes_attr(ty));
             let doc = format!("Reply to {}.", self.method_link(method));
-            quote!(#(#cfgs)* #[doc = #doc] #variant(#bytes #output))
+            let rename = self.method_name_attr(method);
+            quote!(#(#cfgs)* #[doc = #doc] #rename #variant(#bytes #output))
         });
         quote! {
             #[doc = #doc]
@@ -375,11 +407,13 @@ impl<'a> ServiceGenerator<'a> {
         }
     }
 
-    // Output: pub type CalcWorkers<S = UnixListener> = WorkerSet<S, CalcResponse, CalcRequest>;
+    // Output: pub type CalcWorkers<S = UnixListener> =
+    //             WorkerSet<S, CalcResponse, CalcRequest, Progress>;
     fn workers_alias(&self) -> TokenStream {
         let vis = &self.service.item.vis;
         let krate = self.krate;
         let (workers, request, response) = (&self.workers, &self.request, &self.response);
+        let event = self.event();
         let doc = format!(
             "A set of worker processes serving [`{name}`]; call its methods through \
              [`{client}`].\n\nThe raw `send`/`Job` API of the set stays available.",
@@ -389,7 +423,19 @@ impl<'a> ServiceGenerator<'a> {
         quote! {
             #[doc = #doc]
             #vis type #workers<S = #krate::__private::UnixListener> =
-                #krate::__private::WorkerSet<S, #response, #request>;
+                #krate::__private::WorkerSet<S, #response, #request, #event>;
+        }
+    }
+
+    // Output: impl ServiceEvent for CalcRequest { type Event = Progress; }
+    fn service_event_impl(&self) -> TokenStream {
+        let krate = self.krate;
+        let (request, event) = (&self.request, self.event());
+        quote! {
+            #[automatically_derived]
+            impl #krate::__private::ServiceEvent for #request {
+                type Event = #event;
+            }
         }
     }
 
@@ -482,7 +528,7 @@ impl<'a> ServiceGenerator<'a> {
             krate,
             quote!(<#imp: #trait_ident>),
             quote!(#server<#imp>),
-            (request, response),
+            (request, response, &self.event()),
             &request_local,
             arms,
         )
@@ -493,6 +539,7 @@ impl ToTokens for ServiceGenerator<'_> {
     fn to_tokens(&self, tokens: &mut TokenStream) {
         let client_impl = self.client_impl();
         let server_impl = self.server_impl();
+        let service_event_impl = self.service_event_impl();
         tokens.extend([
             self.service_trait(),
             self.request_enum(),
@@ -504,6 +551,7 @@ impl ToTokens for ServiceGenerator<'_> {
                 const _: () = {
                     #client_impl
                     #server_impl
+                    #service_event_impl
                 };
             },
         ]);

@@ -59,6 +59,13 @@ pub(crate) fn check(cx: &Ctxt, service: &Service<'_>) {
     check_trait(cx, service);
     for method in &service.methods {
         check_method(cx, method);
+        if service.options.event.is_some() && method.name() == "emit" {
+            cx.error_spanned_by(
+                method.ident,
+                "method name `emit` conflicts with the `emit` function that `event = ...` adds to \
+                 the trait; rename the method",
+            );
+        }
     }
     check_variant_collisions(cx, service);
 }

@@ -2,8 +2,8 @@
 //!
 //! The real facade depends on this crate, so this crate cannot depend on it; the `stub` module
 //! below has the same paths and signatures as the runtime items the generated code names
-//! (`__private::{serde, Call, Dispatch, Error, Policy, WorkerSet, unexpected_reply,
-//! UnixListener}`).
+//! (`__private::{serde, Call, Dispatch, Error, NoEvents, Policy, ServiceEvent, WorkerSet,
+//! unexpected_reply, UnixListener}`).
 //! The client is wired straight to the server, so one test exercises request building, dispatch,
 //! and reply matching end to end, without processes. The trybuild cases in the workspace's
 //! `ui-tests/` cover the real facade.
@@ -44,7 +44,17 @@ pub mod stub {
 
         /// The set of workers; only its type matters here.
         #[derive(Debug)]
-        pub struct WorkerSet<S, R, W>(std::marker::PhantomData<(S, R, W)>);
+        pub struct WorkerSet<S, R, W, E>(std::marker::PhantomData<(S, R, W, E)>);
+
+        /// The event type of a service without events.
+        #[derive(Debug, serde::Serialize, serde::Deserialize)]
+        pub enum NoEvents {}
+
+        /// A service's event type, by its request type.
+        pub trait ServiceEvent {
+            /// The event type.
+            type Event;
+        }
 
         /// The default transport.
         #[derive(Debug)]
@@ -78,6 +88,8 @@ pub mod stub {
             type Request: serde::de::DeserializeOwned + Send + 'static;
             /// The response type.
             type Response: serde::Serialize + Send + 'static;
+            /// The event type.
+            type Event: serde::Serialize + Send + 'static;
             /// Runs one request.
             fn dispatch(
                 &self,

@@ -29,13 +29,13 @@ use crate::{Error, EventSender, Job};
 
 /// The blocking stream of jobs from the host. Returned by [`connect`].
 #[derive(Debug)]
-pub struct Receiver<R, W> {
-    inner: crate::Receiver<R, W>,
+pub struct Receiver<R, W, E = W> {
+    inner: crate::Receiver<R, W, E>,
     // Dropped last: the I/O tasks run on it.
     _runtime: tokio::runtime::Runtime,
 }
 
-impl<R, W> Receiver<R, W> {
+impl<R, W, E> Receiver<R, W, E> {
     /// Blocks until the next job arrives. Returns `None` once the host has closed the
     /// connection and every job already received has been taken.
     pub fn recv(&mut self) -> Option<Job<R, W>> {
@@ -43,7 +43,7 @@ impl<R, W> Receiver<R, W> {
     }
 
     /// A handle for sending the host messages it did not ask for.
-    pub fn event_sender(&self) -> EventSender<W> {
+    pub fn event_sender(&self) -> EventSender<E> {
         self.inner.event_sender()
     }
 }
@@ -53,7 +53,17 @@ impl<R, W> Receiver<R, W> {
 pub fn connect<R, W>() -> Result<Receiver<R, W>, Error>
 where
     R: DeserializeOwned + Send + 'static,
-    W: Serialize + Send + 'static,
+    W: Serialize + DeserializeOwned + Send + 'static,
+{
+    connect_with_events::<R, W, W>()
+}
+
+/// [`connect`], with events of type `E`, like [`crate::connect_with_events`].
+pub fn connect_with_events<R, W, E>() -> Result<Receiver<R, W, E>, Error>
+where
+    R: DeserializeOwned + Send + 'static,
+    W: Serialize + DeserializeOwned + Send + 'static,
+    E: Serialize + DeserializeOwned + Send + 'static,
 {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -61,7 +71,7 @@ where
         .enable_all()
         .build()
         .map_err(|e| Error::Protocol(e.into()))?;
-    let inner = runtime.block_on(crate::connect::<UnixStream, R, W>())?;
+    let inner = runtime.block_on(crate::connect_with_events::<UnixStream, R, W, E>())?;
     Ok(Receiver {
         inner,
         _runtime: runtime,

@@ -13,6 +13,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use ipc2_common::handshake::{Hello, Invitation, PROTOCOL_VERSION};
 use ipc2_common::outbox::{self, Outbox};
+use ipc2_common::schema::Description;
 use ipc2_common::{Client, FrameCodec, ToHost, ToWorker, codec};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -25,18 +26,19 @@ use crate::cancel::Cancels;
 use crate::job::Replies;
 use crate::{Error, EventSender, Job, ReplySender};
 
-/// The stream of jobs from the host. Returned by [`connect`].
+/// The stream of jobs of type `R` from the host, answered with replies of type `W`; events are
+/// of type `E`. Returned by [`connect`] (where `E` is `W`) and [`connect_with_events`].
 #[derive(Debug)]
-pub struct Receiver<R, W> {
+pub struct Receiver<R, W, E = W> {
     jobs: mpsc::UnboundedReceiver<Job<R, W>>,
-    events: EventSender<W>,
+    events: EventSender<E>,
     /// The CPU time each job may use (see `cpu.rs`).
     cpu_limit: Option<Duration>,
 }
 
-impl<R, W> Receiver<R, W> {
+impl<R, W, E> Receiver<R, W, E> {
     /// A handle for sending the host messages it did not ask for (see [`EventSender`]).
-    pub fn event_sender(&self) -> EventSender<W> {
+    pub fn event_sender(&self) -> EventSender<E> {
         self.events.clone()
     }
 
@@ -83,7 +85,13 @@ pub fn started_by_host() -> bool {
 /// Connects to the host that started this process and returns the stream of its jobs.
 ///
 /// `C` is the transport (`tokio::net::UnixStream` unless the host uses another), `R` the type of
-/// the jobs the host sends and `W` the type of the replies. Must be called inside a tokio runtime.
+/// the jobs the host sends and `W` the type of the replies, which is also the type of events
+/// (see [`connect_with_events`] for events of their own type). Must be called inside a tokio
+/// runtime.
+///
+/// Both types must be `Deserialize` as well: the worker describes them to the host at the
+/// handshake, and a host whose types differ refuses it at start with the first difference,
+/// instead of failing every call (see `ipc2_common::schema`).
 ///
 /// Fails with `Error::Protocol(ipc2_common::Error::NotStartedByHost)` when the program was not
 /// started by a host, and with [`Error::Connect`] when the host cannot be reached.
@@ -95,21 +103,34 @@ pub async fn connect<C, R, W>() -> Result<Receiver<R, W>, Error>
 where
     C: Client,
     R: DeserializeOwned + Send + 'static,
-    W: Serialize + Send + 'static,
+    W: Serialize + DeserializeOwned + Send + 'static,
 {
-    connect_with_shape::<C, R, W>(None).await
+    connect_with_events::<C, R, W, W>().await
 }
 
-/// [`connect`], announcing `reply_shape` (see `ipc2_common::shape`) in the handshake.
-pub(crate) async fn connect_with_shape<C, R, W>(
-    reply_shape: Option<u64>,
-) -> Result<Receiver<R, W>, Error>
+/// [`connect`], with events of type `E`: the host's set must have the same event type
+/// (`WorkerSet<S, W, R, E>` on the host, where `W` and `R` are the reply and job types).
+///
+/// ```no_run
+/// # async fn _demo() -> Result<(), ipc2::worker::Error> {
+/// #[derive(serde::Serialize, serde::Deserialize)]
+/// struct Progress { percent: u8 }
+///
+/// let jobs = ipc2::worker::connect_with_events::<tokio::net::UnixStream, String, u64, Progress>()
+///     .await?;
+/// jobs.event_sender().send(Progress { percent: 0 })?;
+/// # Ok(())
+/// # }
+/// ```
+pub async fn connect_with_events<C, R, W, E>() -> Result<Receiver<R, W, E>, Error>
 where
     C: Client,
     R: DeserializeOwned + Send + 'static,
-    W: Serialize + Send + 'static,
+    W: Serialize + DeserializeOwned + Send + 'static,
+    E: Serialize + DeserializeOwned + Send + 'static,
 {
     let invitation = Invitation::from_env()?;
+    let types = Description::of::<R, W, E>();
     crate::parent::die_with_host();
     let stream = C::connect(&invitation.address)
         .await
@@ -130,9 +151,13 @@ where
         token: invitation.token.clone(),
         worker_id: invitation.worker_id,
         pid: std::process::id(),
-        reply_shape,
+        types: types.fingerprint(),
     };
     outbox.send(&ToHost::Hello, Some(&hello), invitation.max_frame_len)?;
+    if hello.types != invitation.types {
+        // The host will refuse this worker; tell it why.
+        outbox.send(&ToHost::Types, Some(&types), invitation.max_frame_len)?;
+    }
     tokio::spawn(async move {
         if let Err(err) = outbox::write_frames(queued, write).await {
             tracing::debug!("ipc2 worker: writing to the host failed: {err}");

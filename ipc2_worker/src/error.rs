@@ -23,6 +23,24 @@ pub enum Error {
     /// The connection to the host is closed, so the reply cannot be delivered.
     #[error("the connection to the host is closed")]
     Closed,
+    /// [`emit`](crate::emit) was called outside a service's handler.
+    #[error(
+        "ipc2::worker::emit was called outside a service handler: call it from the handler itself \
+         (a task the handler spawns does not inherit its scope; send what it produces back to the \
+         handler), or use the raw API's EventSender"
+    )]
+    NotInHandler,
+    /// [`emit`](crate::emit) was given a value of another type than the service's events.
+    #[error(
+        "ipc2::worker::emit was given a value of type {emitted}, but this service's events are \
+         {expected} (declared with #[ipc2::service(event = ...)]); emit a {expected}"
+    )]
+    EventType {
+        /// The service's event type.
+        expected: &'static str,
+        /// The type of the value given.
+        emitted: &'static str,
+    },
 }
 
 impl std::fmt::Debug for Error {
@@ -47,7 +65,7 @@ mod tests {
     /// Every variant's message says what happened; `Debug` (what `main` prints) says the same.
     #[test]
     fn every_message_says_what_happened() {
-        let cases: [(Error, &[&str]); 4] = [
+        let cases: [(Error, &[&str]); 6] = [
             (
                 Error::from(ipc2_common::Error::NotStartedByHost),
                 &["not started by an ipc2 host", "run it through a WorkerSet"],
@@ -69,6 +87,21 @@ mod tests {
             (
                 Error::from(ipc2_common::Error::Closed),
                 &["connection to the host is closed"],
+            ),
+            (
+                Error::NotInHandler,
+                &["outside a service handler", "spawns does not inherit"],
+            ),
+            (
+                Error::EventType {
+                    expected: "app::Progress",
+                    emitted: "alloc::string::String",
+                },
+                &[
+                    "of type alloc::string::String",
+                    "events are app::Progress",
+                    "emit a app::Progress",
+                ],
             ),
         ];
         for (err, parts) in cases {

@@ -76,7 +76,7 @@ fn main() -> Result<()> {
         token: invitation.token.clone(),
         worker_id: invitation.worker_id,
         pid: std::process::id(),
-        reply_shape: None,
+        types: invitation.types,
     };
     stream.write_all(&codec::encode_frame(&ToHost::Hello, Some(&hello), max)?)?;
 

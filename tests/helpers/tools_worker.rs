@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use ipc2_test_support::calc::CalcServer;
 use ipc2_test_support::calc_impl;
-use ipc2_test_support::store::{Store, StoreServer};
+use ipc2_test_support::store::{Store, StoreServer, Stored};
 use ipc2_test_support::tools::ToolsServer;
 
 #[derive(Default)]
@@ -16,7 +16,8 @@ struct MyStore {
 
 impl Store for MyStore {
     async fn put(&self, key: String, value: String) {
-        self.map.lock().unwrap().insert(key, value);
+        self.map.lock().unwrap().insert(key.clone(), value);
+        Self::emit(Stored { key }).expect("the event is sent");
     }
     async fn get(&self, key: String) -> Option<String> {
         self.map.lock().unwrap().get(&key).cloned()

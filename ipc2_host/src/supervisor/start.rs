@@ -108,6 +108,7 @@ pub(super) async fn start(
         heartbeat: config.heartbeat.map(|(interval, _)| interval),
         spin: config.spin_poll,
         cpu_limit: config.limits.cpu,
+        types: sv.types.fingerprint(),
     };
     let mut expecting = control.expect(invitation.token.clone());
     // Deleted by the worker as it reads it, or else when this start is over.
@@ -176,12 +177,15 @@ pub(super) async fn start(
     tokio::pin!(accept_failure);
     let refusal = loop {
         tokio::select! {
-            Some(candidate) = expecting.arrived.recv() => match check(sv, &candidate, pid) {
-                Ok(()) => {
-                    tracing::debug!(pid, "handshake complete");
-                    unclaimed.armed = false;
-                    return Ok(Started { worker, candidate });
-                }
+            Some(mut candidate) = expecting.arrived.recv() => match check(&candidate, pid) {
+                Ok(()) => match sv.types.check(&mut candidate, deadline.deadline()).await {
+                    Ok(()) => {
+                        tracing::debug!(pid, "handshake complete");
+                        unclaimed.armed = false;
+                        return Ok(Started { worker, candidate });
+                    }
+                    Err(reason) => break Some(Error::Handshake { worker: slot, reason }),
+                },
                 Err(Some(reason)) => break Some(Error::Handshake { worker: slot, reason }),
                 Err(None) => {}
             },
@@ -220,10 +224,10 @@ impl Drop for KillOnDrop<'_> {
 }
 
 /// Checks that a candidate connection comes from the worker process `pid` (or a process it
-/// started: anything in its process group), speaks our protocol and, if it announces the shape
-/// of its replies, answers with the type the host reads. `Err(None)`: an impostor,
-/// ignored; `Err(Some(reason))`: the real worker, but unusable.
-fn check(sv: &Supervision, candidate: &Candidate, pid: u32) -> Result<(), Option<String>> {
+/// started: anything in its process group) and speaks our protocol; its types are checked next
+/// (`types.rs`). `Err(None)`: an impostor, ignored; `Err(Some(reason))`: the real worker, but
+/// unusable.
+fn check(candidate: &Candidate, pid: u32) -> Result<(), Option<String>> {
     // A transport that cannot tell the peer's pid relies on the token alone.
     let group = candidate.peer_pid.map(process::process_group_of);
     if group.is_some_and(|group| !matches!(group, Ok(group) if group == pid)) {
@@ -237,16 +241,6 @@ fn check(sv: &Supervision, candidate: &Candidate, pid: u32) -> Result<(), Option
         return Err(Some(format!(
             "it speaks ipc2 protocol version {}, but this host speaks {PROTOCOL_VERSION}: rebuild the worker and host against the same ipc2",
             candidate.hello.protocol_version
-        )));
-    }
-    let (expected, fingerprint) = &sv.reply_shape;
-    if candidate
-        .hello
-        .reply_shape
-        .is_some_and(|shape| shape != *fingerprint)
-    {
-        return Err(Some(format!(
-            "its replies are not the {expected} this host expects: the host and worker were built from different versions of the service; rebuild both"
         )));
     }
     Ok(())

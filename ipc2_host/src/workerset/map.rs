@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use super::WorkerSet;
 use crate::Error;
 
-impl<S, R, W> WorkerSet<S, R, W>
+impl<S, R, W, E> WorkerSet<S, R, W, E>
 where
     S: Server,
     R: DeserializeOwned + Send + 'static,

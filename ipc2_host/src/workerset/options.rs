@@ -105,7 +105,7 @@ pub trait Call<W, R> {
     fn call_oneway(&self, job: W) -> impl Future<Output = Self::Output<()>> + Send;
 }
 
-impl<S, R, W> Call<W, R> for WorkerSet<S, R, W>
+impl<S, R, W, E> Call<W, R> for WorkerSet<S, R, W, E>
 where
     S: Server,
     R: DeserializeOwned + Send + 'static,
@@ -137,17 +137,17 @@ where
 /// `workers.on_all().set_quality(7).await` sets the quality on every worker. A worker that dies
 /// running it is that worker's [`Error::WorkerExited`]; the others' results are unaffected.
 #[must_use = "an OnAll view does nothing until a call is made through it"]
-pub struct OnAll<'a, S, R, W> {
-    set: &'a WorkerSet<S, R, W>,
+pub struct OnAll<'a, S, R, W, E> {
+    set: &'a WorkerSet<S, R, W, E>,
 }
 
-impl<'a, S, R, W> OnAll<'a, S, R, W> {
-    pub(crate) fn new(set: &'a WorkerSet<S, R, W>) -> Self {
+impl<'a, S, R, W, E> OnAll<'a, S, R, W, E> {
+    pub(crate) fn new(set: &'a WorkerSet<S, R, W, E>) -> Self {
         Self { set }
     }
 }
 
-impl<S, R, W> Call<W, R> for OnAll<'_, S, R, W>
+impl<S, R, W, E> Call<W, R> for OnAll<'_, S, R, W, E>
 where
     S: Server,
     R: DeserializeOwned + Send + 'static,
@@ -180,7 +180,7 @@ where
     }
 }
 
-impl<S, R, W> fmt::Debug for OnAll<'_, S, R, W> {
+impl<S, R, W, E> fmt::Debug for OnAll<'_, S, R, W, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OnAll").finish_non_exhaustive()
     }
@@ -191,18 +191,18 @@ impl<S, R, W> fmt::Debug for OnAll<'_, S, R, W> {
 /// or [`WorkerSet::on`]; the options chain:
 /// `workers.on(2).with_timeout(Duration::from_secs(1), TimeoutAction::Restart).add(1, 2)`.
 #[must_use = "a Calls view does nothing until a call is made through it"]
-pub struct Calls<'a, S, R, W> {
-    set: &'a WorkerSet<S, R, W>,
+pub struct Calls<'a, S, R, W, E> {
+    set: &'a WorkerSet<S, R, W, E>,
     timeout: Option<(Duration, TimeoutAction)>,
     queue_timeout: Option<Duration>,
     worker: Option<usize>,
 }
 
 /// The name [`Calls`] had while time limits were its only options.
-pub type WithTimeout<'a, S, R, W> = Calls<'a, S, R, W>;
+pub type WithTimeout<'a, S, R, W, E> = Calls<'a, S, R, W, E>;
 
-impl<'a, S, R, W> Calls<'a, S, R, W> {
-    pub(crate) fn new(set: &'a WorkerSet<S, R, W>) -> Self {
+impl<'a, S, R, W, E> Calls<'a, S, R, W, E> {
+    pub(crate) fn new(set: &'a WorkerSet<S, R, W, E>) -> Self {
         Self {
             set,
             timeout: None,
@@ -241,7 +241,7 @@ impl<'a, S, R, W> Calls<'a, S, R, W> {
     }
 }
 
-impl<S, R, W> Call<W, R> for Calls<'_, S, R, W>
+impl<S, R, W, E> Call<W, R> for Calls<'_, S, R, W, E>
 where
     S: Server,
     R: DeserializeOwned + Send + 'static,
@@ -270,7 +270,7 @@ where
     }
 }
 
-impl<S, R, W> fmt::Debug for Calls<'_, S, R, W> {
+impl<S, R, W, E> fmt::Debug for Calls<'_, S, R, W, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Calls")
             .field("timeout", &self.timeout)

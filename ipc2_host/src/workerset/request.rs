@@ -19,7 +19,7 @@ use crate::error::ExitCause;
 use crate::scheduler::Checkout;
 use crate::supervisor::Quarantine;
 
-impl<S, R, W> WorkerSet<S, R, W>
+impl<S, R, W, E> WorkerSet<S, R, W, E>
 where
     S: Server,
     R: DeserializeOwned + Send + 'static,
@@ -66,20 +66,20 @@ where
     /// A view of this set whose calls all use [`send_timeout`](Self::send_timeout) with
     /// `timeout` and `action`; mostly useful with the clients `#[ipc2::service]` generates:
     /// `workers.with_timeout(Duration::from_secs(1), TimeoutAction::Restart).add(1, 2)`.
-    pub fn with_timeout(&self, timeout: Duration, action: TimeoutAction) -> Calls<'_, S, R, W> {
+    pub fn with_timeout(&self, timeout: Duration, action: TimeoutAction) -> Calls<'_, S, R, W, E> {
         Calls::new(self).with_timeout(timeout, action)
     }
 
     /// A view of this set whose calls wait at most `limit` for a free worker, then fail with
     /// [`Error::QueueTimeout`] unsent: `workers.with_queue_timeout(Duration::from_secs(5)).add(1, 2)`.
-    pub fn with_queue_timeout(&self, limit: Duration) -> Calls<'_, S, R, W> {
+    pub fn with_queue_timeout(&self, limit: Duration) -> Calls<'_, S, R, W, E> {
         Calls::new(self).with_queue_timeout(limit)
     }
 
     /// A view of this set whose calls all go to the worker in slot `worker`: for the clients
     /// `#[ipc2::service]` generates, `workers.on(2).reload().await` runs `reload` on worker 2
     /// (one-way methods too). Fails like [`send_to`](Self::send_to) for a slot the set lacks.
-    pub fn on(&self, worker: usize) -> Calls<'_, S, R, W> {
+    pub fn on(&self, worker: usize) -> Calls<'_, S, R, W, E> {
         Calls::new(self).on(worker)
     }
 
@@ -155,7 +155,7 @@ where
     /// A view of this set whose calls each run on every worker running now: for the clients
     /// `#[ipc2::service]` generates, `workers.on_all().set_quality(7).await` gives each worker's
     /// result by slot id (one-way methods are sent to each). See [`OnAll`].
-    pub fn on_all(&self) -> OnAll<'_, S, R, W> {
+    pub fn on_all(&self) -> OnAll<'_, S, R, W, E> {
         OnAll::new(self)
     }
 

@@ -29,6 +29,7 @@ pub trait Calc: ::core::marker::Send + ::core::marker::Sync + 'static {
 #[allow(clippy::large_enum_variant)]
 pub enum CalcRequest {
     ///Request for [`Calc::add`].
+    #[serde(rename = "add")]
     Add {
         ///Argument `a` of [`Calc::add`].
         a: u32,
@@ -36,6 +37,7 @@ pub enum CalcRequest {
         b: u32,
     },
     ///Request for [`Calc::div`].
+    #[serde(rename = "div")]
     Div {
         ///Argument `a` of [`Calc::div`].
         a: i64,
@@ -43,13 +45,16 @@ pub enum CalcRequest {
         b: i64,
     },
     ///Request for [`Calc::reset`].
+    #[serde(rename = "reset")]
     Reset,
     ///Request for [`Calc::log`].
+    #[serde(rename = "log")]
     Log {
         ///Argument `line` of [`Calc::log`].
         line: String,
     },
     ///Request for [`Calc::square`].
+    #[serde(rename = "square")]
     Square {
         ///Argument `x` of [`Calc::square`].
         x: u64,
@@ -65,12 +70,16 @@ pub enum CalcRequest {
 #[allow(clippy::large_enum_variant)]
 pub enum CalcResponse {
     ///Reply to [`Calc::add`].
+    #[serde(rename = "add")]
     Add(u32),
     ///Reply to [`Calc::div`].
+    #[serde(rename = "div")]
     Div(Result<i64, DivByZero>),
     ///Reply to [`Calc::reset`].
+    #[serde(rename = "reset")]
     Reset(()),
     ///Reply to [`Calc::square`].
+    #[serde(rename = "square")]
     Square(u64),
 }
 /**Calls the [`Calc`] service on workers: each method sends its request and, unless it is one-way, waits for the reply.
@@ -130,6 +139,7 @@ pub type CalcWorkers<S = ::ipc2::__private::UnixListener> = ::ipc2::__private::W
     S,
     CalcResponse,
     CalcRequest,
+    ::ipc2::__private::NoEvents,
 >;
 /**Wraps an implementation of [`Calc`] so the worker runtime can serve it: `ipc2::worker::serve(CalcServer(MyImpl)).await`.
 
@@ -281,6 +291,7 @@ const _: () = {
     impl<__Impl: Calc> ::ipc2::__private::Dispatch for CalcServer<__Impl> {
         type Request = CalcRequest;
         type Response = CalcResponse;
+        type Event = ::ipc2::__private::NoEvents;
         fn dispatch(
             &self,
             request: CalcRequest,
@@ -320,5 +331,9 @@ const _: () = {
                 }
             }
         }
+    }
+    #[automatically_derived]
+    impl ::ipc2::__private::ServiceEvent for CalcRequest {
+        type Event = ::ipc2::__private::NoEvents;
     }
 };

@@ -20,8 +20,17 @@ pub enum Shape {
     Square(u32),
 }
 
+/// The event `Calc`'s handlers emit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    /// This step, from 0.
+    pub step: u32,
+    /// How many steps there are.
+    pub of: u32,
+}
+
 /// Every method form the macro accepts.
-#[ipc2::service]
+#[ipc2::service(event = Progress)]
 pub trait Calc {
     /// Adds two numbers.
     async fn add(&self, a: u32, b: u32) -> u32;
@@ -64,8 +73,12 @@ pub trait Calc {
     /// The same, declared safe to retry after a crash.
     #[ipc2(idempotent, retries = 2)]
     async fn crash_once_retried(&self, marker: String) -> u32;
-    /// Sends `steps` progress events (`CalcResponse::Add(0..steps)`), then answers `steps`.
+    /// Emits `steps` [`Progress`] events, the even steps with `ipc2::worker::emit` and the odd
+    /// ones with `Self::emit`, then answers `steps`.
     async fn progress(&self, steps: u32) -> u32;
+    /// The errors of emitting a value of another type, and of emitting from a task the handler
+    /// spawned.
+    async fn misuse_emit(&self) -> Vec<String>;
     /// Panics inside the handler.
     async fn panic(&self) -> u32;
 }

@@ -114,12 +114,29 @@ impl Calc for Worker {
     }
 
     async fn progress(&self, steps: u32) -> u32 {
-        if let Some(events) = ipc2::worker::service_events::<calc::CalcResponse>() {
-            for step in 0..steps {
-                let _ = events.send(calc::CalcResponse::Add(step));
-            }
+        for step in 0..steps {
+            let progress = calc::Progress { step, of: steps };
+            let sent = match step % 2 {
+                0 => ipc2::worker::emit(progress),
+                _ => Self::emit(progress),
+            };
+            sent.expect("the event is sent");
         }
         steps
+    }
+
+    async fn misuse_emit(&self) -> Vec<String> {
+        let wrong_type = ipc2::worker::emit(String::from("not a Progress"));
+        let spawned = tokio::spawn(async { ipc2::worker::emit(calc::Progress { step: 0, of: 1 }) })
+            .await
+            .expect("the task runs");
+        [wrong_type, spawned]
+            .into_iter()
+            .map(|sent| match sent {
+                Ok(()) => "sent".to_owned(),
+                Err(err) => err.to_string(),
+            })
+            .collect()
     }
 
     async fn panic(&self) -> u32 {

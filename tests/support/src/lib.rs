@@ -57,7 +57,7 @@ pub async fn set(count: usize) -> TestSet {
 /// A builder for `count` workers serving `calc::Calc` (the `calc_worker` helper).
 pub fn calc_builder(
     count: usize,
-) -> WorkerSetBuilder<UnixListener, calc::CalcResponse, calc::CalcRequest> {
+) -> WorkerSetBuilder<UnixListener, calc::CalcResponse, calc::CalcRequest, calc::Progress> {
     calc::CalcWorkers::builder()
         .worker_count(count)
         .worker_path(helper("calc_worker"))
@@ -76,7 +76,7 @@ pub async fn add(workers: &TestSet, a: u32, b: u32) -> (u32, u32) {
 }
 
 /// The only worker of a one-worker set.
-pub fn only_worker<R, W>(workers: &WorkerSet<UnixListener, R, W>) -> WorkerInfo {
+pub fn only_worker<R, W, E>(workers: &WorkerSet<UnixListener, R, W, E>) -> WorkerInfo {
     let all = workers.workers();
     assert_eq!(all.len(), 1, "{all:?}");
     all[0].clone()
