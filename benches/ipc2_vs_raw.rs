@@ -687,6 +687,25 @@ fn startup(runtime: &tokio::runtime::Runtime, dir: &Path) -> Rows {
         );
         rows.push(Row::time(&format!("{n} workers ready"), bare, ready));
     }
+    // What the handshake's type check adds to a start: describing the types (host and worker each
+    // do it once), against a bare process start.
+    let bare = median(
+        (0..5)
+            .map(|i| bare_start(dir, 1, i))
+            .collect::<Result<_, _>>()?,
+    );
+    let describe = median(
+        (0..101)
+            .map(|_| {
+                let start = Instant::now();
+                let types =
+                    ipc2::schema::Description::of::<AdderRequest, AdderResponse, ipc2::NoEvents>();
+                std::hint::black_box(types.fingerprint());
+                start.elapsed()
+            })
+            .collect(),
+    );
+    rows.push(Row::time("type description, service", bare, describe));
     Ok(rows)
 }
 

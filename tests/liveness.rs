@@ -5,10 +5,11 @@ use ipc2_test_support as support;
 
 use std::time::Duration;
 
-use ipc2::{Error, ExitCause, TimeoutAction};
+use ipc2::{Error, ExitCause, TimeoutAction, WorkerSet};
 use support::calc::{CalcClient, CalcWorkers};
 use support::jobs::{TestJob, TestReply};
 use support::{HANG_GUARD, TestSet, eventually, helper};
+use tokio::net::UnixListener;
 
 async fn calc(count: usize) -> CalcWorkers {
     support::calc_builder(count).finish().await.unwrap()
@@ -143,7 +144,7 @@ async fn a_worker_that_goes_silent_is_killed_as_unresponsive_and_replaced() {
 // the program's thread for longer than the heartbeat timeout is busy, not stuck.
 #[tokio::test]
 async fn a_blocking_worker_busy_past_the_heartbeat_timeout_is_not_taken_for_stuck() {
-    let workers: TestSet = TestSet::builder()
+    let workers: WorkerSet<UnixListener, TestReply, TestJob, String> = WorkerSet::builder()
         .worker_count(1)
         .worker_path(helper("blocking_worker"))
         .heartbeat(Duration::from_millis(50), Some(Duration::from_millis(500)))

@@ -5,10 +5,11 @@ use ipc2_test_support as support;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use ipc2::Error;
 use ipc2::host::WorkerState;
+use ipc2::{Error, WorkerSet};
 use support::jobs::{TestJob, TestReply};
 use support::{HANG_GUARD, eventually, set};
+use tokio::net::UnixListener;
 
 #[tokio::test]
 async fn send_to_reaches_the_chosen_worker() {
@@ -146,6 +147,44 @@ async fn a_crash_report_holds_the_first_and_last_lines_of_the_crashing_job_only(
             assert!(!tail.contains("an earlier job"), "{tail}");
         }
         other => panic!("expected WorkerExited, got {other:?}"),
+    }
+}
+
+// https://github.com/ipc2-rs/ipc2/issues/12: the raw API's events have a type of their own
+// (`WorkerSet<S, R, W, E>`, `connect_with_events`), checked at the handshake like the others.
+#[tokio::test]
+async fn a_raw_worker_sends_events_of_their_own_type_and_a_host_of_another_refuses_it() {
+    let workers: WorkerSet<UnixListener, TestReply, TestJob, String> = WorkerSet::builder()
+        .worker_count(1)
+        .worker_path(support::helper("blocking_worker"))
+        .finish()
+        .await
+        .unwrap();
+    let mut events = workers.events().unwrap();
+    assert_eq!(
+        workers.send(TestJob::Emit(2)).await.unwrap(),
+        TestReply::Done
+    );
+    for i in 0..2 {
+        let event = tokio::time::timeout(HANG_GUARD, events.recv())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(event.event, format!("event {i}"));
+    }
+    // The seed's `WorkerSet<S, R, W>` expects events of the reply type.
+    let refused = support::builder(1)
+        .worker_path(support::helper("blocking_worker"))
+        .finish()
+        .await;
+    match refused {
+        Err(err @ Error::Handshake { .. }) => assert!(
+            err.to_string()
+                .contains("the event type: the host expects TestReply, the worker emits String"),
+            "{err}"
+        ),
+        other => panic!("expected a handshake refusal, got {other:?}"),
     }
 }
 

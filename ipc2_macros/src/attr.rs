@@ -173,16 +173,13 @@ fn event_type(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<syn::
         );
         return Ok(None);
     }
-    match value.parse::<syn::Type>() {
-        Ok(ty) => Ok(Some(ty)),
-        Err(err) => {
-            cx.error_spanned_by(
-                &meta.path,
-                format!("`{EVENT}` takes the event type, as in `{EVENT} = Progress`: {err}"),
-            );
-            Err(err)
-        }
-    }
+    // A value that is not a type leaves tokens the list cannot skip, so this ends the parse.
+    value.parse::<syn::Type>().map(Some).map_err(|err| {
+        syn::Error::new(
+            err.span(),
+            format!("`{EVENT}` takes the event type, as in `{EVENT} = Progress`"),
+        )
+    })
 }
 
 /// Options of `ipc2::combine!`, given before the set's name:

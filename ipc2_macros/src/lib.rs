@@ -102,8 +102,15 @@ use syn::{Item, parse_macro_input};
 ///   for these two enums: on `CalcWorkers` and its `with_timeout(..)` and `on(worker)` views
 ///   each returns `Result<T, ipc2::Error>`; on `workers.on_all()` it runs on every worker and
 ///   returns each one's `(worker, Result<T, ipc2::Error>)`;
-/// - `CalcWorkers<S = UnixListener>`: an alias for the `WorkerSet` carrying these enums;
-/// - `CalcServer<T>(pub T)`: wraps an `impl Calc` for `ipc2::worker::serve`.
+/// - `CalcWorkers<S = UnixListener>`: an alias for the `WorkerSet` carrying these enums and the
+///   event type;
+/// - `CalcServer<T>(pub T)`: wraps an `impl Calc` for `ipc2::worker::serve`;
+/// - with `event = Progress`, the trait also gets `fn emit(event: Progress) -> Result<(),
+///   ipc2::worker::Error>`, for handlers: `Self::emit(Progress { .. })`.
+///
+/// The request and response variants are named after the methods for serde
+/// (`#[serde(rename = "add")]`; on the wire a variant is its index), so that a worker built from
+/// another version of the service is refused at start with `method add: ...`.
 ///
 /// # Methods
 ///
@@ -121,6 +128,40 @@ use syn::{Item, parse_macro_input};
 ///   `#[deprecated]` are copied onto the client method.
 ///
 /// # Options
+///
+/// `#[ipc2::service(event = Progress)]` declares the type of the events the service's handlers
+/// send the host: any owned `Serialize + Deserialize` type. A handler emits one with
+/// `Self::emit(Progress { .. })` (checked at compile time; if one type implements two services,
+/// `<Self as Calc>::emit(..)`) or `ipc2::worker::emit(..)` (checked when called); the host reads
+/// `WorkerEvent<Progress>`s from `workers.events()`. Without it the event type is
+/// `ipc2::NoEvents`, which has no values.
+///
+/// ```
+/// #[derive(Debug, serde::Serialize, serde::Deserialize)]
+/// pub struct Progress { pub percent: u8 }
+///
+/// #[ipc2::service(event = Progress)]
+/// pub trait Convert {
+///     async fn convert(&self, input: String) -> String;
+/// }
+///
+/// struct Converter;
+///
+/// impl Convert for Converter {
+///     async fn convert(&self, input: String) -> String {
+///         let _ = Self::emit(Progress { percent: 50 });
+///         input.to_uppercase()
+///     }
+/// }
+///
+/// async fn watch(workers: ConvertWorkers) {
+///     let mut events = workers.events().expect("taken once");
+///     while let Some(Ok(event)) = events.recv().await {
+///         println!("worker {}: {}%", event.worker, event.event.percent);
+///     }
+/// }
+/// # let _ = (watch, ConvertServer(Converter));
+/// ```
 ///
 /// `#[ipc2::service(crate = "path::to::ipc2")]` names the `ipc2` crate when it is not reachable
 /// as `::ipc2` (renamed dependency, re-export), like serde's `crate = "..."`.
@@ -199,6 +240,10 @@ pub fn service(args: TokenStream, input: TokenStream) -> TokenStream {
 ///     Ok(())
 /// }
 /// ```
+///
+/// Besides `ToolsRequest` and `ToolsResponse` it generates `ToolsEvent`, with one variant per
+/// service holding that service's event type (`ToolsEvent::Calc(Progress)`): each service's
+/// handlers emit their own type, and the host reads `WorkerEvent<ToolsEvent>`s.
 ///
 /// # Options
 ///

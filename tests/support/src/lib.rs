@@ -11,6 +11,7 @@ pub mod hostile;
 pub mod jobs;
 pub mod store;
 pub mod tools;
+pub mod versions;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
