@@ -311,10 +311,24 @@ mod tests {
 
     fn headers() -> (Vec<ToWorker>, Vec<ToHost>) {
         let mut to_worker = vec![ToWorker::Notify];
-        let mut to_host = vec![ToHost::Hello, ToHost::Event, ToHost::Heartbeat];
+        let mut to_host = vec![
+            ToHost::Hello,
+            ToHost::Event,
+            ToHost::Heartbeat,
+            ToHost::Types,
+        ];
         for id in IDS {
-            to_worker.extend([ToWorker::Request { id }, ToWorker::Cancel { id }]);
-            to_host.extend([ToHost::Reply { id }, ToHost::Failed { id }]);
+            to_worker.extend([
+                ToWorker::Request { id },
+                ToWorker::Cancel { id },
+                ToWorker::Credit { id },
+            ]);
+            to_host.extend([
+                ToHost::Reply { id },
+                ToHost::Failed { id },
+                ToHost::Item { id },
+                ToHost::End { id },
+            ]);
         }
         (to_worker, to_host)
     }

@@ -29,6 +29,14 @@ pub enum ToWorker {
         /// The id of the request given up on.
         id: u64,
     },
+    /// The worker may send this many more [`ToHost::Item`]s of streaming request `id`. Body: the
+    /// number, a `u32`. The host sends the first right after the request (its stream window)
+    /// and more as its caller reads items, so a worker never has more than the window on its
+    /// way to the host.
+    Credit {
+        /// The id of the streaming request.
+        id: u64,
+    },
 }
 
 /// Headers of frames a worker sends to the host.
@@ -55,6 +63,17 @@ pub enum ToHost {
     /// Right after the `Hello` of a worker whose types differ from those the host announced in
     /// its invitation, so the host can say how. Body: [`crate::schema::Description`].
     Types,
+    /// One item of the stream that answers request `id`. Body: the item, of the worker → host
+    /// type. Sent only as far as the host's [`ToWorker::Credit`]s allow.
+    Item {
+        /// The id of the streaming request.
+        id: u64,
+    },
+    /// The stream that answers request `id` has ended: the answer is complete. No body.
+    End {
+        /// The id of the streaming request.
+        id: u64,
+    },
 }
 
 /// An envelope header: [`ToWorker`] or [`ToHost`]. Sealed: the codec knows how to write each one.
@@ -82,6 +101,7 @@ impl Header for ToWorker {
             Self::Request { id } => (0, Some(id)),
             Self::Notify => (1, None),
             Self::Cancel { id } => (2, Some(id)),
+            Self::Credit { id } => (3, Some(id)),
         }
     }
 
@@ -90,6 +110,7 @@ impl Header for ToWorker {
             0 => Self::Request { id: id()? },
             1 => Self::Notify,
             2 => Self::Cancel { id: id()? },
+            3 => Self::Credit { id: id()? },
             _ => return None,
         })
     }
@@ -104,6 +125,8 @@ impl Header for ToHost {
             Self::Event => (3, None),
             Self::Heartbeat => (4, None),
             Self::Types => (5, None),
+            Self::Item { id } => (6, Some(id)),
+            Self::End { id } => (7, Some(id)),
         }
     }
 
@@ -115,6 +138,8 @@ impl Header for ToHost {
             3 => Self::Event,
             4 => Self::Heartbeat,
             5 => Self::Types,
+            6 => Self::Item { id: id()? },
+            7 => Self::End { id: id()? },
             _ => return None,
         })
     }

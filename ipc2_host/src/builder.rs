@@ -17,6 +17,9 @@ use crate::supervisor::{Supervision, TypeCheck, accept_workers};
 use crate::workerset::{Types, WorkerSet};
 use crate::{Error, TimeoutAction};
 
+/// The default [`WorkerSetBuilder::stream_window`].
+const DEFAULT_STREAM_WINDOW: u32 = 64;
+
 /// The longest [`WorkerSetBuilder::spin_poll`] accepted.
 const MAX_SPIN_POLL: Duration = Duration::from_millis(10);
 
@@ -68,6 +71,7 @@ pub struct WorkerSetBuilder<S, R, W, E = R> {
     stdout: Output,
     stderr: Output,
     event_capacity: usize,
+    stream_window: u32,
     heartbeat: Option<(Duration, Option<Duration>)>,
     spin_poll: Duration,
     recycle: Recycle,
@@ -105,6 +109,7 @@ impl<S: Server, R, W, E> WorkerSetBuilder<S, R, W, E> {
             stdout: Output::Inherit,
             stderr: Output::Forward,
             event_capacity: 1024,
+            stream_window: DEFAULT_STREAM_WINDOW,
             heartbeat: Some((Duration::from_secs(1), None)),
             spin_poll: Duration::ZERO,
             recycle: Recycle::default(),
@@ -283,6 +288,15 @@ impl<S: Server, R, W, E> WorkerSetBuilder<S, R, W, E> {
         self
     }
 
+    /// How many items of a streaming call ([`WorkerSet::send_stream`], or a service method
+    /// returning `ipc2::Stream<T>`) may be on their way or waiting to be read: a worker that
+    /// produces faster than its caller reads is paused at that many, so the host's memory stays
+    /// bounded. Default: 64. `finish` fails with [`Error::Config`] for 0.
+    pub fn stream_window(mut self, items: u32) -> Self {
+        self.stream_window = items;
+        self
+    }
+
     /// Has each worker send a heartbeat every `interval` (default: every second), and, with
     /// `timeout` set, kills and replaces a worker that has sent nothing at all for that long
     /// (default: never). The heartbeat comes from the worker's I/O task, so a worker busy with a
@@ -386,6 +400,9 @@ impl<S: Server, R, W, E> WorkerSetBuilder<S, R, W, E> {
         if self.event_capacity == 0 {
             return Err(Error::Config("event_capacity must be at least 1"));
         }
+        if self.stream_window == 0 {
+            return Err(Error::Config("stream_window must be at least 1"));
+        }
         if self.nice.is_some_and(|nice| !(1..=19).contains(&nice)) {
             return Err(Error::Config("nice must be from 1 to 19"));
         }
@@ -426,6 +443,7 @@ impl<S: Server, R, W, E> WorkerSetBuilder<S, R, W, E> {
             stdout: self.stdout,
             stderr: self.stderr,
             event_capacity: self.event_capacity,
+            stream_window: self.stream_window,
             heartbeat: self.heartbeat,
             spin_poll: self.spin_poll,
             recycle: self.recycle,
@@ -515,7 +533,7 @@ mod tests {
 
     #[test]
     fn every_out_of_range_setting_is_refused_by_name() {
-        let cases: [Case; 12] = [
+        let cases: [Case; 13] = [
             (|b| b.worker_count(0), "worker_count"),
             (
                 |b| b.max_in_flight_per_worker(0),
@@ -531,6 +549,7 @@ mod tests {
             (|b| b.quarantine_after(0), "quarantine_after"),
             (|b| b.recycle_after_jobs(0), "recycle_after_jobs"),
             (|b| b.event_capacity(0), "event_capacity"),
+            (|b| b.stream_window(0), "stream_window"),
             (|b| b.nice(0), "nice"),
             (|b| b.nice(20), "nice"),
             (|b| b.cpu_time_limit(Duration::ZERO), "cpu_time_limit"),

@@ -35,6 +35,8 @@ pub(crate) struct Config {
     pub(crate) stdout: Output,
     pub(crate) stderr: Output,
     pub(crate) event_capacity: usize,
+    /// How many items of a streaming call may be unread or on their way.
+    pub(crate) stream_window: u32,
     pub(crate) heartbeat: Option<(Duration, Option<Duration>)>,
     pub(crate) spin_poll: Duration,
     pub(crate) recycle: Recycle,

@@ -28,7 +28,7 @@ use tokio::sync::mpsc;
 use tokio_util::codec::{Decoder, FramedRead};
 
 use self::reply_slots::ReplySlots;
-pub(crate) use self::reply_slots::{Outcome, Reply, Unanswered};
+pub(crate) use self::reply_slots::{Next, Outcome, Reply, Unanswered};
 use crate::error::ExitCause;
 use crate::events::{EventQueue, RawEvent};
 
@@ -182,6 +182,49 @@ impl Conn {
         self.calls.reply(id)
     }
 
+    /// Like [`submit`](Self::submit), for a call answered by a stream of at most `window` unread
+    /// items; the worker is granted the window with the request.
+    pub(crate) fn submit_stream(
+        &self,
+        id: u64,
+        frame: Vec<u8>,
+        window: u32,
+    ) -> Result<(), Vec<u8>> {
+        if !self.calls.insert_stream(id, window as usize) {
+            return Err(frame);
+        }
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        let _ = self.outbox.send_frame(frame);
+        self.credit(id, window);
+        Ok(())
+    }
+
+    /// Lets the worker send `n` more items of streaming call `id`.
+    pub(crate) fn credit(&self, id: u64, n: u32) {
+        let _ = self
+            .outbox
+            .send(&ToWorker::Credit { id }, Some(&n), usize::MAX);
+    }
+
+    /// The next item of streaming call `id`, or how it ended.
+    pub(crate) fn poll_next(
+        &self,
+        id: u64,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Next> {
+        self.calls.poll_next(id, cx)
+    }
+
+    /// How many items of streaming call `id` wait to be read.
+    pub(crate) fn buffered(&self, id: u64) -> usize {
+        self.calls.buffered(id)
+    }
+
+    /// The reader of streaming call `id` gave up on it.
+    pub(crate) fn abandon(&self, id: u64) {
+        self.calls.abandon(id);
+    }
+
     /// Queues a one-way frame. Gives it back if the connection no longer takes calls.
     pub(crate) fn send_oneway(&self, frame: Vec<u8>) -> Result<(), Vec<u8>> {
         if !self.is_open() {
@@ -299,6 +342,15 @@ impl Conn {
                     .map_err(|err| format!("bad failure message: {err}"))?;
                 (id, Outcome::Failed(reason), Delivered::Failure)
             }
+            ToHost::Item { id } => {
+                if !self.calls.push_item(id, payload, body_at) {
+                    return Err(format!(
+                        "a stream item for request {id}, which is not a stream it is running, or past the window the host granted"
+                    ));
+                }
+                return Ok(Delivered::Other);
+            }
+            ToHost::End { id } => (id, Outcome::End, Delivered::Answer),
             ToHost::Event => {
                 events.push(RawEvent {
                     worker: self.id.slot,

@@ -107,6 +107,18 @@ pub enum Error {
         /// What was done to the worker.
         action: crate::TimeoutAction,
     },
+    /// A streaming call's worker sent no next item within the call's item timeout
+    /// ([`Policy::item_timeout`](crate::Policy::item_timeout), `#[ipc2(item_timeout = "...")]`).
+    /// The call was cancelled on the worker; the items before it all arrived.
+    #[error(
+        "worker {worker} sent no stream item for {limit:?}, past the call's item timeout; the call was cancelled on the worker"
+    )]
+    ItemTimeout {
+        /// The slot id of the worker that was streaming.
+        worker: usize,
+        /// The item timeout.
+        limit: Duration,
+    },
     /// The job waited for a free worker for longer than its queue timeout
     /// ([`WorkerSetBuilder::queue_timeout`](crate::WorkerSetBuilder::queue_timeout), or
     /// [`Policy::queue_timeout`](crate::Policy::queue_timeout)). It was never sent, so it is
@@ -412,6 +424,17 @@ mod tests {
             })
         };
         let cases: Vec<(Error, &[&str])> = vec![
+            (
+                Error::ItemTimeout {
+                    worker: 1,
+                    limit: Duration::from_secs(1),
+                },
+                &[
+                    "worker 1",
+                    "no stream item for 1s",
+                    "cancelled on the worker",
+                ],
+            ),
             (
                 Error::Config("worker_count must be at least 1"),
                 &["worker_count must be at least 1"],

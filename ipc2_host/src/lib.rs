@@ -38,6 +38,7 @@
 //! | `conn` | one worker connection and its reply slots: a leaf |
 //! | `supervisor` | the per-slot tasks: start, serve, recycle, end, restart intensity; the acceptor; quarantine |
 //! | `process` | spawning, signals, cgroups, `/proc`, output capture: a leaf |
+//! | `stream` | the answer to a streaming call, read item by item |
 //! | `events`, `stats`, `error` | the public event stream, snapshots and errors |
 
 mod builder;
@@ -49,6 +50,7 @@ mod private_dir;
 mod process;
 mod scheduler;
 mod stats;
+mod stream;
 mod supervisor;
 pub mod workerset;
 
@@ -58,6 +60,7 @@ pub use events::{Events, WorkerEvent};
 pub use ipc2_common::Server;
 pub use process::{LineCallback, Output};
 pub use stats::{Stats, WorkerState, WorkerStats};
+pub use stream::ReplyStream;
 pub use workerset::{
     Call, Calls, OnAll, Policy, TimeoutAction, WithTimeout, WorkerInfo, WorkerSet,
 };

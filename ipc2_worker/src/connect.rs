@@ -23,6 +23,7 @@ use tokio_util::codec::Decoder;
 use tokio_util::sync::CancellationToken;
 
 use crate::cancel::Cancels;
+use crate::credit::Credits;
 use crate::job::Replies;
 use crate::{Error, EventSender, Job, ReplySender};
 
@@ -175,6 +176,7 @@ where
             outbox,
             max_frame_len: invitation.max_frame_len,
             cancels: Cancels::default(),
+            credits: Credits::default(),
         }),
         jobs: jobs_tx,
         _types: PhantomData,
@@ -277,6 +279,7 @@ impl<R: DeserializeOwned, W: Serialize> Reader<R, W> {
                 ),
             },
             ToWorker::Cancel { id } => self.replies.cancels.cancel(id),
+            ToWorker::Credit { id } => self.replies.credits.grant(id, codec::decode_body(body)?),
         }
         Ok(())
     }

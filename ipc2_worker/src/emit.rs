@@ -1,6 +1,6 @@
 //! [`emit`]: events from inside a service's handlers, with no handle to pass around.
 //!
-//! [`serve`](crate::serve) runs each handler inside a task-local scope that knows the service's
+//! [`serve`](crate::serve()) runs each handler inside a task-local scope that knows the service's
 //! event type and how to send one. A service combined with others by `ipc2::combine!` gets a
 //! scope of its own inside the combination's ([`with_events`]), which wraps each of its events in
 //! the combination's event enum, so every service emits its own type and nothing is global.
@@ -75,7 +75,7 @@ impl fmt::Debug for Scope {
     }
 }
 
-/// Sends `event` to the host from inside a handler of a service that [`serve`](crate::serve)
+/// Sends `event` to the host from inside a handler of a service that [`serve`](crate::serve())
 /// runs; the host reads it from `workers.events()`, tagged with this worker's id.
 ///
 /// `E` must be the event type the service declares (`#[ipc2::service(event = Progress)]`);

@@ -23,14 +23,18 @@ pub enum Error {
     /// The connection to the host is closed, so the reply cannot be delivered.
     #[error("the connection to the host is closed")]
     Closed,
-    /// [`emit`](crate::emit) was called outside a service's handler.
+    /// The host gave up on the stream being sent: its reader dropped it, or its time limit
+    /// expired. Stop producing and drop the [`StreamSender`](crate::StreamSender).
+    #[error("the host cancelled this stream: its reader dropped it, or its time limit expired")]
+    Cancelled,
+    /// [`emit`](crate::emit()) was called outside a service's handler.
     #[error(
         "ipc2::worker::emit was called outside a service handler: call it from the handler itself \
          (a task the handler spawns does not inherit its scope; send what it produces back to the \
          handler), or use the raw API's EventSender"
     )]
     NotInHandler,
-    /// [`emit`](crate::emit) was given a value of another type than the service's events.
+    /// [`emit`](crate::emit()) was given a value of another type than the service's events.
     #[error(
         "ipc2::worker::emit was given a value of type {emitted}, but this service's events are \
          {expected} (declared with #[ipc2::service(event = ...)]); emit a {expected}"

@@ -7,8 +7,9 @@ use ipc2_common::ToHost;
 use ipc2_common::outbox::Outbox;
 use serde::Serialize;
 
-use crate::Error;
 use crate::cancel::Cancels;
+use crate::credit::Credits;
+use crate::{Error, StreamSender};
 
 /// One message from the host.
 #[derive(Debug)]
@@ -52,6 +53,8 @@ pub(crate) struct Replies {
     pub(crate) max_frame_len: usize,
     /// The requests the host gave up on.
     pub(crate) cancels: Cancels,
+    /// What each streaming answer may still send.
+    pub(crate) credits: Credits,
 }
 
 impl<W> ReplySender<W> {
@@ -76,6 +79,12 @@ impl<W> ReplySender<W> {
             Some(replies) => replies.cancels.cancelled(self.id).await,
             None => std::future::pending().await,
         }
+    }
+
+    /// Answers with a stream of items instead of one reply: for a host that asked with
+    /// `send_stream` (a plain call that gets a stream takes its first item as the reply).
+    pub fn into_stream(mut self) -> StreamSender<W> {
+        StreamSender::new(self.id, self.replies.take())
     }
 
     /// Fails the host's request with `reason` instead of answering it.
@@ -126,7 +135,7 @@ const FAILURE_OVERHEAD: usize = 32;
 /// Fails request `id` with `reason`, cut (at a character boundary) to [`MAX_REASON_LEN`] and to
 /// what the host's frame limit leaves room for: a frame over the limit would be a protocol
 /// violation that gets this honest worker killed.
-fn send_failure(replies: &Replies, id: u64, reason: &str) {
+pub(crate) fn send_failure(replies: &Replies, id: u64, reason: &str) {
     let header = ToHost::Failed { id };
     let room = replies.max_frame_len.saturating_sub(FAILURE_OVERHEAD);
     let cut = (0..=reason.len().min(MAX_REASON_LEN).min(room))

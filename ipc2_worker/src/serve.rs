@@ -39,7 +39,7 @@ pub trait Dispatch: Send + Sync + 'static {
     type Request: DeserializeOwned + Send + 'static;
     /// The response type the worker answers with.
     type Response: Serialize + DeserializeOwned + Send + 'static;
-    /// The type of the events handlers send with [`emit`](crate::emit);
+    /// The type of the events handlers send with [`emit`](crate::emit());
     /// [`NoEvents`](ipc2_common::NoEvents) for none.
     ///
     /// All three types are also `Deserialize` because the worker describes them to the host at

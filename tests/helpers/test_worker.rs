@@ -12,7 +12,10 @@
 //! connects only once `$TEST_WORKER_DIR/go` exists.
 
 use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use ipc2::worker::Job;
@@ -20,7 +23,7 @@ use ipc2_test_support::codes::{
     CRASH_LOOP, EXIT_AT_START, PROBE_CONNECTED, PROBE_OTHER_ERROR, PROBE_PERMISSION_DENIED,
     STARTED_BEFORE,
 };
-use ipc2_test_support::jobs::{TestJob, TestReply};
+use ipc2_test_support::jobs::{StreamEnd, TestJob, TestReply};
 use tokio::net::UnixStream;
 
 #[tokio::main]
@@ -90,6 +93,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let mut jobs = ipc2::worker::connect::<UnixStream, TestJob, TestReply>().await?;
     let mut notes = 0;
+    let produced = Arc::new(AtomicU64::new(0));
     while let Some(job) = jobs.recv().await {
         let (job, tx) = match job {
             Job::Bidirectional { data, tx } => (data, tx),
@@ -117,6 +121,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 tokio::time::sleep(Duration::from_millis(ms.min(3_600_000))).await;
                 TestReply::Done
             }
+            TestJob::Stream {
+                count,
+                gap_ms,
+                end,
+                marker,
+            } => {
+                tokio::spawn(stream(tx, count, gap_ms, end, marker, produced.clone()));
+                continue;
+            }
+            TestJob::Produced => TestReply::Count(produced.load(Ordering::Relaxed)),
             TestJob::DropReply => {
                 drop(tx);
                 continue;
@@ -195,4 +209,43 @@ fn spawn_grandchild(script: &str) -> Result<u32, Box<dyn std::error::Error>> {
     BufReader::new(sh.stdout.take().ok_or("no stdout")?).read_line(&mut line)?;
     sh.wait()?;
     Ok(line.trim().parse()?)
+}
+
+/// Answers a `TestJob::Stream`.
+async fn stream(
+    tx: ipc2::worker::ReplySender<TestReply>,
+    count: u64,
+    gap_ms: u64,
+    end: StreamEnd,
+    marker: Option<PathBuf>,
+    produced: Arc<AtomicU64>,
+) {
+    let mut items = tx.into_stream();
+    for i in 0..count {
+        if gap_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(gap_ms)).await;
+        }
+        match items.send(TestReply::Count(i)).await {
+            Ok(()) => {
+                produced.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(err) => {
+                eprintln!("test worker: the stream stopped after {i} items: {err}");
+                if let Some(marker) = marker {
+                    let _ = std::fs::write(marker, i.to_string());
+                }
+                return;
+            }
+        }
+    }
+    match end {
+        StreamEnd::End => drop(items),
+        StreamEnd::Fail => items.fail("the stream failed on purpose"),
+        StreamEnd::Hang => {
+            items.cancelled().await;
+            if let Some(marker) = marker {
+                let _ = std::fs::write(marker, count.to_string());
+            }
+        }
+    }
 }

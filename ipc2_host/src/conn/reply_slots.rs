@@ -12,6 +12,10 @@
 //! the worker's capacity for that call given back. A second answer, or one for an id the worker
 //! was never sent, finds no slot waiting and is reported as a protocol violation.
 //!
+//! A streaming call's slot also holds the items that arrived and wait to be read, at most its
+//! window of them (the worker sends no more than the host's credits allow, so more is a protocol
+//! violation); its outcome, [`Outcome::End`] or any other, comes after the last item.
+//!
 //! The slots also hold the connection's one admission flag: open, retiring (a worker being
 //! replaced takes no new call but answers those it runs) or closed ([`ReplySlots::close`]).
 //!
@@ -19,6 +23,7 @@
 //! are failed once the supervisor knows how the worker ended ([`Unanswered::fail`]), or, if that
 //! never happens, with [`Outcome::Gone`].
 
+use std::collections::VecDeque;
 use std::collections::hash_map::Entry;
 use std::future::Future;
 use std::pin::Pin;
@@ -39,6 +44,8 @@ pub(crate) enum Outcome {
     Reply { payload: Bytes, body_at: usize },
     /// The worker failed the request, with its reason.
     Failed(String),
+    /// The worker ended the stream that answers a streaming call.
+    End,
     /// The worker died first; `alone` if this was the only call it was running.
     Exited { exit: Arc<WorkerExit>, alone: bool },
     /// The connection was torn down without a report on the worker: its supervisor's task is
@@ -76,6 +83,25 @@ struct Slot {
     waker: Option<Waker>,
     /// The caller gave up: nobody will take the outcome.
     abandoned: bool,
+    /// For a streaming call, the items not yet read.
+    items: Option<Items>,
+}
+
+/// The items of a streaming call that arrived and wait to be read.
+#[derive(Debug)]
+struct Items {
+    queue: VecDeque<(Bytes, usize)>,
+    /// The most that may wait: the call's window.
+    window: usize,
+}
+
+/// What a streaming call has next for its reader.
+#[derive(Debug)]
+pub(crate) enum Next {
+    /// An item: its frame's payload, and where the body starts.
+    Item { payload: Bytes, body_at: usize },
+    /// The stream is over, with this outcome ([`Outcome::End`] if it ended normally).
+    Done(Outcome),
 }
 
 impl ReplySlots {
@@ -107,13 +133,98 @@ impl ReplySlots {
 
     /// Opens a slot for call `id`. False once the connection takes no new calls.
     pub(crate) fn insert(&self, id: u64) -> bool {
+        self.insert_slot(id, Slot::default())
+    }
+
+    /// Opens a slot for streaming call `id`, which may hold `window` unread items.
+    pub(crate) fn insert_stream(&self, id: u64, window: usize) -> bool {
+        let items = Items {
+            queue: VecDeque::new(),
+            window,
+        };
+        self.insert_slot(
+            id,
+            Slot {
+                items: Some(items),
+                ..Slot::default()
+            },
+        )
+    }
+
+    fn insert_slot(&self, id: u64, slot: Slot) -> bool {
         let mut state = self.state();
         if self.phase() != OPEN {
             return false;
         }
-        state.slots.insert(id, Slot::default());
+        state.slots.insert(id, slot);
         state.unanswered += 1;
         true
+    }
+
+    /// Queues an item of streaming call `id` for its reader. False if no streaming call `id`
+    /// is running here, or it already holds its window of unread items.
+    pub(crate) fn push_item(&self, id: u64, payload: Bytes, body_at: usize) -> bool {
+        let waker = {
+            let mut state = self.state();
+            let Some(slot) = state.slots.get_mut(&id).filter(|s| s.outcome.is_none()) else {
+                return false;
+            };
+            let abandoned = slot.abandoned;
+            let Some(items) = slot.items.as_mut() else {
+                return false;
+            };
+            if items.queue.len() >= items.window {
+                return false;
+            }
+            if abandoned {
+                return true;
+            }
+            items.queue.push_back((payload, body_at));
+            slot.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        true
+    }
+
+    /// The next item of streaming call `id`, or its outcome once every item has been read.
+    pub(crate) fn poll_next(&self, id: u64, cx: &mut Context<'_>) -> Poll<Next> {
+        let mut state = self.state();
+        let Entry::Occupied(mut entry) = state.slots.entry(id) else {
+            return Poll::Ready(Next::Done(Outcome::Gone));
+        };
+        let slot = entry.get_mut();
+        if let Some((payload, body_at)) = slot.items.as_mut().and_then(|i| i.queue.pop_front()) {
+            return Poll::Ready(Next::Item { payload, body_at });
+        }
+        match slot.outcome.take() {
+            // A plain reply to a streaming call is a stream of that one item.
+            Some(Outcome::Reply { payload, body_at }) => {
+                slot.outcome = Some(Outcome::End);
+                Poll::Ready(Next::Item { payload, body_at })
+            }
+            Some(outcome) => {
+                entry.remove();
+                Poll::Ready(Next::Done(outcome))
+            }
+            None => {
+                match &mut slot.waker {
+                    Some(waker) if waker.will_wake(cx.waker()) => {}
+                    waker => *waker = Some(cx.waker().clone()),
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    /// How many items of streaming call `id` wait to be read.
+    pub(crate) fn buffered(&self, id: u64) -> usize {
+        self.state()
+            .slots
+            .get(&id)
+            .and_then(|slot| slot.items.as_ref())
+            .map_or(0, |items| items.queue.len())
     }
 
     /// The outcome of call `id`, for a caller that has just [`insert`](Self::insert)ed it.
@@ -136,6 +247,10 @@ impl ReplySlots {
             let Some(slot) = state.slots.get_mut(&id).filter(|s| s.outcome.is_none()) else {
                 return false;
             };
+            // Only a stream ends with `End`.
+            if matches!(outcome, Outcome::End) && slot.items.is_none() {
+                return false;
+            }
             let waker = if slot.abandoned {
                 state.slots.remove(&id);
                 None
@@ -170,8 +285,9 @@ impl ReplySlots {
         Poll::Pending
     }
 
-    /// The caller of `id` gave up: its outcome, now or later, goes nowhere.
-    fn abandon(&self, id: u64) {
+    /// The caller of `id` gave up: its outcome (and a stream's items), now or later, go
+    /// nowhere.
+    pub(crate) fn abandon(&self, id: u64) {
         let mut state = self.state();
         if let Some(slot) = state.slots.get_mut(&id) {
             if slot.outcome.is_some() {
@@ -179,6 +295,9 @@ impl ReplySlots {
             } else {
                 slot.abandoned = true;
                 slot.waker = None;
+                if let Some(items) = &mut slot.items {
+                    items.queue.clear();
+                }
             }
         }
     }

@@ -50,6 +50,18 @@ impl Lease {
         Ok(self.conn.clone())
     }
 
+    /// [`submit`](Self::submit) for a streaming call with a window of `window` items.
+    pub(crate) fn submit_stream(
+        mut self,
+        id: u64,
+        frame: Vec<u8>,
+        window: u32,
+    ) -> Result<Arc<Conn>, Vec<u8>> {
+        self.conn.submit_stream(id, frame, window)?;
+        self.armed = false;
+        Ok(self.conn.clone())
+    }
+
     pub(super) fn disarm(mut self) -> Arc<Conn> {
         self.armed = false;
         self.conn.clone()

@@ -15,7 +15,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::WorkerSet;
-use crate::Error;
+use super::request::decode_reply;
+use crate::{Error, ReplyStream};
 
 /// What a timed-out job does to the worker running it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +59,9 @@ pub struct Policy {
     /// How many times the call is sent again after the worker running it died. Only for jobs
     /// that are safe to run twice: the crashed attempt may have had effects.
     pub retries: u32,
+    /// For a streaming call, how long the worker may take to send each next item; past it the
+    /// stream ends with [`Error::ItemTimeout`] (`timeout` bounds the whole stream).
+    pub item_timeout: Option<Duration>,
 }
 
 impl Policy {
@@ -67,7 +71,14 @@ impl Policy {
             timeout,
             queue_timeout: None,
             retries,
+            item_timeout: None,
         }
+    }
+
+    /// This policy with an item timeout, for streaming calls.
+    pub const fn with_item_timeout(mut self, limit: Duration) -> Self {
+        self.item_timeout = Some(limit);
+        self
     }
 
     /// This policy with a queue timeout.
@@ -195,6 +206,7 @@ pub struct Calls<'a, S, R, W, E> {
     set: &'a WorkerSet<S, R, W, E>,
     timeout: Option<(Duration, TimeoutAction)>,
     queue_timeout: Option<Duration>,
+    item_timeout: Option<Duration>,
     worker: Option<usize>,
 }
 
@@ -207,6 +219,7 @@ impl<'a, S, R, W, E> Calls<'a, S, R, W, E> {
             set,
             timeout: None,
             queue_timeout: None,
+            item_timeout: None,
             worker: None,
         }
     }
@@ -231,13 +244,36 @@ impl<'a, S, R, W, E> Calls<'a, S, R, W, E> {
         self
     }
 
+    /// This view, with streaming calls whose worker may take at most `limit` to send each next
+    /// item; see [`Policy::item_timeout`].
+    pub fn with_item_timeout(mut self, limit: Duration) -> Self {
+        self.item_timeout = Some(limit);
+        self
+    }
+
     /// `policy` with this view's limits in place of its own.
     fn apply(&self, policy: Policy) -> Policy {
         Policy {
             timeout: self.timeout.or(policy.timeout),
             queue_timeout: self.queue_timeout.or(policy.queue_timeout),
             retries: policy.retries,
+            item_timeout: self.item_timeout.or(policy.item_timeout),
         }
+    }
+}
+
+impl<S, R, W, E> Calls<'_, S, R, W, E>
+where
+    S: Server,
+    R: DeserializeOwned + Send + 'static,
+    W: Serialize + Send + 'static,
+{
+    /// [`WorkerSet::send_stream`] with this view's options.
+    pub async fn send_stream(&self, job: W) -> Result<ReplyStream<R>, Error> {
+        let policy = self.apply(Policy::default());
+        self.set
+            .stream_with(job, self.worker, policy, Box::new(decode_reply::<R>))
+            .await
     }
 }
 

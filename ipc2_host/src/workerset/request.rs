@@ -17,6 +17,7 @@ use crate::Error;
 use crate::conn::{Conn, Outcome};
 use crate::error::ExitCause;
 use crate::scheduler::Checkout;
+use crate::stream::{Decode, ReplyStream};
 use crate::supervisor::Quarantine;
 
 impl<S, R, W, E> WorkerSet<S, R, W, E>
@@ -74,6 +75,12 @@ where
     /// [`Error::QueueTimeout`] unsent: `workers.with_queue_timeout(Duration::from_secs(5)).add(1, 2)`.
     pub fn with_queue_timeout(&self, limit: Duration) -> Calls<'_, S, R, W, E> {
         Calls::new(self).with_queue_timeout(limit)
+    }
+
+    /// A view of this set whose streaming calls may wait at most `limit` for each next item:
+    /// `workers.with_item_timeout(Duration::from_secs(1)).send_stream(job)`.
+    pub fn with_item_timeout(&self, limit: Duration) -> Calls<'_, S, R, W, E> {
+        Calls::new(self).with_item_timeout(limit)
     }
 
     /// A view of this set whose calls all go to the worker in slot `worker`: for the clients
@@ -236,7 +243,7 @@ where
     async fn attempt(
         &self,
         id: u64,
-        mut frame: Vec<u8>,
+        frame: Vec<u8>,
         target: Option<usize>,
         queue: bool,
         policy: Policy,
@@ -244,9 +251,6 @@ where
         let config = &self.inner.sv.config;
         let limit = policy.timeout.or(config.default_timeout);
         let queue_limit = policy.queue_timeout.or(config.queue_timeout);
-        // One wait, however often the call is handed a worker that turns out to be closing.
-        let queued_since = Instant::now();
-        let queue_deadline = queue_limit.map(|limit| queued_since + limit);
         let quarantine = self
             .inner
             .quarantine
@@ -258,22 +262,9 @@ where
         // The clock is read for the debug event only: on a busy set it is a measurable cost.
         let timed = tracing::enabled!(tracing::Level::DEBUG);
         let queued_at = timed.then(Instant::now);
-        let conn = loop {
-            let lease = match self.inner.sv.scheduler.try_checkout(target, queue)? {
-                Checkout::Now(lease) => lease,
-                Checkout::Queued(waiting) => within(queue_deadline, waiting)
-                    .await
-                    .ok_or_else(|| Error::QueueTimeout {
-                        waited: queued_since.elapsed(),
-                    })?
-                    .unwrap_or(Err(Error::Shutdown))?,
-            };
-            match lease.submit(id, frame) {
-                Ok(conn) => break conn,
-                // That worker is closing; nothing was sent, so try another.
-                Err(back) => frame = back,
-            }
-        };
+        let conn = self
+            .admit(id, frame, target, queue, queue_limit, None)
+            .await?;
         let reply = conn.reply(id);
         // The time limit counts from here, where the job is on its way to the worker.
         let sent = limit.map(|_| Instant::now());
@@ -334,22 +325,93 @@ where
             );
         }
         match outcome {
-            Outcome::Reply { payload, body_at } => codec::decode_body::<R>(&payload[body_at..])
-                .map_err(|source| {
-                    let expected = type_name::<R>();
-                    conn.kill(ExitCause::ProtocolViolation(format!(
-                        "its reply is not a valid {expected}"
-                    )));
-                    Error::Decode {
-                        worker: conn.id.slot,
-                        expected,
-                        source: Arc::new(source),
-                    }
-                }),
+            Outcome::Reply { payload, body_at } => decode_reply(&conn, &payload[body_at..]),
             Outcome::Failed(reason) => Err(Error::Remote { reason }),
             Outcome::Exited { exit, .. } => Err(Error::WorkerExited(exit)),
             Outcome::Gone => Err(Error::TasksGone),
+            // A slot that is not a stream's refuses `End`.
+            Outcome::End => Err(Error::TasksGone),
         }
+    }
+
+    /// Waits for a worker for at most `queue_limit` and sends it request `id` (a streaming call
+    /// with a window of `window` items, if given); returns the connection the call runs on.
+    async fn admit(
+        &self,
+        id: u64,
+        mut frame: Vec<u8>,
+        target: Option<usize>,
+        queue: bool,
+        queue_limit: Option<Duration>,
+        window: Option<u32>,
+    ) -> Result<Arc<Conn>, Error> {
+        // One wait, however often the call is handed a worker that turns out to be closing.
+        let queued_since = Instant::now();
+        let queue_deadline = queue_limit.map(|limit| queued_since + limit);
+        loop {
+            let lease = match self.inner.sv.scheduler.try_checkout(target, queue)? {
+                Checkout::Now(lease) => lease,
+                Checkout::Queued(waiting) => within(queue_deadline, waiting)
+                    .await
+                    .ok_or_else(|| Error::QueueTimeout {
+                        waited: queued_since.elapsed(),
+                    })?
+                    .unwrap_or(Err(Error::Shutdown))?,
+            };
+            let submitted = match window {
+                None => lease.submit(id, frame),
+                Some(window) => lease.submit_stream(id, frame, window),
+            };
+            match submitted {
+                Ok(conn) => return Ok(conn),
+                // That worker is closing; nothing was sent, so try another.
+                Err(back) => frame = back,
+            }
+        }
+    }
+
+    /// Sends `job` to a worker that answers it with a stream of replies, and returns the stream
+    /// once the job is on its way (after waiting for a free worker, as [`send`](Self::send)
+    /// does). The worker answers with `ReplySender::into_stream`;
+    /// a worker that answers with one reply gives a stream of that one item.
+    ///
+    /// The stream holds its worker's place until it ends, like any call, so a set runs at most
+    /// its capacity of streams at once. At most the builder's
+    /// [`stream_window`](crate::WorkerSetBuilder::stream_window) items are buffered: the worker
+    /// waits while its reader is behind. The set's
+    /// [`default_timeout`](crate::WorkerSetBuilder::default_timeout) bounds the whole stream.
+    /// Dropping the stream cancels the call on the worker.
+    pub async fn send_stream(&self, job: W) -> Result<ReplyStream<R>, Error> {
+        self.stream_with(job, None, Policy::default(), Box::new(decode_reply::<R>))
+            .await
+    }
+
+    /// [`send_stream`](Self::send_stream) to worker `target` if given, under `policy`, each item
+    /// made by `decode`.
+    pub(crate) async fn stream_with<T>(
+        &self,
+        job: W,
+        target: Option<usize>,
+        policy: Policy,
+        decode: Decode<T>,
+    ) -> Result<ReplyStream<T>, Error> {
+        let config = &self.inner.sv.config;
+        let limit = policy.timeout.or(config.default_timeout);
+        let queue_limit = policy.queue_timeout.or(config.queue_timeout);
+        let window = config.stream_window;
+        let id = self.inner.next_id();
+        let frame = self.encode(&ToWorker::Request { id }, &job)?;
+        drop(job);
+        let conn = self
+            .admit(id, frame, target, true, queue_limit, Some(window))
+            .await?;
+        Ok(ReplyStream::new(
+            conn,
+            id,
+            window,
+            (limit, policy.item_timeout),
+            decode,
+        ))
     }
 
     fn encode(&self, header: &ToWorker, job: &W) -> Result<Vec<u8>, Error> {
@@ -360,6 +422,22 @@ where
     fn max_frame_len(&self) -> usize {
         self.inner.sv.config.max_frame_len
     }
+}
+
+/// Decodes a reply (or a stream item) of type `R`. One that does not decode is a protocol
+/// violation: its worker is killed and replaced.
+pub(crate) fn decode_reply<R: DeserializeOwned>(conn: &Conn, body: &[u8]) -> Result<R, Error> {
+    codec::decode_body::<R>(body).map_err(|source| {
+        let expected = type_name::<R>();
+        conn.kill(ExitCause::ProtocolViolation(format!(
+            "its reply is not a valid {expected}"
+        )));
+        Error::Decode {
+            worker: conn.id.slot,
+            expected,
+            source: Arc::new(source),
+        }
+    })
 }
 
 /// Sends `Cancel` for request `id` when dropped while armed.

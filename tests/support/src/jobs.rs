@@ -56,6 +56,29 @@ pub enum TestJob {
     Numbers(Numbers),
     /// Reply `Done`. Honest hosts send shallow ones; `crate::hostile` builds the others.
     Nest(Nest),
+    /// Answer with a stream of `Count(0)` to `Count(count - 1)`, `gap_ms` apart, sent from a
+    /// task of its own (so the worker takes other jobs meanwhile), each counted in the worker's
+    /// production counter ([`TestJob::Produced`]); then end it as `end` says. If the host cancels
+    /// the stream, write how many items were sent to `marker`.
+    Stream {
+        count: u64,
+        gap_ms: u64,
+        end: StreamEnd,
+        marker: Option<PathBuf>,
+    },
+    /// Reply `Count` with how many stream items this worker has sent so far.
+    Produced,
+}
+
+/// How a [`TestJob::Stream`] ends after its last item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StreamEnd {
+    /// It ends.
+    End,
+    /// It fails with "the stream failed on purpose".
+    Fail,
+    /// It stays open: the worker sends nothing more, until the host gives up on it.
+    Hang,
 }
 
 /// The test worker's replies.
