@@ -87,3 +87,36 @@ async fn each_combined_service_emits_its_own_events() {
         "{seen:?}"
     );
 }
+
+// A combined service streams too, and the events its stream emits are its own.
+#[tokio::test]
+async fn a_combined_service_streams_and_its_stream_emits_the_services_events() {
+    let tools: ToolsWorkers = ToolsWorkers::builder()
+        .worker_count(1)
+        .worker_path(support::helper("tools_worker"))
+        .finish()
+        .await
+        .unwrap();
+    let mut events = tools.events().unwrap();
+    let mut items = tools.count_to(3, 0, String::new()).await.unwrap();
+    let mut seen = Vec::new();
+    while let Some(item) = tokio::time::timeout(HANG_GUARD, items.next())
+        .await
+        .unwrap()
+    {
+        seen.push(item.unwrap());
+    }
+    assert_eq!(seen, [0, 1, 2]);
+    for step in 0..3 {
+        let event = tokio::time::timeout(HANG_GUARD, events.recv())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert!(
+            matches!(&event.event, ToolsEvent::Calc(Progress { step: s, of: 3 }) if *s == step),
+            "{:?}",
+            event.event
+        );
+    }
+}

@@ -8,6 +8,7 @@ use ipc2_test_support as support;
 use std::time::Duration;
 
 use ipc2::{Error, ExitCause, TimeoutAction};
+use support::calc::{CalcClient, DivByZero, Progress};
 use support::jobs::{StreamEnd, TestJob, TestReply};
 use support::{HANG_GUARD, TestSet, eventually};
 
@@ -254,4 +255,107 @@ async fn a_plain_reply_to_a_streaming_call_is_a_stream_of_one_item() {
     let (counts, end) = drain(&mut items).await;
     assert_eq!(counts, [0]);
     assert!(end.is_none(), "{end:?}");
+}
+
+// The same through `#[ipc2::service]`: a method returning `ipc2::Stream<T>`.
+
+#[tokio::test]
+async fn a_service_method_streams_its_items_and_emits_events_while_it_streams() {
+    let workers = support::calc_builder(1).finish().await.unwrap();
+    let mut events = workers.events().unwrap();
+    let mut items = workers.count_to(5, 0, String::new()).await.unwrap();
+    let mut seen = Vec::new();
+    while let Some(item) = tokio::time::timeout(HANG_GUARD, items.next())
+        .await
+        .unwrap()
+    {
+        seen.push(item.unwrap());
+    }
+    assert_eq!(seen, [0, 1, 2, 3, 4]);
+    for step in 0..5 {
+        let event = tokio::time::timeout(HANG_GUARD, events.recv())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(event.event, Progress { step, of: 5 });
+    }
+}
+
+#[tokio::test]
+async fn dropping_a_service_stream_drops_the_handlers_stream_on_the_worker() {
+    let workers = support::calc_builder(1).finish().await.unwrap();
+    let pid = support::only_worker(&workers).pid;
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("dropped");
+    let mut items = workers
+        .count_to(u64::MAX, 1, marker.to_string_lossy().into_owned())
+        .await
+        .unwrap();
+    for expected in 0..3 {
+        let item = tokio::time::timeout(HANG_GUARD, items.next())
+            .await
+            .unwrap();
+        assert!(matches!(item, Some(Ok(n)) if n == expected), "{item:?}");
+    }
+    drop(items);
+    assert!(
+        eventually(HANG_GUARD, || marker.exists()).await,
+        "the handler's stream was dropped"
+    );
+    assert_eq!(
+        tokio::time::timeout(HANG_GUARD, workers.pid())
+            .await
+            .unwrap()
+            .unwrap(),
+        pid,
+        "the same worker is free for the next call"
+    );
+}
+
+#[tokio::test]
+async fn a_stream_of_results_can_end_with_the_services_own_error() {
+    let workers = support::calc_builder(1).finish().await.unwrap();
+    let mut items = workers.words("one two".into(), true).await.unwrap();
+    let mut seen = Vec::new();
+    while let Some(item) = tokio::time::timeout(HANG_GUARD, items.next())
+        .await
+        .unwrap()
+    {
+        seen.push(item.unwrap());
+    }
+    assert_eq!(seen, [Ok("one".into()), Ok("two".into()), Err(DivByZero)]);
+}
+
+#[tokio::test]
+async fn a_methods_item_timeout_bounds_the_gap_between_its_items() {
+    let workers = support::calc_builder(1).finish().await.unwrap();
+    let mut items = workers.count_slowly(3, 1000).await.unwrap();
+    let first = tokio::time::timeout(HANG_GUARD, items.next())
+        .await
+        .unwrap();
+    assert!(
+        matches!(first, Some(Err(Error::ItemTimeout { limit, .. })) if limit == Duration::from_millis(200)),
+        "{first:?}"
+    );
+    assert!(items.next().await.is_none());
+}
+
+#[tokio::test]
+async fn on_all_starts_a_stream_on_every_worker() {
+    let workers = support::calc_builder(2).finish().await.unwrap();
+    let streams = workers.on_all().count_to(3, 0, String::new()).await;
+    assert_eq!(streams.len(), 2);
+    for (worker, stream) in streams {
+        let mut items = stream.unwrap();
+        assert_eq!(items.worker(), worker);
+        let mut seen = Vec::new();
+        while let Some(item) = tokio::time::timeout(HANG_GUARD, items.next())
+            .await
+            .unwrap()
+        {
+            seen.push(item.unwrap());
+        }
+        assert_eq!(seen, [0, 1, 2], "worker {worker}");
+    }
 }

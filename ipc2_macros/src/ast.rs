@@ -51,6 +51,8 @@ pub(crate) struct Method<'a> {
     pub(crate) args: Vec<Arg<'a>>,
     /// The return type; `None` for `-> ()` left implicit.
     pub(crate) output: Option<&'a Type>,
+    /// For a method returning `ipc2::Stream<T>`, the item type `T`.
+    pub(crate) stream_item: Option<&'a Type>,
     /// `#[doc]` attributes, copied onto the client method.
     pub(crate) docs: Vec<&'a Attribute>,
     /// `#[cfg]` attributes, copied onto every item generated for this method.
@@ -122,6 +124,10 @@ impl<'a> Method<'a> {
             output: match &sig.output {
                 ReturnType::Default => None,
                 ReturnType::Type(_, ty) => Some(ty),
+            },
+            stream_item: match &sig.output {
+                ReturnType::Default => None,
+                ReturnType::Type(_, ty) => stream_item(ty),
             },
             docs: attrs_named(attr::DOC),
             cfgs: attrs_named(attr::CFG),
@@ -252,6 +258,25 @@ pub(crate) fn is_unit(ty: &Type) -> bool {
         Type::Paren(paren) => is_unit(&paren.elem),
         Type::Group(group) => is_unit(&group.elem),
         _ => false,
+    }
+}
+
+/// `T` of `Stream<T>` (however the path to `Stream` is written: `ipc2::Stream<T>`, or `Stream<T>`
+/// once imported), the return type of a streaming method.
+pub(crate) fn stream_item(ty: &Type) -> Option<&Type> {
+    let Type::Path(path) = ty else {
+        return None;
+    };
+    let last = path.path.segments.last()?;
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    match (
+        path.qself.is_none() && last.ident == "Stream",
+        args.args.first(),
+    ) {
+        (true, Some(syn::GenericArgument::Type(item))) if args.args.len() == 1 => Some(item),
+        _ => None,
     }
 }
 

@@ -36,10 +36,12 @@ pub(crate) const ON_TIMEOUT: Symbol = Symbol("on_timeout");
 pub(crate) const IDEMPOTENT: Symbol = Symbol("idempotent");
 /// How many retries an idempotent method gets: `#[ipc2(idempotent, retries = 3)]`.
 pub(crate) const RETRIES: Symbol = Symbol("retries");
+/// The method option bounding the gap between two items of a stream: `item_timeout = "1s"`.
+pub(crate) const ITEM_TIMEOUT: Symbol = Symbol("item_timeout");
 
 /// Every method option, for error messages.
-const METHOD_OPTIONS: &str =
-    "`oneway`, `timeout = \"5s\"`, `on_timeout = \"restart\"`, `idempotent` and `retries = N`";
+const METHOD_OPTIONS: &str = "`oneway`, `timeout = \"5s\"`, `on_timeout = \"restart\"`, \
+     `item_timeout = \"1s\"`, `idempotent` and `retries = N`";
 /// The attribute forwarded to every item generated for a method.
 pub(crate) const CFG: Symbol = Symbol("cfg");
 /// The attribute forwarded from a method to its client method.
@@ -286,6 +288,8 @@ pub(crate) struct MethodOptions {
     pub(crate) idempotent: Option<Path>,
     /// `retries = N`.
     pub(crate) retries: Option<(Path, u32)>,
+    /// `item_timeout = "..."`, in milliseconds.
+    pub(crate) item_timeout: Option<(Path, u64)>,
 }
 
 impl MethodOptions {
@@ -296,6 +300,7 @@ impl MethodOptions {
         let mut on_timeout = Attr::none(cx, ON_TIMEOUT);
         let mut idempotent = Attr::none(cx, IDEMPOTENT);
         let mut retries = Attr::none(cx, RETRIES);
+        let mut item_timeout = Attr::none(cx, ITEM_TIMEOUT);
         for attr in attrs.iter().filter(|attr| is_ipc2(attr)) {
             let result = attr.parse_nested_meta(|meta| {
                 let path = &meta.path;
@@ -304,7 +309,9 @@ impl MethodOptions {
                 } else if *path == IDEMPOTENT {
                     idempotent.set_opt(path, flag(cx, &meta)?);
                 } else if *path == TIMEOUT {
-                    timeout.set_opt(path, duration(cx, &meta)?);
+                    timeout.set_opt(path, duration(cx, &meta, TIMEOUT)?);
+                } else if *path == ITEM_TIMEOUT {
+                    item_timeout.set_opt(path, duration(cx, &meta, ITEM_TIMEOUT)?);
                 } else if *path == ON_TIMEOUT {
                     on_timeout.set_opt(path, timeout_action(cx, &meta)?);
                 } else if *path == RETRIES {
@@ -331,6 +338,7 @@ impl MethodOptions {
             on_timeout: on_timeout.get(),
             idempotent: idempotent.get_flag(),
             retries: retries.get(),
+            item_timeout: item_timeout.get(),
         }
     }
 }
@@ -352,14 +360,14 @@ fn flag(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<()>> {
     Ok(Some(()))
 }
 
-/// `timeout = "5s"`, in milliseconds.
-fn duration(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<u64>> {
+/// `timeout = "5s"` (or the option `name`'s), in milliseconds.
+fn duration(cx: &Ctxt, meta: &ParseNestedMeta<'_>, name: Symbol) -> syn::Result<Option<u64>> {
     let lit: LitStr = meta.value()?.parse()?;
     let ms = parse_duration_ms(&lit.value());
     if ms.is_none() {
         cx.error_spanned_by(
             &lit,
-            format!("`{TIMEOUT}` takes a duration such as \"250ms\", \"5s\" or \"2m\""),
+            format!("`{name}` takes a duration such as \"250ms\", \"5s\" or \"2m\""),
         );
     }
     Ok(ms)

@@ -287,6 +287,30 @@ impl<'a> CombineGenerator<'a> {
                     ) -> impl ::core::future::Future<Output = Self::Output<()>> + ::core::marker::Send {
                         #set::call_oneway(self, #request::#ident(#job))
                     }
+
+                    fn call_stream<T, F>(
+                        &self,
+                        #job: #req,
+                        #policy: ::core::option::Option<#krate::__private::Policy>,
+                        #reply: F,
+                    ) -> impl ::core::future::Future<
+                        Output = Self::Output<#krate::__private::ReplyStream<T>>,
+                    > + ::core::marker::Send
+                    where
+                        T: ::core::marker::Send + 'static,
+                        F: ::core::ops::Fn(#resp) -> ::core::result::Result<T, #krate::__private::Error>
+                            + ::core::marker::Send
+                            + ::core::marker::Sync
+                            + 'static,
+                    {
+                        #set::call_stream(self, #request::#ident(#job), #policy, move |#tools| match #tools {
+                            #response::#ident(#inner) => #reply(#inner),
+                            #[allow(unreachable_patterns)]
+                            _ => ::core::result::Result::Err(
+                                #krate::__private::unexpected_reply(#set_name, #service_name),
+                            ),
+                        })
+                    }
                 }
             }
         });

@@ -50,7 +50,7 @@ pub(crate) fn dispatch_impl(
                 &self,
                 #local: #request,
             ) -> impl ::core::future::Future<
-                Output = ::core::option::Option<#response>,
+                Output = #krate::__private::Answer<#response>,
             > + ::core::marker::Send {
                 async move {
                     match #local {

@@ -174,6 +174,14 @@ impl<'a> ServiceGenerator<'a> {
         }
     }
 
+    /// What one reply of the method holds: the return type, or a stream's item type.
+    fn reply_type(&self, method: &Method<'_>) -> TokenStream {
+        match method.stream_item {
+            Some(item) => item.to_token_stream(),
+            None => self.output(method),
+        }
+    }
+
     /// `#[serde(with = "::ipc2::__private::serde_bytes")]` for a `Vec<u8>`, so byte buffers
     /// cross as one block instead of element by element (about 20 times faster for 1 MiB).
     fn bytes_attr(&self, ty: &syn::Type) -> Option<TokenStream> {
@@ -236,8 +244,11 @@ impl<'a> ServiceGenerator<'a> {
         let variants = self.service.two_way().map(|method| {
             let cfgs = &method.cfgs;
             let variant = &method.variant;
-            let output = self.output(method);
-            let bytes = method.output.and_then(|ty| self.bytes_attr(ty));
+            let output = self.reply_type(method);
+            let bytes = method
+                .stream_item
+                .or(method.output)
+                .and_then(|ty| self.bytes_attr(ty));
             let doc = format!("Reply to {}.", self.method_link(method));
             let rename = self.method_name_attr(method);
             quote!(#(#cfgs)* #[doc = #doc] #rename #variant(#bytes #output))
@@ -257,9 +268,10 @@ impl<'a> ServiceGenerator<'a> {
         let krate = self.krate;
         let ident = method.ident;
         let params = self.params(method);
-        let output = match method.options.oneway {
-            Some(_) => quote_spanned!(ident.span()=> ()),
-            None => self.output(method),
+        let output = match (&method.options.oneway, method.stream_item) {
+            (Some(_), _) => quote_spanned!(ident.span()=> ()),
+            (None, Some(item)) => quote!(#krate::__private::ReplyStream<#item>),
+            (None, None) => self.output(method),
         };
         let (request, response) = (&self.request, &self.response);
         quote! {
@@ -325,7 +337,7 @@ impl<'a> ServiceGenerator<'a> {
             (Some(_), None) => 1,
             (None, _) => 0,
         };
-        if policy.timeout.is_none() && retries == 0 {
+        if policy.timeout.is_none() && retries == 0 && policy.item_timeout.is_none() {
             return None;
         }
         let timeout = match &policy.timeout {
@@ -341,7 +353,10 @@ impl<'a> ServiceGenerator<'a> {
             }
             None => quote!(::core::option::Option::None),
         };
-        Some(quote!(#krate::__private::Policy::new(#timeout, #retries)))
+        let item_timeout = policy.item_timeout.as_ref().map(
+            |(_, ms)| quote!(.with_item_timeout(#krate::__private::Duration::from_millis(#ms))),
+        );
+        Some(quote!(#krate::__private::Policy::new(#timeout, #retries) #item_timeout))
     }
 
     // Input:  async fn add(&self, a: u32, b: u32) -> u32;  #[ipc2(oneway)] async fn log(..);
@@ -378,8 +393,12 @@ impl<'a> ServiceGenerator<'a> {
                         Some(policy) => quote!(::core::option::Option::Some(#policy)),
                         None => quote!(::core::option::Option::None),
                     };
+                    let call_fn = match method.stream_item {
+                        Some(_) => quote!(call_stream),
+                        None => quote!(call),
+                    };
                     quote! {
-                        #call::call(self, #job, #policy, |#reply| match #reply {
+                        #call::#call_fn(self, #job, #policy, |#reply| match #reply {
                             #response::#variant(#reply) => ::core::result::Result::Ok(#reply),
                             // Unreachable when the service has a single two-way method.
                             #[allow(unreachable_patterns)]
@@ -502,25 +521,30 @@ impl<'a> ServiceGenerator<'a> {
                 false => quote!(#krate::__private::run_blocking(|| #call)),
             };
             let variant = &method.variant;
+            let answer = quote!(#krate::__private::Answer);
             match method.options.oneway {
+                None if method.stream_item.is_some() => quote! {
+                    #(#cfgs)*
+                    #pattern => #answer::Stream(#run.map(#response::#variant)),
+                },
                 // `Reset(())` rather than `Reset(self.0.reset().await)`: clippy's `unit_arg`.
                 None if method.returns_unit() => quote! {
                     #(#cfgs)*
                     #pattern => {
                         #run;
-                        ::core::option::Option::Some(#response::#variant(()))
+                        #answer::Reply(#response::#variant(()))
                     }
                 },
                 Some(_) => quote! {
                     #(#cfgs)*
                     #pattern => {
                         #run;
-                        ::core::option::Option::None
+                        #answer::None
                     }
                 },
                 None => quote! {
                     #(#cfgs)*
-                    #pattern => ::core::option::Option::Some(#response::#variant(#run)),
+                    #pattern => #answer::Reply(#response::#variant(#run)),
                 },
             }
         });

@@ -27,9 +27,9 @@ use syn::{
     TypePath,
 };
 
-use crate::ast::{Combine, CombinedService, Method, Service, is_unit};
+use crate::ast::{Combine, CombinedService, Method, Service, is_unit, stream_item};
 use crate::attr::{
-    IDEMPOTENT, IPC2, ON_TIMEOUT, ONEWAY, RETRIES, TIMEOUT, is_ipc2, path_to_string,
+    IDEMPOTENT, IPC2, ITEM_TIMEOUT, ON_TIMEOUT, ONEWAY, RETRIES, TIMEOUT, is_ipc2, path_to_string,
 };
 use crate::ctxt::Ctxt;
 use crate::reserved::WORKER_SET_METHODS;
@@ -177,6 +177,13 @@ fn check_method(cx: &Ctxt, method: &Method<'_>) {
             );
         }
         check_type(cx, arg.ty, Position::Argument);
+        if stream_item(arg.ty).is_some() {
+            cx.error_spanned_by(
+                arg.ty,
+                "stream arguments are not supported: send the items as a `Vec<T>`, or one call \
+                 per item; only results can be streams",
+            );
+        }
     }
     check_policy(cx, method);
     if let ReturnType::Type(_, ty) = &sig.output {
@@ -184,8 +191,12 @@ fn check_method(cx: &Ctxt, method: &Method<'_>) {
         if let Some(oneway) = &method.options.oneway
             && !is_unit(ty)
         {
+            let what = match method.stream_item {
+                Some(_) => "a stream: nobody reads it",
+                None => "a value",
+            };
             let msg = format!(
-                "`#[{IPC2}({ONEWAY})]` methods cannot return a value; \
+                "`#[{IPC2}({ONEWAY})]` methods cannot return {what}; \
                  remove the return type or `{ONEWAY}`"
             );
             cx.error_spanned_by(oneway, &msg);
@@ -410,6 +421,24 @@ fn check_policy(cx: &Ctxt, method: &Method<'_>) {
         cx.error_spanned_by(
             on_timeout,
             format!("`{ON_TIMEOUT}` needs a `{TIMEOUT} = \"...\"` to act on"),
+        );
+    }
+    if let (Some((item_timeout, _)), None) = (&policy.item_timeout, method.stream_item) {
+        cx.error_spanned_by(
+            item_timeout,
+            format!(
+                "`{ITEM_TIMEOUT}` bounds the gap between two items of a stream; it applies only \
+                 to methods returning `ipc2::Stream<T>`"
+            ),
+        );
+    }
+    if let (Some(_), Some(idempotent)) = (method.stream_item, &policy.idempotent) {
+        cx.error_spanned_by(
+            idempotent,
+            format!(
+                "streaming methods are not retried (items already read cannot be taken back); \
+                 remove `{IDEMPOTENT}`"
+            ),
         );
     }
     if let (Some((retries, _)), None) = (&policy.retries, &policy.idempotent) {

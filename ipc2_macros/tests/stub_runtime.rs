@@ -2,8 +2,8 @@
 //!
 //! The real facade depends on this crate, so this crate cannot depend on it; the `stub` module
 //! below has the same paths and signatures as the runtime items the generated code names
-//! (`__private::{serde, Call, Dispatch, Error, NoEvents, Policy, ServiceEvent, WorkerSet,
-//! unexpected_reply, UnixListener}`).
+//! (`__private::{serde, Answer, Call, Dispatch, Error, NoEvents, Policy, ReplyStream,
+//! ServiceEvent, WorkerSet, unexpected_reply, UnixListener}`).
 //! The client is wired straight to the server, so one test exercises request building, dispatch,
 //! and reply matching end to end, without processes. The trybuild cases in the workspace's
 //! `ui-tests/` cover the real facade.
@@ -64,6 +64,19 @@ pub mod stub {
         #[derive(Debug)]
         pub struct Policy;
 
+        /// A streaming call's items; only its type matters here.
+        #[derive(Debug)]
+        pub struct ReplyStream<T>(pub Vec<T>);
+
+        /// How a dispatch answers.
+        #[derive(Debug)]
+        pub enum Answer<R> {
+            /// One-way.
+            None,
+            /// One reply.
+            Reply(R),
+        }
+
         /// Sends jobs of type `W` and turns replies of type `R` into results.
         pub trait Call<W, R> {
             /// What a call gives back for a result `T`.
@@ -80,6 +93,16 @@ pub mod stub {
                 F: Fn(R) -> Result<T, Error> + Send + Sync + 'static;
             /// Sends a job without waiting for a reply.
             fn call_oneway(&self, job: W) -> impl Future<Output = Self::Output<()>> + Send;
+            /// Sends a streaming job.
+            fn call_stream<T, F>(
+                &self,
+                job: W,
+                policy: Option<Policy>,
+                item: F,
+            ) -> impl Future<Output = Self::Output<ReplyStream<T>>> + Send
+            where
+                T: Send + 'static,
+                F: Fn(R) -> Result<T, Error> + Send + Sync + 'static;
         }
 
         /// Runs requests against a service implementation.
@@ -94,7 +117,7 @@ pub mod stub {
             fn dispatch(
                 &self,
                 request: Self::Request,
-            ) -> impl Future<Output = Option<Self::Response>> + Send;
+            ) -> impl Future<Output = Answer<Self::Response>> + Send;
         }
 
         /// The error for a reply of the wrong variant.
@@ -121,19 +144,30 @@ impl<D: stub::__private::Dispatch> stub::__private::Call<D::Request, D::Response
         T: Send + 'static,
         F: Fn(D::Response) -> Result<T, stub::Error> + Send + Sync + 'static,
     {
-        reply(
-            self.0
-                .dispatch(job)
-                .await
-                .ok_or_else(|| stub::Error("no reply".into()))?,
-        )
+        match self.0.dispatch(job).await {
+            stub::__private::Answer::Reply(response) => reply(response),
+            stub::__private::Answer::None => Err(stub::Error("no reply".into())),
+        }
     }
 
     async fn call_oneway(&self, job: D::Request) -> Result<(), stub::Error> {
         match self.0.dispatch(job).await {
-            None => Ok(()),
-            Some(_) => Err(stub::Error("reply to a one-way call".into())),
+            stub::__private::Answer::None => Ok(()),
+            stub::__private::Answer::Reply(_) => Err(stub::Error("reply to a one-way call".into())),
         }
+    }
+
+    async fn call_stream<T, F>(
+        &self,
+        _: D::Request,
+        _: Option<stub::__private::Policy>,
+        _: F,
+    ) -> Result<stub::__private::ReplyStream<T>, stub::Error>
+    where
+        T: Send + 'static,
+        F: Fn(D::Response) -> Result<T, stub::Error> + Send + Sync + 'static,
+    {
+        Err(stub::Error("the stub does not stream".into()))
     }
 }
 
@@ -160,6 +194,19 @@ impl<W: Send, R: Send> stub::__private::Call<W, R> for Fixed<R> {
 
     async fn call_oneway(&self, _: W) -> Result<(), stub::Error> {
         Ok(())
+    }
+
+    async fn call_stream<T, F>(
+        &self,
+        _: W,
+        _: Option<stub::__private::Policy>,
+        item: F,
+    ) -> Result<stub::__private::ReplyStream<T>, stub::Error>
+    where
+        T: Send + 'static,
+        F: Fn(R) -> Result<T, stub::Error> + Send + Sync + 'static,
+    {
+        Ok(stub::__private::ReplyStream(vec![item((self.0)())?]))
     }
 }
 

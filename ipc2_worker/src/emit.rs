@@ -8,11 +8,13 @@
 use std::any::{Any, TypeId, type_name};
 use std::fmt;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use serde::Serialize;
 
-use crate::{Error, EventSender};
+use crate::{Answer, Error, EventSender, Stream};
 
 tokio::task_local! {
     static SCOPE: Scope;
@@ -114,14 +116,15 @@ pub fn emit<E: Send + 'static>(event: E) -> Result<(), Error> {
 }
 
 /// Runs `work` (a combined service's handler) in a scope whose events, of type `E`, are wrapped by
-/// `wrap` and sent through the current scope. Without a current scope `work` runs as it is.
-/// Used by `ipc2::combine!`.
+/// `wrap` and sent through the current scope; a stream it answers with produces its items in that
+/// scope too. Without a current scope `work` runs as it is. Used by `ipc2::combine!`.
 #[doc(hidden)]
-pub fn with_events<E, O, F>(wrap: fn(E) -> O, work: F) -> impl Future<Output = F::Output>
+pub fn with_events<E, O, R, F>(wrap: fn(E) -> O, work: F) -> impl Future<Output = Answer<R>>
 where
     E: Send + 'static,
     O: Send + 'static,
-    F: Future,
+    R: 'static,
+    F: Future<Output = Answer<R>>,
 {
     let outer = SCOPE.try_with(Scope::clone).ok();
     let inner = outer.map(|outer| {
@@ -136,9 +139,29 @@ where
         }))
     });
     async move {
-        match inner {
-            Some(scope) => scope.run(work).await,
-            None => work.await,
+        let Some(scope) = inner else {
+            return work.await;
+        };
+        match scope.clone().run(work).await {
+            Answer::Stream(items) => Answer::Stream(Stream::new(Scoped { scope, items })),
+            other => other,
         }
+    }
+}
+
+/// A stream whose items are produced in `scope`.
+struct Scoped<R> {
+    scope: Scope,
+    items: Stream<R>,
+}
+
+impl<R> futures_util::Stream for Scoped<R> {
+    type Item = R;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<R>> {
+        let this = self.get_mut();
+        SCOPE.sync_scope(this.scope.clone(), || {
+            Pin::new(&mut this.items).poll_next(cx)
+        })
     }
 }

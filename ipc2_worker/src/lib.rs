@@ -28,6 +28,7 @@
 //! the caller gets an error instead of waiting forever.
 #![doc(test(attr(deny(warnings))))]
 
+mod answer;
 pub mod blocking;
 mod cancel;
 mod connect;
@@ -41,6 +42,7 @@ mod parent;
 mod serve;
 mod stream;
 
+pub use answer::{Answer, Stream};
 pub use connect::{Receiver, connect, connect_with_events, started_by_host};
 pub use emit::{emit, with_events};
 pub use error::Error;

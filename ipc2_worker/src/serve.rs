@@ -10,7 +10,7 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use futures_util::FutureExt;
+use futures_util::{FutureExt, StreamExt};
 use ipc2_common::Client;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -18,7 +18,7 @@ use tokio::net::UnixStream;
 use tokio::sync::Semaphore;
 
 use crate::emit::Scope;
-use crate::{Error, Job, connect_with_events};
+use crate::{Answer, Error, Job, Stream, StreamSender, connect_with_events};
 
 /// Runs `work` without holding up the other tasks of the current runtime: on a multi-threaded
 /// runtime the thread hands its other tasks (the connection's I/O among them) to the other
@@ -47,12 +47,12 @@ pub trait Dispatch: Send + Sync + 'static {
     /// start, naming the first difference, instead of failing its first call.
     type Event: Serialize + DeserializeOwned + Send + 'static;
 
-    /// Handles one request. `None` means the request expects no answer (a one-way method); if the
-    /// host nevertheless waits for one, it gets an error.
+    /// Handles one request: with one reply, a stream of them (a streaming method), or none (a
+    /// one-way method; a host that nevertheless waits for an answer gets an error).
     fn dispatch(
         &self,
         request: Self::Request,
-    ) -> impl Future<Output = Option<Self::Response>> + Send;
+    ) -> impl Future<Output = Answer<Self::Response>> + Send;
 }
 
 /// How [`serve_with`] runs jobs.
@@ -119,13 +119,17 @@ pub async fn serve_with<C: Client, D: Dispatch>(
     Ok(())
 }
 
-/// Runs one job, in the scope of the service's events.
+/// Runs one job, in the scope of the service's events (a stream's items are produced in it too).
 async fn run<D: Dispatch>(service: &D, job: Job<D::Request, D::Response>, events: Scope) {
+    events.run(answer(service, job)).await
+}
+
+async fn answer<D: Dispatch>(service: &D, job: Job<D::Request, D::Response>) {
     let (data, tx) = match job {
         Job::Bidirectional { data, tx } => (data, Some(tx)),
         Job::Unidirectional { data } => (data, None),
     };
-    let work = AssertUnwindSafe(events.run(service.dispatch(data))).catch_unwind();
+    let work = AssertUnwindSafe(service.dispatch(data)).catch_unwind();
     let outcome = match &tx {
         // A request the host gives up on is abandoned: its future is dropped. The work goes
         // first, so a handler that finishes at once never registers for a cancellation.
@@ -142,10 +146,13 @@ async fn run<D: Dispatch>(service: &D, job: Job<D::Request, D::Response>, events
         None => work.await,
     };
     match (outcome, tx) {
-        (Ok(Some(reply)), Some(tx)) => {
+        (Ok(Answer::Reply(reply)), Some(tx)) => {
             let _ = tx.send(reply);
         }
-        (Ok(None), Some(tx)) => tx.fail("this request is one-way: the service sends no reply"),
+        (Ok(Answer::Stream(items)), Some(tx)) => stream_out(items, tx.into_stream()).await,
+        (Ok(Answer::None), Some(tx)) => {
+            tx.fail("this request is one-way: the service sends no reply")
+        }
         (Err(panic), Some(tx)) => {
             tx.fail(&format!("the handler panicked: {}", panic_message(&*panic)))
         }
@@ -154,6 +161,30 @@ async fn run<D: Dispatch>(service: &D, job: Job<D::Request, D::Response>, events
             panic_message(&*panic)
         ),
         (Ok(_), None) => {}
+    }
+}
+
+/// Sends `items` as the host reads them, until they end, the host gives up (then `items`, the
+/// handler's stream, is dropped at once), or producing one panics.
+async fn stream_out<R: Serialize>(mut items: Stream<R>, mut sender: StreamSender<R>) {
+    loop {
+        let next = tokio::select! {
+            biased;
+            next = AssertUnwindSafe(items.next()).catch_unwind() => next,
+            _ = sender.cancelled() => return,
+        };
+        match next {
+            Ok(Some(item)) => {
+                if sender.send(item).await.is_err() {
+                    return;
+                }
+            }
+            Ok(None) => return,
+            Err(panic) => {
+                sender.fail(&format!("the handler panicked: {}", panic_message(&*panic)));
+                return;
+            }
+        }
     }
 }
 

@@ -8,6 +8,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ipc2_common::Server;
@@ -16,6 +17,7 @@ use serde::de::DeserializeOwned;
 
 use super::WorkerSet;
 use super::request::decode_reply;
+use crate::stream::Decode;
 use crate::{Error, ReplyStream};
 
 /// What a timed-out job does to the worker running it.
@@ -114,6 +116,27 @@ pub trait Call<W, R> {
 
     /// Sends `job` without waiting for it to run.
     fn call_oneway(&self, job: W) -> impl Future<Output = Self::Output<()>> + Send;
+
+    /// Runs `job` (under `policy`, if given) as a streaming call ([`WorkerSet::send_stream`]),
+    /// each item turned into the method's item type by `item`.
+    fn call_stream<T, F>(
+        &self,
+        job: W,
+        policy: Option<Policy>,
+        item: F,
+    ) -> impl Future<Output = Self::Output<ReplyStream<T>>> + Send
+    where
+        T: Send + 'static,
+        F: Fn(R) -> Result<T, Error> + Send + Sync + 'static;
+}
+
+/// Decodes each item of a stream as `R` and turns it into a `T` with `item`.
+fn items<R, T, F>(item: Arc<F>) -> Decode<T>
+where
+    R: DeserializeOwned,
+    F: Fn(R) -> Result<T, Error> + Send + Sync + 'static,
+{
+    Box::new(move |conn, body| item(decode_reply::<R>(conn, body)?))
 }
 
 impl<S, R, W, E> Call<W, R> for WorkerSet<S, R, W, E>
@@ -140,6 +163,20 @@ where
 
     fn call_oneway(&self, job: W) -> impl Future<Output = Result<(), Error>> + Send {
         self.notify(job)
+    }
+
+    fn call_stream<T, F>(
+        &self,
+        job: W,
+        policy: Option<Policy>,
+        item: F,
+    ) -> impl Future<Output = Result<ReplyStream<T>, Error>> + Send
+    where
+        T: Send + 'static,
+        F: Fn(R) -> Result<T, Error> + Send + Sync + 'static,
+    {
+        let policy = policy.unwrap_or_default();
+        self.stream_with(job, None, policy, items(Arc::new(item)))
     }
 }
 
@@ -188,6 +225,21 @@ where
 
     fn call_oneway(&self, job: W) -> impl Future<Output = Self::Output<()>> + Send {
         self.set.notify_all(job)
+    }
+
+    fn call_stream<T, F>(
+        &self,
+        job: W,
+        policy: Option<Policy>,
+        item: F,
+    ) -> impl Future<Output = Self::Output<ReplyStream<T>>> + Send
+    where
+        T: Send + 'static,
+        F: Fn(R) -> Result<T, Error> + Send + Sync + 'static,
+    {
+        let item = Arc::new(item);
+        self.set
+            .broadcast_stream(job, policy.unwrap_or_default(), move || items(item.clone()))
     }
 }
 
@@ -303,6 +355,22 @@ where
 
     fn call_oneway(&self, job: W) -> impl Future<Output = Result<(), Error>> + Send {
         self.set.notify_on(self.worker, job)
+    }
+
+    /// The view's limits replace the policy's.
+    fn call_stream<T, F>(
+        &self,
+        job: W,
+        policy: Option<Policy>,
+        item: F,
+    ) -> impl Future<Output = Result<ReplyStream<T>, Error>> + Send
+    where
+        T: Send + 'static,
+        F: Fn(R) -> Result<T, Error> + Send + Sync + 'static,
+    {
+        let policy = self.apply(policy.unwrap_or_default());
+        self.set
+            .stream_with(job, self.worker, policy, items(Arc::new(item)))
     }
 }
 

@@ -395,13 +395,58 @@ where
         policy: Policy,
         decode: Decode<T>,
     ) -> Result<ReplyStream<T>, Error> {
+        let id = self.inner.next_id();
+        let frame = self.encode(&ToWorker::Request { id }, &job)?;
+        drop(job);
+        self.stream_frame(id, frame, target, policy, decode).await
+    }
+
+    /// A streaming call on every worker running now, the job encoded once; each stream's
+    /// items made by a `decode` of its own.
+    pub(crate) async fn broadcast_stream<T>(
+        &self,
+        job: W,
+        policy: Policy,
+        decode: impl Fn() -> Decode<T>,
+    ) -> Vec<(usize, Result<ReplyStream<T>, Error>)> {
+        let workers = self.workers();
+        let frame = match self.encode(&ToWorker::Request { id: 0 }, &job) {
+            Ok(frame) => frame,
+            Err(err) => return workers.iter().map(|w| (w.id, Err(err.clone()))).collect(),
+        };
+        drop(job);
+        let streams = workers.into_iter().map(|worker| {
+            let id = self.inner.next_id();
+            let frame = codec::reframe(&frame, &ToWorker::Request { id }, self.max_frame_len())
+                .map_err(|err| Error::Encode(Arc::new(err)));
+            let decode = decode();
+            async move {
+                let stream = match frame {
+                    Ok(frame) => {
+                        self.stream_frame(id, frame, Some(worker.id), policy, decode)
+                            .await
+                    }
+                    Err(err) => Err(err),
+                };
+                (worker.id, stream)
+            }
+        });
+        futures_util::future::join_all(streams).await
+    }
+
+    /// [`stream_with`](Self::stream_with) for a job already encoded as request `id`.
+    async fn stream_frame<T>(
+        &self,
+        id: u64,
+        frame: Vec<u8>,
+        target: Option<usize>,
+        policy: Policy,
+        decode: Decode<T>,
+    ) -> Result<ReplyStream<T>, Error> {
         let config = &self.inner.sv.config;
         let limit = policy.timeout.or(config.default_timeout);
         let queue_limit = policy.queue_timeout.or(config.queue_timeout);
         let window = config.stream_window;
-        let id = self.inner.next_id();
-        let frame = self.encode(&ToWorker::Request { id }, &job)?;
-        drop(job);
         let conn = self
             .admit(id, frame, target, true, queue_limit, Some(window))
             .await?;

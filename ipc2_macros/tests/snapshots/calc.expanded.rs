@@ -296,30 +296,30 @@ const _: () = {
             &self,
             request: CalcRequest,
         ) -> impl ::core::future::Future<
-            Output = ::core::option::Option<CalcResponse>,
+            Output = ::ipc2::__private::Answer<CalcResponse>,
         > + ::core::marker::Send {
             async move {
                 match request {
                     CalcRequest::Add { a, b } => {
-                        ::core::option::Option::Some(
+                        ::ipc2::__private::Answer::Reply(
                             CalcResponse::Add(<__Impl as Calc>::add(&self.0, a, b).await),
                         )
                     }
                     CalcRequest::Div { a, b } => {
-                        ::core::option::Option::Some(
+                        ::ipc2::__private::Answer::Reply(
                             CalcResponse::Div(<__Impl as Calc>::div(&self.0, a, b).await),
                         )
                     }
                     CalcRequest::Reset => {
                         <__Impl as Calc>::reset(&self.0).await;
-                        ::core::option::Option::Some(CalcResponse::Reset(()))
+                        ::ipc2::__private::Answer::Reply(CalcResponse::Reset(()))
                     }
                     CalcRequest::Log { line } => {
                         <__Impl as Calc>::log(&self.0, line).await;
-                        ::core::option::Option::None
+                        ::ipc2::__private::Answer::None
                     }
                     CalcRequest::Square { x } => {
-                        ::core::option::Option::Some(
+                        ::ipc2::__private::Answer::Reply(
                             CalcResponse::Square(
                                 ::ipc2::__private::run_blocking(|| <__Impl as Calc>::square(
                                     &self.0,

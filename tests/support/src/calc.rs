@@ -81,4 +81,14 @@ pub trait Calc {
     async fn misuse_emit(&self) -> Vec<String>;
     /// Panics inside the handler.
     async fn panic(&self) -> u32;
+    /// Streams `0..n`, one item every `gap_ms` milliseconds, emitting a [`Progress`] event
+    /// before each. If the caller gives up on the stream, creates the file `marker` (unless it
+    /// is empty) as the stream is dropped.
+    async fn count_to(&self, n: u64, gap_ms: u64, marker: String) -> ipc2::Stream<u64>;
+    /// Streams the words of `text`, then `Err(DivByZero)` if `fail`.
+    async fn words(&self, text: String, fail: bool) -> ipc2::Stream<Result<String, DivByZero>>;
+    /// Streams `0..n`, one item every `gap_ms` milliseconds, with at most 200 ms allowed between
+    /// two items.
+    #[ipc2(item_timeout = "200ms")]
+    async fn count_slowly(&self, n: u64, gap_ms: u64) -> ipc2::Stream<u64>;
 }

@@ -142,4 +142,52 @@ impl Calc for Worker {
     async fn panic(&self) -> u32 {
         panic!("the panic method was called")
     }
+
+    async fn count_to(&self, n: u64, gap_ms: u64, marker: String) -> ipc2::Stream<u64> {
+        counter(n, gap_ms, Marker(marker))
+    }
+
+    async fn words(&self, text: String, fail: bool) -> ipc2::Stream<Result<String, DivByZero>> {
+        let words: Vec<_> = text.split_whitespace().map(|w| Ok(w.to_owned())).collect();
+        let end = fail.then_some(Err(DivByZero));
+        ipc2::Stream::iter(words.into_iter().chain(end))
+    }
+
+    async fn count_slowly(&self, n: u64, gap_ms: u64) -> ipc2::Stream<u64> {
+        counter(n, gap_ms, Marker(String::new()))
+    }
+}
+
+/// Creates the file it names when dropped, unless the name is empty.
+struct Marker(String);
+
+impl Drop for Marker {
+    fn drop(&mut self) {
+        if !self.0.is_empty() {
+            let _ = std::fs::write(&self.0, "");
+        }
+    }
+}
+
+/// `0..n`, `gap_ms` apart, each after a `Progress` event; `marker` is created if the stream is
+/// dropped before its end.
+fn counter(n: u64, gap_ms: u64, marker: Marker) -> ipc2::Stream<u64> {
+    ipc2::Stream::new(futures_util::stream::unfold(
+        (0, marker),
+        move |(i, mut marker)| async move {
+            if i == n {
+                marker.0.clear();
+                return None;
+            }
+            if gap_ms > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(gap_ms)).await;
+            }
+            let progress = calc::Progress {
+                step: i as u32,
+                of: n.min(u64::from(u32::MAX)) as u32,
+            };
+            ipc2::worker::emit(progress).expect("a stream's items are made in its handler's scope");
+            Some((i, (i + 1, marker)))
+        },
+    ))
 }
