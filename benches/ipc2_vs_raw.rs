@@ -30,6 +30,8 @@ enum BenchJob {
     Add(u32, u32),
     Echo(ByteBuf),
     EchoVec(Vec<u8>),
+    /// Answer with a stream of this many small items.
+    Stream(u32),
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -108,13 +110,24 @@ fn ipc2_worker() -> Result<(), Box<dyn std::error::Error>> {
         let mut jobs =
             ipc2::worker::connect::<tokio::net::UnixStream, BenchJob, BenchReply>().await?;
         while let Some(job) = jobs.recv().await {
-            if let Job::Bidirectional { data, tx } = job {
-                let _ = tx.send(match data {
-                    BenchJob::Add(a, b) => BenchReply::Sum(a.wrapping_add(b)),
-                    BenchJob::Echo(bytes) => BenchReply::Echo(bytes),
-                    BenchJob::EchoVec(bytes) => BenchReply::EchoVec(bytes),
-                });
-            }
+            let Job::Bidirectional { data, tx } = job else {
+                continue;
+            };
+            let reply = match data {
+                BenchJob::Add(a, b) => BenchReply::Sum(a.wrapping_add(b)),
+                BenchJob::Echo(bytes) => BenchReply::Echo(bytes),
+                BenchJob::EchoVec(bytes) => BenchReply::EchoVec(bytes),
+                BenchJob::Stream(n) => {
+                    let mut items = tx.into_stream();
+                    for i in 0..n {
+                        if items.send(BenchReply::Sum(i)).await.is_err() {
+                            break;
+                        }
+                    }
+                    continue;
+                }
+            };
+            let _ = tx.send(reply);
         }
         Ok(())
     })
@@ -122,8 +135,9 @@ fn ipc2_worker() -> Result<(), Box<dyn std::error::Error>> {
 
 /// The raw peer: length-prefixed frames over a blocking socket, buffered both ways and flushed
 /// whenever no further request is already buffered (so a lone request is answered at once and a
-/// pipelined burst with one write). An 8-byte frame is an "add" (answered with the 4-byte sum);
-/// anything else is echoed. With a `spin`, it polls for up to that long before each blocking
+/// pipelined burst with one write). An 8-byte frame is an "add" (answered with the 4-byte sum),
+/// a 12-byte one a "stream" of as many 4-byte frames as its first 4 bytes say; anything else is
+/// echoed. With a `spin`, it polls for up to that long before each blocking
 /// read.
 fn raw_echo(path: &str, spin: Duration) -> Result<(), Box<dyn std::error::Error>> {
     let stream = UnixStream::connect(path)?;
@@ -145,6 +159,11 @@ fn raw_echo(path: &str, spin: Duration) -> Result<(), Box<dyn std::error::Error>
             let b = u32::from_le_bytes(payload[4..].try_into()?);
             writer.write_all(&4u32.to_le_bytes())?;
             writer.write_all(&a.wrapping_add(b).to_le_bytes())?;
+        } else if payload.len() == 12 {
+            for i in 0..u32::from_le_bytes(payload[..4].try_into()?) {
+                writer.write_all(&4u32.to_le_bytes())?;
+                writer.write_all(&i.to_le_bytes())?;
+            }
         } else {
             writer.write_all(&len)?;
             writer.write_all(&payload)?;
@@ -217,6 +236,20 @@ impl Raw {
         self.send(payload)?;
         self.receive()?;
         Ok(start.elapsed())
+    }
+
+    /// Frames per second of a stream of `n` small frames the peer writes back to back.
+    fn stream(&mut self, n: u32) -> std::io::Result<f64> {
+        let mut request = [12u8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        request[4..8].copy_from_slice(&n.to_le_bytes());
+        let start = Instant::now();
+        self.stream.write_all(&request)?;
+        let mut reader = BufReader::with_capacity(64 * 1024, &self.stream);
+        let mut frame = [0u8; 8];
+        for _ in 0..n {
+            reader.read_exact(&mut frame)?;
+        }
+        Ok(f64::from(n) / start.elapsed().as_secs_f64())
     }
 
     /// Calls per second with `in_flight` requests outstanding, pipelined through buffered I/O
@@ -381,7 +414,7 @@ fn measure(placement: &str, quick: bool) -> Result<(), Box<dyn std::error::Error
     }
     let runtime = runtime(false)?;
     let dir = tempfile::tempdir()?;
-    // IPC2_BENCH_ONLY=round_trip|throughput|echo|startup runs one section, for profiling.
+    // IPC2_BENCH_ONLY=round_trip|throughput|echo|stream|startup runs one section, for profiling.
     let only = std::env::var("IPC2_BENCH_ONLY").ok();
     let wanted = |section: &str| only.as_deref().is_none_or(|only| only == section);
     let mut raw = Raw::start(dir.path(), Duration::ZERO)?;
@@ -395,6 +428,9 @@ fn measure(placement: &str, quick: bool) -> Result<(), Box<dyn std::error::Error
     }
     if wanted("echo") {
         rows.extend(echoes(&runtime, &mut raw, scale)?);
+    }
+    if wanted("stream") {
+        rows.extend(streams(&runtime, &mut raw, 200_000 / scale as u32)?);
     }
     drop(raw);
     if wanted("startup") {
@@ -663,6 +699,35 @@ fn echoes(runtime: &tokio::runtime::Runtime, raw: &mut Raw, scale: usize) -> Row
         ));
     }
     Ok(rows)
+}
+
+/// Items per second of a stream of `n` small items, against the raw peer writing as many frames
+/// and against as many sequential calls, over one worker with the default stream window.
+fn streams(runtime: &tokio::runtime::Runtime, raw: &mut Raw, n: u32) -> Rows {
+    let raw_rate = raw.stream(n)?;
+    let workers: Workers = runtime.block_on(builder(1).finish())?;
+    let (stream_rate, call_rate) = runtime.block_on(async {
+        let start = Instant::now();
+        let mut items = workers.send_stream(BenchJob::Stream(n)).await?;
+        let mut count = 0;
+        while let Some(item) = items.next().await {
+            item?;
+            count += 1;
+        }
+        assert_eq!(count, n, "every item arrived");
+        let stream_rate = f64::from(n) / start.elapsed().as_secs_f64();
+        let calls = n / 10;
+        let start = Instant::now();
+        for _ in 0..calls {
+            workers.send(BenchJob::Add(1, 2)).await?;
+        }
+        let call_rate = f64::from(calls) / start.elapsed().as_secs_f64();
+        Ok::<_, ipc2::Error>((stream_rate, call_rate))
+    })?;
+    Ok(vec![
+        Row::rate("stream items/s vs raw frames", raw_rate, stream_rate),
+        Row::rate("stream items/s vs sequential calls", call_rate, stream_rate),
+    ])
 }
 
 /// Start-up of N workers against spawning and connecting N bare processes.

@@ -59,6 +59,12 @@
 //! - [`worker`]: [`serve`](worker::serve) for services, and the raw
 //!   [`connect`](worker::connect) and [`blocking::connect`](worker::blocking::connect).
 //! - [`combine!`] puts several services on one set.
+//! - A method returning [`Stream<T>`](Stream) answers with a stream of items, read through a
+//!   [`ReplyStream`](host::ReplyStream) with flow control: `let mut lines =
+//!   workers.run(script).await?; while let Some(line) = lines.next().await { .. }`.
+//! - Events: `#[ipc2::service(event = Progress)]`, [`worker::emit`] in a handler,
+//!   [`WorkerSet::events`] on the host.
+//! - [`schema`]: how the handshake checks that host and worker agree on every type.
 //!
 //! # The raw API
 //!

@@ -663,6 +663,30 @@ mod tests {
     }
 
     #[test]
+    fn a_streaming_method_replies_item_by_item() {
+        let output = expand_pretty(
+            TokenStream::new(),
+            quote! {
+                trait Eval {
+                    #[ipc2(item_timeout = "1s")]
+                    async fn run(&self, script: String) -> ipc2::Stream<Line>;
+                }
+            },
+        );
+        for needle in [
+            "Run(Line)",
+            "Output<::ipc2::__private::ReplyStream<Line>>",
+            "::call_stream(",
+            "::ipc2::__private::Duration::from_millis(1000u64)",
+            ".with_item_timeout(",
+            "::ipc2::__private::Answer::Stream(",
+            ".map(EvalResponse::Run)",
+        ] {
+            assert!(output.contains(needle), "{needle} missing from:\n{output}");
+        }
+    }
+
+    #[test]
     fn errors_emit_the_trait_unchanged_and_no_generated_items() {
         let input = quote! {
             pub trait Calc {
