@@ -199,3 +199,63 @@ async fn worker_closing_its_connection_mid_request_is_reported_as_died_not_as_a_
     assert_eq!(exit.cause, ExitCause::Died, "{exit}");
     replaced_and_serving(&workers, &rogue).await;
 }
+
+// https://github.com/ipc2-rs/ipc2/issues/13: a malformed stream item is a protocol violation,
+// as a malformed reply is.
+#[tokio::test]
+async fn a_stream_item_that_does_not_decode_ends_the_stream_and_replaces_the_worker() {
+    let scratch = tempfile::tempdir().unwrap();
+    let workers = rogue_set("bad-item", &scratch, ipc2_common::DEFAULT_MAX_FRAME_LEN).await;
+    let rogue = only_worker(&workers);
+    let mut items = workers.send_stream(TestJob::Add(1, 2)).await.unwrap();
+    let first = tokio::time::timeout(HANG_GUARD, items.next())
+        .await
+        .unwrap();
+    assert!(
+        matches!(first, Some(Err(Error::Decode { worker: 0, .. }))),
+        "{first:?}"
+    );
+    assert!(items.next().await.is_none(), "nothing after the violation");
+    replaced_and_serving(&workers, &rogue).await;
+}
+
+// The window is the host's memory bound: a worker that sends past it is cut off.
+#[tokio::test]
+async fn a_worker_that_streams_past_its_window_is_replaced() {
+    let scratch = tempfile::tempdir().unwrap();
+    let workers = TestSet::builder()
+        .worker_count(1)
+        .worker_path(support::helper("rogue_worker"))
+        .env("ROGUE_MODE", "flood-items")
+        .env("ROGUE_ONCE", scratch.path().join("misbehaved"))
+        .stream_window(8)
+        .finish()
+        .await
+        .unwrap();
+    let rogue = only_worker(&workers);
+    let mut items = workers.send_stream(TestJob::Add(1, 2)).await.unwrap();
+    let mut counts = Vec::new();
+    let end = loop {
+        match tokio::time::timeout(HANG_GUARD, items.next())
+            .await
+            .unwrap()
+        {
+            Some(Ok(TestReply::Count(n))) => counts.push(n),
+            other => break other,
+        }
+    };
+    assert!(
+        counts.len() <= 8,
+        "{} items read past a window of 8",
+        counts.len()
+    );
+    assert_eq!(counts, (0..counts.len() as u64).collect::<Vec<_>>());
+    match end {
+        Some(Err(Error::WorkerExited(exit))) => {
+            let why = violation(&exit);
+            assert!(why.contains("past the window"), "{why}");
+        }
+        other => panic!("expected WorkerExited, got {other:?}"),
+    }
+    replaced_and_serving(&workers, &rogue).await;
+}

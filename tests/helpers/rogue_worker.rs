@@ -20,7 +20,10 @@
 //! - `claiming-reply`: answers with a `TestReply::Nest` of about `ROGUE_DEPTH` bytes of nested
 //!   sequences, each claiming `u32::MAX` elements;
 //! - `slow-reply`: sends a heartbeat, then answers honestly with a 1 MiB `TestReply::Bytes`,
-//!   written in 64 pieces 10 ms apart: a reply whose transfer outlasts a short heartbeat timeout.
+//!   written in 64 pieces 10 ms apart: a reply whose transfer outlasts a short heartbeat timeout;
+//! - `bad-item`: answers with a stream whose one item does not decode as a `TestReply`;
+//! - `flood-items`: answers with a stream of 10,000 items, `TestReply::Count(0..)`, heedless of
+//!   the host's credits (its window is far smaller).
 //!
 //! Each misbehaviour is announced on stderr first (`rogue worker: <mode>: ...`), so it shows in
 //! the host's crash report.
@@ -38,7 +41,7 @@ use ipc2_test_support::hostile;
 use ipc2_test_support::jobs::{TestJob, TestReply};
 use tokio_util::codec::Decoder;
 
-const MODES: [&str; 12] = [
+const MODES: [&str; 14] = [
     "honest",
     "garbage",
     "unknown-id",
@@ -51,6 +54,8 @@ const MODES: [&str; 12] = [
     "deep-event",
     "claiming-reply",
     "slow-reply",
+    "bad-item",
+    "flood-items",
 ];
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
@@ -238,6 +243,26 @@ fn rogue_answer(mode: &str, id: u64, job: TestJob, max: usize) -> Result<Vec<u8>
                 frame.extend_from_slice(&answer(id, job, max)?);
             }
             frame
+        }
+        "bad-item" => {
+            eprintln!("rogue worker: bad-item: streaming an item that is not a TestReply");
+            let body = ("this is not a TestReply", u64::MAX);
+            let mut frames = codec::encode_frame(&ToHost::Item { id }, Some(&body), max)?;
+            frames.extend(codec::encode_frame::<_, ()>(
+                &ToHost::End { id },
+                None,
+                max,
+            )?);
+            frames
+        }
+        "flood-items" => {
+            eprintln!("rogue worker: flood-items: streaming 10000 items without credit");
+            let mut frames = Vec::new();
+            for i in 0..10_000 {
+                let item = TestReply::Count(i);
+                frames.extend(codec::encode_frame(&ToHost::Item { id }, Some(&item), max)?);
+            }
+            frames
         }
         "wrong-type" => {
             eprintln!("rogue worker: wrong-type: answering request {id} with a (String, u64)");
