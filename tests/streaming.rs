@@ -359,3 +359,70 @@ async fn on_all_starts_a_stream_on_every_worker() {
         assert_eq!(seen, [0, 1, 2], "worker {worker}");
     }
 }
+
+// The whole stream's limit holds even when the reader always finds an item waiting: a slow
+// reader of a fast, endless stream.
+#[tokio::test]
+async fn the_time_limit_stops_an_endless_stream_whose_items_are_always_waiting() {
+    let workers = support::set(1).await;
+    let mut items = workers
+        .with_timeout(Duration::from_millis(300), TimeoutAction::Restart)
+        .send_stream(stream(u64::MAX, 0, StreamEnd::End))
+        .await
+        .unwrap();
+    let end = tokio::time::timeout(HANG_GUARD, async {
+        let mut read = 0u64;
+        loop {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            match items.next().await {
+                Some(Ok(TestReply::Count(n))) => {
+                    assert_eq!(n, read);
+                    read += 1;
+                }
+                other => return other,
+            }
+        }
+    })
+    .await
+    .expect("the time limit ended the stream");
+    assert!(
+        matches!(
+            end,
+            Some(Err(Error::Timeout {
+                action: TimeoutAction::Restart,
+                ..
+            }))
+        ),
+        "{end:?}"
+    );
+}
+
+// A plain call whose worker answers with a stream gets the stream's first item as its reply.
+#[tokio::test]
+async fn a_plain_call_answered_with_a_stream_gets_its_first_item() {
+    let workers = support::set(1).await;
+    let reply = tokio::time::timeout(HANG_GUARD, workers.send(stream(5, 0, StreamEnd::Hang)))
+        .await
+        .expect("the call ends");
+    assert!(matches!(reply, Ok(TestReply::Count(0))), "{reply:?}");
+    let empty = tokio::time::timeout(HANG_GUARD, workers.send(stream(0, 0, StreamEnd::End)))
+        .await
+        .expect("the call ends");
+    assert!(
+        matches!(&empty, Err(Error::Remote { reason }) if reason.contains("before its first item")),
+        "{empty:?}"
+    );
+    let calc = support::calc_builder(1).finish().await.unwrap();
+    let job = support::calc::CalcRequest::CountTo {
+        n: 3,
+        gap_ms: 0,
+        marker: String::new(),
+    };
+    let first = tokio::time::timeout(HANG_GUARD, calc.send(job))
+        .await
+        .unwrap();
+    assert!(
+        matches!(first, Ok(support::calc::CalcResponse::CountTo(0))),
+        "{first:?}"
+    );
+}

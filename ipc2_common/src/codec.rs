@@ -322,6 +322,7 @@ mod tests {
                 ToWorker::Request { id },
                 ToWorker::Cancel { id },
                 ToWorker::Credit { id },
+                ToWorker::Stream { id },
             ]);
             to_host.extend([
                 ToHost::Reply { id },

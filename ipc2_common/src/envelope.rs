@@ -37,6 +37,12 @@ pub enum ToWorker {
         /// The id of the streaming request.
         id: u64,
     },
+    /// A job that expects a stream of replies ([`ToHost::Item`]s, then [`ToHost::End`]). Body:
+    /// the job. A [`ToWorker::Credit`] with the host's window follows at once.
+    Stream {
+        /// Identifies the call; its items and end carry the same id.
+        id: u64,
+    },
 }
 
 /// Headers of frames a worker sends to the host.
@@ -102,6 +108,7 @@ impl Header for ToWorker {
             Self::Notify => (1, None),
             Self::Cancel { id } => (2, Some(id)),
             Self::Credit { id } => (3, Some(id)),
+            Self::Stream { id } => (4, Some(id)),
         }
     }
 
@@ -111,6 +118,7 @@ impl Header for ToWorker {
             1 => Self::Notify,
             2 => Self::Cancel { id: id()? },
             3 => Self::Credit { id: id()? },
+            4 => Self::Stream { id: id()? },
             _ => return None,
         })
     }

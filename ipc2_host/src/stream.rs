@@ -134,6 +134,19 @@ impl<T> Stream for ReplyStream<T> {
         if this.done {
             return Poll::Ready(None);
         }
+        // The whole stream's limit holds even while items keep coming.
+        if let Some(limit) = &this.limit
+            && Instant::now() >= limit.timer.deadline()
+        {
+            let err = Error::Timeout {
+                worker: this.conn.id.slot,
+                limit: limit.limit,
+                ran_for: this.sent.elapsed(),
+                action: limit.action,
+            };
+            let restart = limit.action == TimeoutAction::Restart;
+            return this.give_up(err, restart);
+        }
         match this.conn.poll_next(this.id, cx) {
             Poll::Ready(Next::Item { payload, body_at }) => {
                 this.read += 1;
@@ -146,9 +159,12 @@ impl<T> Stream for ReplyStream<T> {
                 }
                 let item = (this.decode)(&this.conn, &payload[body_at..]);
                 if item.is_err() {
-                    // The worker broke the protocol and is being replaced; nothing more comes.
+                    // An item that does not decode gets its worker replaced; one of another
+                    // method's type is the worker's mistake too. Either way nothing more is read,
+                    // and the worker is told to stop.
                     this.done = true;
                     this.conn.abandon(this.id);
+                    this.conn.cancel(this.id);
                 }
                 return Poll::Ready(Some(item));
             }

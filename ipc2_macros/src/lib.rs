@@ -121,6 +121,13 @@ use syn::{Item, parse_macro_input};
 ///   runtime it simply runs). Such a method cannot be cancelled midway.
 /// - `#[ipc2(oneway)]`: fire-and-forget; the client returns once the request is sent, and the
 ///   method must not return a value.
+/// - `async fn m(&self, ..) -> ipc2::Stream<T>`: a streaming method. The worker returns any
+///   stream of `T`s (`ipc2::Stream::new(stream)`); the client method returns an
+///   `ipc2::host::ReplyStream<T>` of `Result<T, ipc2::Error>`s, with flow control and
+///   cancellation when dropped. A return type whose last path segment is `Stream<T>` is taken to
+///   be `ipc2::Stream<T>`, however it is imported. `#[ipc2(item_timeout = "1s")]` bounds the gap
+///   between two items. Stream arguments, one-way streams and `idempotent` streams are compile
+///   errors.
 /// - Arguments are named (`x: T`; `mut x: T` is accepted and the `mut` is dropped from the
 ///   generated items, implementations may keep it). Argument and return types are owned,
 ///   `'static`, `Debug`, `Serialize` and `Deserialize`: references and `impl Trait` are rejected.

@@ -255,8 +255,12 @@ impl<R: DeserializeOwned, W: Serialize> Reader<R, W> {
     fn handle(&self, payload: &[u8]) -> Result<(), ipc2_common::Error> {
         let (header, body) = codec::decode_header::<ToWorker>(payload)?;
         match header {
-            ToWorker::Request { id } => {
-                let tx = ReplySender::new(id, self.replies.clone());
+            ToWorker::Request { id } | ToWorker::Stream { id } => {
+                let streaming = matches!(header, ToWorker::Stream { .. });
+                if streaming {
+                    self.replies.credits.open(id);
+                }
+                let tx = ReplySender::new(id, self.replies.clone(), streaming);
                 match codec::decode_body::<R>(body) {
                     Ok(data) => {
                         // If the receiver is gone, the job (and its ReplySender) is dropped

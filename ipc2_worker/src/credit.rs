@@ -1,41 +1,42 @@
 //! Flow control of streaming answers: how many more items each stream may send.
 //!
-//! The host grants items with `Credit` frames (its window right after the request, then more as
-//! its caller reads), the reader adds them here, and a stream's sender takes one per item,
-//! waiting while it has none: a worker producing faster than its host reads is held back, and the
-//! host's memory stays bounded by the window. A grant can cross the stream's end on the wire and
-//! leave a count nobody takes; the map keeps at most [`MAX_STREAMS`] of them and forgets the oldest
-//! request first.
+//! The reader opens an entry for each streaming request as it arrives (`Stream` frames are told
+//! apart from plain requests on the wire); the host grants items with `Credit` frames (its window
+//! right after the request, then more as its caller reads), and a stream's sender takes one per
+//! item, waiting while it has none: a worker producing faster than its host reads is held back,
+//! and the host's memory stays bounded by the window. The entry goes when the request is answered,
+//! so the table holds only the streams running; a grant that crosses a stream's end on the wire
+//! finds no entry and is dropped.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::Notify;
 
-/// The most streams whose credit is remembered at once.
-const MAX_STREAMS: usize = 4096;
-
-/// The credit of each streaming request.
+/// The credit of each streaming request running.
 #[derive(Debug, Default)]
 pub(crate) struct Credits {
-    left: Mutex<BTreeMap<u64, u64>>,
+    left: Mutex<HashMap<u64, u64>>,
     notify: Notify,
 }
 
 impl Credits {
-    fn left(&self) -> MutexGuard<'_, BTreeMap<u64, u64>> {
+    fn left(&self) -> MutexGuard<'_, HashMap<u64, u64>> {
         self.left.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Streaming request `id` has arrived; it may send nothing until granted.
+    pub(crate) fn open(&self, id: u64) {
+        self.left().insert(id, 0);
     }
 
     /// The host allows request `id` `n` more items.
     pub(crate) fn grant(&self, id: u64, n: u32) {
-        let mut left = self.left();
-        let credit = left.entry(id).or_default();
-        *credit = credit.saturating_add(u64::from(n));
-        if left.len() > MAX_STREAMS {
-            left.pop_first();
+        if let Some(credit) = self.left().get_mut(&id) {
+            *credit = credit.saturating_add(u64::from(n));
+        } else {
+            return;
         }
-        drop(left);
         self.notify.notify_waiters();
     }
 
@@ -60,7 +61,7 @@ impl Credits {
         }
     }
 
-    /// Forgets request `id`, whose stream has ended.
+    /// Forgets request `id`, which has been answered.
     pub(crate) fn ended(&self, id: u64) {
         self.left().remove(&id);
     }
@@ -75,6 +76,8 @@ mod tests {
     #[tokio::test]
     async fn a_stream_sends_only_what_it_was_granted() {
         let credits = Arc::new(Credits::default());
+        credits.open(1);
+        credits.open(2);
         credits.grant(1, 2);
         credits.take(1).await;
         credits.take(1).await;
@@ -95,15 +98,15 @@ mod tests {
     }
 
     #[test]
-    fn grants_nobody_takes_are_forgotten_oldest_first() {
+    fn grants_for_streams_not_running_are_dropped() {
         let credits = Credits::default();
-        for id in 0..2 * MAX_STREAMS as u64 {
-            credits.grant(id, 1);
-        }
-        assert_eq!(credits.left().len(), MAX_STREAMS);
-        assert!(!credits.try_take(0));
-        assert!(credits.try_take(2 * MAX_STREAMS as u64 - 1));
-        credits.ended(2 * MAX_STREAMS as u64 - 2);
-        assert!(!credits.try_take(2 * MAX_STREAMS as u64 - 2));
+        credits.grant(7, 10);
+        assert!(!credits.try_take(7), "never opened");
+        credits.open(8);
+        credits.grant(8, 1);
+        credits.ended(8);
+        credits.grant(8, 1);
+        assert!(!credits.try_take(8), "ended");
+        assert!(credits.left().is_empty());
     }
 }

@@ -41,6 +41,8 @@ pub struct ReplySender<W> {
     id: u64,
     /// Taken by the answer.
     replies: Option<Arc<Replies>>,
+    /// Whether the host asked for a stream (`WorkerSet::send_stream`).
+    streaming: bool,
     _reply: std::marker::PhantomData<fn(W)>,
 }
 
@@ -58,10 +60,11 @@ pub(crate) struct Replies {
 }
 
 impl<W> ReplySender<W> {
-    pub(crate) fn new(id: u64, replies: Arc<Replies>) -> Self {
+    pub(crate) fn new(id: u64, replies: Arc<Replies>, streaming: bool) -> Self {
         Self {
             id,
             replies: Some(replies),
+            streaming,
             _reply: std::marker::PhantomData,
         }
     }
@@ -81,10 +84,16 @@ impl<W> ReplySender<W> {
         }
     }
 
-    /// Answers with a stream of items instead of one reply: for a host that asked with
-    /// `send_stream` (a plain call that gets a stream takes its first item as the reply).
+    /// Whether the host asked for a stream of replies (`send_stream`) rather than one.
+    pub fn wants_stream(&self) -> bool {
+        self.streaming
+    }
+
+    /// Answers with a stream of items instead of one reply, for a host that asked with
+    /// `send_stream`. A host that asked for one reply gets the stream's first item as its reply
+    /// (and the stream ends there).
     pub fn into_stream(mut self) -> StreamSender<W> {
-        StreamSender::new(self.id, self.replies.take())
+        StreamSender::new(self.id, self.replies.take(), self.streaming)
     }
 
     /// Fails the host's request with `reason` instead of answering it.
@@ -98,6 +107,7 @@ impl<W> ReplySender<W> {
     fn finish(&mut self) -> Option<Arc<Replies>> {
         let replies = self.replies.take()?;
         replies.cancels.answered(self.id);
+        replies.credits.ended(self.id);
         Some(replies)
     }
 }

@@ -19,6 +19,10 @@ use crate::job::{Replies, send_failure};
 /// its stream (or its time limit expires), `send` fails with [`Error::Cancelled`]: stop producing
 /// and drop the sender, which frees the worker for its next job.
 ///
+/// If the host asked for one reply (`send`, not `send_stream`), the first item is that reply and
+/// later sends fail with [`Error::Closed`]; a stream that ends before its first item fails the
+/// host's call.
+///
 /// ```no_run
 /// # use ipc2::worker::Job;
 /// # async fn _demo(job: Job<u32, String>) -> Result<(), ipc2::worker::Error> {
@@ -36,14 +40,17 @@ pub struct StreamSender<W> {
     id: u64,
     /// Taken when the stream ends.
     replies: Option<Arc<Replies>>,
+    /// Whether the host asked for a stream; if not, the first item is its one reply.
+    streaming: bool,
     _item: std::marker::PhantomData<fn(W)>,
 }
 
 impl<W> StreamSender<W> {
-    pub(crate) fn new(id: u64, replies: Option<Arc<Replies>>) -> Self {
+    pub(crate) fn new(id: u64, replies: Option<Arc<Replies>>, streaming: bool) -> Self {
         Self {
             id,
             replies,
+            streaming,
             _item: std::marker::PhantomData,
         }
     }
@@ -89,16 +96,24 @@ impl<W: Serialize> StreamSender<W> {
     /// too, and the error is returned here.
     pub async fn send(&mut self, item: W) -> Result<(), Error> {
         let replies = self.replies.as_ref().ok_or(Error::Closed)?;
-        tokio::select! {
-            biased;
-            _ = replies.cancels.cancelled(self.id) => return Err(Error::Cancelled),
-            _ = replies.credits.take(self.id) => {}
-        }
-        let header = ToHost::Item { id: self.id };
-        match replies
+        let header = if self.streaming {
+            tokio::select! {
+                biased;
+                _ = replies.cancels.cancelled(self.id) => return Err(Error::Cancelled),
+                _ = replies.credits.take(self.id) => {}
+            }
+            ToHost::Item { id: self.id }
+        } else {
+            ToHost::Reply { id: self.id }
+        };
+        let sent = replies
             .outbox
-            .send(&header, Some(&item), replies.max_frame_len)
-        {
+            .send(&header, Some(&item), replies.max_frame_len);
+        if !self.streaming && sent.is_ok() {
+            // That was the one reply.
+            self.finish();
+        }
+        match sent {
             Ok(()) => Ok(()),
             Err(ipc2_common::Error::Closed) => Err(Error::Closed),
             Err(err) => {
@@ -114,11 +129,20 @@ impl<W: Serialize> StreamSender<W> {
 
 impl<W> Drop for StreamSender<W> {
     fn drop(&mut self) {
-        if let Some(replies) = self.finish() {
-            let end = ToHost::End { id: self.id };
-            if let Err(err) = replies.outbox.send(&end, None::<&()>, usize::MAX) {
-                tracing::debug!("ipc2: could not end stream {}: {err}", self.id);
-            }
+        let Some(replies) = self.finish() else {
+            return;
+        };
+        if !self.streaming {
+            send_failure(
+                &replies,
+                self.id,
+                "the worker answered with a stream that ended before its first item, but the host asked for one reply",
+            );
+            return;
+        }
+        let end = ToHost::End { id: self.id };
+        if let Err(err) = replies.outbox.send(&end, None::<&()>, usize::MAX) {
+            tracing::debug!("ipc2: could not end stream {}: {err}", self.id);
         }
     }
 }

@@ -110,7 +110,7 @@ fn main() -> Result<()> {
     let mut buf = BytesMut::new();
     while let Some(payload) = next_frame(&mut stream, &mut frames, &mut buf)? {
         let (header, body) = codec::decode_header::<ToWorker>(&payload)?;
-        let ToWorker::Request { id } = header else {
+        let (ToWorker::Request { id } | ToWorker::Stream { id }) = header else {
             continue;
         };
         let job = codec::decode_body::<TestJob>(body)?;

@@ -10,22 +10,52 @@ use std::collections::HashSet;
 
 use super::{Container, Description, Fields, ROLES, Role, Shape};
 
+/// How deep the walk follows the two descriptions; past it they are taken to agree. A worker's
+/// description crossed a process boundary, so its nesting (through containers that are flat on
+/// the wire) must not drive the host's recursion.
+const MAX_DEPTH: usize = 128;
+/// The most containers a worker's description may hold: a real service has a few dozen.
+const MAX_CONTAINERS: usize = 10_000;
+/// The longest difference reported, in bytes.
+const MAX_TEXT: usize = 1024;
+
 pub(super) fn first_difference(host: &Description, worker: &Description) -> Option<String> {
+    if worker.containers.len() > MAX_CONTAINERS {
+        return Some(format!(
+            "the worker's description of its types holds {} types, more than the {MAX_CONTAINERS} the host reads",
+            worker.containers.len()
+        ));
+    }
     let mut walk = Walk {
         host,
         worker,
         role: Role::Job,
         path: Vec::new(),
         seen: HashSet::new(),
+        depth: 0,
     };
-    ROLES
+    let difference = ROLES
         .iter()
         .zip(host.roots.iter().zip(&worker.roots))
         .find_map(|(&role, (h, w))| {
             walk.role = role;
             walk.path.clear();
             walk.shapes(h, w)
-        })
+        })?;
+    Some(cut(difference))
+}
+
+/// `text`, cut at a character boundary to at most [`MAX_TEXT`] bytes.
+fn cut(mut text: String) -> String {
+    if text.len() > MAX_TEXT {
+        let end = (0..=MAX_TEXT - 3)
+            .rev()
+            .find(|&i| text.is_char_boundary(i))
+            .unwrap_or(0);
+        text.truncate(end);
+        text.push_str("...");
+    }
+    text
 }
 
 /// One step from a root to where the sides differ.
@@ -47,10 +77,22 @@ struct Walk<'a> {
     path: Vec<Step<'a>>,
     /// Container pairs already compared (or being compared), so recursive types end.
     seen: HashSet<(u32, u32)>,
+    /// How many shapes deep the walk is.
+    depth: usize,
 }
 
 impl<'a> Walk<'a> {
     fn shapes(&mut self, h: &'a Shape, w: &'a Shape) -> Option<String> {
+        if self.depth == MAX_DEPTH {
+            return None;
+        }
+        self.depth += 1;
+        let difference = self.compare(h, w);
+        self.depth -= 1;
+        difference
+    }
+
+    fn compare(&mut self, h: &'a Shape, w: &'a Shape) -> Option<String> {
         use Shape::*;
         match (h, w) {
             (Unknown | Opaque(_), _) | (_, Unknown | Opaque(_)) => None,

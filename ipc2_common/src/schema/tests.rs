@@ -420,3 +420,80 @@ fn types_that_nest_without_end_are_opaque_not_a_hang() {
     let cycle = job::<Cycle>();
     assert_eq!(cycle, job::<Cycle>());
 }
+
+#[test]
+fn a_variant_holding_a_type_without_values_is_compared() {
+    mod v1 {
+        #[derive(serde::Deserialize)]
+        pub(super) enum ToolsEvent {
+            Calc(crate::NoEvents),
+            Store(u8),
+        }
+    }
+    mod v2 {
+        #[derive(serde::Deserialize)]
+        pub(super) struct Progress {
+            pub(super) step: u32,
+        }
+        #[derive(serde::Deserialize)]
+        pub(super) enum ToolsEvent {
+            Calc(Progress),
+            Store(u8),
+        }
+    }
+    let host = Description::of::<(), (), v1::ToolsEvent>();
+    assert_complete(&host);
+    let worker = Description::of::<(), (), v2::ToolsEvent>();
+    assert_eq!(
+        host.first_difference(&worker).as_deref(),
+        Some(
+            "the event type, variant Calc of ToolsEvent: the host expects NoEvents, the worker emits Progress"
+        )
+    );
+}
+
+#[test]
+fn a_deserialize_that_panics_on_a_sample_is_opaque_not_a_crash() {
+    struct Picky;
+    impl<'de> Deserialize<'de> for Picky {
+        fn deserialize<D: serde::Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
+            panic!("no samples, please")
+        }
+    }
+    let description = job::<Picky>();
+    assert!(matches!(&description.roots[0], Shape::Opaque(why) if why.contains("panicked")));
+}
+
+#[test]
+fn a_hostile_chain_of_types_is_walked_only_so_deep() {
+    let host = job::<List>();
+    let mut worker = host.clone();
+    // 100,000 types, each holding the next, all named like the host's recursive one.
+    let chain = 100_000;
+    worker.containers = (0..chain)
+        .map(|i| Container::Enum {
+            name: "List".into(),
+            variants: vec![
+                Variant {
+                    name: "Cons".into(),
+                    fields: Fields::Tuple(vec![Shape::U8, Shape::Named((i + 1) % chain)]),
+                },
+                Variant {
+                    name: "Nil".into(),
+                    fields: Fields::Unit,
+                },
+            ],
+        })
+        .collect();
+    let difference = host.first_difference(&worker).expect("too many types");
+    assert!(difference.contains("more than the 10000"), "{difference}");
+    worker.containers.truncate(9_000);
+    if let Some(Container::Enum { variants, .. }) = worker.containers.last_mut() {
+        variants[0].fields = Fields::Tuple(vec![Shape::U8, Shape::Named(0)]);
+    }
+    assert_eq!(
+        host.first_difference(&worker),
+        None,
+        "no difference within the depth walked"
+    );
+}

@@ -19,6 +19,7 @@
 use std::any::type_name;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::panic::AssertUnwindSafe;
 
 use serde::de::{self, DeserializeOwned, DeserializeSeed, IntoDeserializer, Visitor};
 
@@ -131,10 +132,18 @@ impl Tracer {
             self.stack.clear();
             self.reentered = 0;
             shape = Shape::Unknown;
-            let pass = T::deserialize(De {
-                tracer: self,
-                out: &mut shape,
-            });
+            // A `Deserialize` that panics on a sample value leaves this root undescribed, not the
+            // process down.
+            let pass = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                T::deserialize(De {
+                    tracer: &mut *self,
+                    out: &mut shape,
+                })
+                .map(drop)
+            }));
+            let Ok(pass) = pass else {
+                return Shape::Opaque("its Deserialize panicked on a sample value".to_owned());
+            };
             match pass {
                 Err(err) if !err.learned && !matches!(err.kind, Kind::Uninhabited) => {
                     return Shape::Opaque(err.to_string());
@@ -235,13 +244,16 @@ impl Tracer {
         }
     }
 
-    fn record_variant(&mut self, index: u32, variant: u32, fields: Fields) {
+    /// Records what `variant` of enum `index` holds, if that is not known yet; whether it was.
+    fn record_variant(&mut self, index: u32, variant: u32, fields: Fields) -> bool {
         if let SlotKind::Enum(variants) = &mut self.slots[index as usize].kind
             && let Some((_, slot @ None)) = variants.get_mut(variant as usize)
         {
             *slot = Some(fields);
             self.learned = true;
+            return true;
         }
+        false
     }
 
     /// The variant a pass reads of enum `index` outside a re-entry: one not read yet; else one
@@ -291,9 +303,7 @@ impl Tracer {
             .enumerate()
             .find(|&(v, (_, fields))| {
                 !self.endless.contains(&(index, v as u32))
-                    && fields
-                        .as_ref()
-                        .is_some_and(|fields| fields_refs(fields, false).all(|r| ends[r as usize]))
+                    && fields.as_ref().is_some_and(|fields| can_end(fields, &ends))
             })
             .map(|(v, _)| v as u32)
     }
@@ -307,11 +317,8 @@ impl Tracer {
                 if ends[i] {
                     continue;
                 }
-                let direct_ok = |fields: &Option<Fields>| {
-                    fields
-                        .as_ref()
-                        .is_some_and(|fields| fields_refs(fields, false).all(|r| ends[r as usize]))
-                };
+                let direct_ok =
+                    |fields: &Option<Fields>| fields.as_ref().is_some_and(|f| can_end(f, &ends));
                 let now = match &slot.kind {
                     SlotKind::Struct(fields) => direct_ok(fields),
                     SlotKind::Enum(variants) => variants.iter().enumerate().any(|(v, (_, f))| {
@@ -369,6 +376,12 @@ impl Tracer {
         shape_refs(shape, true, &mut refs);
         refs.iter().all(|&r| complete[r as usize])
     }
+}
+
+/// Whether a re-entry can build a value holding `fields`, given which containers it can build:
+/// what could not be read fails again, so it is no way to end.
+fn can_end(fields: &Fields, ends: &[bool]) -> bool {
+    !matches!(fields, Fields::Opaque(_)) && fields_refs(fields, false).all(|r| ends[r as usize])
 }
 
 /// The containers `fields` refers to; with `nested` false, only those it holds directly.
@@ -616,15 +629,20 @@ impl<'de> de::Deserializer<'de> for De<'_> {
                 }
                 Ok(value)
             }
-            // The innermost enum learns from what went wrong in the variant it was reading.
+            // The innermost enum learns from what went wrong in the variant it was reading. A
+            // variant holding a type without values (`NoEvents`) is known all the same.
             Err(mut err) if !err.learned => {
-                if minimal {
-                    tracer.endless.insert((index, variant));
+                let learned = if minimal {
+                    tracer.endless.insert((index, variant))
                 } else {
-                    tracer.record_variant(index, variant, Fields::Opaque(err.to_string()));
-                }
-                tracer.learned = true;
-                err.learned = true;
+                    let fields = match (&err.kind, fields) {
+                        (Kind::Uninhabited, Some(fields)) => fields,
+                        _ => Fields::Opaque(err.to_string()),
+                    };
+                    tracer.record_variant(index, variant, fields)
+                };
+                tracer.learned |= learned;
+                err.learned = learned;
                 Err(err)
             }
             Err(err) => Err(err),

@@ -178,7 +178,7 @@ pub(super) async fn start(
     let refusal = loop {
         tokio::select! {
             Some(mut candidate) = expecting.arrived.recv() => match check(&candidate, pid) {
-                Ok(()) => match sv.types.check(&mut candidate, deadline.deadline()).await {
+                Ok(()) => match sv.types.check(&mut candidate, deadline.deadline(), config.max_frame_len).await {
                     Ok(()) => {
                         tracing::debug!(pid, "handshake complete");
                         unclaimed.armed = false;

@@ -13,6 +13,9 @@ use tokio::time::Instant;
 
 use super::start::Candidate;
 
+/// The largest description of a worker's types the host reads: a service's takes a few KiB.
+const MAX_TYPES_LEN: usize = 1 << 20;
+
 /// The host's types, described.
 #[derive(Debug)]
 pub(crate) struct TypeCheck {
@@ -41,12 +44,20 @@ impl TypeCheck {
         &self,
         candidate: &mut Candidate,
         deadline: Instant,
+        max_frame_len: usize,
     ) -> Result<(), String> {
         if candidate.hello.types == self.fingerprint {
             return Ok(());
         }
         let differ = "its job, reply or event types are not the host's";
-        let payload = match tokio::time::timeout_at(deadline, candidate.reader.next()).await {
+        let codec = candidate.reader.decoder_mut();
+        codec.set_max_frame_len(MAX_TYPES_LEN.min(max_frame_len));
+        let next = tokio::time::timeout_at(deadline, candidate.reader.next()).await;
+        candidate
+            .reader
+            .decoder_mut()
+            .set_max_frame_len(max_frame_len);
+        let payload = match next {
             Ok(Some(Ok(payload))) => payload,
             Ok(Some(Err(err))) => {
                 return Err(format!("{differ}, and reading how failed: {err}"));

@@ -185,7 +185,7 @@ where
 /// `workers.on_all().set_quality(7).await` sets the quality on every worker. A worker that dies
 /// running it is that worker's [`Error::WorkerExited`]; the others' results are unaffected.
 #[must_use = "an OnAll view does nothing until a call is made through it"]
-pub struct OnAll<'a, S, R, W, E> {
+pub struct OnAll<'a, S, R, W, E = R> {
     set: &'a WorkerSet<S, R, W, E>,
 }
 
@@ -254,7 +254,7 @@ impl<S, R, W, E> fmt::Debug for OnAll<'_, S, R, W, E> {
 /// or [`WorkerSet::on`]; the options chain:
 /// `workers.on(2).with_timeout(Duration::from_secs(1), TimeoutAction::Restart).add(1, 2)`.
 #[must_use = "a Calls view does nothing until a call is made through it"]
-pub struct Calls<'a, S, R, W, E> {
+pub struct Calls<'a, S, R, W, E = R> {
     set: &'a WorkerSet<S, R, W, E>,
     timeout: Option<(Duration, TimeoutAction)>,
     queue_timeout: Option<Duration>,
@@ -263,7 +263,7 @@ pub struct Calls<'a, S, R, W, E> {
 }
 
 /// The name [`Calls`] had while time limits were its only options.
-pub type WithTimeout<'a, S, R, W, E> = Calls<'a, S, R, W, E>;
+pub type WithTimeout<'a, S, R, W, E = R> = Calls<'a, S, R, W, E>;
 
 impl<'a, S, R, W, E> Calls<'a, S, R, W, E> {
     pub(crate) fn new(set: &'a WorkerSet<S, R, W, E>) -> Self {

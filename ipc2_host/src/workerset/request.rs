@@ -329,7 +329,8 @@ where
             Outcome::Failed(reason) => Err(Error::Remote { reason }),
             Outcome::Exited { exit, .. } => Err(Error::WorkerExited(exit)),
             Outcome::Gone => Err(Error::TasksGone),
-            // A slot that is not a stream's refuses `End`.
+            // Not reached: a slot that is not a stream's refuses `End`, which makes the worker
+            // a protocol violator instead.
             Outcome::End => Err(Error::TasksGone),
         }
     }
@@ -396,7 +397,7 @@ where
         decode: Decode<T>,
     ) -> Result<ReplyStream<T>, Error> {
         let id = self.inner.next_id();
-        let frame = self.encode(&ToWorker::Request { id }, &job)?;
+        let frame = self.encode(&ToWorker::Stream { id }, &job)?;
         drop(job);
         self.stream_frame(id, frame, target, policy, decode).await
     }
@@ -410,14 +411,14 @@ where
         decode: impl Fn() -> Decode<T>,
     ) -> Vec<(usize, Result<ReplyStream<T>, Error>)> {
         let workers = self.workers();
-        let frame = match self.encode(&ToWorker::Request { id: 0 }, &job) {
+        let frame = match self.encode(&ToWorker::Stream { id: 0 }, &job) {
             Ok(frame) => frame,
             Err(err) => return workers.iter().map(|w| (w.id, Err(err.clone()))).collect(),
         };
         drop(job);
         let streams = workers.into_iter().map(|worker| {
             let id = self.inner.next_id();
-            let frame = codec::reframe(&frame, &ToWorker::Request { id }, self.max_frame_len())
+            let frame = codec::reframe(&frame, &ToWorker::Stream { id }, self.max_frame_len())
                 .map_err(|err| Error::Encode(Arc::new(err)));
             let decode = decode();
             async move {
