@@ -490,23 +490,13 @@ impl<'de> de::Deserializer<'de> for De<'_> {
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         let len = usize::from(!self.tracer.minimal());
-        let mut shapes = Vec::new();
-        let value = visitor.visit_seq(Seq {
-            tracer: self.tracer,
-            shapes: &mut shapes,
-            len,
-        });
+        let (value, mut shapes) = read_seq(self.tracer, len, visitor);
         *self.out = Shape::Seq(Box::new(shapes.pop().unwrap_or(Shape::Unknown)));
         value
     }
 
     fn deserialize_tuple<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value> {
-        let mut shapes = Vec::new();
-        let value = visitor.visit_seq(Seq {
-            tracer: self.tracer,
-            shapes: &mut shapes,
-            len,
-        });
+        let (value, shapes) = read_seq(self.tracer, len, visitor);
         *self.out = Shape::Tuple(shapes);
         value
     }
@@ -554,12 +544,7 @@ impl<'de> de::Deserializer<'de> for De<'_> {
         visitor: V,
     ) -> Result<V::Value> {
         self.structure::<V>(name, |tracer| {
-            let mut shapes = Vec::new();
-            let value = visitor.visit_seq(Seq {
-                tracer,
-                shapes: &mut shapes,
-                len,
-            });
+            let (value, shapes) = read_seq(tracer, len, visitor);
             (value, Fields::Tuple(shapes))
         })
     }
@@ -571,12 +556,7 @@ impl<'de> de::Deserializer<'de> for De<'_> {
         visitor: V,
     ) -> Result<V::Value> {
         self.structure::<V>(name, |tracer| {
-            let mut shapes = Vec::new();
-            let value = visitor.visit_seq(Seq {
-                tracer,
-                shapes: &mut shapes,
-                len: fields.len(),
-            });
+            let (value, shapes) = read_seq(tracer, fields.len(), visitor);
             (value, named(fields, shapes))
         })
     }
@@ -686,6 +666,21 @@ fn named(names: &'static [&'static str], shapes: Vec<Shape>) -> Fields {
     )
 }
 
+/// Reads `len` elements with `visitor`: its value, and each element's shape.
+fn read_seq<'de, V: Visitor<'de>>(
+    tracer: &mut Tracer,
+    len: usize,
+    visitor: V,
+) -> (Result<V::Value>, Vec<Shape>) {
+    let mut shapes = Vec::new();
+    let value = visitor.visit_seq(Seq {
+        tracer,
+        shapes: &mut shapes,
+        len,
+    });
+    (value, shapes)
+}
+
 /// The elements of a sequence, tuple or struct: `len` of them.
 struct Seq<'a> {
     tracer: &'a mut Tracer,
@@ -785,12 +780,7 @@ impl<'de> de::VariantAccess<'de> for Enum<'_> {
     }
 
     fn tuple_variant<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value> {
-        let mut shapes = Vec::new();
-        let value = visitor.visit_seq(Seq {
-            tracer: self.tracer,
-            shapes: &mut shapes,
-            len,
-        });
+        let (value, shapes) = read_seq(self.tracer, len, visitor);
         *self.fields = Some(Fields::Tuple(shapes));
         value
     }
@@ -800,12 +790,7 @@ impl<'de> de::VariantAccess<'de> for Enum<'_> {
         names: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value> {
-        let mut shapes = Vec::new();
-        let value = visitor.visit_seq(Seq {
-            tracer: self.tracer,
-            shapes: &mut shapes,
-            len: names.len(),
-        });
+        let (value, shapes) = read_seq(self.tracer, names.len(), visitor);
         *self.fields = Some(named(names, shapes));
         value
     }
