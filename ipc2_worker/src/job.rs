@@ -38,12 +38,57 @@ pub enum Job<R, W> {
 /// job.
 #[must_use = "dropping a ReplySender fails the host's request"]
 pub struct ReplySender<W> {
-    id: u64,
+    owed: Owed,
+    _reply: std::marker::PhantomData<fn(W)>,
+}
+
+/// One request's claim on its connection until it is answered: what a [`ReplySender`] and the
+/// [`StreamSender`] it may become share.
+#[derive(Debug)]
+pub(crate) struct Owed {
+    pub(crate) id: u64,
     /// Taken by the answer.
     replies: Option<Arc<Replies>>,
     /// Whether the host asked for a stream (`WorkerSet::send_stream`).
-    streaming: bool,
-    _reply: std::marker::PhantomData<fn(W)>,
+    pub(crate) streaming: bool,
+}
+
+impl Owed {
+    /// The connection to answer on, until the answer.
+    pub(crate) fn replies(&self) -> Option<&Arc<Replies>> {
+        self.replies.as_ref()
+    }
+
+    /// Whether the host has given up on this request.
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.replies
+            .as_ref()
+            .is_some_and(|replies| replies.cancels.is_cancelled(self.id))
+    }
+
+    /// Completes when the host gives up on this request.
+    pub(crate) async fn cancelled(&self) {
+        match &self.replies {
+            Some(replies) => replies.cancels.cancelled(self.id).await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Takes the connection to answer on, once; the request's cancellation and credit are
+    /// forgotten.
+    pub(crate) fn finish(&mut self) -> Option<Arc<Replies>> {
+        let replies = self.replies.take()?;
+        replies.cancels.answered(self.id);
+        replies.credits.ended(self.id);
+        Some(replies)
+    }
+
+    /// Fails the request with `reason`, unless it is answered already.
+    pub(crate) fn fail(&mut self, reason: &str) {
+        if let Some(replies) = self.finish() {
+            send_failure(&replies, self.id, reason);
+        }
+    }
 }
 
 /// What the reply handles of one connection share.
@@ -62,53 +107,44 @@ pub(crate) struct Replies {
 impl<W> ReplySender<W> {
     pub(crate) fn new(id: u64, replies: Arc<Replies>, streaming: bool) -> Self {
         Self {
-            id,
-            replies: Some(replies),
-            streaming,
+            owed: Owed {
+                id,
+                replies: Some(replies),
+                streaming,
+            },
             _reply: std::marker::PhantomData,
         }
     }
 
     /// Whether the host has given up on this request.
     pub fn is_cancelled(&self) -> bool {
-        self.replies
-            .as_ref()
-            .is_some_and(|replies| replies.cancels.is_cancelled(self.id))
+        self.owed.is_cancelled()
     }
 
     /// Completes when the host gives up on this request.
     pub async fn cancelled(&self) {
-        match &self.replies {
-            Some(replies) => replies.cancels.cancelled(self.id).await,
-            None => std::future::pending().await,
-        }
+        self.owed.cancelled().await
     }
 
     /// Whether the host asked for a stream of replies (`send_stream`) rather than one.
     pub fn wants_stream(&self) -> bool {
-        self.streaming
+        self.owed.streaming
     }
 
     /// Answers with a stream of items instead of one reply, for a host that asked with
     /// `send_stream`. A host that asked for one reply gets the stream's first item as its reply
     /// (and the stream ends there).
     pub fn into_stream(mut self) -> StreamSender<W> {
-        StreamSender::new(self.id, self.replies.take(), self.streaming)
+        StreamSender::new(Owed {
+            id: self.owed.id,
+            replies: self.owed.replies.take(),
+            streaming: self.owed.streaming,
+        })
     }
 
     /// Fails the host's request with `reason` instead of answering it.
     pub fn fail(mut self, reason: &str) {
-        if let Some(replies) = self.finish() {
-            send_failure(&replies, self.id, reason);
-        }
-    }
-
-    /// Takes the connection to answer on, once; a cancellation of this request is forgotten.
-    fn finish(&mut self) -> Option<Arc<Replies>> {
-        let replies = self.replies.take()?;
-        replies.cancels.answered(self.id);
-        replies.credits.ended(self.id);
-        Some(replies)
+        self.owed.fail(reason);
     }
 }
 
@@ -119,8 +155,9 @@ impl<W: Serialize> ReplySender<W> {
     /// fails with that reason and the error is returned here too. Fails with [`Error::Closed`] when
     /// the host is gone.
     pub fn send(mut self, reply: W) -> Result<(), Error> {
-        let replies = self.finish().ok_or(Error::Closed)?;
-        let header = ToHost::Reply { id: self.id };
+        let id = self.owed.id;
+        let replies = self.owed.finish().ok_or(Error::Closed)?;
+        let header = ToHost::Reply { id };
         match replies
             .outbox
             .send(&header, Some(&reply), replies.max_frame_len)
@@ -129,7 +166,7 @@ impl<W: Serialize> ReplySender<W> {
             Err(ipc2_common::Error::Closed) => Err(Error::Closed),
             Err(err) => {
                 let reason = format!("the worker could not encode its reply: {err}");
-                send_failure(&replies, self.id, &reason);
+                send_failure(&replies, id, &reason);
                 Err(err.into())
             }
         }
@@ -163,20 +200,15 @@ pub(crate) fn send_failure(replies: &Replies, id: u64, reason: &str) {
 
 impl<W> Drop for ReplySender<W> {
     fn drop(&mut self) {
-        if let Some(replies) = self.finish() {
-            send_failure(
-                &replies,
-                self.id,
-                "the worker dropped the reply handle without answering",
-            );
-        }
+        self.owed
+            .fail("the worker dropped the reply handle without answering");
     }
 }
 
 impl<W> fmt::Debug for ReplySender<W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ReplySender")
-            .field("id", &self.id)
+            .field("id", &self.owed.id)
             .field("cancelled", &self.is_cancelled())
             .finish()
     }

@@ -1,13 +1,12 @@
 //! [`StreamSender`]: answering one request with a stream of items.
 
 use std::fmt;
-use std::sync::Arc;
 
 use ipc2_common::ToHost;
 use serde::Serialize;
 
 use crate::Error;
-use crate::job::{Replies, send_failure};
+use crate::job::Owed;
 
 /// Answers one streaming request with items, as fast as the host reads them. Obtained from
 /// [`ReplySender::into_stream`](crate::ReplySender::into_stream); the host reads the items from
@@ -37,53 +36,32 @@ use crate::job::{Replies, send_failure};
 /// ```
 #[must_use = "dropping a StreamSender ends the stream at once"]
 pub struct StreamSender<W> {
-    id: u64,
-    /// Taken when the stream ends.
-    replies: Option<Arc<Replies>>,
-    /// Whether the host asked for a stream; if not, the first item is its one reply.
-    streaming: bool,
+    owed: Owed,
     _item: std::marker::PhantomData<fn(W)>,
 }
 
 impl<W> StreamSender<W> {
-    pub(crate) fn new(id: u64, replies: Option<Arc<Replies>>, streaming: bool) -> Self {
+    pub(crate) fn new(owed: Owed) -> Self {
         Self {
-            id,
-            replies,
-            streaming,
+            owed,
             _item: std::marker::PhantomData,
         }
     }
 
     /// Whether the host has given up on this stream.
     pub fn is_cancelled(&self) -> bool {
-        self.replies
-            .as_ref()
-            .is_some_and(|replies| replies.cancels.is_cancelled(self.id))
+        self.owed.is_cancelled()
     }
 
     /// Completes when the host gives up on this stream.
     pub async fn cancelled(&self) {
-        match &self.replies {
-            Some(replies) => replies.cancels.cancelled(self.id).await,
-            None => std::future::pending().await,
-        }
+        self.owed.cancelled().await
     }
 
     /// Ends the stream with `reason`: the host's stream yields it as an error after the items
     /// already sent.
     pub fn fail(mut self, reason: &str) {
-        if let Some(replies) = self.finish() {
-            send_failure(&replies, self.id, reason);
-        }
-    }
-
-    /// Takes the connection to answer on, once, and forgets the stream's credit and cancellation.
-    fn finish(&mut self) -> Option<Arc<Replies>> {
-        let replies = self.replies.take()?;
-        replies.cancels.answered(self.id);
-        replies.credits.ended(self.id);
-        Some(replies)
+        self.owed.fail(reason);
     }
 }
 
@@ -95,32 +73,32 @@ impl<W: Serialize> StreamSender<W> {
     /// encoded (it exceeds the frame limit, say) ends the stream with that reason, on the host
     /// too, and the error is returned here.
     pub async fn send(&mut self, item: W) -> Result<(), Error> {
-        let replies = self.replies.as_ref().ok_or(Error::Closed)?;
-        let header = if self.streaming {
+        let id = self.owed.id;
+        let replies = self.owed.replies().ok_or(Error::Closed)?;
+        let header = if self.owed.streaming {
             tokio::select! {
                 biased;
-                _ = replies.cancels.cancelled(self.id) => return Err(Error::Cancelled),
-                _ = replies.credits.take(self.id) => {}
+                _ = replies.cancels.cancelled(id) => return Err(Error::Cancelled),
+                _ = replies.credits.take(id) => {}
             }
-            ToHost::Item { id: self.id }
+            ToHost::Item { id }
         } else {
-            ToHost::Reply { id: self.id }
+            ToHost::Reply { id }
         };
         let sent = replies
             .outbox
             .send(&header, Some(&item), replies.max_frame_len);
-        if !self.streaming && sent.is_ok() {
-            // That was the one reply.
-            self.finish();
-        }
         match sent {
+            // A host that asked for one reply has it.
+            Ok(()) if !self.owed.streaming => {
+                self.owed.finish();
+                Ok(())
+            }
             Ok(()) => Ok(()),
             Err(ipc2_common::Error::Closed) => Err(Error::Closed),
             Err(err) => {
-                let reason = format!("the worker could not encode a stream item: {err}");
-                if let Some(replies) = self.finish() {
-                    send_failure(&replies, self.id, &reason);
-                }
+                self.owed
+                    .fail(&format!("the worker could not encode a stream item: {err}"));
                 Err(err.into())
             }
         }
@@ -129,20 +107,18 @@ impl<W: Serialize> StreamSender<W> {
 
 impl<W> Drop for StreamSender<W> {
     fn drop(&mut self) {
-        let Some(replies) = self.finish() else {
-            return;
-        };
-        if !self.streaming {
-            send_failure(
-                &replies,
-                self.id,
+        if !self.owed.streaming {
+            self.owed.fail(
                 "the worker answered with a stream that ended before its first item, but the host asked for one reply",
             );
             return;
         }
-        let end = ToHost::End { id: self.id };
-        if let Err(err) = replies.outbox.send(&end, None::<&()>, usize::MAX) {
-            tracing::debug!("ipc2: could not end stream {}: {err}", self.id);
+        let id = self.owed.id;
+        if let Some(replies) = self.owed.finish() {
+            let end = ToHost::End { id };
+            if let Err(err) = replies.outbox.send(&end, None::<&()>, usize::MAX) {
+                tracing::debug!("ipc2: could not end stream {id}: {err}");
+            }
         }
     }
 }
@@ -150,7 +126,7 @@ impl<W> Drop for StreamSender<W> {
 impl<W> fmt::Debug for StreamSender<W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StreamSender")
-            .field("id", &self.id)
+            .field("id", &self.owed.id)
             .field("cancelled", &self.is_cancelled())
             .finish()
     }
