@@ -319,6 +319,33 @@ impl TokioRaw {
         Ok(start.elapsed())
     }
 
+    /// Calls per second from one task pipelining `in_flight` requests directly on the socket:
+    /// the fastest a hand-written tokio client gets, with no sharing between tasks.
+    async fn pipelined(self, in_flight: usize, total: usize) -> std::io::Result<f64> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
+        let (read, write) = self.stream.into_split();
+        let (mut read, mut write) = (BufReader::new(read), BufWriter::new(write));
+        let start = Instant::now();
+        let mut sent = 0;
+        while sent < in_flight.min(total) {
+            write.write_all(&ADD_FRAME).await?;
+            sent += 1;
+        }
+        write.flush().await?;
+        let mut reply = [0u8; 8];
+        for _ in 0..total {
+            read.read_exact(&mut reply).await?;
+            if sent < total {
+                write.write_all(&ADD_FRAME).await?;
+                sent += 1;
+            }
+            if read.buffer().is_empty() {
+                write.flush().await?;
+            }
+        }
+        Ok(total as f64 / start.elapsed().as_secs_f64())
+    }
+
     /// Calls per second from `callers` tasks sharing one cloneable client: each call goes over
     /// an mpsc channel to a writer task and waits on a oneshot, which a reader task answers in
     /// order (the peer answers in order).
@@ -497,6 +524,10 @@ fn defaults(scale: usize) -> Rows {
             .multiplexed(64, total)
             .await
     })?;
+    let direct = runtime.block_on(async {
+        let client = TokioRaw::start(dir.path(), "tokio-pipelined")?;
+        Ok::<_, Box<dyn std::error::Error>>(client.pipelined(64, total).await?)
+    })?;
     let pipelined_set: Workers = runtime.block_on(
         Workers::builder()
             .worker_count(1)
@@ -523,6 +554,7 @@ fn defaults(scale: usize) -> Rows {
         Row::rate("calls/s, 64 callers, defaults", raw_rate, rate),
         Row::rate("calls/s, WorkerSet::map, defaults", raw_rate, mapped),
         Row::rate("calls/s, 64 in flight vs tokio mux", multiplexed, pipelined),
+        Row::rate("calls/s, 64 in flight vs one tokio task", direct, pipelined),
     ])
 }
 
@@ -659,11 +691,13 @@ fn throughput(runtime: &tokio::runtime::Runtime, raw: &mut Raw, total: usize) ->
 
 /// 4 KiB and 1 MiB echoes, as `serde_bytes` and as a plain `Vec<u8>`.
 fn echoes(runtime: &tokio::runtime::Runtime, raw: &mut Raw, scale: usize) -> Rows {
-    let workers: Workers = runtime.block_on(builder(1).finish())?;
+    // Room for a 64 MiB payload and its envelope.
+    let workers: Workers = runtime.block_on(builder(1).max_frame_len(65 << 20).finish())?;
     let mut rows = Vec::new();
     for (label, size, iters) in [
         ("4 KiB", 4096, 5000 / scale),
         ("1 MiB", 1 << 20, 200 / scale),
+        ("64 MiB", 64 << 20, 10 / scale),
     ] {
         let payload = vec![0xabu8; size];
         let raw_echo = percentiles(
@@ -680,23 +714,30 @@ fn echoes(runtime: &tokio::runtime::Runtime, raw: &mut Raw, scale: usize) -> Row
                 let start = Instant::now();
                 workers.send(job).await?;
                 bytes.push(start.elapsed());
+                // Through serde one element at a time, 64 MiB would take seconds per echo.
+                if size > 1 << 20 {
+                    continue;
+                }
                 let job = BenchJob::EchoVec(payload.clone());
                 let start = Instant::now();
                 workers.send(job).await?;
                 vec.push(start.elapsed());
             }
-            Ok::<_, ipc2::Error>((percentiles(bytes), percentiles(vec)))
+            let vec = (!vec.is_empty()).then(|| percentiles(vec));
+            Ok::<_, ipc2::Error>((percentiles(bytes), vec))
         })?;
         rows.push(Row::time(
             &format!("{label} echo, serde_bytes"),
             raw_echo.0,
             bytes.0,
         ));
-        rows.push(Row::time(
-            &format!("{label} echo, Vec<u8>"),
-            raw_echo.0,
-            vec.0,
-        ));
+        if let Some(vec) = vec {
+            rows.push(Row::time(
+                &format!("{label} echo, Vec<u8>"),
+                raw_echo.0,
+                vec.0,
+            ));
+        }
     }
     Ok(rows)
 }
