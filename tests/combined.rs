@@ -66,15 +66,7 @@ async fn each_combined_service_emits_its_own_events() {
     let mut events = tools.events().unwrap();
     tools.progress(2).await.unwrap();
     tools.put("k".into(), "v".into()).await.unwrap();
-    let mut seen = Vec::new();
-    for _ in 0..3 {
-        let event = tokio::time::timeout(HANG_GUARD, events.recv())
-            .await
-            .expect("the event arrives")
-            .expect("the set is running")
-            .expect("the event decodes");
-        seen.push(event.event);
-    }
+    let seen = support::next_events(&mut events, 3).await;
     assert!(
         matches!(
             &seen[..],
@@ -99,24 +91,12 @@ async fn a_combined_service_streams_and_its_stream_emits_the_services_events() {
         .unwrap();
     let mut events = tools.events().unwrap();
     let mut items = tools.count_to(3, 0, String::new()).await.unwrap();
-    let mut seen = Vec::new();
-    while let Some(item) = tokio::time::timeout(HANG_GUARD, items.next())
-        .await
-        .unwrap()
-    {
-        seen.push(item.unwrap());
-    }
+    let seen = support::read_all(&mut items).await;
     assert_eq!(seen, [0, 1, 2]);
-    for step in 0..3 {
-        let event = tokio::time::timeout(HANG_GUARD, events.recv())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
+    for (step, event) in (0..).zip(support::next_events(&mut events, 3).await) {
         assert!(
-            matches!(&event.event, ToolsEvent::Calc(Progress { step: s, of: 3 }) if *s == step),
-            "{:?}",
-            event.event
+            matches!(&event, ToolsEvent::Calc(Progress { step: s, of: 3 }) if *s == step),
+            "{event:?}"
         );
     }
 }

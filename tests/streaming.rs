@@ -264,22 +264,10 @@ async fn a_service_method_streams_its_items_and_emits_events_while_it_streams() 
     let workers = support::calc_builder(1).finish().await.unwrap();
     let mut events = workers.events().unwrap();
     let mut items = workers.count_to(5, 0, String::new()).await.unwrap();
-    let mut seen = Vec::new();
-    while let Some(item) = tokio::time::timeout(HANG_GUARD, items.next())
-        .await
-        .unwrap()
-    {
-        seen.push(item.unwrap());
-    }
+    let seen = support::read_all(&mut items).await;
     assert_eq!(seen, [0, 1, 2, 3, 4]);
-    for step in 0..5 {
-        let event = tokio::time::timeout(HANG_GUARD, events.recv())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        assert_eq!(event.event, Progress { step, of: 5 });
-    }
+    let progress: Vec<Progress> = (0..5).map(|step| Progress { step, of: 5 }).collect();
+    assert_eq!(support::next_events(&mut events, 5).await, progress);
 }
 
 #[tokio::test]
@@ -317,13 +305,7 @@ async fn dropping_a_service_stream_drops_the_handlers_stream_on_the_worker() {
 async fn a_stream_of_results_can_end_with_the_services_own_error() {
     let workers = support::calc_builder(1).finish().await.unwrap();
     let mut items = workers.words("one two".into(), true).await.unwrap();
-    let mut seen = Vec::new();
-    while let Some(item) = tokio::time::timeout(HANG_GUARD, items.next())
-        .await
-        .unwrap()
-    {
-        seen.push(item.unwrap());
-    }
+    let seen = support::read_all(&mut items).await;
     assert_eq!(seen, [Ok("one".into()), Ok("two".into()), Err(DivByZero)]);
 }
 
@@ -349,13 +331,7 @@ async fn on_all_starts_a_stream_on_every_worker() {
     for (worker, stream) in streams {
         let mut items = stream.unwrap();
         assert_eq!(items.worker(), worker);
-        let mut seen = Vec::new();
-        while let Some(item) = tokio::time::timeout(HANG_GUARD, items.next())
-            .await
-            .unwrap()
-        {
-            seen.push(item.unwrap());
-        }
+        let seen = support::read_all(&mut items).await;
         assert_eq!(seen, [0, 1, 2], "worker {worker}");
     }
 }

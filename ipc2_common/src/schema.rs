@@ -145,18 +145,33 @@ impl Description {
     /// A 64-bit digest of the description: equal descriptions have equal fingerprints, so the
     /// handshake compares whole descriptions only when the fingerprints differ.
     pub fn fingerprint(&self) -> u64 {
-        // FNV-1a over the encoding: stable across builds and platforms, unlike `DefaultHasher`.
-        let bytes = bincode::serde::encode_to_vec(self, bincode::config::standard())
-            .expect("a description is plain data, which always encodes");
-        bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-            (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
-        })
+        // FNV-1a over the encoding, hashed as it is written: stable across builds and platforms,
+        // unlike `DefaultHasher`. Writing to the hash cannot fail, nor can encoding plain data.
+        let mut hash = Fnv(0xcbf2_9ce4_8422_2325);
+        let _ = bincode::serde::encode_into_std_write(self, &mut hash, bincode::config::standard());
+        hash.0
     }
 
     /// The first difference between this description, the host's, and `worker`'s, in words,
     /// or `None` if they agree everywhere both could be described.
     pub fn first_difference(&self, worker: &Description) -> Option<String> {
         diff::first_difference(self, worker)
+    }
+}
+
+/// An FNV-1a hash that bytes are written into.
+struct Fnv(u64);
+
+impl std::io::Write for Fnv {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        for byte in bytes {
+            self.0 = (self.0 ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

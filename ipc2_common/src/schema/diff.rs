@@ -283,15 +283,15 @@ impl<'a> Walk<'a> {
     fn place(&self) -> String {
         let m = self.method_steps();
         let mut parts = Vec::new();
-        let rest = if m > 0 {
-            let names: Vec<&str> = self.path[..m]
-                .iter()
-                .filter_map(|step| match step {
-                    Step::Variant { name, .. } => Some(*name),
-                    _ => None,
-                })
-                .collect();
-            let (method, services) = names.split_last().expect("m > 0");
+        // The first `m` steps are variants (see `method_steps`): the services, then the method.
+        let names: Vec<&str> = self.path[..m]
+            .iter()
+            .filter_map(|step| match step {
+                Step::Variant { name, .. } => Some(*name),
+                _ => None,
+            })
+            .collect();
+        let rest = if let Some((method, services)) = names.split_last() {
             parts.push(match services {
                 [] => format!("method {method}"),
                 _ => format!("method {method} of {}", services.join("::")),

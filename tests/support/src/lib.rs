@@ -131,6 +131,37 @@ pub async fn job_started(marker: &Path) -> u32 {
     pid().expect("the marker, once written, stays")
 }
 
+/// Every item of `items`, each of which must be `Ok`, until the stream ends; each read bounded by
+/// [`HANG_GUARD`].
+pub async fn read_all<T: std::fmt::Debug>(items: &mut ipc2::host::ReplyStream<T>) -> Vec<T> {
+    let mut seen = Vec::new();
+    while let Some(item) = tokio::time::timeout(HANG_GUARD, items.next())
+        .await
+        .expect("the stream moves on")
+    {
+        seen.push(item.expect("every item arrives"));
+    }
+    seen
+}
+
+/// The next `n` events of `events`, each of which must decode; each read bounded by
+/// [`HANG_GUARD`].
+pub async fn next_events<E: serde::de::DeserializeOwned>(
+    events: &mut ipc2::host::Events<E>,
+    n: usize,
+) -> Vec<E> {
+    let mut seen = Vec::new();
+    for _ in 0..n {
+        let event = tokio::time::timeout(HANG_GUARD, events.recv())
+            .await
+            .expect("the event arrives")
+            .expect("the set is running")
+            .expect("the event decodes");
+        seen.push(event.event);
+    }
+    seen
+}
+
 /// Whether `pid` has exited: no such process, or a zombie.
 pub fn is_dead(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
