@@ -537,6 +537,28 @@ fn defaults(scale: usize) -> Rows {
             .finish(),
     )?;
     let pipelined = runtime.block_on(calls_per_second(pipelined_set, 64, total))?;
+    // The same through `#[ipc2::service]`, whose `serve` runs the job loop as a task of the
+    // worker's runtime (the raw loop above runs on the thread of `block_on`).
+    let service = runtime.block_on(service_builder(1).arg(MULTI_THREAD).finish())?;
+    let service_rtt = runtime.block_on(async {
+        let mut times = Vec::with_capacity(iters);
+        for _ in 0..iters {
+            let start = Instant::now();
+            service.add(1, 2).await?;
+            times.push(start.elapsed());
+        }
+        Ok::<_, ipc2::Error>(median(times))
+    })?;
+    let pipelined_service = runtime.block_on(calls_per_second(
+        runtime.block_on(
+            service_builder(1)
+                .arg(MULTI_THREAD)
+                .max_in_flight_per_worker(64)
+                .finish(),
+        )?,
+        64,
+        total,
+    ))?;
     let mapped = runtime.block_on(async {
         use futures_util::StreamExt;
         let start = Instant::now();
@@ -551,10 +573,25 @@ fn defaults(scale: usize) -> Rows {
     Ok(vec![
         Row::time("round trip, median, defaults", raw_rtt.0, set_rtt.0),
         Row::time("round trip vs a tokio client", tokio_rtt, set_rtt.0),
+        Row::time(
+            "round trip, service, vs tokio client",
+            tokio_rtt,
+            service_rtt,
+        ),
         Row::rate("calls/s, 64 callers, defaults", raw_rate, rate),
         Row::rate("calls/s, WorkerSet::map, defaults", raw_rate, mapped),
         Row::rate("calls/s, 64 in flight vs tokio mux", multiplexed, pipelined),
         Row::rate("calls/s, 64 in flight vs one tokio task", direct, pipelined),
+        Row::rate(
+            "64 in flight, service, vs tokio mux",
+            multiplexed,
+            pipelined_service,
+        ),
+        Row::rate(
+            "64 in flight, service, vs one tokio task",
+            direct,
+            pipelined_service,
+        ),
     ])
 }
 

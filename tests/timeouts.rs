@@ -128,3 +128,48 @@ async fn a_queue_timeout_fails_unsent_calls_and_the_run_timeout_starts_at_the_wo
     // The worker that replaced the runaway's serves.
     assert_eq!(workers.eval("2+2".to_owned()).await.unwrap(), Ok(4));
 }
+
+// The set-wide default applies to a call that names no limit of its own: with `Restart` the
+// worker is replaced, with `Error` the call fails and the worker is kept.
+#[tokio::test]
+async fn the_set_wide_default_timeout_limits_calls_that_name_none() {
+    use support::jobs::TestJob;
+    let limit = Duration::from_millis(300);
+    for action in [TimeoutAction::Restart, TimeoutAction::Error] {
+        let workers = support::builder(1)
+            .default_timeout(limit, action)
+            .finish()
+            .await
+            .expect("the worker starts");
+        let before = support::only_worker(&workers);
+        let stuck = tokio::time::timeout(HANG_GUARD, workers.send(TestJob::Sleep(600_000)))
+            .await
+            .expect("the default timeout ended the call");
+        match stuck {
+            Err(Error::Timeout {
+                limit: got,
+                ran_for,
+                action: got_action,
+                ..
+            }) => {
+                assert_eq!(got, limit);
+                assert!(ran_for >= limit, "{ran_for:?}");
+                assert_eq!(got_action, action);
+            }
+            other => panic!("expected Timeout, got {other:?}"),
+        }
+        match action {
+            TimeoutAction::Restart => {
+                let (sum, pid) = support::add(&workers, 2, 3).await;
+                assert_eq!(sum, 5);
+                assert_ne!(pid, before.pid, "the runaway's worker was replaced");
+            }
+            // The job is cancelled, which a `Sleep` does not heed: the worker is still busy,
+            // and still the same process.
+            _ => {
+                assert_eq!(support::only_worker(&workers).pid, before.pid);
+                assert_eq!(workers.stats().workers[0].restarts, 0);
+            }
+        }
+    }
+}

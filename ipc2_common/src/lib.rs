@@ -38,4 +38,4 @@ pub use envelope::{Header, ToHost, ToWorker};
 pub use error::{Error, human_bytes, write_report};
 pub use frame::{DEFAULT_MAX_FRAME_LEN, FrameCodec, HEADER_LEN};
 pub use no_events::NoEvents;
-pub use transport::{Client, ReadHalf, Server, WriteHalf};
+pub use transport::{Client, Direct, ReadHalf, Server, Write, WriteHalf};

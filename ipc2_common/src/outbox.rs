@@ -8,6 +8,14 @@
 //! (64 KiB or more) is encoded into a recycled buffer that is queued, and written, on its own.
 //! The writer is woken once per batch, not once per frame.
 //!
+//! A sender that expects no other frame soon (a lone call, the last answer owed) sends with
+//! [`Outbox::send_now`]: where the transport allows it ([`Write::direct`]) and nothing is queued
+//! or being written, it writes its small frame to the socket itself, so an idle connection's
+//! message costs no wake-up of the writer task, which on a multi-thread runtime is a thread
+//! wake-up. What the socket does not take at once goes to the front of the queue for the writer,
+//! so frames keep their order. Under load senders queue, and the writer sends each batch with
+//! one write: a write per frame would cost the kernel a buffer and a wake-up of the peer each.
+//!
 //! The writer ends, shutting the connection's write side down so that the peer sees
 //! end-of-stream, once every [`Outbox`] handle is dropped and everything queued is written.
 
@@ -21,7 +29,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
 
 use crate::codec::encode_frame;
-use crate::{Error, Header, buffers};
+use crate::{Direct, Error, Header, Write, buffers};
 
 /// Small frames are appended to one batch until it holds this many bytes.
 const MAX_BATCH: usize = buffers::LARGE;
@@ -29,17 +37,36 @@ const MAX_BATCH: usize = buffers::LARGE;
 /// Emptied batch buffers kept for reuse.
 const SPARE_BATCHES: usize = 4;
 
-/// Creates a connection's outbox: the handle senders share, and the end its writer drains.
-pub fn outbox() -> (Outbox, Drain) {
+/// Creates the outbox of a connection written through `writer`: the handle senders share, and
+/// the end its writer drains. Senders write small frames themselves when `writer` offers a
+/// [`Write::direct`] handle, the connection is idle, and the outbox is created on a
+/// multi-thread runtime: only there does waking the writer task cost a thread wake-up. On a
+/// current-thread runtime the writer runs on the sender's thread once it yields, and batches
+/// what other tasks send meanwhile, which a write of each frame would lose.
+pub fn outbox(writer: &dyn Write) -> (Outbox, Drain) {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    let multi_thread =
+        Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread);
+    with_direct(writer.direct().filter(|_| multi_thread))
+}
+
+/// An outbox whose every frame goes through the writer task.
+pub fn queued() -> (Outbox, Drain) {
+    with_direct(None)
+}
+
+fn with_direct(direct: Option<Arc<dyn Direct>>) -> (Outbox, Drain) {
     let shared = Arc::new(Shared {
         queue: Mutex::new(Queue {
             chunks: VecDeque::new(),
             spare: Vec::new(),
             writer_gone: false,
             woken: false,
+            writing: false,
         }),
         senders: AtomicUsize::new(1),
         wake: Notify::new(),
+        direct,
     });
     (
         Outbox {
@@ -48,6 +75,7 @@ pub fn outbox() -> (Outbox, Drain) {
         Drain {
             shared,
             taken: VecDeque::new(),
+            writing: false,
         },
     )
 }
@@ -65,6 +93,8 @@ pub struct Drain {
     shared: Arc<Shared>,
     /// The chunks being written, swapped with the queue's empty one each round.
     taken: VecDeque<Chunk>,
+    /// Whether this writer holds the queue's `writing` claim.
+    writing: bool,
 }
 
 #[derive(Debug)]
@@ -73,6 +103,8 @@ struct Shared {
     /// How many `Outbox` handles exist.
     senders: AtomicUsize,
     wake: Notify,
+    /// Writes to the socket without the writer task, where the transport can.
+    direct: Option<Arc<dyn Direct>>,
 }
 
 #[derive(Debug)]
@@ -82,6 +114,9 @@ struct Queue {
     writer_gone: bool,
     /// Whether the writer has been told there is work since it last looked.
     woken: bool,
+    /// Whether someone (the writer task, or a sender writing directly) is writing to the
+    /// socket: no one else may, or frames could interleave.
+    writing: bool,
 }
 
 #[derive(Debug)]
@@ -115,6 +150,36 @@ impl Outbox {
         self.send_frame(frame).map_err(|_| Error::Closed)
     }
 
+    /// Like [`send`](Self::send), for a frame no other is expected to follow soon: written at
+    /// once from this task if the connection is idle (see the [module docs](self)).
+    pub fn send_now<H: Header, B: Serialize + ?Sized>(
+        &self,
+        header: &H,
+        body: Option<&B>,
+        max_frame_len: usize,
+    ) -> Result<(), Error> {
+        let frame = encode_frame(header, body, max_frame_len)?;
+        self.send_frame_now(frame).map_err(|_| Error::Closed)
+    }
+
+    /// Like [`send_frame`](Self::send_frame), written at once from this task if the connection
+    /// is idle (see [`send_now`](Self::send_now)).
+    pub fn send_frame_now(&self, frame: Vec<u8>) -> Result<(), Vec<u8>> {
+        if frame.len() < buffers::LARGE
+            && let Some(direct) = &self.shared.direct
+        {
+            match self.write_now(&**direct, &frame) {
+                Ok(true) => {
+                    buffers::give_small(frame);
+                    return Ok(());
+                }
+                Ok(false) => {}
+                Err(_) => return Err(frame),
+            }
+        }
+        self.send_frame(frame)
+    }
+
     /// Queues a frame that is already encoded (length prefix included). Gives it back if the
     /// writer has stopped.
     pub fn send_frame(&self, frame: Vec<u8>) -> Result<(), Vec<u8>> {
@@ -139,6 +204,43 @@ impl Outbox {
     /// Whether the writer has stopped, so that nothing sent now would be written.
     pub fn is_closed(&self) -> bool {
         self.shared.queue().writer_gone
+    }
+
+    /// Writes `frame` to the socket at once if nothing is queued and no one is writing; true if
+    /// it did (what the socket did not take is queued first, for the writer), false if the frame
+    /// must be queued.
+    fn write_now(&self, direct: &dyn Direct, frame: &[u8]) -> Result<bool, Error> {
+        {
+            let mut queue = self.shared.queue();
+            if queue.writer_gone {
+                return Err(Error::Closed);
+            }
+            if queue.writing || !queue.chunks.is_empty() {
+                return Ok(false);
+            }
+            queue.writing = true;
+        }
+        let mut written = 0;
+        while written < frame.len() {
+            match direct.try_write(&frame[written..]) {
+                Ok(n) => written += n,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                // Full (or broken): the writer task takes the rest, and meets the same error if
+                // the connection is broken.
+                Err(_) => break,
+            }
+        }
+        let mut queue = self.shared.queue();
+        queue.writing = false;
+        if written < frame.len() {
+            let mut rest = queue.spare.pop().unwrap_or_default();
+            rest.extend_from_slice(&frame[written..]);
+            queue.chunks.push_front(Chunk::Batch(rest));
+        }
+        if !queue.chunks.is_empty() {
+            self.wake(queue);
+        }
+        Ok(true)
     }
 
     fn push_small(&self, frame: &[u8]) -> Result<(), Error> {
@@ -198,7 +300,13 @@ impl Drain {
             {
                 let mut queue = self.shared.queue();
                 queue.woken = false;
-                if !queue.chunks.is_empty() {
+                if std::mem::take(&mut self.writing) {
+                    queue.writing = false;
+                }
+                // While a sender writes directly, it wakes the writer for what queues meanwhile.
+                if !queue.writing && !queue.chunks.is_empty() {
+                    queue.writing = true;
+                    self.writing = true;
                     std::mem::swap(&mut queue.chunks, &mut self.taken);
                     return true;
                 }
@@ -256,7 +364,7 @@ mod tests {
 
     #[tokio::test]
     async fn frames_small_and_large_arrive_in_order_then_end_of_stream() {
-        let (outbox, drain) = outbox();
+        let (outbox, drain) = queued();
         let (a, b) = tokio::io::duplex(4096);
         let writer = tokio::spawn(write_frames(drain, a));
         // Small frames batched, with a large one (every tenth) between them.
@@ -286,9 +394,108 @@ mod tests {
         assert!(buf.is_empty());
     }
 
+    /// Reads `stream` to its end and decodes `count` frames of [`frame_of`] from it: their ids,
+    /// in the order they arrived.
+    async fn read_frames(mut stream: impl tokio::io::AsyncRead + Unpin, count: u64) -> Vec<u64> {
+        let mut bytes = Vec::new();
+        stream.read_to_end(&mut bytes).await.unwrap();
+        let mut codec = FrameCodec::new(usize::MAX);
+        let mut buf = bytes::BytesMut::from(&bytes[..]);
+        let mut ids = Vec::new();
+        for _ in 0..count {
+            use tokio_util::codec::Decoder;
+            let payload = codec.decode(&mut buf).unwrap().unwrap();
+            let (header, body) = codec::decode_header::<ToWorker>(&payload).unwrap();
+            let ToWorker::Request { id } = header else {
+                panic!("{header:?}")
+            };
+            assert_eq!(codec::decode_body::<Vec<u8>>(body).unwrap(), frame_body(id));
+            ids.push(id);
+        }
+        assert!(buf.is_empty());
+        ids
+    }
+
+    fn frame_body(id: u64) -> Vec<u8> {
+        vec![id as u8; 1000 + (id as usize * 37) % 3000]
+    }
+
+    fn frame_of(id: u64) -> Vec<u8> {
+        encode_frame(&ToWorker::Request { id }, Some(&frame_body(id)), usize::MAX).unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_idle_connection_is_written_by_the_sender_itself() {
+        let (a, b) = tokio::net::UnixStream::pair().unwrap();
+        let (_read, write) = crate::unix::split(a, std::time::Duration::ZERO).unwrap();
+        let (outbox, drain) = super::outbox(&write);
+        // No writer task runs: only a direct write can deliver this.
+        outbox.send_frame_now(frame_of(7)).unwrap();
+        let mut len = [0u8; 4];
+        let mut b = b;
+        b.read_exact(&mut len).await.unwrap();
+        assert_eq!(
+            u32::from_le_bytes(len) as usize + 4,
+            frame_of(7).len(),
+            "the frame arrived without the writer"
+        );
+        drop((outbox, drain));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn direct_and_queued_frames_keep_their_order_when_the_socket_fills() {
+        let (a, b) = tokio::net::UnixStream::pair().unwrap();
+        let (_read, write) = crate::unix::split(a, std::time::Duration::ZERO).unwrap();
+        let (outbox, drain) = super::outbox(&write);
+        // Before the writer runs, direct writes fill the socket; the one cut short queues its
+        // rest, and every later frame queues behind it.
+        for n in 0..300u64 {
+            outbox.send_frame_now(frame_of(4000 + n)).unwrap();
+        }
+        let writer = tokio::spawn(write_frames(drain, write));
+        // Then four senders at once, direct and queued mixed.
+        let senders: Vec<_> = (0..4u64)
+            .map(|sender| {
+                let outbox = outbox.clone();
+                tokio::spawn(async move {
+                    for n in 0..500u64 {
+                        let id = sender * 1000 + n;
+                        if n % 3 == 0 {
+                            outbox.send_frame(frame_of(id)).unwrap();
+                        } else {
+                            outbox.send_frame_now(frame_of(id)).unwrap();
+                        }
+                        if n % 50 == 0 {
+                            tokio::task::yield_now().await;
+                        }
+                    }
+                })
+            })
+            .collect();
+        for sender in senders {
+            sender.await.unwrap();
+        }
+        drop(outbox);
+        let ids = read_frames(b, 2300).await;
+        writer.await.unwrap().unwrap();
+        assert_eq!(ids[..300], (4000..4300).collect::<Vec<_>>());
+        for sender in 0..4 {
+            let own: Vec<u64> = ids
+                .iter()
+                .copied()
+                .filter(|id| id / 1000 == sender)
+                .collect();
+            let expected: Vec<u64> = (0..500).map(|n| sender * 1000 + n).collect();
+            assert_eq!(
+                own, expected,
+                "sender {sender}'s frames out of order or lost"
+            );
+        }
+    }
+
     #[tokio::test]
     async fn an_oversized_frame_is_refused_and_nothing_is_queued() {
-        let (outbox, drain) = outbox();
+        let (outbox, drain) = queued();
         let err = outbox
             .send(&ToWorker::Notify, Some(&[0u8; 100][..]), 16)
             .unwrap_err();
@@ -298,7 +505,7 @@ mod tests {
 
     #[tokio::test]
     async fn sending_after_the_writer_stopped_is_closed() {
-        let (outbox, drain) = outbox();
+        let (outbox, drain) = queued();
         let (a, b) = tokio::io::duplex(16);
         drop(b);
         outbox.send_frame(vec![0; 64]).unwrap();

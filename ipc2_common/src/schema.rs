@@ -14,7 +14,7 @@
 //!
 //! ```
 //! # #![allow(dead_code)]
-//! use ipc2_common::schema::Description;
+//! use ipc2::schema::Description;
 //!
 //! mod v1 {
 //!     #[derive(serde::Deserialize)]

@@ -8,6 +8,7 @@
 use std::future::Future;
 use std::io;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -19,7 +20,29 @@ const MAX_UNIX_PATH: usize = 107;
 /// The read half of a connection, boxed so everything past the transport is the same code.
 pub type ReadHalf = Box<dyn AsyncRead + Send + Unpin>;
 /// The write half of a connection.
-pub type WriteHalf = Box<dyn AsyncWrite + Send + Unpin>;
+pub type WriteHalf = Box<dyn Write>;
+
+/// The write half of a connection, as the connection's writer task uses it.
+///
+/// A transport whose socket can be written without waiting, from any thread, also offers a
+/// [`Direct`] handle: a sender that finds nothing queued writes its frame through it at once,
+/// instead of waking the writer task (a thread wake-up per message on a multi-thread runtime).
+pub trait Write: AsyncWrite + Send + Unpin {
+    /// A handle that writes to the same socket without waiting; `None` (the default) when the
+    /// transport has none, and every frame goes through the writer task.
+    fn direct(&self) -> Option<Arc<dyn Direct>> {
+        None
+    }
+}
+
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Write for tokio::io::WriteHalf<T> {}
+
+/// Writes to a connection's socket without waiting, from any thread: see [`Write::direct`].
+pub trait Direct: Send + Sync + std::fmt::Debug {
+    /// Writes what the socket takes of `data` now; `ErrorKind::WouldBlock` when it takes
+    /// nothing.
+    fn try_write(&self, data: &[u8]) -> io::Result<usize>;
+}
 
 /// Splits `stream` into halves that can be read and written from different tasks.
 /// `tokio::io::split` works for any stream; transports with cheaper halves override it.

@@ -132,6 +132,26 @@ impl UnixWrite {
     }
 }
 
+impl crate::Write for UnixWrite {
+    /// Without a spin time, senders may write to the socket themselves; with one, every frame
+    /// goes through the writer task, whose flush does the polling.
+    fn direct(&self) -> Option<Arc<dyn crate::Direct>> {
+        self.spin
+            .is_zero()
+            .then(|| Arc::new(UnixDirect(self.socket.clone())) as Arc<dyn crate::Direct>)
+    }
+}
+
+/// Writes to a Unix socket without waiting (see [`crate::Write::direct`]).
+#[derive(Debug)]
+struct UnixDirect(Arc<AsyncFd<OwnedFd>>);
+
+impl crate::Direct for UnixDirect {
+    fn try_write(&self, data: &[u8]) -> io::Result<usize> {
+        UnixWrite::send(self.0.get_ref(), data)
+    }
+}
+
 impl AsyncWrite for UnixWrite {
     fn poll_write(
         mut self: Pin<&mut Self>,

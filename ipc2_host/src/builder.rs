@@ -228,6 +228,14 @@ impl<S: Server, R, W, E> WorkerSetBuilder<S, R, W, E> {
     /// Refuses a job with [`Error::Quarantined`] once it has crashed the worker running it
     /// `crashes` times in a row, instead of letting it kill yet another worker. Jobs are told
     /// apart by their encoded bytes. Default: off. `finish` fails with [`Error::Config`] for 0.
+    ///
+    /// A death counts against a job only when the job was the only call its worker was running
+    /// and the worker died by itself (it exited, or a signal such as SIGSEGV or SIGABRT ended
+    /// it), or was killed because this job ran past a run-time timeout with
+    /// [`TimeoutAction::Restart`]. It does not count when the host killed the worker for another
+    /// reason (another call's timeout, a bad reply, shutdown) or when a SIGKILL, SIGTERM, SIGINT
+    /// or SIGHUP came from outside (an operator, the OOM killer). A run that completes, however
+    /// it completes, clears the count.
     pub fn quarantine_after(mut self, crashes: u32) -> Self {
         self.quarantine_after = Some(crashes);
         self

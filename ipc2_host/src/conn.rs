@@ -167,13 +167,21 @@ impl Conn {
     /// Registers call `id` and queues its frame; await its outcome with [`reply`](Self::reply).
     /// Gives the frame back if the connection no longer takes calls, in which case nothing was
     /// sent and the call may go to another worker.
+    ///
+    /// A call alone on its connection is written from the caller's task (the writer task is
+    /// not woken); one among others is queued for the writer's next batch.
     pub(crate) fn submit(&self, id: u64, frame: Vec<u8>) -> Result<(), Vec<u8>> {
+        let alone = self.calls.in_flight() == 0;
         if !self.calls.insert(id) {
             return Err(frame);
         }
         self.sent.fetch_add(1, Ordering::Relaxed);
         // If the writer is gone the connection is closing, and the supervisor fails the call.
-        let _ = self.outbox.send_frame(frame);
+        let _ = if alone {
+            self.outbox.send_frame_now(frame)
+        } else {
+            self.outbox.send_frame(frame)
+        };
         Ok(())
     }
 
@@ -402,7 +410,7 @@ mod tests {
     async fn read(frames: &[Vec<u8>]) -> (Result<(), String>, Ended, usize) {
         let (host, mut worker) = UnixStream::pair().unwrap();
         let (read, _write) = Client::split(host, Duration::ZERO).unwrap();
-        let (outbox, _drain) = ipc2_common::outbox::outbox();
+        let (outbox, _drain) = ipc2_common::outbox::queued();
         let (kill, _) = mpsc::unbounded_channel();
         let id = Identity {
             slot: 0,

@@ -413,6 +413,18 @@ mod tests {
         })
     }
 
+    /// The error of encoding a job whose `Serialize` fails.
+    fn unserializable() -> ipc2_common::Error {
+        struct Refuses;
+        impl serde::Serialize for Refuses {
+            fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+                Err(serde::ser::Error::custom("sequence must have length"))
+            }
+        }
+        ipc2_common::codec::encode_frame(&ipc2_common::ToWorker::Notify, Some(&Refuses), 1024)
+            .unwrap_err()
+    }
+
     /// Every variant, with what its message must say: the facts, the cause, and what to do.
     #[test]
     fn every_message_says_what_happened_and_what_to_do() {
@@ -584,6 +596,10 @@ mod tests {
                 ],
             ),
             (
+                Error::Encode(Arc::new(unserializable())),
+                &["the job could not be encoded", "sequence must have length"],
+            ),
+            (
                 Error::Decode {
                     worker: 3,
                     expected: "Reply",
@@ -620,6 +636,28 @@ mod tests {
             }
             // What `main() -> Result<(), Box<dyn Error>>` prints is readable too.
             assert!(format!("{err:?}").starts_with(&message), "{err:?}");
+        }
+    }
+
+    #[test]
+    fn a_report_says_who_ended_the_worker_and_why() {
+        let cases = [
+            (
+                ExitCause::ProtocolViolation("a second hello".into()),
+                "broke the protocol (a second hello) and ",
+            ),
+            (ExitCause::Timeout, "timed out and "),
+            (ExitCause::Shutdown, "was stopped by shutdown and "),
+            (ExitCause::Retired, "was replaced by a fresh worker and "),
+            (
+                ExitCause::Unresponsive(Duration::from_secs(3)),
+                "sent nothing for 3.0s, was taken for stuck and ",
+            ),
+        ];
+        for (cause, part) in cases {
+            let text = exit(cause, 9).to_string();
+            assert!(text.starts_with("worker 2 (pid 4321) "), "{text}");
+            assert!(text.contains(part), "{part:?} missing from: {text}");
         }
     }
 

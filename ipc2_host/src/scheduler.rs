@@ -493,7 +493,7 @@ mod tests {
     use crate::conn::Identity;
 
     fn conn(worker: usize) -> Arc<Conn> {
-        let (outbox, _) = ipc2_common::outbox::outbox();
+        let (outbox, _) = ipc2_common::outbox::queued();
         let (kill, _) = mpsc::unbounded_channel();
         let id = Identity {
             slot: worker,

@@ -69,7 +69,7 @@ mod tests {
     /// Every variant's message says what happened; `Debug` (what `main` prints) says the same.
     #[test]
     fn every_message_says_what_happened() {
-        let cases: [(Error, &[&str]); 6] = [
+        let cases: [(Error, &[&str]); 7] = [
             (
                 Error::from(ipc2_common::Error::NotStartedByHost),
                 &["not started by an ipc2 host", "run it through a WorkerSet"],
@@ -91,6 +91,10 @@ mod tests {
             (
                 Error::from(ipc2_common::Error::Closed),
                 &["connection to the host is closed"],
+            ),
+            (
+                Error::Cancelled,
+                &["host cancelled this stream", "reader dropped it"],
             ),
             (
                 Error::NotInHandler,

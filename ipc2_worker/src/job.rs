@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ipc2_common::ToHost;
 use ipc2_common::outbox::Outbox;
@@ -78,6 +79,7 @@ impl Owed {
     /// forgotten.
     pub(crate) fn finish(&mut self) -> Option<Arc<Replies>> {
         let replies = self.replies.take()?;
+        replies.owed.fetch_sub(1, Ordering::AcqRel);
         replies.cancels.answered(self.id);
         replies.credits.ended(self.id);
         Some(replies)
@@ -102,10 +104,41 @@ pub(crate) struct Replies {
     pub(crate) cancels: Cancels,
     /// What each streaming answer may still send.
     pub(crate) credits: Credits,
+    /// How many requests are not answered yet.
+    pub(crate) owed: AtomicUsize,
+}
+
+impl Replies {
+    pub(crate) fn new(outbox: Outbox, max_frame_len: usize) -> Self {
+        Self {
+            outbox,
+            max_frame_len,
+            cancels: Cancels::default(),
+            credits: Credits::default(),
+            owed: AtomicUsize::new(0),
+        }
+    }
+
+    /// Sends an answer's frame: written at once (see [`Outbox::send_now`]) when it is the last
+    /// answer owed, so an idle worker's reply wakes no writer task; queued for the writer's next
+    /// batch while others are still to come.
+    pub(crate) fn send<B: Serialize + ?Sized>(
+        &self,
+        header: &ToHost,
+        body: Option<&B>,
+        max_frame_len: usize,
+    ) -> Result<(), ipc2_common::Error> {
+        if self.owed.load(Ordering::Acquire) == 0 {
+            self.outbox.send_now(header, body, max_frame_len)
+        } else {
+            self.outbox.send(header, body, max_frame_len)
+        }
+    }
 }
 
 impl<W> ReplySender<W> {
     pub(crate) fn new(id: u64, replies: Arc<Replies>, streaming: bool) -> Self {
+        replies.owed.fetch_add(1, Ordering::AcqRel);
         Self {
             owed: Owed {
                 id,
@@ -158,10 +191,7 @@ impl<W: Serialize> ReplySender<W> {
         let id = self.owed.id;
         let replies = self.owed.finish().ok_or(Error::Closed)?;
         let header = ToHost::Reply { id };
-        match replies
-            .outbox
-            .send(&header, Some(&reply), replies.max_frame_len)
-        {
+        match replies.send(&header, Some(&reply), replies.max_frame_len) {
             Ok(()) => Ok(()),
             Err(ipc2_common::Error::Closed) => Err(Error::Closed),
             Err(err) => {
@@ -190,10 +220,7 @@ pub(crate) fn send_failure(replies: &Replies, id: u64, reason: &str) {
         .find(|&i| reason.is_char_boundary(i))
         .unwrap_or(0);
     let reason = &reason[..cut];
-    if let Err(err) = replies
-        .outbox
-        .send(&header, Some(reason), replies.max_frame_len)
-    {
+    if let Err(err) = replies.send(&header, Some(reason), replies.max_frame_len) {
         tracing::debug!("ipc2: could not fail request {id}: {err}");
     }
 }

@@ -98,7 +98,24 @@ pub async fn serve_with<C: Client, D: Dispatch>(
     service: D,
     options: ServeOptions,
 ) -> Result<(), Error> {
-    let mut rx = connect_with_events::<C, D::Request, D::Response, D::Event>().await?;
+    let rx = connect_with_events::<C, D::Request, D::Response, D::Event>().await?;
+    // The job loop runs as a task of the runtime, not on the thread that called `serve` (the
+    // thread of `#[tokio::main]` is not one of the runtime's workers): the connection's reader
+    // then hands each job to a task on its own thread, where waking it costs no thread wake-up.
+    match tokio::spawn(serve_jobs(service, rx, options)).await {
+        Ok(()) => Ok(()),
+        Err(err) => match err.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(_) => Ok(()),
+        },
+    }
+}
+
+async fn serve_jobs<D: Dispatch>(
+    service: D,
+    mut rx: crate::Receiver<D::Request, D::Response, D::Event>,
+    options: ServeOptions,
+) {
     let events = Scope::new(rx.event_sender());
     let service = Arc::new(service);
     let permits = Arc::new(Semaphore::new(options.concurrency));
@@ -116,7 +133,6 @@ pub async fn serve_with<C: Client, D: Dispatch>(
             });
         }
     }
-    Ok(())
 }
 
 /// Runs one job, in the scope of the service's events (a stream's items are produced in it too).

@@ -85,9 +85,7 @@ impl<W: Serialize> StreamSender<W> {
         } else {
             ToHost::Reply { id }
         };
-        let sent = replies
-            .outbox
-            .send(&header, Some(&item), replies.max_frame_len);
+        let sent = replies.send(&header, Some(&item), replies.max_frame_len);
         match sent {
             // A host that asked for one reply has it.
             Ok(()) if !self.owed.streaming => {
@@ -116,7 +114,7 @@ impl<W> Drop for StreamSender<W> {
         let id = self.owed.id;
         if let Some(replies) = self.owed.finish() {
             let end = ToHost::End { id };
-            if let Err(err) = replies.outbox.send(&end, None::<&()>, usize::MAX) {
+            if let Err(err) = replies.send(&end, None::<&()>, usize::MAX) {
                 tracing::debug!("ipc2: could not end stream {id}: {err}");
             }
         }

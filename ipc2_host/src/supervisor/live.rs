@@ -99,7 +99,7 @@ impl Live {
     pub(super) fn up(sv: &Supervision, started: Started) -> Self {
         let Started { worker, candidate } = started;
         let Candidate { reader, writer, .. } = candidate;
-        let (outbox, queued) = outbox::outbox();
+        let (outbox, queued) = outbox::outbox(&*writer);
         let (kill_tx, kill) = mpsc::unbounded_channel();
         let conn = Arc::new(Conn::new(
             worker.id,
