@@ -104,6 +104,7 @@
 #![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
 
+pub use ipc2_common::fd;
 pub use ipc2_common::schema;
 pub use ipc2_common::{Client, NoEvents, Server};
 pub use ipc2_host as host;

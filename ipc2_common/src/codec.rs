@@ -46,6 +46,8 @@ pub fn encode_frame<H: Header, B: Serialize + ?Sized>(
     max_frame_len: usize,
 ) -> Result<Vec<u8>, Error> {
     let total = frame_len(header, body, max_frame_len)?;
+    // The descriptors the measuring pass duplicated are counted again by the encoding pass.
+    crate::fd::restart_collecting();
     let mut frame = if total >= buffers::LARGE {
         buffers::take(total)
     } else {
@@ -53,6 +55,60 @@ pub fn encode_frame<H: Header, B: Serialize + ?Sized>(
     };
     encode_frame_into(&mut frame, header, body, max_frame_len)?;
     Ok(frame)
+}
+
+/// A frame ready to send, with the file descriptors its body carries (see [`crate::fd`]).
+#[derive(Debug)]
+pub struct Encoded {
+    /// The frame, length prefix included.
+    pub frame: Vec<u8>,
+    /// The descriptors, in the order the body names them; usually none.
+    pub fds: Vec<std::os::fd::OwnedFd>,
+}
+
+impl Encoded {
+    /// A frame whose body carries no descriptors.
+    pub fn plain(frame: Vec<u8>) -> Self {
+        Self {
+            frame,
+            fds: Vec::new(),
+        }
+    }
+
+    /// [`reframe`] of this frame, with duplicates of its descriptors: the same message sent
+    /// again under `header`.
+    pub fn reframe<H: Header>(&self, header: &H, max_frame_len: usize) -> Result<Self, Error> {
+        Ok(Self {
+            frame: reframe(&self.frame, header, max_frame_len)?,
+            fds: self.duplicate_fds()?,
+        })
+    }
+
+    /// A copy, with duplicates of its descriptors.
+    pub fn try_clone(&self) -> Result<Self, Error> {
+        Ok(Self {
+            frame: self.frame.clone(),
+            fds: self.duplicate_fds()?,
+        })
+    }
+
+    fn duplicate_fds(&self) -> Result<Vec<std::os::fd::OwnedFd>, Error> {
+        self.fds
+            .iter()
+            .map(|fd| fd.try_clone().map_err(Error::Io))
+            .collect()
+    }
+}
+
+/// [`encode_frame`], collecting the descriptors the body's `#[serde(with = "ipc2::fd")]` fields
+/// carry.
+pub fn encode<H: Header, B: Serialize + ?Sized>(
+    header: &H,
+    body: Option<&B>,
+    max_frame_len: usize,
+) -> Result<Encoded, Error> {
+    let (frame, fds) = crate::fd::collecting(|| encode_frame(header, body, max_frame_len));
+    Ok(Encoded { frame: frame?, fds })
 }
 
 /// The length of the frame of `header` and `body`, length prefix included, measured without

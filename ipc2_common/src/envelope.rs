@@ -43,6 +43,12 @@ pub enum ToWorker {
         /// Identifies the call; its items and end carry the same id.
         id: u64,
     },
+    /// The next frame's body carries `count` file descriptors, which arrive with this frame's
+    /// bytes (`SCM_RIGHTS`). No body. See [`crate::fd`].
+    Fds {
+        /// How many.
+        count: u64,
+    },
 }
 
 /// Headers of frames a worker sends to the host.
@@ -80,6 +86,12 @@ pub enum ToHost {
         /// The id of the streaming request.
         id: u64,
     },
+    /// The next frame's body carries `count` file descriptors, which arrive with this frame's
+    /// bytes (`SCM_RIGHTS`). No body. See [`crate::fd`].
+    Fds {
+        /// How many.
+        count: u64,
+    },
 }
 
 /// An envelope header: [`ToWorker`] or [`ToHost`]. Sealed: the codec knows how to write each one.
@@ -93,6 +105,9 @@ pub trait Header: Copy + sealed::Sealed {
     /// The header with variant index `tag`, taking its request id from `id` if that variant
     /// carries one. `None` for an unknown variant, or when `id` has none to give.
     fn from_wire(tag: u32, id: impl FnOnce() -> Option<u64>) -> Option<Self>;
+
+    /// The header announcing that the next frame carries `count` descriptors.
+    fn fds(count: u64) -> Self;
 }
 
 mod sealed {
@@ -109,7 +124,12 @@ impl Header for ToWorker {
             Self::Cancel { id } => (2, Some(id)),
             Self::Credit { id } => (3, Some(id)),
             Self::Stream { id } => (4, Some(id)),
+            Self::Fds { count } => (5, Some(count)),
         }
+    }
+
+    fn fds(count: u64) -> Self {
+        Self::Fds { count }
     }
 
     fn from_wire(tag: u32, id: impl FnOnce() -> Option<u64>) -> Option<Self> {
@@ -119,6 +139,7 @@ impl Header for ToWorker {
             2 => Self::Cancel { id: id()? },
             3 => Self::Credit { id: id()? },
             4 => Self::Stream { id: id()? },
+            5 => Self::Fds { count: id()? },
             _ => return None,
         })
     }
@@ -135,7 +156,12 @@ impl Header for ToHost {
             Self::Types => (5, None),
             Self::Item { id } => (6, Some(id)),
             Self::End { id } => (7, Some(id)),
+            Self::Fds { count } => (8, Some(count)),
         }
+    }
+
+    fn fds(count: u64) -> Self {
+        Self::Fds { count }
     }
 
     fn from_wire(tag: u32, id: impl FnOnce() -> Option<u64>) -> Option<Self> {
@@ -148,6 +174,7 @@ impl Header for ToHost {
             5 => Self::Types,
             6 => Self::Item { id: id()? },
             7 => Self::End { id: id()? },
+            8 => Self::Fds { count: id()? },
             _ => return None,
         })
     }

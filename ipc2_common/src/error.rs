@@ -69,6 +69,23 @@ pub enum Error {
     /// nothing more can be sent on it.
     #[error("the connection is closed")]
     Closed,
+    /// A message carries file descriptors ([`crate::fd`]) over a transport that cannot pass
+    /// them.
+    #[error(
+        "this message carries {count} file descriptor(s), which this transport cannot pass; pass them over the Unix-socket transport"
+    )]
+    CannotPassFds {
+        /// How many it carries.
+        count: usize,
+    },
+    /// The peer's file descriptors do not match its frames: a frame announced descriptors that
+    /// did not arrive, more than a message may carry, or descriptors came for a frame that
+    /// cannot carry them.
+    #[error("the peer's file descriptors do not match its frames: {reason}")]
+    BadFds {
+        /// What did not match.
+        reason: String,
+    },
     /// Reading from or writing to the connection failed.
     #[error("connection i/o failed: {0}")]
     Io(#[from] io::Error),
@@ -148,6 +165,17 @@ mod tests {
                 &["IPC2_WORKER_ID", "not a number"],
             ),
             (Error::Closed, &["closed"]),
+            (
+                Error::BadFds {
+                    reason: "a frame announcing 3 file descriptors that did not arrive with it"
+                        .into(),
+                },
+                &["do not match its frames", "announcing 3"],
+            ),
+            (
+                Error::CannotPassFds { count: 2 },
+                &["carries 2 file descriptor(s)", "Unix-socket transport"],
+            ),
             (
                 Error::Io(io::Error::from_raw_os_error(104)),
                 &["connection i/o failed", "Connection reset"],

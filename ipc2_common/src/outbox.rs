@@ -16,19 +16,24 @@
 //! so frames keep their order. Under load senders queue, and the writer sends each batch with
 //! one write: a write per frame would cost the kernel a buffer and a wake-up of the peer each.
 //!
+//! A frame whose body carries file descriptors ([`crate::fd`]) is queued as a chunk of its own,
+//! after a [`Header::fds`] frame that announces them, and written with the descriptors attached
+//! to its first byte.
+//!
 //! The writer ends, shutting the connection's write side down so that the peer sees
 //! end-of-stream, once every [`Outbox`] handle is dropped and everything queued is written.
 
 use std::collections::VecDeque;
 use std::io;
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use serde::Serialize;
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::Notify;
 
-use crate::codec::encode_frame;
+use crate::codec::{Encoded, encode, encode_frame};
 use crate::{Direct, Error, Header, Write, buffers};
 
 /// Small frames are appended to one batch until it holds this many bytes.
@@ -47,15 +52,18 @@ pub fn outbox(writer: &dyn Write) -> (Outbox, Drain) {
     use tokio::runtime::{Handle, RuntimeFlavor};
     let multi_thread =
         Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread);
-    with_direct(writer.direct().filter(|_| multi_thread))
+    with(
+        writer.direct().filter(|_| multi_thread),
+        writer.passes_fds(),
+    )
 }
 
-/// An outbox whose every frame goes through the writer task.
+/// An outbox whose every frame goes through the writer task, and that passes no descriptors.
 pub fn queued() -> (Outbox, Drain) {
-    with_direct(None)
+    with(None, false)
 }
 
-fn with_direct(direct: Option<Arc<dyn Direct>>) -> (Outbox, Drain) {
+fn with(direct: Option<Arc<dyn Direct>>, passes_fds: bool) -> (Outbox, Drain) {
     let shared = Arc::new(Shared {
         queue: Mutex::new(Queue {
             chunks: VecDeque::new(),
@@ -67,6 +75,7 @@ fn with_direct(direct: Option<Arc<dyn Direct>>) -> (Outbox, Drain) {
         senders: AtomicUsize::new(1),
         wake: Notify::new(),
         direct,
+        passes_fds,
     });
     (
         Outbox {
@@ -105,6 +114,8 @@ struct Shared {
     wake: Notify,
     /// Writes to the socket without the writer task, where the transport can.
     direct: Option<Arc<dyn Direct>>,
+    /// Whether the transport passes file descriptors.
+    passes_fds: bool,
 }
 
 #[derive(Debug)]
@@ -125,6 +136,8 @@ enum Chunk {
     Batch(Vec<u8>),
     /// One large frame in a recycled buffer.
     Large(Vec<u8>),
+    /// Frames (the announcement, then the frame) written with `fds` attached.
+    WithFds { frames: Vec<u8>, fds: Vec<OwnedFd> },
 }
 
 impl Shared {
@@ -146,8 +159,11 @@ impl Outbox {
         max_frame_len: usize,
     ) -> Result<(), Error> {
         // Encoded before the outbox is locked, so that no user `Serialize` code runs under it.
-        let frame = encode_frame(header, body, max_frame_len)?;
-        self.send_frame(frame).map_err(|_| Error::Closed)
+        let encoded = encode(header, body, max_frame_len)?;
+        if !encoded.fds.is_empty() {
+            return self.send_with_fds::<H>(encoded);
+        }
+        self.send_frame(encoded.frame).map_err(|_| Error::Closed)
     }
 
     /// Like [`send`](Self::send), for a frame no other is expected to follow soon: written at
@@ -158,8 +174,35 @@ impl Outbox {
         body: Option<&B>,
         max_frame_len: usize,
     ) -> Result<(), Error> {
-        let frame = encode_frame(header, body, max_frame_len)?;
-        self.send_frame_now(frame).map_err(|_| Error::Closed)
+        let encoded = encode(header, body, max_frame_len)?;
+        if !encoded.fds.is_empty() {
+            return self.send_with_fds::<H>(encoded);
+        }
+        self.send_frame_now(encoded.frame)
+            .map_err(|_| Error::Closed)
+    }
+
+    /// Queues a frame whose body carries file descriptors (see the [module docs](self)).
+    /// Fails with [`Error::CannotPassFds`] on a transport that cannot pass them, and with
+    /// [`Error::Closed`] once the writer has stopped.
+    pub fn send_with_fds<H: Header>(&self, encoded: Encoded) -> Result<(), Error> {
+        let Encoded { frame, fds } = encoded;
+        if fds.is_empty() {
+            return self.send_frame(frame).map_err(|_| Error::Closed);
+        }
+        if !self.shared.passes_fds {
+            return Err(Error::CannotPassFds { count: fds.len() });
+        }
+        let mut frames = encode_frame(&H::fds(fds.len() as u64), None::<&()>, usize::MAX)?;
+        frames.extend_from_slice(&frame);
+        buffers::give(frame);
+        let mut queue = self.shared.queue();
+        if queue.writer_gone {
+            return Err(Error::Closed);
+        }
+        queue.chunks.push_back(Chunk::WithFds { frames, fds });
+        self.wake(queue);
+        Ok(())
     }
 
     /// Like [`send_frame`](Self::send_frame), written at once from this task if the connection
@@ -329,6 +372,7 @@ impl Drain {
                 }
             }
             Chunk::Large(frame) => buffers::give(frame),
+            Chunk::WithFds { .. } => {}
         }
     }
 }
@@ -343,16 +387,30 @@ impl Drop for Drain {
 
 /// Writes every frame queued in `drain`'s outbox to `io`, in order, until every sender is
 /// dropped; then shuts the write side down so the peer sees end-of-stream.
-pub async fn write_frames<W: AsyncWrite + Unpin>(mut drain: Drain, mut io: W) -> io::Result<()> {
+pub async fn write_frames<W: Write>(mut drain: Drain, mut io: W) -> io::Result<()> {
     while drain.next().await {
         while let Some(chunk) = drain.taken.pop_front() {
-            let (Chunk::Batch(bytes) | Chunk::Large(bytes)) = &chunk;
-            io.write_all(bytes).await?;
+            match &chunk {
+                Chunk::Batch(bytes) | Chunk::Large(bytes) => io.write_all(bytes).await?,
+                Chunk::WithFds { frames, fds } => write_with_fds(&mut io, frames, fds).await?,
+            }
             drain.recycle(chunk);
         }
         io.flush().await?;
     }
     io.shutdown().await
+}
+
+/// Writes `data` whole, with `fds` attached to its first byte.
+async fn write_with_fds<W: Write>(io: &mut W, data: &[u8], fds: &[OwnedFd]) -> io::Result<()> {
+    let fds: Vec<_> = fds.iter().map(AsFd::as_fd).collect();
+    let sent =
+        std::future::poll_fn(|cx| std::pin::Pin::new(&mut *io).poll_write_fds(cx, data, &fds))
+            .await?;
+    if sent == 0 {
+        return Err(io::ErrorKind::WriteZero.into());
+    }
+    io.write_all(&data[sent..]).await
 }
 
 #[cfg(test)]
@@ -361,6 +419,8 @@ mod tests {
 
     use super::*;
     use crate::{FrameCodec, ToWorker, codec};
+
+    impl Write for tokio::io::DuplexStream {}
 
     #[tokio::test]
     async fn frames_small_and_large_arrive_in_order_then_end_of_stream() {

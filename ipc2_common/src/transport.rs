@@ -5,10 +5,14 @@
 //! are the default (and the only transport that can prove a peer's process id, which the host uses
 //! to refuse impostors).
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::path::Path;
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -18,9 +22,93 @@ use tokio::net::{UnixListener, UnixStream};
 const MAX_UNIX_PATH: usize = 107;
 
 /// The read half of a connection, boxed so everything past the transport is the same code.
-pub type ReadHalf = Box<dyn AsyncRead + Send + Unpin>;
+pub type ReadHalf = Box<dyn Read>;
 /// The write half of a connection.
 pub type WriteHalf = Box<dyn Write>;
+
+/// The read half of a connection, as the connection's frame reader uses it.
+///
+/// A transport that passes file descriptors (Unix sockets, with `SCM_RIGHTS`) keeps those that
+/// arrive in a queue the frame reader takes them from ([`ReceivedFds`]), in the order their
+/// bytes arrived: descriptors sent as values (see [`crate::fd`]) arrive this way.
+pub trait Read: AsyncRead + Send + Unpin {
+    /// The queue this half puts the descriptors it receives in; `None` (the default) for a
+    /// transport that passes none.
+    fn received_fds(&self) -> Option<ReceivedFds> {
+        None
+    }
+}
+
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Read for tokio::io::ReadHalf<T> {}
+
+impl<R: Read + ?Sized> Read for Box<R> {
+    fn received_fds(&self) -> Option<ReceivedFds> {
+        (**self).received_fds()
+    }
+}
+
+/// File descriptors that arrived on a connection and wait for the frame they belong to.
+///
+/// Holds at most [`ReceivedFds::MAX`]: a peer that sends more descriptors than frames to use
+/// them breaks the connection instead of filling this process's descriptor table, and whatever is
+/// still queued is closed with the connection.
+#[derive(Debug, Clone, Default)]
+pub struct ReceivedFds(Arc<Mutex<VecDeque<OwnedFd>>>);
+
+impl ReceivedFds {
+    /// The most descriptors that may wait for their frames.
+    pub const MAX: usize = 2 * crate::fd::MAX_PER_MESSAGE;
+
+    fn queue(&self) -> std::sync::MutexGuard<'_, VecDeque<OwnedFd>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The oldest descriptor that has arrived, if any.
+    pub fn pop(&self) -> Option<OwnedFd> {
+        self.queue().pop_front()
+    }
+
+    /// Queues a descriptor that arrived; gives it back if [`Self::MAX`] are waiting already.
+    pub fn push(&self, fd: OwnedFd) -> Result<(), OwnedFd> {
+        let mut queue = self.queue();
+        if queue.len() >= Self::MAX {
+            return Err(fd);
+        }
+        queue.push_back(fd);
+        Ok(())
+    }
+
+    /// The `count` descriptors a frame announced (`Header::fds`), which arrived with its bytes.
+    pub fn take(queue: Option<&Self>, count: u64) -> Result<Vec<OwnedFd>, crate::Error> {
+        let max = crate::fd::MAX_PER_MESSAGE;
+        let bad = |reason: String| crate::Error::BadFds { reason };
+        if count == 0 || count > max as u64 {
+            return Err(bad(format!(
+                "a frame announcing {count} file descriptors (a message carries 1 to {max})"
+            )));
+        }
+        (0..count)
+            .map(|_| queue.and_then(Self::pop))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| {
+                bad(format!(
+                    "a frame announcing {count} file descriptors that did not arrive with it"
+                ))
+            })
+    }
+
+    /// How many descriptors wait.
+    pub fn len(&self) -> usize {
+        self.queue().len()
+    }
+
+    /// Whether none wait.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
 
 /// The write half of a connection, as the connection's writer task uses it.
 ///
@@ -33,9 +121,48 @@ pub trait Write: AsyncWrite + Send + Unpin {
     fn direct(&self) -> Option<Arc<dyn Direct>> {
         None
     }
+
+    /// Whether [`poll_write_fds`](Self::poll_write_fds) works: false (the default) for a
+    /// transport that cannot pass file descriptors, on which a message carrying one fails.
+    fn passes_fds(&self) -> bool {
+        false
+    }
+
+    /// Like `poll_write`, with `fds` attached to the first byte written. Only called when
+    /// [`passes_fds`](Self::passes_fds) is true; the default fails.
+    fn poll_write_fds(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        _data: &[u8],
+        _fds: &[BorrowedFd<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Poll::Ready(Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this transport cannot pass file descriptors",
+        )))
+    }
 }
 
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> Write for tokio::io::WriteHalf<T> {}
+
+impl<W: Write + ?Sized> Write for Box<W> {
+    fn direct(&self) -> Option<Arc<dyn Direct>> {
+        (**self).direct()
+    }
+
+    fn passes_fds(&self) -> bool {
+        (**self).passes_fds()
+    }
+
+    fn poll_write_fds(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+        fds: &[BorrowedFd<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut **self).poll_write_fds(cx, data, fds)
+    }
+}
 
 /// Writes to a connection's socket without waiting, from any thread: see [`Write::direct`].
 pub trait Direct: Send + Sync + std::fmt::Debug {
@@ -60,6 +187,10 @@ fn split_any<T: AsyncRead + AsyncWrite + Send + Unpin + 'static>(
 pub trait Server: Sized + Send + Sync + 'static {
     /// The connection type this listener yields.
     type Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static;
+
+    /// Whether this transport passes file descriptors ([`crate::fd`]); a job carrying one over
+    /// a transport that cannot is refused before it is sent. Default: false.
+    const PASSES_FDS: bool = false;
 
     /// Starts listening. `dir` is a fresh directory only this user can enter (mode 0700), removed
     /// when the worker set is dropped; a file-based transport puts its address there.
@@ -97,6 +228,8 @@ pub trait Client: AsyncRead + AsyncWrite + Sized + Send + Unpin + 'static {
 
 impl Server for UnixListener {
     type Stream = UnixStream;
+
+    const PASSES_FDS: bool = true;
 
     fn bind(dir: &Path) -> io::Result<(Self, String)> {
         let path = dir.join("ipc2.sock");

@@ -16,18 +16,24 @@
 //! woken from sleep (which on a virtual machine's idle core costs tens of microseconds) when the
 //! answer comes. That busy-waits, so it pays only when the peer runs on another core.
 
-use std::io;
-use std::os::fd::OwnedFd;
+use std::io::{self, IoSlice, IoSliceMut};
+use std::mem::MaybeUninit;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use rustix::io::Errno;
-use rustix::net::{RecvFlags, SendFlags, Shutdown};
+use rustix::net::{
+    RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, ReturnFlags, SendAncillaryBuffer,
+    SendAncillaryMessage, SendFlags, Shutdown,
+};
 use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::UnixStream;
+
+use crate::ReceivedFds;
 
 /// Splits a connected Unix stream into its read and write halves; the write half polls for up to
 /// `spin` after each flush (see the [module docs](self)). Must be called inside a tokio runtime
@@ -40,8 +46,16 @@ pub fn split(stream: UnixStream, spin: Duration) -> io::Result<(UnixRead, UnixWr
         waiting: None,
         spin,
     };
-    Ok((UnixRead { socket }, write))
+    let read = UnixRead {
+        socket,
+        fds: ReceivedFds::default(),
+    };
+    Ok((read, write))
 }
+
+/// The most descriptors one read takes: as many as one message may carry; the kernel closes
+/// what does not fit, and the connection is refused.
+const MAX_FDS_PER_READ: usize = crate::fd::MAX_PER_MESSAGE;
 
 /// Registers `socket` with the runtime's reactor for `interest`.
 fn register(socket: OwnedFd, interest: Interest) -> io::Result<AsyncFd<OwnedFd>> {
@@ -52,10 +66,52 @@ fn register(socket: OwnedFd, interest: Interest) -> io::Result<AsyncFd<OwnedFd>>
     Ok(registered?)
 }
 
-/// The read half of a Unix-socket connection (see the [module docs](self)).
+/// The read half of a Unix-socket connection (see the [module docs](self)). The descriptors that
+/// arrive with its bytes wait in its [`ReceivedFds`].
 #[derive(Debug)]
 pub struct UnixRead {
     socket: Arc<AsyncFd<OwnedFd>>,
+    fds: ReceivedFds,
+}
+
+impl UnixRead {
+    /// Receives into `into`, queueing the descriptors that come with the bytes; returns how
+    /// many bytes arrived and whether descriptors came with them.
+    fn receive(socket: &OwnedFd, into: &mut [u8], fds: &ReceivedFds) -> io::Result<(usize, bool)> {
+        let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS_PER_READ))];
+        let mut control = RecvAncillaryBuffer::new(&mut space);
+        let message = rustix::net::recvmsg(
+            socket,
+            &mut [IoSliceMut::new(into)],
+            &mut control,
+            RecvFlags::DONTWAIT | RecvFlags::CMSG_CLOEXEC,
+        )?;
+        let (mut refused, mut any) = (false, false);
+        for ancillary in control.drain() {
+            if let RecvAncillaryMessage::ScmRights(received) = ancillary {
+                for fd in received {
+                    any = true;
+                    refused |= fds.push(fd).is_err();
+                }
+            }
+        }
+        if refused || message.flags.contains(ReturnFlags::CTRUNC) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "the peer sent more file descriptors than frames to use them (ipc2 holds at most {} per connection, {MAX_FDS_PER_READ} per message)",
+                    ReceivedFds::MAX
+                ),
+            ));
+        }
+        Ok((message.bytes, any))
+    }
+}
+
+impl crate::Read for UnixRead {
+    fn received_fds(&self) -> Option<ReceivedFds> {
+        Some(self.fds.clone())
+    }
 }
 
 impl AsyncRead for UnixRead {
@@ -64,27 +120,34 @@ impl AsyncRead for UnixRead {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
         loop {
-            let mut ready = ready!(self.socket.poll_read_ready(cx))?;
+            let mut ready = ready!(this.socket.poll_read_ready(cx))?;
             let room = buf.remaining();
             let received = ready.try_io(|socket| {
-                // SAFETY: `recv` only writes into the unfilled part (it never de-initialises
-                // anything), and the buffer is told of exactly the bytes it wrote.
+                // SAFETY: the kernel only writes into this slice (`recvmsg` never reads it), so
+                // no uninitialised byte is ever read; the buffer is then told of exactly the
+                // bytes written. tokio's own socket reads do the same.
+                #[allow(unsafe_code)]
+                let into = unsafe {
+                    &mut *(std::ptr::from_mut::<[MaybeUninit<u8>]>(buf.unfilled_mut())
+                        as *mut [u8])
+                };
+                let received = Self::receive(socket.get_ref(), into, &this.fds)?;
+                // SAFETY: `recvmsg` wrote the first `received.0` bytes.
                 #[allow(unsafe_code)]
                 unsafe {
-                    let ((filled, _), _) =
-                        rustix::net::recv(socket, buf.unfilled_mut(), RecvFlags::DONTWAIT)?;
-                    let n = filled.len();
-                    buf.assume_init(n);
-                    Ok(n)
+                    buf.assume_init(received.0);
                 }
+                Ok(received)
             });
             match received {
-                Ok(Ok(n)) => {
+                Ok(Ok((n, with_fds))) => {
                     buf.advance(n);
-                    // Less than asked for means the socket is drained: with edge-triggered
-                    // readiness the next read can wait for the next event without a syscall.
-                    if n > 0 && n < room {
+                    // Less than asked for means the socket is drained (with edge-triggered
+                    // readiness the next read can wait for the next event without a syscall),
+                    // unless descriptors came: a read stops where they do, data may follow.
+                    if n > 0 && n < room && !with_fds {
                         ready.clear_ready();
                     }
                     return Poll::Ready(Ok(()));
@@ -115,6 +178,56 @@ impl UnixWrite {
             .map_err(io::Error::from)
     }
 
+    /// Sends `data` with `fds` attached, or nothing.
+    fn send_fds(socket: &OwnedFd, data: &[u8], fds: &[BorrowedFd<'_>]) -> io::Result<usize> {
+        let mut space =
+            [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(crate::fd::MAX_PER_MESSAGE))];
+        let mut control = SendAncillaryBuffer::new(&mut space);
+        if !control.push(SendAncillaryMessage::ScmRights(fds)) {
+            return Err(io::Error::other(
+                "no room for a descriptor in the control message",
+            ));
+        }
+        rustix::net::sendmsg(
+            socket,
+            &[IoSlice::new(data)],
+            &mut control,
+            SendFlags::DONTWAIT | SendFlags::NOSIGNAL,
+        )
+        .map_err(io::Error::from)
+    }
+
+    /// Writes with `send` as soon as the socket has room, registering for writability while it
+    /// has none.
+    fn poll_send(
+        &mut self,
+        cx: &mut Context<'_>,
+        send: impl Fn(&OwnedFd) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            if let Some(waiting) = &self.waiting {
+                let mut ready = ready!(waiting.poll_write_ready(cx))?;
+                match ready.try_io(|socket| send(socket.get_ref())) {
+                    Ok(Err(err)) if err.kind() == io::ErrorKind::Interrupted => {}
+                    Ok(done) => return Poll::Ready(done),
+                    // Still full: the readiness was cleared, so wait for the next event.
+                    Err(_would_block) => {}
+                }
+                continue;
+            }
+            match send(self.socket.get_ref()) {
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                    // Registering reports the socket's current state, so room that appeared
+                    // since the failed send is not missed.
+                    let duplicate = self.socket.get_ref().try_clone()?;
+                    self.waiting = Some(register(duplicate, Interest::WRITABLE)?);
+                }
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                done => return Poll::Ready(done),
+            }
+        }
+    }
+
     /// Polls until the socket has something to read (or is closed or broken), or the spin time
     /// is up.
     fn await_answer(&self) {
@@ -140,6 +253,19 @@ impl crate::Write for UnixWrite {
             .is_zero()
             .then(|| Arc::new(UnixDirect(self.socket.clone())) as Arc<dyn crate::Direct>)
     }
+
+    fn passes_fds(&self) -> bool {
+        true
+    }
+
+    fn poll_write_fds(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+        fds: &[BorrowedFd<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_send(cx, |socket| Self::send_fds(socket, data, fds))
+    }
 }
 
 /// Writes to a Unix socket without waiting (see [`crate::Write::direct`]).
@@ -158,29 +284,7 @@ impl AsyncWrite for UnixWrite {
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = &mut *self;
-        loop {
-            if let Some(waiting) = &this.waiting {
-                let mut ready = ready!(waiting.poll_write_ready(cx))?;
-                match ready.try_io(|socket| Self::send(socket.get_ref(), data)) {
-                    Ok(Err(err)) if err.kind() == io::ErrorKind::Interrupted => {}
-                    Ok(done) => return Poll::Ready(done),
-                    // Still full: the readiness was cleared, so wait for the next event.
-                    Err(_would_block) => {}
-                }
-                continue;
-            }
-            match Self::send(this.socket.get_ref(), data) {
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-                    // Registering reports the socket's current state, so room that appeared
-                    // since the failed send is not missed.
-                    let duplicate = this.socket.get_ref().try_clone()?;
-                    this.waiting = Some(register(duplicate, Interest::WRITABLE)?);
-                }
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                done => return Poll::Ready(done),
-            }
-        }
+        self.poll_send(cx, |socket| Self::send(socket, data))
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -22,8 +22,11 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use futures_util::{FutureExt, StreamExt};
+use std::os::fd::OwnedFd;
+
+use ipc2_common::codec::Encoded;
 use ipc2_common::outbox::Outbox;
-use ipc2_common::{FrameCodec, ReadHalf, ToHost, ToWorker, codec};
+use ipc2_common::{FrameCodec, ReadHalf, ReceivedFds, ToHost, ToWorker, codec};
 use tokio::sync::mpsc;
 use tokio_util::codec::{Decoder, FramedRead};
 
@@ -72,6 +75,8 @@ pub(crate) struct Conn {
     killing: AtomicBool,
     /// How many calls were sent: the worker's crash report keeps its stderr since the last.
     sent: Arc<AtomicU64>,
+    /// Where the file descriptors the worker sends arrive, if the transport passes them.
+    fds: Option<ReceivedFds>,
 }
 
 /// What one frame from a worker was.
@@ -144,6 +149,7 @@ impl Conn {
         outbox: Outbox,
         kill: mpsc::UnboundedSender<ExitCause>,
         sent: Arc<AtomicU64>,
+        fds: Option<ReceivedFds>,
     ) -> Self {
         Self {
             id,
@@ -156,6 +162,7 @@ impl Conn {
             kill,
             killing: AtomicBool::new(false),
             sent,
+            fds,
         }
     }
 
@@ -170,19 +177,24 @@ impl Conn {
     ///
     /// A call alone on its connection is written from the caller's task (the writer task is
     /// not woken); one among others is queued for the writer's next batch.
-    pub(crate) fn submit(&self, id: u64, frame: Vec<u8>) -> Result<(), Vec<u8>> {
+    pub(crate) fn submit(&self, id: u64, frame: Encoded) -> Result<(), Encoded> {
         let alone = self.calls.in_flight() == 0;
         if !self.calls.insert(id) {
             return Err(frame);
         }
         self.sent.fetch_add(1, Ordering::Relaxed);
-        // If the writer is gone the connection is closing, and the supervisor fails the call.
-        let _ = if alone {
-            self.outbox.send_frame_now(frame)
-        } else {
-            self.outbox.send_frame(frame)
-        };
+        self.queue(frame, alone);
         Ok(())
+    }
+
+    /// Queues a call's frame (written at once if `alone`). If the writer is gone the
+    /// connection is closing, and the supervisor fails the call.
+    fn queue(&self, frame: Encoded, alone: bool) {
+        match (frame.fds.is_empty(), alone) {
+            (false, _) => drop(self.outbox.send_with_fds::<ToWorker>(frame)),
+            (true, true) => drop(self.outbox.send_frame_now(frame.frame)),
+            (true, false) => drop(self.outbox.send_frame(frame.frame)),
+        }
     }
 
     /// The outcome of call `id`, [`submit`](Self::submit)ted here.
@@ -195,14 +207,14 @@ impl Conn {
     pub(crate) fn submit_stream(
         &self,
         id: u64,
-        frame: Vec<u8>,
+        frame: Encoded,
         window: u32,
-    ) -> Result<(), Vec<u8>> {
+    ) -> Result<(), Encoded> {
         if !self.calls.insert_stream(id, window as usize) {
             return Err(frame);
         }
         self.sent.fetch_add(1, Ordering::Relaxed);
-        let _ = self.outbox.send_frame(frame);
+        self.queue(frame, false);
         self.credit(id, window);
         Ok(())
     }
@@ -234,11 +246,16 @@ impl Conn {
     }
 
     /// Queues a one-way frame. Gives it back if the connection no longer takes calls.
-    pub(crate) fn send_oneway(&self, frame: Vec<u8>) -> Result<(), Vec<u8>> {
+    pub(crate) fn send_oneway(&self, frame: Encoded) -> Result<(), Encoded> {
         if !self.is_open() {
             return Err(frame);
         }
-        self.outbox.send_frame(frame)
+        if frame.fds.is_empty() {
+            return self.outbox.send_frame(frame.frame).map_err(Encoded::plain);
+        }
+        // Only a stopped writer refuses it, and then the message is lost with the worker.
+        let _ = self.outbox.send_with_fds::<ToWorker>(frame);
+        Ok(())
     }
 
     /// How many calls the worker is running (answers it still owes).
@@ -310,6 +327,8 @@ impl Conn {
         events: &EventQueue,
         ended: &mut impl FnMut(Ended),
     ) -> Result<(), String> {
+        // The descriptors a `Fds` frame announced, for the frame after it.
+        let mut fds = Vec::new();
         while let Some(first) = frames.next().await {
             // The calls answered are reported once per wake-up: a busy connection delivers many.
             let mut batch = Batch {
@@ -319,7 +338,7 @@ impl Conn {
             let mut next = Some(first);
             while let Some(frame) = next.take() {
                 match frame {
-                    Ok(payload) => match self.deliver(events, payload)? {
+                    Ok(payload) => match self.deliver(events, payload, &mut fds)? {
                         Delivered::Answer => batch.ended.answered += 1,
                         Delivered::Failure => batch.ended.failed += 1,
                         Delivered::Other => {}
@@ -339,12 +358,37 @@ impl Conn {
     }
 
     /// Delivers one frame from the worker: a reply to its caller, an event to the queue.
-    fn deliver(&self, events: &EventQueue, payload: Bytes) -> Result<Delivered, String> {
+    /// `fds` holds the descriptors the frame before announced: only a reply may carry them.
+    fn deliver(
+        &self,
+        events: &EventQueue,
+        payload: Bytes,
+        fds: &mut Vec<OwnedFd>,
+    ) -> Result<Delivered, String> {
         let (header, body) = codec::decode_header::<ToHost>(&payload)
             .map_err(|err| format!("bad envelope: {err}"))?;
         let body_at = payload.len() - body.len();
+        if !fds.is_empty() && !matches!(header, ToHost::Reply { .. }) {
+            return Err(format!(
+                "{} file descriptor(s) for a frame that carries none ({header:?})",
+                fds.len()
+            ));
+        }
         let (id, outcome, delivered) = match header {
-            ToHost::Reply { id } => (id, Outcome::Reply { payload, body_at }, Delivered::Answer),
+            ToHost::Fds { count } => {
+                *fds =
+                    ReceivedFds::take(self.fds.as_ref(), count).map_err(|err| err.to_string())?;
+                return Ok(Delivered::Other);
+            }
+            ToHost::Reply { id } => {
+                let fds = std::mem::take(fds);
+                let reply = Outcome::Reply {
+                    payload,
+                    body_at,
+                    fds,
+                };
+                (id, reply, Delivered::Answer)
+            }
             ToHost::Failed { id } => {
                 let reason = codec::decode_body::<String>(body)
                     .map_err(|err| format!("bad failure message: {err}"))?;
@@ -417,9 +461,12 @@ mod tests {
             generation: 1,
             pid: 1,
         };
-        let conn = Conn::new(id, outbox, kill, Arc::default());
+        let conn = Conn::new(id, outbox, kill, Arc::default(), None);
         let mut reader = FramedRead::new(read, conn.arrivals(FrameCodec::new(1024)));
-        assert!(conn.submit(1, Vec::new()).is_ok() && conn.submit(2, Vec::new()).is_ok());
+        assert!(
+            conn.submit(1, Encoded::plain(Vec::new())).is_ok()
+                && conn.submit(2, Encoded::plain(Vec::new())).is_ok()
+        );
         for frame in frames {
             worker.write_all(frame).await.unwrap();
         }

@@ -500,7 +500,7 @@ mod tests {
             generation: 1,
             pid: 100 + worker as u32,
         };
-        Arc::new(Conn::new(id, outbox, kill, Arc::default()))
+        Arc::new(Conn::new(id, outbox, kill, Arc::default(), None))
     }
 
     fn pool(slots: usize, capacity: usize) -> Arc<Scheduler> {
@@ -675,7 +675,9 @@ mod tests {
         let pool = pool(2, 8);
         pool.add(&conn(0), 2);
         let answered = pool.checkout(Some(0), true).await.unwrap();
-        let conn = answered.submit(1, Vec::new()).unwrap();
+        let conn = answered
+            .submit(1, ipc2_common::codec::Encoded::plain(Vec::new()))
+            .unwrap();
         pool.finish(
             &conn,
             Ended {
@@ -685,7 +687,9 @@ mod tests {
         );
         let lease = pool.checkout(Some(0), true).await.unwrap();
         let failed = pool.checkout(Some(0), true).await.unwrap();
-        failed.submit(2, Vec::new()).unwrap();
+        failed
+            .submit(2, ipc2_common::codec::Encoded::plain(Vec::new()))
+            .unwrap();
         pool.finish(
             &conn,
             Ended {

@@ -295,6 +295,18 @@ pub(crate) fn is_byte_vec(ty: &Type) -> bool {
     path.qself.is_none() && last.ident == "Vec" && args.args.len() == 1 && is_u8(&args.args[0])
 }
 
+/// Whether `ty` is a file descriptor (`File` or `OwnedFd`, by the last segment of its path),
+/// which crosses with `SCM_RIGHTS` (`ipc2::fd`).
+pub(crate) fn is_descriptor(ty: &Type) -> bool {
+    let Type::Path(path) = ty else {
+        return false;
+    };
+    path.qself.is_none()
+        && path.path.segments.last().is_some_and(|last| {
+            last.arguments.is_empty() && (last.ident == "File" || last.ident == "OwnedFd")
+        })
+}
+
 /// The variant name for a method: `get_user` becomes `GetUser`, spanned like the method name.
 fn variant_ident(method: &Ident) -> Ident {
     let span: Span = method.span();

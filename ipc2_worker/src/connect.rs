@@ -7,6 +7,7 @@
 //! from any task at any time.
 
 use std::marker::PhantomData;
+use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +15,7 @@ use bytes::BytesMut;
 use ipc2_common::handshake::{Hello, Invitation, PROTOCOL_VERSION};
 use ipc2_common::outbox::{self, Outbox};
 use ipc2_common::schema::Description;
-use ipc2_common::{Client, FrameCodec, ToHost, ToWorker, codec};
+use ipc2_common::{Client, FrameCodec, ReceivedFds, ToHost, ToWorker, codec};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -179,6 +180,8 @@ where
     let reader = Reader::<R, W> {
         replies: Arc::new(Replies::new(outbox, invitation.max_frame_len)),
         jobs: jobs_tx,
+        fds: read.received_fds(),
+        announced: Vec::new(),
         _types: PhantomData,
     };
     let codec = FrameCodec::new(invitation.max_frame_len);
@@ -223,6 +226,10 @@ const READ_BUFFER: usize = 8 * 1024;
 struct Reader<R, W> {
     replies: Arc<Replies>,
     jobs: mpsc::UnboundedSender<Job<R, W>>,
+    /// Where the host's file descriptors arrive, if the transport passes them.
+    fds: Option<ReceivedFds>,
+    /// The descriptors a `Fds` frame announced, for the job after it.
+    announced: Vec<OwnedFd>,
     _types: PhantomData<fn() -> (R, W)>,
 }
 
@@ -230,7 +237,7 @@ impl<R: DeserializeOwned, W: Serialize> Reader<R, W> {
     /// Reads frames until the host closes the connection (`Ok`) or it breaks. Each request is
     /// decoded where it lies in the read buffer.
     async fn run<T: AsyncRead + Unpin>(
-        self,
+        mut self,
         mut read: T,
         mut codec: FrameCodec,
     ) -> Result<(), ipc2_common::Error> {
@@ -252,16 +259,29 @@ impl<R: DeserializeOwned, W: Serialize> Reader<R, W> {
         }
     }
 
-    fn handle(&self, payload: &[u8]) -> Result<(), ipc2_common::Error> {
+    fn handle(&mut self, payload: &[u8]) -> Result<(), ipc2_common::Error> {
         let (header, body) = codec::decode_header::<ToWorker>(payload)?;
+        let fds = std::mem::take(&mut self.announced);
+        let carries = matches!(
+            header,
+            ToWorker::Request { .. } | ToWorker::Stream { .. } | ToWorker::Notify
+        );
+        if !fds.is_empty() && !carries {
+            return Err(ipc2_common::Error::BadFds {
+                reason: format!("descriptors for a frame that carries none ({header:?})"),
+            });
+        }
         match header {
+            ToWorker::Fds { count } => {
+                self.announced = ReceivedFds::take(self.fds.as_ref(), count)?;
+            }
             ToWorker::Request { id } | ToWorker::Stream { id } => {
                 let streaming = matches!(header, ToWorker::Stream { .. });
                 if streaming {
                     self.replies.credits.open(id);
                 }
                 let tx = ReplySender::new(id, self.replies.clone(), streaming);
-                match codec::decode_body::<R>(body) {
+                match ipc2_common::fd::receiving(fds, || codec::decode_body::<R>(body)) {
                     Ok(data) => {
                         // If the receiver is gone, the job (and its ReplySender) is dropped
                         // here, which tells the host the request failed.
@@ -273,15 +293,17 @@ impl<R: DeserializeOwned, W: Serialize> Reader<R, W> {
                     )),
                 }
             }
-            ToWorker::Notify => match codec::decode_body::<R>(body) {
-                Ok(data) => {
-                    let _ = self.jobs.send(Job::Unidirectional { data });
+            ToWorker::Notify => {
+                match ipc2_common::fd::receiving(fds, || codec::decode_body::<R>(body)) {
+                    Ok(data) => {
+                        let _ = self.jobs.send(Job::Unidirectional { data });
+                    }
+                    Err(err) => tracing::warn!(
+                        "ipc2 worker: dropping a notification that is not a {}: {err}",
+                        std::any::type_name::<R>()
+                    ),
                 }
-                Err(err) => tracing::warn!(
-                    "ipc2 worker: dropping a notification that is not a {}: {err}",
-                    std::any::type_name::<R>()
-                ),
-            },
+            }
             ToWorker::Cancel { id } => self.replies.cancels.cancel(id),
             ToWorker::Credit { id } => self.replies.credits.grant(id, codec::decode_body(body)?),
         }

@@ -23,7 +23,11 @@
 //!   written in 64 pieces 10 ms apart: a reply whose transfer outlasts a short heartbeat timeout;
 //! - `bad-item`: answers with a stream whose one item does not decode as a `TestReply`;
 //! - `flood-items`: answers with a stream of 10,000 items, `TestReply::Count(0..)`, heedless of
-//!   the host's credits (its window is far smaller).
+//!   the host's credits (its window is far smaller);
+//! - `fds-flood`: sends 100 heartbeats, each with a memfd named `rogue-fd` attached: more
+//!   descriptors than frames to use them;
+//! - `fds-garbage`: announces 2 descriptors (two `rogue-fd` memfds, attached), then sends a junk
+//!   frame instead of the reply that should carry them.
 //!
 //! Each misbehaviour is announced on stderr first (`rogue worker: <mode>: ...`), so it shows in
 //! the host's crash report.
@@ -41,7 +45,7 @@ use ipc2_test_support::hostile;
 use ipc2_test_support::jobs::{TestJob, TestReply};
 use tokio_util::codec::Decoder;
 
-const MODES: [&str; 14] = [
+const MODES: [&str; 16] = [
     "honest",
     "garbage",
     "unknown-id",
@@ -56,6 +60,8 @@ const MODES: [&str; 14] = [
     "slow-reply",
     "bad-item",
     "flood-items",
+    "fds-flood",
+    "fds-garbage",
 ];
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
@@ -114,7 +120,11 @@ fn main() -> Result<()> {
             continue;
         };
         let job = codec::decode_body::<TestJob>(body)?;
-        if misbehave && mode == "slow-reply" {
+        if misbehave && mode.starts_with("fds-") {
+            misbehave = false;
+            std::fs::write(&once, "")?;
+            send_rogue_fds(&mut stream, &mode, max)?;
+        } else if misbehave && mode == "slow-reply" {
             misbehave = false;
             std::fs::write(&once, "")?;
             slow_reply(&mut stream, id, max)?;
@@ -174,6 +184,47 @@ fn slow_reply(stream: &mut UnixStream, id: u64, max: usize) -> Result<()> {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     Ok(())
+}
+
+/// Sends what `mode` (`fds-flood` or `fds-garbage`) sends: descriptors the host never asked for.
+fn send_rogue_fds(stream: &mut UnixStream, mode: &str, max: usize) -> Result<()> {
+    use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
+    use std::os::fd::AsFd;
+    let send_with = |stream: &UnixStream, bytes: &[u8], count: usize| -> Result<()> {
+        let memfds = (0..count)
+            .map(|_| rustix::fs::memfd_create("rogue-fd", rustix::fs::MemfdFlags::CLOEXEC))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let fds: Vec<_> = memfds.iter().map(|fd| fd.as_fd()).collect();
+        let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(2))];
+        let mut control = SendAncillaryBuffer::new(&mut space);
+        if !control.push(SendAncillaryMessage::ScmRights(&fds)) {
+            return Err("no room for the descriptors".into());
+        }
+        let sent = rustix::net::sendmsg(
+            stream,
+            &[std::io::IoSlice::new(bytes)],
+            &mut control,
+            SendFlags::NOSIGNAL,
+        )?;
+        (&*stream).write_all(&bytes[sent..])?;
+        Ok(())
+    };
+    if mode == "fds-flood" {
+        eprintln!("rogue worker: fds-flood: 100 heartbeats, each with a descriptor");
+        let heartbeat = codec::encode_frame::<_, ()>(&ToHost::Heartbeat, None, max)?;
+        for _ in 0..100 {
+            send_with(stream, &heartbeat, 1)?;
+        }
+    } else {
+        eprintln!("rogue worker: fds-garbage: 2 descriptors announced, then a junk frame");
+        let announce = codec::encode_frame::<_, ()>(&ToHost::Fds { count: 2 }, None, max)?;
+        send_with(stream, &announce, 2)?;
+        stream.write_all(&[4, 0, 0, 0, 0xff, 0xff, 0xff, 0xff])?;
+    }
+    // Stay connected: the host must end this, and close what it received.
+    loop {
+        std::thread::park();
+    }
 }
 
 /// A frame of `header` and then `body` exactly as given: a body no honest value encodes to.

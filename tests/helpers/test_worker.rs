@@ -156,6 +156,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
                 std::process::exit(101);
             }
+            TestJob::ReadFd(fd) => {
+                use std::io::{Read, Seek};
+                let mut file = std::fs::File::from(fd.0.try_clone()?);
+                // A file is read from its start; a socket or pipe cannot seek, and is read as is.
+                let _ = file.rewind();
+                let mut held = Vec::new();
+                file.read_to_end(&mut held)?;
+                TestReply::Bytes(held)
+            }
+            TestJob::MakePipe(text) => {
+                use std::io::Write;
+                let (read, mut write) = std::io::pipe()?;
+                write.write_all(text.as_bytes())?;
+                drop(write);
+                TestReply::Fd(ipc2_test_support::jobs::Fd(std::sync::Arc::new(
+                    read.into(),
+                )))
+            }
             TestJob::Env => {
                 let env = Command::new("sh").args(["-c", "env"]).output()?;
                 let env = String::from_utf8_lossy(&env.stdout);

@@ -40,8 +40,13 @@ use crate::error::WorkerExit;
 /// How a call on a worker ended, as delivered to its caller.
 #[derive(Debug)]
 pub(crate) enum Outcome {
-    /// The reply frame's payload; the body starts at `body_at`.
-    Reply { payload: Bytes, body_at: usize },
+    /// The reply frame's payload; the body starts at `body_at`. `fds` are the file descriptors
+    /// it carries (see `ipc2_common::fd`), usually none.
+    Reply {
+        payload: Bytes,
+        body_at: usize,
+        fds: Vec<std::os::fd::OwnedFd>,
+    },
     /// The worker failed the request, with its reason.
     Failed(String),
     /// The worker ended the stream that answers a streaming call.
@@ -200,7 +205,9 @@ impl ReplySlots {
         }
         match slot.outcome.take() {
             // A plain reply to a streaming call is a stream of that one item.
-            Some(Outcome::Reply { payload, body_at }) => {
+            Some(Outcome::Reply {
+                payload, body_at, ..
+            }) => {
                 slot.outcome = Some(Outcome::End);
                 Poll::Ready(Next::Item { payload, body_at })
             }

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use ipc2_common::codec::Encoded;
 use tokio::sync::oneshot;
 
 use super::Scheduler;
@@ -44,7 +45,7 @@ impl Lease {
     /// call's end, counted by the connection, gives it back through [`Scheduler::finish`].
     /// If the connection no longer takes calls, nothing was sent: the frame comes back, and so
     /// does the unit (to a closed connection, where it vanishes).
-    pub(crate) fn submit(mut self, id: u64, frame: Vec<u8>) -> Result<Arc<Conn>, Vec<u8>> {
+    pub(crate) fn submit(mut self, id: u64, frame: Encoded) -> Result<Arc<Conn>, Encoded> {
         self.conn.submit(id, frame)?;
         self.armed = false;
         Ok(self.conn.clone())
@@ -54,9 +55,9 @@ impl Lease {
     pub(crate) fn submit_stream(
         mut self,
         id: u64,
-        frame: Vec<u8>,
+        frame: Encoded,
         window: u32,
-    ) -> Result<Arc<Conn>, Vec<u8>> {
+    ) -> Result<Arc<Conn>, Encoded> {
         self.conn.submit_stream(id, frame, window)?;
         self.armed = false;
         Ok(self.conn.clone())

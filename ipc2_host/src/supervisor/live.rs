@@ -99,6 +99,7 @@ impl Live {
     pub(super) fn up(sv: &Supervision, started: Started) -> Self {
         let Started { worker, candidate } = started;
         let Candidate { reader, writer, .. } = candidate;
+        let fds = reader.get_ref().received_fds();
         let (outbox, queued) = outbox::outbox(&*writer);
         let (kill_tx, kill) = mpsc::unbounded_channel();
         let conn = Arc::new(Conn::new(
@@ -106,6 +107,7 @@ impl Live {
             outbox,
             kill_tx,
             worker.jobs_sent.clone(),
+            fds,
         ));
         let reader = reader.map_decoder(|frames| conn.arrivals(frames));
         let writer = tokio::spawn(write(queued, writer));

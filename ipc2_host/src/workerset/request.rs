@@ -7,7 +7,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ipc2_common::{Server, ToWorker, codec};
+use ipc2_common::codec::{self, Encoded};
+use ipc2_common::{Server, ToWorker};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
@@ -106,8 +107,16 @@ where
         };
         drop(job);
         let sends = workers.into_iter().map(|worker| {
-            let frame = frame.clone();
-            async move { (worker.id, self.send_oneway_to(Some(worker.id), frame).await) }
+            let frame = frame
+                .try_clone()
+                .map_err(|err| Error::Encode(Arc::new(err)));
+            async move {
+                let sent = match frame {
+                    Ok(frame) => self.send_oneway_to(Some(worker.id), frame).await,
+                    Err(err) => Err(err),
+                };
+                (worker.id, sent)
+            }
         });
         futures_util::future::join_all(sends).await
     }
@@ -120,7 +129,7 @@ where
     }
 
     /// Queues the one-way `frame` on a worker's connection (`worker`'s, if given).
-    async fn send_oneway_to(&self, worker: Option<usize>, mut frame: Vec<u8>) -> Result<(), Error> {
+    async fn send_oneway_to(&self, worker: Option<usize>, mut frame: Encoded) -> Result<(), Error> {
         loop {
             let lease = self.inner.sv.scheduler.checkout(worker, true).await?;
             match lease.conn().send_oneway(frame) {
@@ -181,7 +190,8 @@ where
         drop(job);
         let calls = workers.into_iter().map(|worker| {
             let id = self.inner.next_id();
-            let frame = codec::reframe(&frame, &ToWorker::Request { id }, self.max_frame_len())
+            let frame = frame
+                .reframe(&ToWorker::Request { id }, self.max_frame_len())
                 .map_err(|err| Error::Encode(Arc::new(err)));
             async move {
                 let outcome = match frame {
@@ -216,7 +226,7 @@ where
     async fn request_frame(
         &self,
         mut id: u64,
-        mut frame: Vec<u8>,
+        mut frame: Encoded,
         target: Option<usize>,
         queue: bool,
         policy: Policy,
@@ -224,13 +234,21 @@ where
         let mut retries = policy.retries;
         loop {
             // Only a call that may be retried keeps a copy of its frame.
-            let spare = (retries > 0).then(|| frame.clone());
+            let spare = match retries {
+                0 => None,
+                _ => Some(
+                    frame
+                        .try_clone()
+                        .map_err(|err| Error::Encode(Arc::new(err)))?,
+                ),
+            };
             match (self.attempt(id, frame, target, queue, policy).await, spare) {
                 (Err(Error::WorkerExited(exit)), Some(spare)) => {
                     retries -= 1;
                     tracing::debug!("ipc2: retrying an idempotent job after: {exit}");
                     id = self.inner.next_id();
-                    frame = codec::reframe(&spare, &ToWorker::Request { id }, self.max_frame_len())
+                    frame = spare
+                        .reframe(&ToWorker::Request { id }, self.max_frame_len())
                         .map_err(|err| Error::Encode(Arc::new(err)))?;
                 }
                 (outcome, _) => return outcome,
@@ -243,7 +261,7 @@ where
     async fn attempt(
         &self,
         id: u64,
-        frame: Vec<u8>,
+        frame: Encoded,
         target: Option<usize>,
         queue: bool,
         policy: Policy,
@@ -255,7 +273,7 @@ where
             .inner
             .quarantine
             .as_ref()
-            .map(|quarantine| (quarantine, Quarantine::key(&frame)));
+            .map(|quarantine| (quarantine, Quarantine::key(&frame.frame)));
         if let Some((quarantine, key)) = quarantine {
             quarantine.admit(key)?;
         }
@@ -325,7 +343,11 @@ where
             );
         }
         match outcome {
-            Outcome::Reply { payload, body_at } => decode_reply(&conn, &payload[body_at..]),
+            Outcome::Reply {
+                payload,
+                body_at,
+                fds,
+            } => ipc2_common::fd::receiving(fds, || decode_reply(&conn, &payload[body_at..])),
             Outcome::Failed(reason) => Err(Error::Remote { reason }),
             Outcome::Exited { exit, .. } => Err(Error::WorkerExited(exit)),
             Outcome::Gone => Err(Error::TasksGone),
@@ -340,7 +362,7 @@ where
     async fn admit(
         &self,
         id: u64,
-        mut frame: Vec<u8>,
+        mut frame: Encoded,
         target: Option<usize>,
         queue: bool,
         queue_limit: Option<Duration>,
@@ -418,7 +440,8 @@ where
         drop(job);
         let streams = workers.into_iter().map(|worker| {
             let id = self.inner.next_id();
-            let frame = codec::reframe(&frame, &ToWorker::Stream { id }, self.max_frame_len())
+            let frame = frame
+                .reframe(&ToWorker::Stream { id }, self.max_frame_len())
                 .map_err(|err| Error::Encode(Arc::new(err)));
             let decode = decode();
             async move {
@@ -439,7 +462,7 @@ where
     async fn stream_frame<T>(
         &self,
         id: u64,
-        frame: Vec<u8>,
+        frame: Encoded,
         target: Option<usize>,
         policy: Policy,
         decode: Decode<T>,
@@ -460,9 +483,18 @@ where
         ))
     }
 
-    fn encode(&self, header: &ToWorker, job: &W) -> Result<Vec<u8>, Error> {
-        codec::encode_frame(header, Some(job), self.max_frame_len())
-            .map_err(|err| Error::Encode(Arc::new(err)))
+    /// Encodes `job` under `header`, with the file descriptors it carries; fails if it
+    /// carries any and the set's transport cannot pass them.
+    fn encode(&self, header: &ToWorker, job: &W) -> Result<Encoded, Error> {
+        let encoded = codec::encode(header, Some(job), self.max_frame_len())
+            .map_err(|err| Error::Encode(Arc::new(err)))?;
+        if !encoded.fds.is_empty() && !S::PASSES_FDS {
+            let count = encoded.fds.len();
+            return Err(Error::Encode(Arc::new(ipc2_common::Error::CannotPassFds {
+                count,
+            })));
+        }
+        Ok(encoded)
     }
 
     fn max_frame_len(&self) -> usize {

@@ -91,4 +91,7 @@ pub trait Calc {
     /// two items.
     #[ipc2(item_timeout = "200ms")]
     async fn count_slowly(&self, n: u64, gap_ms: u64) -> ipc2::Stream<u64>;
+    /// What `file` holds from its start, upper-cased, in a new file: a file crosses both ways
+    /// as a descriptor.
+    async fn shout(&self, file: std::fs::File) -> std::fs::File;
 }

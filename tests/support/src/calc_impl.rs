@@ -156,6 +156,19 @@ impl Calc for Worker {
     async fn count_slowly(&self, n: u64, gap_ms: u64) -> ipc2::Stream<u64> {
         counter(n, gap_ms, Marker(String::new()))
     }
+
+    async fn shout(&self, mut file: std::fs::File) -> std::fs::File {
+        use std::io::{Read, Seek, Write};
+        let mut text = String::new();
+        file.rewind().expect("a file the test made");
+        file.read_to_string(&mut text)
+            .expect("a file the test made");
+        let (read, mut write) = std::io::pipe().expect("a pipe");
+        write
+            .write_all(text.to_uppercase().as_bytes())
+            .expect("a pipe with room");
+        std::fs::File::from(std::os::fd::OwnedFd::from(read))
+    }
 }
 
 /// Creates the file it names when dropped, unless the name is empty.

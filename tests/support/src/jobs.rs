@@ -68,7 +68,27 @@ pub enum TestJob {
     },
     /// Reply `Count` with how many stream items this worker has sent so far.
     Produced,
+    /// Read the descriptor to its end (a file from its start) and reply `Bytes` with what it
+    /// held.
+    ReadFd(Fd),
+    /// Make a pipe, write the text into it, close its write end, and reply `Fd` with its read
+    /// end.
+    MakePipe(String),
 }
+
+/// A descriptor in a job or reply, passed with `SCM_RIGHTS` (`ipc2::fd`). Shared, so that jobs
+/// stay `Clone`; two are equal if they are the same descriptor of this process.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Fd(#[serde(with = "ipc2::fd")] pub std::sync::Arc<std::os::fd::OwnedFd>);
+
+impl PartialEq for Fd {
+    fn eq(&self, other: &Self) -> bool {
+        use std::os::fd::AsRawFd;
+        self.0.as_raw_fd() == other.0.as_raw_fd()
+    }
+}
+
+impl Eq for Fd {}
 
 /// How a [`TestJob::Stream`] ends after its last item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,6 +113,7 @@ pub enum TestReply {
     Pid(u32),
     Numbers(Numbers),
     Nest(Nest),
+    Fd(Fd),
 }
 
 /// A sequence of elements of one in-memory width, for checking that every message that fits a
