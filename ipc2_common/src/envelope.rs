@@ -108,6 +108,10 @@ pub trait Header: Copy + sealed::Sealed {
 
     /// The header announcing that the next frame carries `count` descriptors.
     fn fds(count: u64) -> Self;
+
+    /// Whether a frame with this header may carry descriptors: a job (request, stream request
+    /// or one-way message) or a reply. Stream items and events may not.
+    fn carries_fds(&self) -> bool;
 }
 
 mod sealed {
@@ -130,6 +134,13 @@ impl Header for ToWorker {
 
     fn fds(count: u64) -> Self {
         Self::Fds { count }
+    }
+
+    fn carries_fds(&self) -> bool {
+        matches!(
+            self,
+            Self::Request { .. } | Self::Stream { .. } | Self::Notify
+        )
     }
 
     fn from_wire(tag: u32, id: impl FnOnce() -> Option<u64>) -> Option<Self> {
@@ -162,6 +173,10 @@ impl Header for ToHost {
 
     fn fds(count: u64) -> Self {
         Self::Fds { count }
+    }
+
+    fn carries_fds(&self) -> bool {
+        matches!(self, Self::Reply { .. })
     }
 
     fn from_wire(tag: u32, id: impl FnOnce() -> Option<u64>) -> Option<Self> {

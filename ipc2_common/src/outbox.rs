@@ -152,7 +152,7 @@ impl Outbox {
     /// Fails, with nothing queued, if the frame cannot be encoded or its payload exceeds
     /// `max_frame_len` ([`Error::FrameTooLarge`], found before anything is allocated for it), or
     /// with [`Error::Closed`] once the writer has stopped.
-    pub fn send<H: Header, B: Serialize + ?Sized>(
+    pub fn send<H: Header + std::fmt::Debug, B: Serialize + ?Sized>(
         &self,
         header: &H,
         body: Option<&B>,
@@ -161,14 +161,14 @@ impl Outbox {
         // Encoded before the outbox is locked, so that no user `Serialize` code runs under it.
         let encoded = encode(header, body, max_frame_len)?;
         if !encoded.fds.is_empty() {
-            return self.send_with_fds::<H>(encoded);
+            return self.send_with_fds(header, encoded);
         }
         self.send_frame(encoded.frame).map_err(|_| Error::Closed)
     }
 
     /// Like [`send`](Self::send), for a frame no other is expected to follow soon: written at
     /// once from this task if the connection is idle (see the [module docs](self)).
-    pub fn send_now<H: Header, B: Serialize + ?Sized>(
+    pub fn send_now<H: Header + std::fmt::Debug, B: Serialize + ?Sized>(
         &self,
         header: &H,
         body: Option<&B>,
@@ -176,19 +176,31 @@ impl Outbox {
     ) -> Result<(), Error> {
         let encoded = encode(header, body, max_frame_len)?;
         if !encoded.fds.is_empty() {
-            return self.send_with_fds::<H>(encoded);
+            return self.send_with_fds(header, encoded);
         }
         self.send_frame_now(encoded.frame)
             .map_err(|_| Error::Closed)
     }
 
-    /// Queues a frame whose body carries file descriptors (see the [module docs](self)).
-    /// Fails with [`Error::CannotPassFds`] on a transport that cannot pass them, and with
-    /// [`Error::Closed`] once the writer has stopped.
-    pub fn send_with_fds<H: Header>(&self, encoded: Encoded) -> Result<(), Error> {
+    /// Queues `encoded`, a frame with `header` whose body may carry file descriptors (see the
+    /// [module docs](self)). Fails with [`Error::BadFds`] for a frame that may not carry them
+    /// ([`Header::carries_fds`]), with [`Error::CannotPassFds`] on a transport that cannot pass
+    /// them, and with [`Error::Closed`] once the writer has stopped.
+    pub fn send_with_fds<H: Header + std::fmt::Debug>(
+        &self,
+        header: &H,
+        encoded: Encoded,
+    ) -> Result<(), Error> {
         let Encoded { frame, fds } = encoded;
         if fds.is_empty() {
             return self.send_frame(frame).map_err(|_| Error::Closed);
+        }
+        if !header.carries_fds() {
+            return Err(Error::BadFds {
+                reason: format!(
+                    "a {header:?} frame cannot carry file descriptors: send them in a job or a reply"
+                ),
+            });
         }
         if !self.shared.passes_fds {
             return Err(Error::CannotPassFds { count: fds.len() });
@@ -551,6 +563,32 @@ mod tests {
                 "sender {sender}'s frames out of order or lost"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn descriptors_go_only_in_jobs_and_replies_and_only_where_they_can_pass() {
+        #[derive(serde::Serialize)]
+        struct WithFile(#[serde(with = "crate::fd")] std::fs::File);
+        let file = || WithFile(tempfile::tempfile().unwrap());
+        let (a, _b) = tokio::net::UnixStream::pair().unwrap();
+        let (_read, write) = crate::unix::split(a, std::time::Duration::ZERO).unwrap();
+        let (outbox, _drain) = super::outbox(&write);
+        let err = outbox
+            .send(&crate::ToHost::Event, Some(&file()), usize::MAX)
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("Event frame cannot carry"),
+            "{err}"
+        );
+        outbox
+            .send(&crate::ToHost::Reply { id: 1 }, Some(&file()), usize::MAX)
+            .unwrap();
+
+        let (outbox, _drain) = queued();
+        let err = outbox
+            .send(&crate::ToHost::Reply { id: 1 }, Some(&file()), usize::MAX)
+            .unwrap_err();
+        assert!(matches!(err, Error::CannotPassFds { count: 1 }), "{err}");
     }
 
     #[tokio::test]

@@ -191,7 +191,10 @@ impl Conn {
     /// connection is closing, and the supervisor fails the call.
     fn queue(&self, frame: Encoded, alone: bool) {
         match (frame.fds.is_empty(), alone) {
-            (false, _) => drop(self.outbox.send_with_fds::<ToWorker>(frame)),
+            (false, _) => drop(
+                self.outbox
+                    .send_with_fds(&ToWorker::Request { id: 0 }, frame),
+            ),
             (true, true) => drop(self.outbox.send_frame_now(frame.frame)),
             (true, false) => drop(self.outbox.send_frame(frame.frame)),
         }
@@ -254,7 +257,7 @@ impl Conn {
             return self.outbox.send_frame(frame.frame).map_err(Encoded::plain);
         }
         // Only a stopped writer refuses it, and then the message is lost with the worker.
-        let _ = self.outbox.send_with_fds::<ToWorker>(frame);
+        let _ = self.outbox.send_with_fds(&ToWorker::Notify, frame);
         Ok(())
     }
 
@@ -368,7 +371,7 @@ impl Conn {
         let (header, body) = codec::decode_header::<ToHost>(&payload)
             .map_err(|err| format!("bad envelope: {err}"))?;
         let body_at = payload.len() - body.len();
-        if !fds.is_empty() && !matches!(header, ToHost::Reply { .. }) {
+        if !fds.is_empty() && !ipc2_common::Header::carries_fds(&header) {
             return Err(format!(
                 "{} file descriptor(s) for a frame that carries none ({header:?})",
                 fds.len()

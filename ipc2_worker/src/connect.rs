@@ -262,11 +262,7 @@ impl<R: DeserializeOwned, W: Serialize> Reader<R, W> {
     fn handle(&mut self, payload: &[u8]) -> Result<(), ipc2_common::Error> {
         let (header, body) = codec::decode_header::<ToWorker>(payload)?;
         let fds = std::mem::take(&mut self.announced);
-        let carries = matches!(
-            header,
-            ToWorker::Request { .. } | ToWorker::Stream { .. } | ToWorker::Notify
-        );
-        if !fds.is_empty() && !carries {
+        if !fds.is_empty() && !ipc2_common::Header::carries_fds(&header) {
             return Err(ipc2_common::Error::BadFds {
                 reason: format!("descriptors for a frame that carries none ({header:?})"),
             });
