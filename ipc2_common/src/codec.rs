@@ -45,9 +45,10 @@ pub fn encode_frame<H: Header, B: Serialize + ?Sized>(
     body: Option<&B>,
     max_frame_len: usize,
 ) -> Result<Vec<u8>, Error> {
+    let mark = crate::fd::collected();
     let total = frame_len(header, body, max_frame_len)?;
-    // The descriptors the measuring pass duplicated are counted again by the encoding pass.
-    crate::fd::restart_collecting();
+    // The descriptors the measuring pass duplicated are collected again by the encoding pass.
+    crate::fd::truncate_collected(mark);
     let mut frame = if total >= buffers::LARGE {
         buffers::take(total)
     } else {

@@ -86,34 +86,66 @@ pub fn deserialize<'de, T: From<OwnedFd>, D: Deserializer<'de>>(
         })
 }
 
-/// Runs `encode` collecting the descriptors its values serialize; returns them with its result.
-pub fn collecting<T>(encode: impl FnOnce() -> T) -> (T, Vec<OwnedFd>) {
-    let outer = OUTGOING.with(|outgoing| outgoing.replace(Some(Vec::new())));
-    let out = encode();
-    let fds = OUTGOING.with(|outgoing| outgoing.replace(outer));
-    (out, fds.unwrap_or_default())
+/// Puts back, when dropped (also by a panic in a user's `Serialize` or `Deserialize`), the
+/// table that was in place before: a table never outlives the message it belongs to.
+struct Restore<T: 'static> {
+    key: &'static std::thread::LocalKey<RefCell<Option<T>>>,
+    outer: Option<Option<T>>,
 }
 
-/// Forgets the descriptors collected so far (closing the duplicates): for an encoder that
-/// serializes a value twice, once to measure it.
-pub(crate) fn restart_collecting() {
+impl<T> Restore<T> {
+    fn set(key: &'static std::thread::LocalKey<RefCell<Option<T>>>, table: T) -> Self {
+        let outer = key.with(|current| current.replace(Some(table)));
+        Self {
+            key,
+            outer: Some(outer),
+        }
+    }
+
+    /// Puts the outer table back and returns this one.
+    fn finish(mut self) -> Option<T> {
+        let outer = self.outer.take().flatten();
+        self.key.with(|current| current.replace(outer))
+    }
+}
+
+impl<T> Drop for Restore<T> {
+    fn drop(&mut self) {
+        if let Some(outer) = self.outer.take() {
+            self.key.with(|current| current.replace(outer));
+        }
+    }
+}
+
+/// Runs `encode` collecting the descriptors its values serialize; returns them with its result.
+/// A message encoded inside `encode` (by a `Serialize` impl) collects its own.
+pub fn collecting<T>(encode: impl FnOnce() -> T) -> (T, Vec<OwnedFd>) {
+    let table = Restore::set(&OUTGOING, Vec::new());
+    let out = encode();
+    (out, table.finish().unwrap_or_default())
+}
+
+/// How many descriptors have been collected so far, for [`truncate_collected`].
+pub(crate) fn collected() -> usize {
+    OUTGOING.with(|outgoing| outgoing.borrow().as_ref().map_or(0, Vec::len))
+}
+
+/// Forgets (closing the duplicates) the descriptors collected after the first `mark`: for an
+/// encoder that serializes a value twice, once to measure it.
+pub(crate) fn truncate_collected(mark: usize) {
     OUTGOING.with(|outgoing| {
         if let Some(fds) = outgoing.borrow_mut().as_mut() {
-            fds.clear();
+            fds.truncate(mark);
         }
     });
 }
 
 /// Runs `decode` with `fds` as the descriptors of the message it decodes; those it does not
-/// take are closed.
+/// take are closed. A message decoded inside `decode` sees only its own.
 pub fn receiving<T>(fds: Vec<OwnedFd>, decode: impl FnOnce() -> T) -> T {
-    if fds.is_empty() {
-        return decode();
-    }
-    let table = fds.into_iter().map(Some).collect();
-    let outer = INCOMING.with(|incoming| incoming.replace(Some(table)));
+    let table = Restore::set(&INCOMING, fds.into_iter().map(Some).collect());
     let out = decode();
-    INCOMING.with(|incoming| incoming.replace(outer));
+    drop(table.finish());
     out
 }
 
@@ -173,6 +205,30 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("did not arrive with it"), "{err}");
+    }
+
+    #[test]
+    fn a_panicking_encode_leaves_no_table_behind_and_nested_messages_keep_their_own() {
+        let caught = std::panic::catch_unwind(|| collecting(|| panic!("a Serialize panicked")));
+        assert!(caught.is_err());
+        let message = Message {
+            file: tempfile::tempfile().unwrap(),
+            n: 1,
+        };
+        let err = bincode::serde::encode_to_vec(&message, bincode::config::standard()).unwrap_err();
+        assert!(
+            err.to_string().contains("only be sent in an ipc2 message"),
+            "{err}"
+        );
+
+        let ((inner, outer_bytes), outer) = collecting(|| {
+            let inner =
+                collecting(|| bincode::serde::encode_to_vec(&message, bincode::config::standard()));
+            let outer = bincode::serde::encode_to_vec(&message, bincode::config::standard());
+            (inner, outer)
+        });
+        assert!(outer_bytes.is_ok() && inner.0.is_ok());
+        assert_eq!((inner.1.len(), outer.len()), (1, 1));
     }
 
     #[test]

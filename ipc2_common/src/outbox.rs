@@ -278,6 +278,7 @@ impl Outbox {
         let mut written = 0;
         while written < frame.len() {
             match direct.try_write(&frame[written..]) {
+                Ok(0) => break,
                 Ok(n) => written += n,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
                 // Full (or broken): the writer task takes the rest, and meets the same error if
@@ -287,6 +288,9 @@ impl Outbox {
         }
         let mut queue = self.shared.queue();
         queue.writing = false;
+        if queue.writer_gone && written < frame.len() {
+            return Err(Error::Closed);
+        }
         if written < frame.len() {
             let mut rest = queue.spare.pop().unwrap_or_default();
             rest.extend_from_slice(&frame[written..]);

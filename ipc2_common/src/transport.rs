@@ -166,8 +166,8 @@ impl<W: Write + ?Sized> Write for Box<W> {
 
 /// Writes to a connection's socket without waiting, from any thread: see [`Write::direct`].
 pub trait Direct: Send + Sync + std::fmt::Debug {
-    /// Writes what the socket takes of `data` now; `ErrorKind::WouldBlock` when it takes
-    /// nothing.
+    /// Writes what the socket takes of `data` now, at least one byte; `ErrorKind::WouldBlock`
+    /// (or `Ok(0)`) when it takes nothing, and the writer task then sends the rest.
     fn try_write(&self, data: &[u8]) -> io::Result<usize>;
 }
 
@@ -189,7 +189,8 @@ pub trait Server: Sized + Send + Sync + 'static {
     type Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static;
 
     /// Whether this transport passes file descriptors ([`crate::fd`]); a job carrying one over
-    /// a transport that cannot is refused before it is sent. Default: false.
+    /// a transport that cannot is refused before it is sent. Default: false. It must agree with
+    /// [`Write::passes_fds`] of the halves [`split`](Self::split) makes.
     const PASSES_FDS: bool = false;
 
     /// Starts listening. `dir` is a fresh directory only this user can enter (mode 0700), removed

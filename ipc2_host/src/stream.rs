@@ -148,7 +148,11 @@ impl<T> Stream for ReplyStream<T> {
             return this.give_up(err, restart);
         }
         match this.conn.poll_next(this.id, cx) {
-            Poll::Ready(Next::Item { payload, body_at }) => {
+            Poll::Ready(Next::Item {
+                payload,
+                body_at,
+                fds,
+            }) => {
                 this.read += 1;
                 if this.read >= this.batch {
                     this.conn.credit(this.id, this.read);
@@ -157,7 +161,9 @@ impl<T> Stream for ReplyStream<T> {
                 if let Some((limit, timer)) = &mut this.item_limit {
                     timer.as_mut().reset(Instant::now() + *limit);
                 }
-                let item = (this.decode)(&this.conn, &payload[body_at..]);
+                let item = ipc2_common::fd::receiving(fds, || {
+                    (this.decode)(&this.conn, &payload[body_at..])
+                });
                 if item.is_err() {
                     // An item that does not decode gets its worker replaced; one of another
                     // method's type is the worker's mistake too. Either way nothing more is read,

@@ -104,8 +104,8 @@ pub fn started_by_host() -> bool {
 /// (`tokio::spawn(async move { while let Some(job) = jobs.recv().await { .. } })`) rather than
 /// on the thread of `#[tokio::main]`, which is not one of the runtime's workers: the
 /// connection's reader then wakes the loop on its own thread instead of waking another thread
-/// for every job. In this crate's benchmark that doubles the calls per second at 64 in flight.
-/// [`serve`](crate::serve()) does it for you.
+/// for every job. In this crate's benchmark that about doubles the calls per second at 64 in
+/// flight. [`serve`](crate::serve()) does it for you when the runtime has two workers or more.
 pub async fn connect<C, R, W>() -> Result<Receiver<R, W>, Error>
 where
     C: Client,

@@ -99,15 +99,39 @@ pub async fn serve_with<C: Client, D: Dispatch>(
     options: ServeOptions,
 ) -> Result<(), Error> {
     let rx = connect_with_events::<C, D::Request, D::Response, D::Event>().await?;
-    // The job loop runs as a task of the runtime, not on the thread that called `serve` (the
-    // thread of `#[tokio::main]` is not one of the runtime's workers): the connection's reader
-    // then hands each job to a task on its own thread, where waking it costs no thread wake-up.
-    match tokio::spawn(serve_jobs(service, rx, options)).await {
+    // With two runtime workers or more, the job loop runs as a task of the runtime, not on the
+    // thread that called `serve` (the thread of `#[tokio::main]` is not one of the runtime's
+    // workers): the connection's reader then hands each job to a task on its own thread, where
+    // waking it costs no thread wake-up. With one, a handler that blocks would hold up the
+    // reader and the heartbeat on that one thread, so the loop stays where it is.
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    let handle = Handle::current();
+    let spread =
+        handle.runtime_flavor() == RuntimeFlavor::MultiThread && handle.metrics().num_workers() > 1;
+    if !spread {
+        serve_jobs(service, rx, options).await;
+        return Ok(());
+    }
+    // Aborted if this future is dropped (a `select!` with ctrl-c, a timeout): serving stops
+    // with it. A job the host cancels is not this: the loop ends only when the host goes away.
+    use tracing::Instrument;
+    let loop_task = serve_jobs(service, rx, options).in_current_span();
+    let mut jobs = AbortOnDrop(tokio::spawn(loop_task));
+    match (&mut jobs.0).await {
         Ok(()) => Ok(()),
         Err(err) => match err.try_into_panic() {
             Ok(panic) => std::panic::resume_unwind(panic),
             Err(_) => Ok(()),
         },
+    }
+}
+
+/// Aborts its task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

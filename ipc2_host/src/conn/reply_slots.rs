@@ -103,8 +103,13 @@ struct Items {
 /// What a streaming call has next for its reader.
 #[derive(Debug)]
 pub(crate) enum Next {
-    /// An item: its frame's payload, and where the body starts.
-    Item { payload: Bytes, body_at: usize },
+    /// An item: its frame's payload, where the body starts, and the file descriptors it
+    /// carries (only a plain reply, taken as the one item, may carry any).
+    Item {
+        payload: Bytes,
+        body_at: usize,
+        fds: Vec<std::os::fd::OwnedFd>,
+    },
     /// The stream is over, with this outcome ([`Outcome::End`] if it ended normally).
     Done(Outcome),
 }
@@ -201,15 +206,25 @@ impl ReplySlots {
         };
         let slot = entry.get_mut();
         if let Some((payload, body_at)) = slot.items.as_mut().and_then(|i| i.queue.pop_front()) {
-            return Poll::Ready(Next::Item { payload, body_at });
+            return Poll::Ready(Next::Item {
+                payload,
+                body_at,
+                fds: Vec::new(),
+            });
         }
         match slot.outcome.take() {
             // A plain reply to a streaming call is a stream of that one item.
             Some(Outcome::Reply {
-                payload, body_at, ..
+                payload,
+                body_at,
+                fds,
             }) => {
                 slot.outcome = Some(Outcome::End);
-                Poll::Ready(Next::Item { payload, body_at })
+                Poll::Ready(Next::Item {
+                    payload,
+                    body_at,
+                    fds,
+                })
             }
             Some(outcome) => {
                 entry.remove();
