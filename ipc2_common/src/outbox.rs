@@ -158,12 +158,7 @@ impl Outbox {
         body: Option<&B>,
         max_frame_len: usize,
     ) -> Result<(), Error> {
-        // Encoded before the outbox is locked, so that no user `Serialize` code runs under it.
-        let encoded = encode(header, body, max_frame_len)?;
-        if !encoded.fds.is_empty() {
-            return self.send_with_fds(header, encoded);
-        }
-        self.send_frame(encoded.frame).map_err(|_| Error::Closed)
+        self.encode_and_send(header, body, max_frame_len, false)
     }
 
     /// Like [`send`](Self::send), for a frame no other is expected to follow soon: written at
@@ -174,12 +169,25 @@ impl Outbox {
         body: Option<&B>,
         max_frame_len: usize,
     ) -> Result<(), Error> {
+        self.encode_and_send(header, body, max_frame_len, true)
+    }
+
+    /// [`send`](Self::send), or [`send_now`](Self::send_now) if `now`.
+    fn encode_and_send<H: Header + std::fmt::Debug, B: Serialize + ?Sized>(
+        &self,
+        header: &H,
+        body: Option<&B>,
+        max_frame_len: usize,
+        now: bool,
+    ) -> Result<(), Error> {
+        // Encoded before the outbox is locked, so that no user `Serialize` code runs under it.
         let encoded = encode(header, body, max_frame_len)?;
-        if !encoded.fds.is_empty() {
-            return self.send_with_fds(header, encoded);
-        }
-        self.send_frame_now(encoded.frame)
-            .map_err(|_| Error::Closed)
+        let sent = match (encoded.fds.is_empty(), now) {
+            (false, _) => return self.send_with_fds(header, encoded),
+            (true, true) => self.send_frame_now(encoded.frame),
+            (true, false) => self.send_frame(encoded.frame),
+        };
+        sent.map_err(|_| Error::Closed)
     }
 
     /// Queues `encoded`, a frame with `header` whose body may carry file descriptors (see the
