@@ -107,6 +107,11 @@
 pub use ipc2_common::fd;
 pub use ipc2_common::schema;
 pub use ipc2_common::{Client, NoEvents, Server};
+/// What a transport of your own implements beside [`Server`] and [`Client`]: the halves a
+/// connection splits into, and the descriptor queue and direct-write handle they may offer.
+pub mod transport {
+    pub use ipc2_common::{Direct, Read, ReadHalf, ReceivedFds, Write, WriteHalf};
+}
 pub use ipc2_host as host;
 pub use ipc2_host::{
     Error, ExitCause, Policy, TimeoutAction, WorkerExit, WorkerSet, WorkerSetBuilder,
