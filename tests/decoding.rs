@@ -122,21 +122,22 @@ async fn rogue_set(mode: &str, size: usize, scratch: &tempfile::TempDir) -> supp
         .expect("the rogue worker starts")
 }
 
-/// The call fails with `Decode` whose cause names `expected`, the rogue is replaced, and its
-/// replacement serves.
+/// The call fails with `Decode` whose cause names `expected`, the `rogue` is replaced, and its
+/// replacement serves. (The rogue is looked up before the call: once the call has failed, its slot
+/// may already be between workers.)
 async fn refused_and_replaced(
     workers: &support::TestSet,
+    rogue: &ipc2::host::WorkerInfo,
     result: Result<TestReply, Error>,
     expected: &str,
 ) {
-    let rogue = support::only_worker(workers);
     match result {
         Err(Error::Decode { source, .. }) => {
             assert!(source.to_string().contains(expected), "{source}")
         }
         other => panic!("expected a Decode error, got {other:?}"),
     }
-    let replacement = support::replacement(workers, &rogue).await;
+    let replacement = support::replacement(workers, rogue).await;
     assert_eq!(support::add(workers, 2, 3).await, (5, replacement.pid));
 }
 
@@ -145,6 +146,7 @@ async fn refused_and_replaced(
 async fn a_reply_nested_20_000_deep_is_a_decode_error_in_a_spawned_task() {
     let scratch = tempfile::tempdir().unwrap();
     let workers = std::sync::Arc::new(rogue_set("deep-reply", 20_000, &scratch).await);
+    let rogue = support::only_worker(&workers);
     let caller = workers.clone();
     let result = tokio::spawn(async move {
         tokio::time::timeout(HANG_GUARD, caller.send(TestJob::Add(1, 1))).await
@@ -152,7 +154,7 @@ async fn a_reply_nested_20_000_deep_is_a_decode_error_in_a_spawned_task() {
     .await
     .expect("the spawned caller did not panic")
     .expect("the call ended instead of hanging");
-    refused_and_replaced(&workers, result, DEPTH_LIMIT).await;
+    refused_and_replaced(&workers, &rogue, result, DEPTH_LIMIT).await;
 }
 
 // 100,000 levels aborted it from the calling thread itself.
@@ -160,10 +162,11 @@ async fn a_reply_nested_20_000_deep_is_a_decode_error_in_a_spawned_task() {
 async fn a_reply_nested_100_000_deep_is_a_decode_error_on_the_calling_thread() {
     let scratch = tempfile::tempdir().unwrap();
     let workers = rogue_set("deep-reply", 100_000, &scratch).await;
+    let rogue = support::only_worker(&workers);
     let result = tokio::time::timeout(HANG_GUARD, workers.send(TestJob::Add(1, 1)))
         .await
         .expect("the call ended instead of hanging");
-    refused_and_replaced(&workers, result, DEPTH_LIMIT).await;
+    refused_and_replaced(&workers, &rogue, result, DEPTH_LIMIT).await;
 }
 
 // A 15 KB frame of nested sequences each claiming u32::MAX elements once reserved 3 GB. What the
@@ -172,10 +175,11 @@ async fn a_reply_nested_100_000_deep_is_a_decode_error_on_the_calling_thread() {
 async fn a_reply_of_sequences_each_claiming_4_billion_elements_is_a_decode_error() {
     let scratch = tempfile::tempdir().unwrap();
     let workers = rogue_set("claiming-reply", 15_000, &scratch).await;
+    let rogue = support::only_worker(&workers);
     let result = tokio::time::timeout(HANG_GUARD, workers.send(TestJob::Add(1, 1)))
         .await
         .expect("the call ended instead of hanging");
-    refused_and_replaced(&workers, result, DEPTH_LIMIT).await;
+    refused_and_replaced(&workers, &rogue, result, DEPTH_LIMIT).await;
 }
 
 // An event nested 100,000 deep aborted the host inside `Events::recv`.

@@ -121,12 +121,15 @@ impl Supervision {
     ) -> oneshot::Receiver<Result<(), Error>> {
         let (first_tx, first) = oneshot::channel();
         let control = SlotControl::new(&self.stop);
+        // The table is locked before the task is spawned, so the handle is in it before the
+        // task (on another thread) can start a worker: the acceptor looks the slot's control up
+        // there when that worker says hello, and must not find nothing, or the slot's old one.
+        let mut slots = self.slots();
         let task = tokio::spawn(SlotTask::new(self.clone(), slot, control.clone(), first_tx).run());
         let handle = SlotHandle {
             control,
             task: Some(task),
         };
-        let mut slots = self.slots();
         match slots.get_mut(slot) {
             Some(old) => *old = handle,
             None => slots.push(handle),
