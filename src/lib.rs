@@ -107,10 +107,21 @@
 pub use ipc2_common::fd;
 pub use ipc2_common::schema;
 pub use ipc2_common::{Client, NoEvents, Server};
-/// What a transport of your own implements beside [`Server`] and [`Client`]: the halves a
-/// connection splits into, and the descriptor queue and direct-write handle they may offer.
+/// The transports beside the default Unix socket, and what a transport of your own implements
+/// beside [`Server`] and [`Client`]: the halves a connection splits into, and the descriptor
+/// queue and direct-write handle they may offer.
+///
+/// [`TlsListener`](transport::TlsListener) and [`TlsClient`](transport::TlsClient) carry ipc2
+/// over TCP with TLS 1.3 and mutual authentication, for workers on other machines.
 pub mod transport {
-    pub use ipc2_common::{Direct, Read, ReadHalf, ReceivedFds, Write, WriteHalf};
+    pub use ipc2_common::tls::{
+        TlsClient, TlsConfig, TlsConfigError, TlsListener, TlsServerStream,
+    };
+    pub use ipc2_common::{AnyClient, Direct, Read, ReadHalf, ReceivedFds, Write, WriteHalf};
+    /// The environment variables that name a TLS side's PEM files ([`TlsConfig::from_env`]).
+    pub mod tls_env {
+        pub use ipc2_common::tls::{ENV_CA, ENV_CERT, ENV_KEY};
+    }
 }
 pub use ipc2_host as host;
 pub use ipc2_host::{

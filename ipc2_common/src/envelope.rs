@@ -49,6 +49,10 @@ pub enum ToWorker {
         /// How many.
         count: u64,
     },
+    /// The host has checked the worker's hello and types and accepted it: the first frame the
+    /// host sends on a connection, so a worker the host refuses learns it at once, from the
+    /// connection's end, instead of taking a refusal for a host that has no jobs yet. No body.
+    Welcome,
 }
 
 /// Headers of frames a worker sends to the host.
@@ -129,6 +133,7 @@ impl Header for ToWorker {
             Self::Credit { id } => (3, Some(id)),
             Self::Stream { id } => (4, Some(id)),
             Self::Fds { count } => (5, Some(count)),
+            Self::Welcome => (6, None),
         }
     }
 
@@ -151,6 +156,7 @@ impl Header for ToWorker {
             3 => Self::Credit { id: id()? },
             4 => Self::Stream { id: id()? },
             5 => Self::Fds { count: id()? },
+            6 => Self::Welcome,
             _ => return None,
         })
     }

@@ -65,6 +65,9 @@ pub enum Error {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// The peer sent a frame the protocol does not allow where it came.
+    #[error("the peer broke the protocol: it sent {0}")]
+    UnexpectedFrame(&'static str),
     /// The connection's writer has stopped (the peer is gone, or writing to it failed), so
     /// nothing more can be sent on it.
     #[error("the connection is closed")]

@@ -24,7 +24,7 @@ use tempfile::TempPath;
 use crate::Error;
 
 /// The protocol version this build speaks; a worker that sends another is refused.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// The largest first frame the host reads before the peer has proved who it is.
 pub const MAX_HELLO_LEN: usize = 256;

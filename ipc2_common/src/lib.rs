@@ -21,6 +21,7 @@
 // bytes a `recv` filled.
 #![doc(test(attr(deny(warnings))))]
 
+mod any_client;
 mod buffers;
 pub mod codec;
 mod envelope;
@@ -32,9 +33,11 @@ pub mod id_map;
 mod no_events;
 pub mod outbox;
 pub mod schema;
+pub mod tls;
 mod transport;
 pub mod unix;
 
+pub use any_client::AnyClient;
 pub use envelope::{Header, ToHost, ToWorker};
 pub use error::{Error, human_bytes, write_report};
 pub use frame::{DEFAULT_MAX_FRAME_LEN, FrameCodec, HEADER_LEN};

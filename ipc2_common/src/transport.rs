@@ -196,8 +196,19 @@ pub trait Server: Sized + Send + Sync + 'static {
     /// Starts listening. `dir` is a fresh directory only this user can enter (mode 0700), removed
     /// when the worker set is dropped; a file-based transport puts its address there.
     ///
-    /// Returns the listener and the address workers pass to [`Client::connect`].
-    fn bind(dir: &Path) -> io::Result<(Self, String)>;
+    /// Returns the listener and the address workers pass to [`Client::connect`]. The default
+    /// fails: a transport that needs an address or credentials of the user's (TCP with TLS, say)
+    /// is bound by a constructor of its own instead.
+    fn bind(dir: &Path) -> io::Result<(Self, String)> {
+        let _ = dir;
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!(
+                "a {} cannot choose its own address: bind it with its own constructor",
+                std::any::type_name::<Self>()
+            ),
+        ))
+    }
 
     /// Waits for the next connection. Returns it with the peer's process id when the transport
     /// can tell it (Unix sockets can, through `SO_PEERCRED`). Without one, a worker is accepted

@@ -75,6 +75,8 @@ pub struct WorkerSetBuilder<S, R, W, E = R> {
     heartbeat: Option<(Duration, Option<Duration>)>,
     spin_poll: Duration,
     recycle: Recycle,
+    /// A listener the user bound, and the address the workers this set starts dial.
+    listener: Option<(S, String)>,
     _types: Types<S, R, W, E>,
 }
 
@@ -113,8 +115,38 @@ impl<S: Server, R, W, E> WorkerSetBuilder<S, R, W, E> {
             heartbeat: Some((Duration::from_secs(1), None)),
             spin_poll: Duration::ZERO,
             recycle: Recycle::default(),
+            listener: None,
             _types: PhantomData,
         }
+    }
+
+    /// Accepts workers on `listener`, bound by the caller, instead of a Unix socket the set binds
+    /// itself (`Server::bind`); the workers the set starts dial `address`. This is how a set
+    /// listens on TCP with TLS ([`TlsListener`](ipc2_common::tls::TlsListener)): `address` is
+    /// then `tls://host:port`, with a host name the listener's certificate carries, and the
+    /// workers find their own credentials in the environment (`IPC2_TLS_CERT`, `IPC2_TLS_KEY`,
+    /// `IPC2_TLS_CA`; see [`env`](Self::env)).
+    ///
+    /// ```no_run
+    /// # async fn _demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use ipc2::transport::{TlsConfig, TlsListener};
+    ///
+    /// let config = TlsConfig::from_pem_files("host.crt", "host.key", "ca.crt")?;
+    /// let listener = TlsListener::bind("127.0.0.1:0", &config).await?;
+    /// let address = listener.address().replace("127.0.0.1", "localhost");
+    /// let workers = ipc2::WorkerSetBuilder::<_, String, String>::new()
+    ///     .listen(listener, address)
+    ///     .worker_path("./my_worker")
+    ///     .env("IPC2_TLS_CERT", "worker.crt")
+    ///     .env("IPC2_TLS_KEY", "worker.key")
+    ///     .env("IPC2_TLS_CA", "ca.crt")
+    ///     .finish()
+    ///     .await?;
+    /// # let _ = workers; Ok(()) }
+    /// ```
+    pub fn listen(mut self, listener: S, address: impl Into<String>) -> Self {
+        self.listener = Some((listener, address.into()));
+        self
     }
 
     /// How many worker processes to run. Default: the number of CPUs available to this process.
@@ -478,10 +510,14 @@ impl<S: Server, R, W, E> WorkerSetBuilder<S, R, W, E> {
         W: DeserializeOwned,
         E: DeserializeOwned,
     {
-        let (worker_count, config) = self.config()?;
+        let mut builder = self;
+        let listener = builder.listener.take();
+        let (worker_count, config) = builder.config()?;
         let socket_dir = private_dir::create().map_err(|e| Error::Listen(Arc::new(e)))?;
-        let (server, address) =
-            S::bind(socket_dir.path()).map_err(|e| Error::Listen(Arc::new(e)))?;
+        let (server, address) = match listener {
+            Some(listener) => listener,
+            None => S::bind(socket_dir.path()).map_err(|e| Error::Listen(Arc::new(e)))?,
+        };
         let sv = Arc::new(Supervision::new(
             config,
             (address, socket_dir.path().to_owned()),

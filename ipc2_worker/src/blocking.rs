@@ -23,7 +23,6 @@
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio::net::UnixStream;
 
 use crate::{Error, EventSender, Job};
 
@@ -71,7 +70,8 @@ where
         .enable_all()
         .build()
         .map_err(|e| Error::Protocol(e.into()))?;
-    let inner = runtime.block_on(crate::connect_with_events::<UnixStream, R, W, E>())?;
+    let inner =
+        runtime.block_on(crate::connect_with_events::<ipc2_common::AnyClient, R, W, E>())?;
     Ok(Receiver {
         inner,
         _runtime: runtime,

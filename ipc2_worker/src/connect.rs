@@ -145,7 +145,7 @@ where
             address: invitation.address.clone(),
             source,
         })?;
-    let (read, write) = stream
+    let (mut read, write) = stream
         .split(invitation.spin)
         .map_err(|source| Error::Connect {
             address: invitation.address.clone(),
@@ -170,6 +170,14 @@ where
             tracing::debug!("ipc2 worker: writing to the host failed: {err}");
         }
     });
+    let mut codec = FrameCodec::new(invitation.max_frame_len);
+    let mut buf = BytesMut::with_capacity(READ_BUFFER);
+    welcome(&mut read, &mut codec, &mut buf)
+        .await
+        .map_err(|reason| Error::Refused {
+            address: invitation.address.clone(),
+            reason,
+        })?;
 
     let (jobs_tx, jobs) = mpsc::unbounded_channel();
     let events = EventSender::new(outbox.clone(), invitation.max_frame_len);
@@ -184,9 +192,8 @@ where
         announced: Vec::new(),
         _types: PhantomData,
     };
-    let codec = FrameCodec::new(invitation.max_frame_len);
     tokio::spawn(async move {
-        if let Err(err) = reader.run(read, codec).await {
+        if let Err(err) = reader.run(read, codec, buf).await {
             // The host only sends well-formed frames; anything else means the connection
             // cannot be trusted any more. Dropping it makes the host replace this worker.
             tracing::error!("ipc2 worker: closing the connection to the host: {err}");
@@ -219,6 +226,39 @@ async fn heartbeat(outbox: Outbox, interval: Duration, closed: CancellationToken
     }
 }
 
+/// Waits for the host's [`ToWorker::Welcome`], leaving in `buf` whatever arrived after it; the
+/// error says what came instead.
+async fn welcome<T: AsyncRead + Unpin>(
+    read: &mut T,
+    codec: &mut FrameCodec,
+    buf: &mut BytesMut,
+) -> Result<(), String> {
+    loop {
+        match codec.decode(buf) {
+            Ok(Some(payload)) => {
+                return match codec::decode_header::<ToWorker>(&payload) {
+                    Ok((ToWorker::Welcome, _)) => Ok(()),
+                    Ok((other, _)) => Err(format!("it sent {other:?} before its welcome")),
+                    Err(err) => Err(format!("its first frame is malformed: {err}")),
+                };
+            }
+            Ok(None) => {}
+            Err(err) => return Err(format!("its first frame is malformed: {err}")),
+        }
+        buf.reserve(1);
+        match read.read_buf(buf).await {
+            Ok(0) => {
+                return Err(
+                    "it closed the connection; its log says why (a token, protocol version or types not the host's, or for TLS a certificate its CA did not sign)"
+                        .to_owned(),
+                );
+            }
+            Ok(_) => {}
+            Err(err) => return Err(format!("the connection failed: {err}")),
+        }
+    }
+}
+
 /// The read buffer's starting size.
 const READ_BUFFER: usize = 8 * 1024;
 
@@ -236,12 +276,14 @@ struct Reader<R, W> {
 impl<R: DeserializeOwned, W: Serialize> Reader<R, W> {
     /// Reads frames until the host closes the connection (`Ok`) or it breaks. Each request is
     /// decoded where it lies in the read buffer.
+    /// Handles the frames in `buf`, then those `read` brings, until the host closes the
+    /// connection.
     async fn run<T: AsyncRead + Unpin>(
         mut self,
         mut read: T,
         mut codec: FrameCodec,
+        mut buf: BytesMut,
     ) -> Result<(), ipc2_common::Error> {
-        let mut buf = BytesMut::with_capacity(READ_BUFFER);
         loop {
             while codec
                 .decode_with(&mut buf, |payload| self.handle(payload))?
@@ -302,6 +344,9 @@ impl<R: DeserializeOwned, W: Serialize> Reader<R, W> {
             }
             ToWorker::Cancel { id } => self.replies.cancels.cancel(id),
             ToWorker::Credit { id } => self.replies.credits.grant(id, codec::decode_body(body)?),
+            ToWorker::Welcome => {
+                return Err(ipc2_common::Error::UnexpectedFrame("a second welcome"));
+            }
         }
         Ok(())
     }

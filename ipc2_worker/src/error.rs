@@ -20,6 +20,14 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// The host did not accept this worker: it closed the connection instead of welcoming it.
+    #[error("the host at {address} did not accept this worker: {reason}")]
+    Refused {
+        /// The host's address.
+        address: String,
+        /// What the connection said instead of a welcome.
+        reason: String,
+    },
     /// The connection to the host is closed, so the reply cannot be delivered.
     #[error("the connection to the host is closed")]
     Closed,

@@ -47,7 +47,7 @@ pub use connect::{Receiver, connect, connect_with_events, started_by_host};
 pub use emit::{emit, with_events};
 pub use error::Error;
 pub use event::EventSender;
-pub use ipc2_common::Client;
+pub use ipc2_common::{AnyClient, Client};
 pub use job::{Job, ReplySender};
 pub use serve::{Dispatch, ServeOptions, run_blocking, serve, serve_with};
 pub use stream::StreamSender;

@@ -11,10 +11,9 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use futures_util::{FutureExt, StreamExt};
-use ipc2_common::Client;
+use ipc2_common::{AnyClient, Client};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio::net::UnixStream;
 use tokio::sync::Semaphore;
 
 use crate::emit::Scope;
@@ -80,8 +79,9 @@ impl ServeOptions {
     }
 }
 
-/// Connects to the host over a Unix socket and answers every job with `service`, one at a time,
-/// until the host goes away.
+/// Connects to the host and answers every job with `service`, one at a time, until the host goes
+/// away. The transport is the one the host's address names ([`AnyClient`]): a Unix socket, or
+/// TCP with TLS for an address `tls://host:port`.
 ///
 /// ```no_run
 /// # use ipc2::worker::Dispatch;
@@ -90,7 +90,7 @@ impl ServeOptions {
 /// # }
 /// ```
 pub async fn serve<D: Dispatch>(service: D) -> Result<(), Error> {
-    serve_with::<UnixStream, D>(service, ServeOptions::default()).await
+    serve_with::<AnyClient, D>(service, ServeOptions::default()).await
 }
 
 /// Like [`serve`], over the transport `C` and with `options`.

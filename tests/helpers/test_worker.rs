@@ -24,7 +24,6 @@ use ipc2_test_support::codes::{
     STARTED_BEFORE,
 };
 use ipc2_test_support::jobs::{StreamEnd, TestJob, TestReply};
-use tokio::net::UnixStream;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -91,7 +90,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         _ => {}
     }
-    let mut jobs = ipc2::worker::connect::<UnixStream, TestJob, TestReply>().await?;
+    let mut jobs =
+        ipc2::worker::connect::<ipc2::transport::AnyClient, TestJob, TestReply>().await?;
     let mut notes = 0;
     let produced = Arc::new(AtomicU64::new(0));
     while let Some(job) = jobs.recv().await {

@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
 use ipc2_common::handshake::{Hello, Invitation, PROTOCOL_VERSION, Token};
-use ipc2_common::{FrameCodec, ReadHalf, WriteHalf};
+use ipc2_common::{FrameCodec, ReadHalf, ToWorker, WriteHalf, codec};
 use rustix::process::Signal;
 use tokio::sync::oneshot;
 use tokio_util::codec::FramedRead;
@@ -178,7 +178,7 @@ pub(super) async fn start(
     let refusal = loop {
         tokio::select! {
             Some(mut candidate) = expecting.arrived.recv() => match check(&candidate, pid) {
-                Ok(()) => match sv.types.check(&mut candidate, deadline.deadline(), config.max_frame_len).await {
+                Ok(()) => match accept(sv, &mut candidate, deadline.deadline()).await {
                     Ok(()) => {
                         tracing::debug!(pid, "handshake complete");
                         unclaimed.armed = false;
@@ -206,6 +206,29 @@ pub(super) async fn start(
     };
     let exit = worker.report(cause).await;
     Err(refusal.unwrap_or(Error::WorkerExited(exit)))
+}
+
+/// Checks a candidate's types and, if they are the host's, welcomes it (`ToWorker::Welcome`):
+/// from here on, it is this slot's worker.
+async fn accept(
+    sv: &Supervision,
+    candidate: &mut Candidate,
+    deadline: tokio::time::Instant,
+) -> Result<(), String> {
+    use tokio::io::AsyncWriteExt;
+    let max = sv.config.max_frame_len;
+    sv.types.check(candidate, deadline, max).await?;
+    let welcome = codec::encode_frame::<_, ()>(&ToWorker::Welcome, None, max)
+        .map_err(|err| format!("its welcome could not be encoded: {err}"))?;
+    let write = async {
+        candidate.writer.write_all(&welcome).await?;
+        candidate.writer.flush().await
+    };
+    match tokio::time::timeout_at(deadline, write).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(err)) => Err(format!("its welcome could not be sent: {err}")),
+        Err(_) => Err("its welcome could not be sent within the startup timeout".to_owned()),
+    }
 }
 
 /// SIGKILLs worker `pid` when dropped while armed.

@@ -5,6 +5,7 @@
 
 pub mod calc;
 pub mod calc_impl;
+pub mod certs;
 pub mod codes;
 pub mod eval;
 pub mod hostile;
@@ -85,8 +86,8 @@ pub fn only_worker<R, W, E>(workers: &WorkerSet<UnixListener, R, W, E>) -> Worke
 
 /// Waits until the slot of `before` runs the next generation (its replacement has completed
 /// its handshake), and returns that worker. Panics if it does not within [`HANG_GUARD`].
-pub async fn replacement<R, W>(
-    workers: &WorkerSet<UnixListener, R, W>,
+pub async fn replacement<S: ipc2::Server, R, W>(
+    workers: &WorkerSet<S, R, W>,
     before: &WorkerInfo,
 ) -> WorkerInfo {
     let next = || {
