@@ -114,12 +114,19 @@ pub use ipc2_common::{Client, NoEvents, Server};
 /// [`TlsListener`](transport::TlsListener) and [`TlsClient`](transport::TlsClient) carry ipc2
 /// over TCP with TLS 1.3 and mutual authentication, for workers on other machines.
 pub mod transport {
+    pub use ipc2_common::tcp::{
+        SecretError, SharedSecret, UnencryptedTcpClient, UnencryptedTcpListener,
+    };
     pub use ipc2_common::tls::{
         TlsClient, TlsConfig, TlsConfigError, TlsListener, TlsServerStream,
     };
-    pub use ipc2_common::{AnyClient, Direct, Read, ReadHalf, ReceivedFds, Write, WriteHalf};
-    /// The environment variables that name a TLS side's PEM files ([`TlsConfig::from_env`]).
-    pub mod tls_env {
+    pub use ipc2_common::{
+        AnyClient, Direct, Handshaking, Read, ReadHalf, ReceivedFds, Write, WriteHalf,
+    };
+    /// The environment variables that name a TLS side's PEM files ([`TlsConfig::from_env`])
+    /// and the shared secret of unencrypted TCP ([`SharedSecret::from_env`]).
+    pub mod env {
+        pub use ipc2_common::tcp::ENV_SECRET_FILE;
         pub use ipc2_common::tls::{ENV_CA, ENV_CERT, ENV_KEY};
     }
 }

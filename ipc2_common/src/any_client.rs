@@ -1,6 +1,6 @@
 //! The client that picks its transport from the address it is given, so that one worker binary
-//! serves a host on the same machine (a Unix socket path) or on another (`tls://host:port`)
-//! without being rebuilt: `ipc2::worker::serve` connects with it.
+//! serves a host on the same machine (a Unix socket path) or on another (`tls://host:port`, or
+//! `unencrypted-tcp://host:port`) without being rebuilt: `ipc2::worker::serve` connects with it.
 
 use std::io;
 use std::pin::Pin;
@@ -10,23 +10,31 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::UnixStream;
 
+use crate::tcp::{self, UnencryptedTcpClient};
 use crate::tls::{self, TlsClient};
 use crate::{Client, ReadHalf, WriteHalf};
 
 /// A connection over whichever transport its address names: `tls://host:port` is TCP with TLS
-/// ([`TlsClient`], credentials from the environment), anything else the path of a Unix socket.
+/// ([`TlsClient`], credentials from the environment), `unencrypted-tcp://host:port` TCP with a
+/// shared secret ([`UnencryptedTcpClient`]), anything else the path of a Unix socket.
 #[derive(Debug)]
 pub enum AnyClient {
     /// A Unix socket.
     Unix(UnixStream),
     /// TCP with TLS.
     Tls(TlsClient),
+    /// TCP with a shared secret, unencrypted.
+    UnencryptedTcp(UnencryptedTcpClient),
 }
 
 impl Client for AnyClient {
     async fn connect(address: &str) -> io::Result<Self> {
         if address.starts_with(tls::SCHEME) {
             Ok(Self::Tls(TlsClient::connect(address).await?))
+        } else if address.starts_with(tcp::SCHEME) {
+            Ok(Self::UnencryptedTcp(
+                UnencryptedTcpClient::connect(address).await?,
+            ))
         } else {
             Ok(Self::Unix(<UnixStream as Client>::connect(address).await?))
         }
@@ -36,6 +44,7 @@ impl Client for AnyClient {
         match self {
             Self::Unix(stream) => Client::split(stream, spin),
             Self::Tls(stream) => Client::split(stream, spin),
+            Self::UnencryptedTcp(stream) => Client::split(stream, spin),
         }
     }
 }
@@ -49,6 +58,7 @@ impl AsyncRead for AnyClient {
         match self.get_mut() {
             Self::Unix(stream) => Pin::new(stream).poll_read(cx, buf),
             Self::Tls(stream) => Pin::new(stream).poll_read(cx, buf),
+            Self::UnencryptedTcp(stream) => Pin::new(stream).poll_read(cx, buf),
         }
     }
 }
@@ -62,6 +72,7 @@ impl AsyncWrite for AnyClient {
         match self.get_mut() {
             Self::Unix(stream) => Pin::new(stream).poll_write(cx, data),
             Self::Tls(stream) => Pin::new(stream).poll_write(cx, data),
+            Self::UnencryptedTcp(stream) => Pin::new(stream).poll_write(cx, data),
         }
     }
 
@@ -69,6 +80,7 @@ impl AsyncWrite for AnyClient {
         match self.get_mut() {
             Self::Unix(stream) => Pin::new(stream).poll_flush(cx),
             Self::Tls(stream) => Pin::new(stream).poll_flush(cx),
+            Self::UnencryptedTcp(stream) => Pin::new(stream).poll_flush(cx),
         }
     }
 
@@ -76,6 +88,7 @@ impl AsyncWrite for AnyClient {
         match self.get_mut() {
             Self::Unix(stream) => Pin::new(stream).poll_shutdown(cx),
             Self::Tls(stream) => Pin::new(stream).poll_shutdown(cx),
+            Self::UnencryptedTcp(stream) => Pin::new(stream).poll_shutdown(cx),
         }
     }
 }

@@ -19,12 +19,11 @@
 //! own limit, as on the Unix socket.
 
 use std::fmt;
-use std::future::Future;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
@@ -33,6 +32,7 @@ use rustls::{ClientConfig, RootCertStore, ServerConfig};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::handshaking::Handshaking;
 use crate::{Client, Server};
 
 /// The scheme of a TLS address, as in `tls://host:7000`.
@@ -321,94 +321,22 @@ impl fmt::Debug for TlsListener {
     }
 }
 
+/// A connection a [`TlsListener`] accepted; its TLS handshake runs on its first read.
+pub type TlsServerStream = Handshaking<tokio_rustls::server::TlsStream<TcpStream>>;
+
 impl Server for TlsListener {
     type Stream = TlsServerStream;
 
     async fn accept(&self) -> io::Result<(TlsServerStream, Option<u32>)> {
         let (tcp, _) = self.tcp.accept().await?;
         tcp.set_nodelay(true)?;
-        let stream = TlsServerStream(Handshake::Running(Box::new(self.acceptor.accept(tcp))));
+        let handshake = self.acceptor.accept(tcp);
+        let stream = Handshaking::new(async move {
+            handshake
+                .await
+                .map_err(|err| io::Error::new(err.kind(), format!("TLS handshake failed: {err}")))
+        });
         Ok((stream, None))
-    }
-}
-
-/// A connection a [`TlsListener`] accepted. Its TLS handshake runs on its first read or write.
-pub struct TlsServerStream(Handshake);
-
-enum Handshake {
-    Running(Box<tokio_rustls::Accept<TcpStream>>),
-    Done(Box<tokio_rustls::server::TlsStream<TcpStream>>),
-    Failed,
-}
-
-impl TlsServerStream {
-    /// The TLS stream, once the handshake is done.
-    fn poll_established(
-        &mut self,
-        cx: &mut Context<'_>,
-    ) -> Poll<io::Result<&mut tokio_rustls::server::TlsStream<TcpStream>>> {
-        if let Handshake::Running(accept) = &mut self.0 {
-            self.0 = match ready!(Pin::new(&mut **accept).poll(cx)) {
-                Ok(stream) => Handshake::Done(Box::new(stream)),
-                Err(err) => {
-                    self.0 = Handshake::Failed;
-                    return Poll::Ready(Err(io::Error::new(
-                        err.kind(),
-                        format!("TLS handshake failed: {err}"),
-                    )));
-                }
-            };
-        }
-        match &mut self.0 {
-            Handshake::Done(stream) => Poll::Ready(Ok(stream)),
-            _ => Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::NotConnected,
-                "the TLS handshake failed earlier",
-            ))),
-        }
-    }
-}
-
-impl fmt::Debug for TlsServerStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = match self.0 {
-            Handshake::Running(_) => "handshaking",
-            Handshake::Done(_) => "established",
-            Handshake::Failed => "failed",
-        };
-        f.debug_tuple("TlsServerStream").field(&state).finish()
-    }
-}
-
-impl AsyncRead for TlsServerStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let stream = ready!(self.get_mut().poll_established(cx))?;
-        Pin::new(stream).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for TlsServerStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        data: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let stream = ready!(self.get_mut().poll_established(cx))?;
-        Pin::new(stream).poll_write(cx, data)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let stream = ready!(self.get_mut().poll_established(cx))?;
-        Pin::new(stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let stream = ready!(self.get_mut().poll_established(cx))?;
-        Pin::new(stream).poll_shutdown(cx)
     }
 }
 

@@ -40,6 +40,7 @@ pub trait Read: AsyncRead + Send + Unpin {
 }
 
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> Read for tokio::io::ReadHalf<T> {}
+impl Read for tokio::net::tcp::OwnedReadHalf {}
 
 impl<R: Read + ?Sized> Read for Box<R> {
     fn received_fds(&self) -> Option<ReceivedFds> {
@@ -144,6 +145,7 @@ pub trait Write: AsyncWrite + Send + Unpin {
 }
 
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> Write for tokio::io::WriteHalf<T> {}
+impl Write for tokio::net::tcp::OwnedWriteHalf {}
 
 impl<W: Write + ?Sized> Write for Box<W> {
     fn direct(&self) -> Option<Arc<dyn Direct>> {

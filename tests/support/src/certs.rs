@@ -72,7 +72,7 @@ impl Credentials {
 
     /// The environment variables a worker finds them by.
     pub fn env(&self) -> [(&'static str, PathBuf); 3] {
-        use ipc2::transport::tls_env::{ENV_CA, ENV_CERT, ENV_KEY};
+        use ipc2::transport::env::{ENV_CA, ENV_CERT, ENV_KEY};
         [
             (ENV_CERT, self.cert.clone()),
             (ENV_KEY, self.key.clone()),
