@@ -25,6 +25,9 @@ use ipc2::worker::Job;
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
+#[path = "ipc2_vs_raw/network.rs"]
+mod network;
+
 #[derive(Debug, Serialize, Deserialize)]
 enum BenchJob {
     Add(u32, u32),
@@ -77,6 +80,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let quick = args.iter().any(|a| a == "--quick");
     match args.first().map(String::as_str) {
         Some("--raw-echo") => raw_echo(&args[1], Duration::from_micros(args[2].parse()?)),
+        Some("--raw-echo-tcp") => {
+            let stream = std::net::TcpStream::connect(&args[1])?;
+            stream.set_nodelay(true)?;
+            echo_frames(&stream, |_| {})
+        }
         Some("--bare") => {
             UnixStream::connect(&args[1])?;
             Ok(())
@@ -108,7 +116,7 @@ fn ipc2_worker() -> Result<(), Box<dyn std::error::Error>> {
     }
     runtime.block_on(async {
         let mut jobs =
-            ipc2::worker::connect::<tokio::net::UnixStream, BenchJob, BenchReply>().await?;
+            ipc2::worker::connect::<ipc2::transport::AnyClient, BenchJob, BenchReply>().await?;
         while let Some(job) = jobs.recv().await {
             let Job::Bidirectional { data, tx } = job else {
                 continue;
@@ -141,12 +149,20 @@ fn ipc2_worker() -> Result<(), Box<dyn std::error::Error>> {
 /// read.
 fn raw_echo(path: &str, spin: Duration) -> Result<(), Box<dyn std::error::Error>> {
     let stream = UnixStream::connect(path)?;
-    let mut reader = BufReader::with_capacity(64 * 1024, &stream);
-    let mut writer = BufWriter::with_capacity(64 * 1024, &stream);
+    echo_frames(&stream, |stream| spin_until_readable(stream, spin))
+}
+
+/// The raw peer's loop over `stream`, calling `before_read` before each read that would block.
+fn echo_frames<S>(stream: &S, before_read: impl Fn(&S)) -> Result<(), Box<dyn std::error::Error>>
+where
+    for<'a> &'a S: Read + Write,
+{
+    let mut reader = BufReader::with_capacity(64 * 1024, stream);
+    let mut writer = BufWriter::with_capacity(64 * 1024, stream);
     let mut payload = Vec::new();
     loop {
         if reader.buffer().is_empty() {
-            spin_until_readable(&stream, spin);
+            before_read(stream);
         }
         let mut len = [0; 4];
         if reader.read_exact(&mut len).is_err() {
@@ -311,41 +327,15 @@ impl TokioRaw {
 
     /// One small request and its reply.
     async fn round_trip(&mut self) -> std::io::Result<Duration> {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let start = Instant::now();
-        self.stream.write_all(&ADD_FRAME).await?;
-        let mut reply = [0u8; 8];
-        self.stream.read_exact(&mut reply).await?;
-        Ok(start.elapsed())
+        tokio_round_trip(&mut self.stream).await
     }
 
     /// Calls per second from one task pipelining `in_flight` requests directly on the socket:
     /// the fastest a hand-written tokio client gets, with no sharing between tasks.
     async fn pipelined(self, in_flight: usize, total: usize) -> std::io::Result<f64> {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
         let (read, write) = self.stream.into_split();
-        let (mut read, mut write) = (BufReader::new(read), BufWriter::new(write));
-        let start = Instant::now();
-        let mut sent = 0;
-        while sent < in_flight.min(total) {
-            write.write_all(&ADD_FRAME).await?;
-            sent += 1;
-        }
-        write.flush().await?;
-        let mut reply = [0u8; 8];
-        for _ in 0..total {
-            read.read_exact(&mut reply).await?;
-            if sent < total {
-                write.write_all(&ADD_FRAME).await?;
-                sent += 1;
-            }
-            if read.buffer().is_empty() {
-                write.flush().await?;
-            }
-        }
-        Ok(total as f64 / start.elapsed().as_secs_f64())
+        tokio_pipelined(read, write, in_flight, total).await
     }
-
     /// Calls per second from `callers` tasks sharing one cloneable client: each call goes over
     /// an mpsc channel to a writer task and waits on a oneshot, which a reader task answers in
     /// order (the peer answers in order).
@@ -412,6 +402,48 @@ impl TokioRaw {
         reader.abort();
         Ok(rate)
     }
+}
+
+/// One small request to the raw peer over `stream` and its reply, from tokio.
+async fn tokio_round_trip<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    stream: &mut S,
+) -> std::io::Result<Duration> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let start = Instant::now();
+    stream.write_all(&ADD_FRAME).await?;
+    let mut reply = [0u8; 8];
+    stream.read_exact(&mut reply).await?;
+    Ok(start.elapsed())
+}
+
+/// Calls per second from one task pipelining `in_flight` small requests to the raw peer.
+async fn tokio_pipelined(
+    read: impl tokio::io::AsyncRead + Unpin,
+    write: impl tokio::io::AsyncWrite + Unpin,
+    in_flight: usize,
+    total: usize,
+) -> std::io::Result<f64> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
+    let (mut read, mut write) = (BufReader::new(read), BufWriter::new(write));
+    let start = Instant::now();
+    let mut sent = 0;
+    while sent < in_flight.min(total) {
+        write.write_all(&ADD_FRAME).await?;
+        sent += 1;
+    }
+    write.flush().await?;
+    let mut reply = [0u8; 8];
+    for _ in 0..total {
+        read.read_exact(&mut reply).await?;
+        if sent < total {
+            write.write_all(&ADD_FRAME).await?;
+            sent += 1;
+        }
+        if read.buffer().is_empty() {
+            write.flush().await?;
+        }
+    }
+    Ok(total as f64 / start.elapsed().as_secs_f64())
 }
 
 /// The raw protocol's small request, framed: an "add" of 1 and 2.
@@ -570,7 +602,7 @@ fn defaults(scale: usize) -> Rows {
         Ok::<_, ipc2::Error>(total as f64 / start.elapsed().as_secs_f64())
     })?;
     let rate = runtime.block_on(calls_per_second(workers, 64, total))?;
-    Ok(vec![
+    let mut rows = vec![
         Row::time("round trip, median, defaults", raw_rtt.0, set_rtt.0),
         Row::time("round trip vs a tokio client", tokio_rtt, set_rtt.0),
         Row::time(
@@ -592,7 +624,9 @@ fn defaults(scale: usize) -> Rows {
             direct,
             pipelined_service,
         ),
-    ])
+    ];
+    rows.extend(network::network(&runtime, iters / 2, total)?);
+    Ok(rows)
 }
 
 /// Sequential small round trips: median and p99, raw, through `WorkerSet::send` and through a
@@ -879,7 +913,7 @@ trait SmallCall: Send + Sync + 'static {
     fn small_call(&self) -> impl Future<Output = Result<(), ipc2::Error>> + Send;
 }
 
-impl SmallCall for Workers {
+impl<S: ipc2::Server> SmallCall for WorkerSet<S, BenchReply, BenchJob> {
     async fn small_call(&self) -> Result<(), ipc2::Error> {
         self.send(BenchJob::Add(1, 2)).await.map(drop)
     }
