@@ -123,8 +123,9 @@ pub mod transport {
     pub use ipc2_common::{
         AnyClient, Direct, Handshaking, Read, ReadHalf, ReceivedFds, Write, WriteHalf,
     };
-    /// The environment variables that name a TLS side's PEM files ([`TlsConfig::from_env`])
-    /// and the shared secret of unencrypted TCP ([`SharedSecret::from_env`]).
+    /// The environment variables that name a TLS side's PEM files
+    /// ([`TlsConfig::from_env`]) and the shared secret of
+    /// unencrypted TCP ([`SharedSecret::from_env`]).
     pub mod env {
         pub use ipc2_common::tcp::ENV_SECRET_FILE;
         pub use ipc2_common::tls::{ENV_CA, ENV_CERT, ENV_KEY};

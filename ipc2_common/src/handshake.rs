@@ -10,7 +10,9 @@
 //!
 //! The worker's first frame is a [`Hello`] echoing the token. The host reads that frame under a
 //! tight size limit ([`MAX_HELLO_LEN`]) and a deadline, and only then treats the connection as a
-//! worker; it also checks the peer's credentials (see `ipc2_host`).
+//! worker; it also checks the peer's credentials and types (see `ipc2_host`). A worker it accepts
+//! gets a [`ToWorker::Welcome`](crate::ToWorker::Welcome) before anything else; one it refuses
+//! sees the connection close instead, and its `connect` fails saying so.
 
 use std::ffi::OsString;
 use std::fmt;
