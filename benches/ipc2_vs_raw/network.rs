@@ -18,8 +18,8 @@ pub(crate) fn network(runtime: &tokio::runtime::Runtime, iters: usize, total: us
     let (tcp_rtt, tcp_rate) = runtime.block_on(raw_tcp(iters, total))?;
 
     let pki = Pki::new("bench-ca");
-    let host = pki.issue("host", &["localhost"]);
-    let worker = pki.issue("worker", &["bench-worker"]);
+    let host = pki.issue_host("host", &["localhost"]);
+    let worker = pki.issue_worker("worker", &["bench-worker"]);
     let tls = runtime.block_on(async {
         let listener = TlsListener::bind("127.0.0.1:0", &host.config()).await?;
         let port = listener

@@ -1,10 +1,13 @@
-//! A connection whose handshake (TLS, a shared-secret challenge) runs on its first read or
-//! write, so that a listener's `accept` returns at once.
+//! A connection whose handshake (TLS, a shared-secret challenge) runs on its first read, so that
+//! a listener's `accept` returns at once.
 //!
 //! The host's acceptor takes connections one after another and gives each a task of its own for
 //! the ipc2 hello, under the startup timeout. A handshake run inside `accept` would let one peer
 //! that stalls mid-handshake hold up every worker behind it; run here, in the connection's own
-//! task, it holds up only itself.
+//! task, it holds up only itself. The host reads a connection (for its hello) before it writes
+//! to it, so the handshake is driven by reads: a write, flush or shutdown before the handshake
+//! is done waits for it like a read would, but a flush or shutdown of a connection still
+//! handshaking just succeeds, as there is nothing of its own to flush or to close gracefully.
 
 use std::fmt;
 use std::future::Future;
@@ -18,7 +21,9 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 type Pending<T> = Pin<Box<dyn Future<Output = io::Result<T>> + Send>>;
 
 /// A connection accepted by a listener whose transport has a handshake: once the handshake
-/// (started on the first read or write) is done, it reads and writes the stream it made.
+/// (started on the first read) is done, it reads and writes the stream it made. Public so that
+/// such a listener can name it as its [`Server::Stream`](crate::Server::Stream); only ipc2's
+/// own transports make one.
 pub struct Handshaking<T>(State<T>);
 
 enum State<T> {
@@ -87,12 +92,16 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Handshaking<T> {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let stream = ready!(self.get_mut().poll_established(cx))?;
-        Pin::new(stream).poll_flush(cx)
+        match &mut self.get_mut().0 {
+            State::Done(stream) => Pin::new(stream).poll_flush(cx),
+            _ => Poll::Ready(Ok(())),
+        }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let stream = ready!(self.get_mut().poll_established(cx))?;
-        Pin::new(stream).poll_shutdown(cx)
+        match &mut self.get_mut().0 {
+            State::Done(stream) => Pin::new(stream).poll_shutdown(cx),
+            _ => Poll::Ready(Ok(())),
+        }
     }
 }

@@ -95,8 +95,8 @@ impl SharedSecret {
         Self::new(bytes.trim_ascii_end())
     }
 
-    /// The secret in the file [`ENV_SECRET_FILE`] names: how a worker started by an
-    /// orchestrator finds it.
+    /// The secret in the file [`ENV_SECRET_FILE`] names: how a worker finds it
+    /// ([`Client::connect`] for [`UnencryptedTcpClient`]).
     pub fn from_env() -> Result<Self, SecretError> {
         let path = std::env::var_os(ENV_SECRET_FILE).ok_or(SecretError::MissingEnv)?;
         Self::from_file(path)
@@ -136,7 +136,10 @@ fn challenge() -> io::Result<[u8; CHALLENGE_LEN]> {
 }
 
 /// The host's side of the challenge (see the [module docs](self)).
-async fn host_handshake(mut tcp: TcpStream, secret: Arc<SharedSecret>) -> io::Result<TcpStream> {
+async fn host_handshake<S: AsyncRead + AsyncWrite + Unpin>(
+    mut tcp: S,
+    secret: Arc<SharedSecret>,
+) -> io::Result<S> {
     let ours = challenge()?;
     tcp.write_all(&ours).await?;
     let mut answer = [0; CHALLENGE_LEN + TAG_LEN];
@@ -159,9 +162,19 @@ async fn host_handshake(mut tcp: TcpStream, secret: Arc<SharedSecret>) -> io::Re
 }
 
 /// The worker's side of the challenge.
-async fn worker_handshake(tcp: &mut TcpStream, secret: &SharedSecret) -> io::Result<()> {
+async fn worker_handshake<S: AsyncRead + AsyncWrite + Unpin>(
+    tcp: &mut S,
+    secret: &SharedSecret,
+) -> io::Result<()> {
     let mut theirs = [0; CHALLENGE_LEN];
-    tcp.read_exact(&mut theirs).await?;
+    tcp.read_exact(&mut theirs).await.map_err(|err| {
+        io::Error::new(
+            err.kind(),
+            format!(
+                "no shared-secret challenge came from the host ({err}): is its listener unencrypted-tcp://, not tls://?"
+            ),
+        )
+    })?;
     let ours = challenge()?;
     let mut answer = ours.to_vec();
     answer.extend_from_slice(secret.tag(WORKER, &theirs, &ours).as_ref());
@@ -230,7 +243,10 @@ impl Server for UnencryptedTcpListener {
 
     async fn accept(&self) -> io::Result<(Handshaking<TcpStream>, Option<u32>)> {
         let (tcp, _) = self.tcp.accept().await?;
-        tcp.set_nodelay(true)?;
+        // A failure here is this one connection's, not the listener's: it only costs latency.
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::debug!("ipc2: TCP_NODELAY could not be set on an accepted connection: {err}");
+        }
         Ok((
             Handshaking::new(host_handshake(tcp, self.secret.clone())),
             None,
@@ -304,6 +320,76 @@ impl AsyncWrite for UnencryptedTcpClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn secret(text: &str) -> SharedSecret {
+        SharedSecret::new(text).unwrap()
+    }
+
+    const OURS: &str = "the secret both sides share here";
+
+    #[tokio::test]
+    async fn both_sides_that_know_the_secret_pass_and_either_without_it_fails() {
+        let (host, mut worker) = tokio::io::duplex(1024);
+        let host = tokio::spawn(host_handshake(host, Arc::new(secret(OURS))));
+        worker_handshake(&mut worker, &secret(OURS)).await.unwrap();
+        host.await.unwrap().unwrap();
+
+        let (host, mut worker) = tokio::io::duplex(1024);
+        let host = tokio::spawn(host_handshake(host, Arc::new(secret(OURS))));
+        let wrong = secret("another secret, of the right length");
+        let err = worker_handshake(&mut worker, &wrong).await.unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("during the shared-secret challenge"),
+            "{err}"
+        );
+        let err = host.await.unwrap().unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::PermissionDenied, "{err}");
+    }
+
+    /// A host that does not know the secret answers a worker with a tag of the right length.
+    #[tokio::test]
+    async fn a_worker_refuses_a_host_that_does_not_know_the_secret() {
+        let (mut host, mut worker) = tokio::io::duplex(1024);
+        let impostor = tokio::spawn(async move {
+            host.write_all(&[7; CHALLENGE_LEN]).await?;
+            let mut answer = [0; CHALLENGE_LEN + TAG_LEN];
+            host.read_exact(&mut answer).await?;
+            host.write_all(&[0; TAG_LEN]).await?;
+            io::Result::Ok(answer)
+        });
+        let err = worker_handshake(&mut worker, &secret(OURS))
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("the host does not know the shared secret"),
+            "{err}"
+        );
+        impostor.await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_worker_refuses_its_own_tag_reflected_by_the_host() {
+        let (mut host, mut worker) = tokio::io::duplex(1024);
+        let reflector = tokio::spawn(async move {
+            let challenge = [9; CHALLENGE_LEN];
+            host.write_all(&challenge).await?;
+            let mut answer = [0; CHALLENGE_LEN + TAG_LEN];
+            host.read_exact(&mut answer).await?;
+            host.write_all(&answer[CHALLENGE_LEN..]).await?;
+            io::Result::Ok(())
+        });
+        let err = worker_handshake(&mut worker, &secret(OURS))
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("the host does not know the shared secret"),
+            "{err}"
+        );
+        reflector.await.unwrap().unwrap();
+    }
 
     #[test]
     fn a_short_secret_is_refused_with_the_minimum_and_how_to_make_one() {

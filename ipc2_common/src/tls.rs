@@ -1,4 +1,6 @@
-//! TCP with TLS 1.3 and mutual authentication: the transport for workers on other machines.
+//! TCP with TLS 1.3 and mutual authentication: the transport for workers reached over a network.
+//! (Today the set starts those workers itself, on its own machine; workers that an orchestrator
+//! starts on other machines and that dial in are the next step.)
 //!
 //! A Unix socket proves who is on the other end (the peer's process id, the 0700 directory, the
 //! token file); TCP proves nothing, so here the proof is cryptographic. The deployment runs a CA
@@ -97,7 +99,9 @@ pub enum TlsConfigError {
 /// certificates it accepts the other side's certificate from.
 ///
 /// The same three files configure either side: [`TlsListener::bind`] uses them as a server that
-/// requires client certificates, [`TlsClient::connect_with`] as a client that presents one.
+/// requires client certificates, [`TlsClient::connect_with`] as a client that presents one. Give
+/// the host's certificate the `serverAuth` extended key usage and workers' only `clientAuth`, so
+/// that a worker's certificate can never stand in for the host's.
 ///
 /// ```no_run
 /// # async fn _demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -160,7 +164,7 @@ impl TlsConfig {
     }
 
     /// Loads a configuration from the files named by [`ENV_CERT`], [`ENV_KEY`] and [`ENV_CA`]:
-    /// how a worker started by an orchestrator finds its credentials.
+    /// how a worker finds its credentials ([`Client::connect`] for [`TlsClient`]).
     pub fn from_env() -> Result<Self, TlsConfigError> {
         let var = |name| {
             std::env::var_os(name)
@@ -262,6 +266,11 @@ fn parse_address(address: &str) -> io::Result<(&str, ServerName<'static>)> {
     let (host, port) = target
         .rsplit_once(':')
         .ok_or_else(|| invalid("no port".to_owned()))?;
+    if host.contains(':') && !(host.starts_with('[') && host.ends_with(']')) {
+        return Err(invalid(format!(
+            "an IPv6 address goes in brackets, as in tls://[{host}]:{port}"
+        )));
+    }
     port.parse::<u16>()
         .map_err(|_| invalid(format!("port {port:?} is not a number from 0 to 65535")))?;
     let host = host
@@ -329,7 +338,10 @@ impl Server for TlsListener {
 
     async fn accept(&self) -> io::Result<(TlsServerStream, Option<u32>)> {
         let (tcp, _) = self.tcp.accept().await?;
-        tcp.set_nodelay(true)?;
+        // A failure here is this one connection's, not the listener's: it only costs latency.
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::debug!("ipc2: TCP_NODELAY could not be set on an accepted connection: {err}");
+        }
         let handshake = self.acceptor.accept(tcp);
         let stream = Handshaking::new(async move {
             handshake
@@ -432,6 +444,8 @@ mod tests {
             ("tls://host", "no port"),
             ("tls://host:seventy", "not a number"),
             ("tls://ho st:70", "neither a host name nor an IP address"),
+            ("tls://::1:7000", "an IPv6 address goes in brackets"),
+            ("tls://[::1]", "an IPv6 address goes in brackets"),
         ] {
             let err = parse_address(address).unwrap_err();
             assert_eq!(err.kind(), io::ErrorKind::InvalidInput);

@@ -206,7 +206,7 @@ pub trait Server: Sized + Send + Sync + 'static {
         Err(io::Error::new(
             io::ErrorKind::Unsupported,
             format!(
-                "a {} cannot choose its own address: bind it with its own constructor",
+                "{} cannot choose its own address: bind it with its own constructor and give it to WorkerSetBuilder::listen",
                 std::any::type_name::<Self>()
             ),
         ))

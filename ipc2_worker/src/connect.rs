@@ -84,7 +84,9 @@ pub fn started_by_host() -> bool {
 
 /// Connects to the host that started this process and returns the stream of its jobs.
 ///
-/// `C` is the transport (`tokio::net::UnixStream` unless the host uses another), `R` the type of
+/// `C` is the transport: [`AnyClient`](ipc2_common::AnyClient) dials whichever the host's address
+/// names (a Unix socket, `tls://` or `unencrypted-tcp://`), `tokio::net::UnixStream` only a Unix
+/// socket; `R` the type of
 /// the jobs the host sends and `W` the type of the replies, which is also the type of events
 /// (see [`connect_with_events`] for events of their own type). Must be called inside a tokio
 /// runtime.
@@ -94,7 +96,9 @@ pub fn started_by_host() -> bool {
 /// instead of failing every call (see `ipc2_common::schema`).
 ///
 /// Fails with `Error::Protocol(ipc2_common::Error::NotStartedByHost)` when the program was not
-/// started by a host, and with [`Error::Connect`] when the host cannot be reached.
+/// started by a host, with [`Error::Connect`] when the host cannot be reached, and with
+/// [`Error::Refused`] when the host closes the connection instead of welcoming this worker (its
+/// log says why: a token, protocol version or types not its own).
 ///
 /// On Linux this also asks the kernel to kill the process when its host dies
 /// (`PR_SET_PDEATHSIG(SIGKILL)`), so a worker busy in a long job does not outlive a host killed
@@ -237,13 +241,17 @@ async fn welcome<T: AsyncRead + Unpin>(
         match codec.decode(buf) {
             Ok(Some(payload)) => {
                 return match codec::decode_header::<ToWorker>(&payload) {
-                    Ok((ToWorker::Welcome, _)) => Ok(()),
+                    Ok((ToWorker::Welcome, [])) => Ok(()),
+                    Ok((ToWorker::Welcome, body)) => Err(format!(
+                        "its welcome has a {}-byte body, where none belongs",
+                        body.len()
+                    )),
                     Ok((other, _)) => Err(format!("it sent {other:?} before its welcome")),
                     Err(err) => Err(format!("its first frame is malformed: {err}")),
                 };
             }
             Ok(None) => {}
-            Err(err) => return Err(format!("its first frame is malformed: {err}")),
+            Err(err) => return Err(format!("its first frame is unreadable: {err}")),
         }
         buf.reserve(1);
         match read.read_buf(buf).await {
@@ -274,10 +282,8 @@ struct Reader<R, W> {
 }
 
 impl<R: DeserializeOwned, W: Serialize> Reader<R, W> {
-    /// Reads frames until the host closes the connection (`Ok`) or it breaks. Each request is
-    /// decoded where it lies in the read buffer.
     /// Handles the frames in `buf`, then those `read` brings, until the host closes the
-    /// connection.
+    /// connection (`Ok`) or it breaks. Each request is decoded where it lies in the read buffer.
     async fn run<T: AsyncRead + Unpin>(
         mut self,
         mut read: T,

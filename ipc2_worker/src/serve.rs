@@ -80,8 +80,9 @@ impl ServeOptions {
 }
 
 /// Connects to the host and answers every job with `service`, one at a time, until the host goes
-/// away. The transport is the one the host's address names ([`AnyClient`]): a Unix socket, or
-/// TCP with TLS for an address `tls://host:port`.
+/// away. The transport is the one the host's address names ([`AnyClient`]): a Unix socket, TCP
+/// with TLS for `tls://host:port`, or unencrypted TCP with a shared secret for
+/// `unencrypted-tcp://host:port`.
 ///
 /// ```no_run
 /// # use ipc2::worker::Dispatch;

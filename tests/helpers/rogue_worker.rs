@@ -90,10 +90,17 @@ fn main() -> Result<()> {
         types: invitation.types,
     };
     stream.write_all(&codec::encode_frame(&ToHost::Hello, Some(&hello), max)?)?;
+    // The host's welcome comes first; the modes below misbehave on the request after it.
+    let mut frames = FrameCodec::new(max);
+    let mut buf = BytesMut::new();
+    match next_frame(&mut stream, &mut frames, &mut buf)? {
+        Some(payload) if codec::decode_header::<ToWorker>(&payload)?.0 == ToWorker::Welcome => {}
+        other => return Err(format!("expected the host's welcome, got {other:?}").into()),
+    }
 
     if misbehave && mode == "exit-on-request" {
         let mut header = [0; HEADER_LEN];
-        stream.read_exact(&mut header)?;
+        read_header(&mut stream, &mut buf, &mut header)?;
         std::fs::write(&once, "")?;
         eprintln!(
             "rogue worker: exit-on-request: exiting after the header of a {}-byte request",
@@ -103,7 +110,7 @@ fn main() -> Result<()> {
     }
     if misbehave && mode == "close-on-request" {
         let mut header = [0; HEADER_LEN];
-        stream.read_exact(&mut header)?;
+        read_header(&mut stream, &mut buf, &mut header)?;
         std::fs::write(&once, "")?;
         eprintln!("rogue worker: close-on-request: closing the connection, staying alive");
         drop(stream);
@@ -112,8 +119,6 @@ fn main() -> Result<()> {
         }
     }
 
-    let mut frames = FrameCodec::new(max);
-    let mut buf = BytesMut::new();
     while let Some(payload) = next_frame(&mut stream, &mut frames, &mut buf)? {
         let (header, body) = codec::decode_header::<ToWorker>(&payload)?;
         let (ToWorker::Request { id } | ToWorker::Stream { id }) = header else {
@@ -136,6 +141,15 @@ fn main() -> Result<()> {
             stream.write_all(&answer(id, job, max)?)?;
         }
     }
+    Ok(())
+}
+
+/// Reads the first `HEADER_LEN` bytes of the next frame, from what `buf` holds already and then
+/// from `stream`.
+fn read_header(stream: &mut UnixStream, buf: &mut BytesMut, header: &mut [u8]) -> Result<()> {
+    let held = buf.len().min(header.len());
+    header[..held].copy_from_slice(&buf.split_to(held));
+    stream.read_exact(&mut header[held..])?;
     Ok(())
 }
 

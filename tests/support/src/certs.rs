@@ -39,16 +39,23 @@ impl Pki {
         Self { dir, ca, ca_path }
     }
 
-    /// Issues a certificate for `names` (host names or IP addresses), good for either side, and
-    /// writes it and its key as `{file}.crt` and `{file}.key`, beside this CA's certificate.
-    pub fn issue(&self, file: &str, names: &[&str]) -> Credentials {
+    /// Issues the host's certificate, for `names` (host names or IP addresses), and writes it
+    /// and its key as `{file}.crt` and `{file}.key`, beside this CA's certificate.
+    pub fn issue_host(&self, file: &str, names: &[&str]) -> Credentials {
+        self.issue(file, names, ExtendedKeyUsagePurpose::ServerAuth)
+    }
+
+    /// Issues a worker's certificate, good only as a client's (so it cannot stand in for the
+    /// host's), as [`issue_host`](Self::issue_host) does.
+    pub fn issue_worker(&self, file: &str, names: &[&str]) -> Credentials {
+        self.issue(file, names, ExtendedKeyUsagePurpose::ClientAuth)
+    }
+
+    fn issue(&self, file: &str, names: &[&str], usage: ExtendedKeyUsagePurpose) -> Credentials {
         let names: Vec<String> = names.iter().map(|name| name.to_string()).collect();
         let mut params = CertificateParams::new(names).expect("certificate parameters");
         params.distinguished_name.push(DnType::CommonName, file);
-        params.extended_key_usages = vec![
-            ExtendedKeyUsagePurpose::ServerAuth,
-            ExtendedKeyUsagePurpose::ClientAuth,
-        ];
+        params.extended_key_usages = vec![usage];
         let key = KeyPair::generate().expect("a key");
         let cert = params
             .signed_by(&key, &self.ca)
