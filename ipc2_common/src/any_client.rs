@@ -3,15 +3,13 @@
 //! `unencrypted-tcp://host:port`) without being rebuilt: `ipc2::worker::serve` connects with it.
 
 use std::io;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::UnixStream;
 
 use crate::tcp::{self, UnencryptedTcpClient};
 use crate::tls::{self, TlsClient};
+use crate::transport::ByteStream;
 use crate::{Client, ReadHalf, WriteHalf};
 
 /// A connection over whichever transport its address names: `tls://host:port` is TCP with TLS
@@ -49,46 +47,14 @@ impl Client for AnyClient {
     }
 }
 
-impl AsyncRead for AnyClient {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Self::Unix(stream) => Pin::new(stream).poll_read(cx, buf),
-            Self::Tls(stream) => Pin::new(stream).poll_read(cx, buf),
-            Self::UnencryptedTcp(stream) => Pin::new(stream).poll_read(cx, buf),
+impl AnyClient {
+    fn stream(&mut self) -> &mut dyn ByteStream {
+        match self {
+            Self::Unix(stream) => stream,
+            Self::Tls(stream) => stream,
+            Self::UnencryptedTcp(stream) => stream,
         }
     }
 }
 
-impl AsyncWrite for AnyClient {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        data: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Self::Unix(stream) => Pin::new(stream).poll_write(cx, data),
-            Self::Tls(stream) => Pin::new(stream).poll_write(cx, data),
-            Self::UnencryptedTcp(stream) => Pin::new(stream).poll_write(cx, data),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Self::Unix(stream) => Pin::new(stream).poll_flush(cx),
-            Self::Tls(stream) => Pin::new(stream).poll_flush(cx),
-            Self::UnencryptedTcp(stream) => Pin::new(stream).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Self::Unix(stream) => Pin::new(stream).poll_shutdown(cx),
-            Self::Tls(stream) => Pin::new(stream).poll_shutdown(cx),
-            Self::UnencryptedTcp(stream) => Pin::new(stream).poll_shutdown(cx),
-        }
-    }
-}
+crate::transport::forward_io!(AnyClient);

@@ -18,16 +18,15 @@
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use ring::hmac;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::handshaking::Handshaking;
+use crate::transport::ByteStream;
 use crate::{Client, ReadHalf, Server, WriteHalf};
 
 /// The scheme of an unencrypted TCP address, as in `unencrypted-tcp://host:7000`.
@@ -289,33 +288,13 @@ impl Client for UnencryptedTcpClient {
     }
 }
 
-impl AsyncRead for UnencryptedTcpClient {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().0).poll_read(cx, buf)
+impl UnencryptedTcpClient {
+    fn stream(&mut self) -> &mut dyn ByteStream {
+        &mut self.0
     }
 }
 
-impl AsyncWrite for UnencryptedTcpClient {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        data: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().0).poll_write(cx, data)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().0).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().0).poll_shutdown(cx)
-    }
-}
+crate::transport::forward_io!(UnencryptedTcpClient);
 
 #[cfg(test)]
 mod tests {

@@ -173,6 +173,51 @@ pub trait Direct: Send + Sync + std::fmt::Debug {
     fn try_write(&self, data: &[u8]) -> io::Result<usize>;
 }
 
+/// A byte stream, as [`forward_io!`] sees the one a connection type wraps.
+pub(crate) trait ByteStream: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> ByteStream for T {}
+
+/// Implements `AsyncRead` and `AsyncWrite` for a connection type by forwarding every call to the
+/// stream its `stream(&mut self) -> &mut dyn ByteStream` method returns.
+macro_rules! forward_io {
+    ($ty:ty) => {
+        impl tokio::io::AsyncRead for $ty {
+            fn poll_read(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut tokio::io::ReadBuf<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::pin::Pin::new(self.get_mut().stream()).poll_read(cx, buf)
+            }
+        }
+
+        impl tokio::io::AsyncWrite for $ty {
+            fn poll_write(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                data: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                std::pin::Pin::new(self.get_mut().stream()).poll_write(cx, data)
+            }
+
+            fn poll_flush(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::pin::Pin::new(self.get_mut().stream()).poll_flush(cx)
+            }
+
+            fn poll_shutdown(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::pin::Pin::new(self.get_mut().stream()).poll_shutdown(cx)
+            }
+        }
+    };
+}
+pub(crate) use forward_io;
+
 /// Splits `stream` into halves that can be read and written from different tasks.
 /// `tokio::io::split` works for any stream; transports with cheaper halves override it.
 fn split_any<T: AsyncRead + AsyncWrite + Send + Unpin + 'static>(

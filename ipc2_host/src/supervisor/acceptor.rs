@@ -89,6 +89,10 @@ async fn handshake<S: Server>(stream: S::Stream, peer_pid: Option<u32>, sv: Arc<
     let first = tokio::time::timeout(sv.config.startup_timeout, reader.next()).await;
     let hello = match first {
         Ok(Some(Ok(payload))) => parse_hello(&payload),
+        // The transport's own handshake (TLS, a shared secret) fails as the first read does.
+        Ok(Some(Err(ipc2_common::Error::Io(err)))) => {
+            Err(format!("its connection failed before a hello: {err}"))
+        }
         Ok(Some(Err(err))) => Err(format!("bad first frame: {err}")),
         Ok(None) => Err("closed before saying hello".to_owned()),
         Err(_) => Err("sent no hello within the startup timeout".to_owned()),
