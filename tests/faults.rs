@@ -351,3 +351,43 @@ fn ctrl_c_reaches_only_the_host_which_lets_the_running_job_finish() {
     assert!(host.wait().unwrap().success());
     assert_eq!(rest, ["job: Ok(Done)", "shut down"]);
 }
+
+/// A worker whose host accepts its connection but never welcomes it (a stopped host, a network
+/// that drops packets) gives up at the host's startup timeout and says so, instead of waiting
+/// forever.
+#[tokio::test]
+async fn a_worker_never_welcomed_gives_up_at_the_startup_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("silent.sock");
+    let listener = tokio::net::UnixListener::bind(&path).unwrap();
+    let invitation = ipc2_common::handshake::Invitation {
+        address: path.to_str().expect("a UTF-8 path").to_owned(),
+        token: Token::random().unwrap(),
+        worker_id: 0,
+        max_frame_len: 1 << 20,
+        heartbeat: None,
+        spin: Duration::ZERO,
+        cpu_limit: None,
+        types: 0,
+        startup_timeout: Some(Duration::from_millis(300)),
+    };
+    let (_token_file, env) = invitation.to_env(dir.path()).unwrap();
+    let worker = tokio::process::Command::new(support::helper("test_worker"))
+        .envs(env)
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // Accepted, and never answered.
+    let (_connection, _) = listener.accept().await.unwrap();
+    let output = tokio::time::timeout(HANG_GUARD, worker.wait_with_output())
+        .await
+        .expect("the worker gave up instead of waiting for ever")
+        .unwrap();
+    assert!(!output.status.success(), "{:?}", output.status);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("did not welcome this worker within 300ms, the host's startup timeout"),
+        "{stderr}"
+    );
+}

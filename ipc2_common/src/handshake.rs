@@ -50,8 +50,12 @@ pub const ENV_CPU_LIMIT_MS: &str = "IPC2_CPU_LIMIT_MS";
 /// host's types, in hex.
 pub const ENV_TYPES: &str = "IPC2_TYPES";
 
+/// Environment variable holding how long, in milliseconds, the worker waits to be connected and
+/// welcomed before it gives up (the host's startup timeout; 0: no limit).
+pub const ENV_STARTUP_TIMEOUT_MS: &str = "IPC2_STARTUP_TIMEOUT_MS";
+
 /// The variables of an invitation.
-const VARS: [&str; 8] = [
+const VARS: [&str; 9] = [
     ENV_ADDRESS,
     ENV_TOKEN_FILE,
     ENV_WORKER_ID,
@@ -60,6 +64,7 @@ const VARS: [&str; 8] = [
     ENV_SPIN_US,
     ENV_CPU_LIMIT_MS,
     ENV_TYPES,
+    ENV_STARTUP_TIMEOUT_MS,
 ];
 
 /// The worker's first frame.
@@ -154,6 +159,8 @@ pub struct Invitation {
     pub cpu_limit: Option<Duration>,
     /// The fingerprint of the host's job, reply and event types.
     pub types: u64,
+    /// How long the worker may take to connect and be welcomed; `None` for no limit.
+    pub startup_timeout: Option<Duration>,
 }
 
 impl Invitation {
@@ -177,6 +184,7 @@ impl Invitation {
             (ENV_SPIN_US, self.spin.as_micros().to_string()),
             (ENV_CPU_LIMIT_MS, ms(self.cpu_limit)),
             (ENV_TYPES, format!("{:016x}", self.types)),
+            (ENV_STARTUP_TIMEOUT_MS, ms(self.startup_timeout)),
         ];
         Ok((path, env))
     }
@@ -246,6 +254,7 @@ impl Invitation {
             cpu_limit: ms(ENV_CPU_LIMIT_MS)?,
             types: u64::from_str_radix(&var(ENV_TYPES)?, 16)
                 .map_err(|_| invalid(ENV_TYPES, "it is not a hex number"))?,
+            startup_timeout: ms(ENV_STARTUP_TIMEOUT_MS)?,
             // Last, so that a malformed invitation leaves the token where it was.
             token: read_token(Path::new(&token_file))
                 .ok_or(invalid(
@@ -274,6 +283,7 @@ mod tests {
             spin: Duration::from_micros(50),
             cpu_limit: Some(Duration::from_secs(3)),
             types: 0x0123_4567_89ab_cdef,
+            startup_timeout: Some(Duration::from_secs(20)),
         }
     }
 

@@ -15,7 +15,7 @@ use bytes::BytesMut;
 use ipc2_common::handshake::{Hello, Invitation, PROTOCOL_VERSION};
 use ipc2_common::outbox::{self, Outbox};
 use ipc2_common::schema::Description;
-use ipc2_common::{Client, FrameCodec, ReceivedFds, ToHost, ToWorker, codec};
+use ipc2_common::{Client, FrameCodec, ReadHalf, ReceivedFds, ToHost, ToWorker, codec};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -143,45 +143,18 @@ where
     let invitation = Invitation::from_env()?;
     let types = Description::of::<R, W, E>();
     crate::parent::die_with_host();
-    let stream = C::connect(&invitation.address)
-        .await
-        .map_err(|source| Error::Connect {
-            address: invitation.address.clone(),
-            source,
-        })?;
-    let (mut read, write) = stream
-        .split(invitation.spin)
-        .map_err(|source| Error::Connect {
-            address: invitation.address.clone(),
-            source,
-        })?;
-
-    let (outbox, queued) = outbox::outbox(&*write);
-    let hello = Hello {
-        protocol_version: PROTOCOL_VERSION,
-        token: invitation.token.clone(),
-        worker_id: invitation.worker_id,
-        pid: std::process::id(),
-        types: types.fingerprint(),
+    let joining = join::<C>(&invitation, &types);
+    let (read, outbox, codec, buf) = match invitation.startup_timeout {
+        None => joining.await?,
+        Some(limit) => tokio::time::timeout(limit, joining).await.map_err(|_| {
+            Error::Refused {
+                address: invitation.address.clone(),
+                reason: format!(
+                    "it did not welcome this worker within {limit:?}, the host's startup timeout"
+                ),
+            }
+        })??,
     };
-    outbox.send(&ToHost::Hello, Some(&hello), invitation.max_frame_len)?;
-    if hello.types != invitation.types {
-        // The host will refuse this worker; tell it why.
-        outbox.send(&ToHost::Types, Some(&types), invitation.max_frame_len)?;
-    }
-    tokio::spawn(async move {
-        if let Err(err) = outbox::write_frames(queued, write).await {
-            tracing::debug!("ipc2 worker: writing to the host failed: {err}");
-        }
-    });
-    let mut codec = FrameCodec::new(invitation.max_frame_len);
-    let mut buf = BytesMut::with_capacity(READ_BUFFER);
-    welcome(&mut read, &mut codec, &mut buf)
-        .await
-        .map_err(|reason| Error::Refused {
-            address: invitation.address.clone(),
-            reason,
-        })?;
 
     let (jobs_tx, jobs) = mpsc::unbounded_channel();
     let events = EventSender::new(outbox.clone(), invitation.max_frame_len);
@@ -209,6 +182,55 @@ where
         events,
         cpu_limit: invitation.cpu_limit,
     })
+}
+
+/// Connects to the host of `invitation`, says hello (with `types`), starts the writer, and
+/// waits for the host's welcome: the connection's read half, its outbox, and the frames that
+/// came after the welcome.
+async fn join<C: Client>(
+    invitation: &Invitation,
+    types: &Description,
+) -> Result<(ReadHalf, Outbox, FrameCodec, BytesMut), Error> {
+    let stream = C::connect(&invitation.address)
+        .await
+        .map_err(|source| Error::Connect {
+            address: invitation.address.clone(),
+            source,
+        })?;
+    let (mut read, write) = stream
+        .split(invitation.spin)
+        .map_err(|source| Error::Connect {
+            address: invitation.address.clone(),
+            source,
+        })?;
+
+    let (outbox, queued) = outbox::outbox(&*write);
+    let hello = Hello {
+        protocol_version: PROTOCOL_VERSION,
+        token: invitation.token.clone(),
+        worker_id: invitation.worker_id,
+        pid: std::process::id(),
+        types: types.fingerprint(),
+    };
+    outbox.send(&ToHost::Hello, Some(&hello), invitation.max_frame_len)?;
+    if hello.types != invitation.types {
+        // The host will refuse this worker; tell it why.
+        outbox.send(&ToHost::Types, Some(types), invitation.max_frame_len)?;
+    }
+    tokio::spawn(async move {
+        if let Err(err) = outbox::write_frames(queued, write).await {
+            tracing::debug!("ipc2 worker: writing to the host failed: {err}");
+        }
+    });
+    let mut codec = FrameCodec::new(invitation.max_frame_len);
+    let mut buf = BytesMut::with_capacity(READ_BUFFER);
+    welcome(&mut read, &mut codec, &mut buf)
+        .await
+        .map_err(|reason| Error::Refused {
+            address: invitation.address.clone(),
+            reason,
+        })?;
+    Ok((read, outbox, codec, buf))
 }
 
 /// Sends a heartbeat every `interval` until the connection to the host is gone. It runs on the

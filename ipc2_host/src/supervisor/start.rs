@@ -109,6 +109,7 @@ pub(super) async fn start(
         spin: config.spin_poll,
         cpu_limit: config.limits.cpu,
         types: sv.types.fingerprint(),
+        startup_timeout: Some(config.startup_timeout),
     };
     let mut expecting = control.expect(invitation.token.clone());
     // Deleted by the worker as it reads it, or else when this start is over.
