@@ -20,7 +20,8 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
-    /// The host did not accept this worker: it closed the connection instead of welcoming it.
+    /// The host did not accept this worker: it closed the connection instead of welcoming it, or
+    /// did not welcome it within its startup timeout.
     #[error("the host at {address} did not accept this worker: {reason}")]
     Refused {
         /// The host's address.
