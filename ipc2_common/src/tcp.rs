@@ -196,6 +196,27 @@ async fn worker_handshake<S: AsyncRead + AsyncWrite + Unpin>(
     Ok(())
 }
 
+/// Listens on `address` (`host:port`, or with `scheme` before it); returns the listener and its
+/// address as workers dial it, `{scheme}ip:port`, with the port actually bound.
+pub(crate) async fn listen(address: &str, scheme: &str) -> io::Result<(TcpListener, String)> {
+    let target = address.strip_prefix(scheme).unwrap_or(address);
+    let tcp = TcpListener::bind(target).await.map_err(|err| {
+        io::Error::new(err.kind(), format!("could not listen on {target}: {err}"))
+    })?;
+    let address = format!("{scheme}{}", tcp.local_addr()?);
+    Ok((tcp, address))
+}
+
+/// The next connection `listener` accepts, with `TCP_NODELAY` set where it can be.
+pub(crate) async fn accept(listener: &TcpListener) -> io::Result<TcpStream> {
+    let (tcp, _) = listener.accept().await?;
+    // A failure here is this one connection's, not the listener's: it only costs latency.
+    if let Err(err) = tcp.set_nodelay(true) {
+        tracing::debug!("ipc2: TCP_NODELAY could not be set on an accepted connection: {err}");
+    }
+    Ok(tcp)
+}
+
 /// Listens for workers on a TCP address, unencrypted, with a shared-secret challenge (see the
 /// [module docs](self), and prefer [`TlsListener`](crate::tls::TlsListener)).
 pub struct UnencryptedTcpListener {
@@ -208,11 +229,7 @@ impl UnencryptedTcpListener {
     /// Listens on `address` (`host:port`, or `unencrypted-tcp://host:port`; port 0 picks a free
     /// one) for workers that know `secret`. Nothing is encrypted.
     pub async fn bind_unencrypted(address: &str, secret: SharedSecret) -> io::Result<Self> {
-        let target = address.strip_prefix(SCHEME).unwrap_or(address);
-        let tcp = TcpListener::bind(target).await.map_err(|err| {
-            io::Error::new(err.kind(), format!("could not listen on {target}: {err}"))
-        })?;
-        let address = format!("{SCHEME}{}", tcp.local_addr()?);
+        let (tcp, address) = crate::tcp::listen(address, SCHEME).await?;
         tracing::warn!(
             "ipc2: listening on {address} WITHOUT ENCRYPTION (workers prove they know the shared secret, but the jobs and replies cross the network in the clear)"
         );
@@ -241,11 +258,7 @@ impl Server for UnencryptedTcpListener {
     type Stream = Handshaking<TcpStream>;
 
     async fn accept(&self) -> io::Result<(Handshaking<TcpStream>, Option<u32>)> {
-        let (tcp, _) = self.tcp.accept().await?;
-        // A failure here is this one connection's, not the listener's: it only costs latency.
-        if let Err(err) = tcp.set_nodelay(true) {
-            tracing::debug!("ipc2: TCP_NODELAY could not be set on an accepted connection: {err}");
-        }
+        let tcp = crate::tcp::accept(&self.tcp).await?;
         Ok((
             Handshaking::new(host_handshake(tcp, self.secret.clone())),
             None,

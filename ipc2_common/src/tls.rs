@@ -302,11 +302,7 @@ pub struct TlsListener {
 impl TlsListener {
     /// Listens on `address` (`host:port`, or `tls://host:port`; port 0 picks a free one).
     pub async fn bind(address: &str, config: &TlsConfig) -> io::Result<Self> {
-        let target = address.strip_prefix(SCHEME).unwrap_or(address);
-        let tcp = TcpListener::bind(target).await.map_err(|err| {
-            io::Error::new(err.kind(), format!("could not listen on {target}: {err}"))
-        })?;
-        let address = format!("{SCHEME}{}", tcp.local_addr()?);
+        let (tcp, address) = crate::tcp::listen(address, SCHEME).await?;
         Ok(Self {
             tcp,
             acceptor: tokio_rustls::TlsAcceptor::from(config.server.clone()),
@@ -335,11 +331,7 @@ impl Server for TlsListener {
     type Stream = TlsServerStream;
 
     async fn accept(&self) -> io::Result<(TlsServerStream, Option<u32>)> {
-        let (tcp, _) = self.tcp.accept().await?;
-        // A failure here is this one connection's, not the listener's: it only costs latency.
-        if let Err(err) = tcp.set_nodelay(true) {
-            tracing::debug!("ipc2: TCP_NODELAY could not be set on an accepted connection: {err}");
-        }
+        let tcp = crate::tcp::accept(&self.tcp).await?;
         let handshake = self.acceptor.accept(tcp);
         let stream = Handshaking::new(async move {
             handshake
