@@ -121,19 +121,21 @@ pub mod transport {
         TlsClient, TlsConfig, TlsConfigError, TlsListener, TlsServerStream,
     };
     pub use ipc2_common::{
-        AnyClient, Direct, Handshaking, Read, ReadHalf, ReceivedFds, Write, WriteHalf,
+        AnyClient, Direct, Handshaking, Peer, Read, ReadHalf, ReceivedFds, Write, WriteHalf,
     };
-    /// The environment variables that name a TLS side's PEM files
-    /// ([`TlsConfig::from_env`]) and the shared secret of
-    /// unencrypted TCP ([`SharedSecret::from_env`]).
+    /// The environment variables a worker on another machine is started with: the host's
+    /// address ([`ENV_CONNECT`]), the PEM files of a TLS side ([`TlsConfig::from_env`]) or the
+    /// shared secret of unencrypted TCP ([`SharedSecret::from_env`]), and how long to wait for
+    /// the host's welcome once connected ([`ENV_STARTUP_TIMEOUT_MS`]; default 60 s).
     pub mod env {
+        pub use ipc2_common::handshake::{ENV_CONNECT, ENV_STARTUP_TIMEOUT_MS};
         pub use ipc2_common::tcp::ENV_SECRET_FILE;
         pub use ipc2_common::tls::{ENV_CA, ENV_CERT, ENV_KEY};
     }
 }
 pub use ipc2_host as host;
 pub use ipc2_host::{
-    Error, ExitCause, Policy, TimeoutAction, WorkerExit, WorkerSet, WorkerSetBuilder,
+    Error, ExitCause, Policy, RemoteHost, TimeoutAction, WorkerExit, WorkerSet, WorkerSetBuilder,
 };
 pub use ipc2_macros::{combine, service};
 pub use ipc2_worker as worker;

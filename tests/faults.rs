@@ -214,10 +214,12 @@ async fn stranger_with_a_wrong_token_is_refused_and_the_set_keeps_serving() {
         .unwrap();
     let hello = Hello {
         protocol_version: PROTOCOL_VERSION,
-        token: Token::random().unwrap(),
+        token: Some(Token::random().unwrap()),
         worker_id: 0,
         pid: std::process::id(),
+        host_name: String::new(),
         types: 0,
+        describes_types: false,
     };
     let frame = codec::encode_frame(&ToHost::Hello, Some(&hello), 1024).unwrap();
     stranger.write_all(&frame).await.unwrap();

@@ -429,10 +429,12 @@ async fn impostor_with_the_right_token_is_refused_by_its_peer_credentials() {
     let token: Token = token_hex.parse().unwrap();
     let hello = Hello {
         protocol_version: PROTOCOL_VERSION,
-        token,
+        token: Some(token),
         worker_id: worker_id.parse().unwrap(),
         pid: std::process::id(),
+        host_name: String::new(),
         types: 0,
+        describes_types: false,
     };
     let mut impostor = UnixStream::connect(address).await.unwrap();
     let frame = codec::encode_frame(&ToHost::Hello, Some(&hello), 1024).unwrap();

@@ -51,7 +51,8 @@ pub enum ToWorker {
     },
     /// The host has checked the worker's hello and types and accepted it: the first frame the
     /// host sends on a connection, so a worker the host refuses learns it at once, from the
-    /// connection's end, instead of taking a refusal for a host that has no jobs yet. No body.
+    /// connection's end, instead of taking a refusal for a host that has no jobs yet. Body: the
+    /// [`Settings`](crate::handshake::Settings) the worker runs with.
     Welcome,
 }
 

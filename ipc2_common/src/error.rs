@@ -54,7 +54,7 @@ pub enum Error {
     },
     /// The program was not started by an ipc2 host (no `IPC2_` variables in its environment).
     #[error(
-        "this program was not started by an ipc2 host: run it through a WorkerSet, which sets the IPC2_* environment variables"
+        "this program was not started by an ipc2 host: run it through a WorkerSet, which sets the IPC2_* environment variables, or, to join a host on another machine, set IPC2_CONNECT to its address (tls://host:port) and the transport's credentials"
     )]
     NotStartedByHost,
     /// An `IPC2_` environment variable is missing or malformed.

@@ -11,8 +11,14 @@
 //! The worker's first frame is a [`Hello`] echoing the token. The host reads that frame under a
 //! tight size limit ([`MAX_HELLO_LEN`]) and a deadline, and only then treats the connection as a
 //! worker; it also checks the peer's credentials and types (see `ipc2_host`). A worker it accepts
-//! gets a [`ToWorker::Welcome`](crate::ToWorker::Welcome) before anything else; one it refuses
-//! sees the connection close instead, and its `connect` fails saying so.
+//! gets a [`ToWorker::Welcome`](crate::ToWorker::Welcome) with the [`Settings`] it is to run with
+//! before anything else; one it refuses sees the connection close instead, and its `connect`
+//! fails saying so.
+//!
+//! A worker on another machine is started by that machine's orchestrator, not by the host, so it
+//! has no invitation and no token: [`ENV_CONNECT`] names the host's address, the transport (TLS or
+//! a shared secret) proves who the worker is, and its `Hello` carries no token. The host admits
+//! such a worker only over a transport that authenticated it (`Peer::Network`).
 
 use std::ffi::OsString;
 use std::fmt;
@@ -26,7 +32,7 @@ use tempfile::TempPath;
 use crate::Error;
 
 /// The protocol version this build speaks; a worker that sends another is refused.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// The largest first frame the host reads before the peer has proved who it is.
 pub const MAX_HELLO_LEN: usize = 256;
@@ -54,6 +60,16 @@ pub const ENV_TYPES: &str = "IPC2_TYPES";
 /// welcomed before it gives up (the host's startup timeout; 0: no limit).
 pub const ENV_STARTUP_TIMEOUT_MS: &str = "IPC2_STARTUP_TIMEOUT_MS";
 
+/// Environment variable holding the address of a host that did not start this worker, for a
+/// worker an orchestrator (Kubernetes, systemd, Slurm, a script) starts on another machine:
+/// `tls://host:port` or `unencrypted-tcp://host:port`. The transport's own variables name its
+/// credentials (`IPC2_TLS_CERT`, `IPC2_TLS_KEY`, `IPC2_TLS_CA`, or `IPC2_SECRET_FILE`).
+pub const ENV_CONNECT: &str = "IPC2_CONNECT";
+
+/// The longest host name a worker reports in its [`Hello`]; a longer one is cut at a character
+/// boundary, so that the hello stays within [`MAX_HELLO_LEN`].
+pub const MAX_HOST_NAME_LEN: usize = 64;
+
 /// The variables of an invitation.
 const VARS: [&str; 9] = [
     ENV_ADDRESS,
@@ -72,16 +88,53 @@ const VARS: [&str; 9] = [
 pub struct Hello {
     /// [`PROTOCOL_VERSION`] of the worker's build.
     pub protocol_version: u32,
-    /// The token from the worker's invitation.
-    pub token: Token,
-    /// The slot id from the worker's invitation.
+    /// The token from the worker's invitation; `None` for a worker that dialed [`ENV_CONNECT`],
+    /// which the transport has authenticated instead.
+    pub token: Option<Token>,
+    /// The slot id from the worker's invitation (0 without one: the host assigns a slot).
     pub worker_id: u32,
-    /// The worker's process id, as the worker sees it.
+    /// The worker's process id, as the worker sees it (on its own machine).
     pub pid: u32,
+    /// The name of the worker's machine, at most [`MAX_HOST_NAME_LEN`] bytes.
+    pub host_name: String,
     /// The [fingerprint](crate::schema::Description::fingerprint) of the worker's job, reply and
-    /// event types. If it is not the one in the invitation, a [`crate::ToHost::Types`] frame with
-    /// the worker's whole description follows.
+    /// event types.
     pub types: u64,
+    /// Whether a [`crate::ToHost::Types`] frame with the worker's whole description follows: a
+    /// worker sends one when its fingerprint is not the one in its invitation, and always when
+    /// it has no invitation.
+    pub describes_types: bool,
+}
+
+/// What the host tells a worker it accepts, in the body of its
+/// [`ToWorker::Welcome`](crate::ToWorker::Welcome): the settings the worker runs with. A worker
+/// the host started also finds them in its invitation; one that dialed in learns them only here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    /// The worker's slot id.
+    pub worker_id: u32,
+    /// The maximum frame length both sides use.
+    pub max_frame_len: usize,
+    /// How often the worker sends a heartbeat; `None` for never.
+    pub heartbeat: Option<Duration>,
+    /// How long the worker polls for the host's next frame after writing, before it sleeps.
+    pub spin: Duration,
+    /// The CPU time each job may use.
+    pub cpu_limit: Option<Duration>,
+}
+
+/// The largest [`Settings`] a worker reads before it knows the host's frame limit.
+pub const MAX_WELCOME_LEN: usize = 256;
+
+/// This machine's name, cut to [`MAX_HOST_NAME_LEN`] bytes; empty if it cannot be read.
+pub fn host_name() -> String {
+    let name = rustix::system::uname();
+    let name = name.nodename().to_string_lossy();
+    let mut end = name.len().min(MAX_HOST_NAME_LEN);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    name[..end].to_owned()
 }
 
 /// 32 random bytes that a worker must present to be accepted.
@@ -209,6 +262,17 @@ impl Invitation {
     /// Whether this process looks like it was started by an ipc2 host.
     pub fn present() -> bool {
         std::env::var_os(ENV_ADDRESS).is_some()
+    }
+
+    /// The settings this invitation carries, as a welcome would.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            worker_id: self.worker_id,
+            max_frame_len: self.max_frame_len,
+            heartbeat: self.heartbeat,
+            spin: self.spin,
+            cpu_limit: self.cpu_limit,
+        }
     }
 
     fn from_vars(

@@ -45,4 +45,4 @@ pub use error::{Error, human_bytes, write_report};
 pub use frame::{DEFAULT_MAX_FRAME_LEN, FrameCodec, HEADER_LEN};
 pub use handshaking::Handshaking;
 pub use no_events::NoEvents;
-pub use transport::{Client, Direct, Read, ReadHalf, ReceivedFds, Server, Write, WriteHalf};
+pub use transport::{Client, Direct, Peer, Read, ReadHalf, ReceivedFds, Server, Write, WriteHalf};

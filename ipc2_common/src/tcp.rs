@@ -27,7 +27,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::handshaking::Handshaking;
 use crate::transport::ByteStream;
-use crate::{Client, ReadHalf, Server, WriteHalf};
+use crate::{Client, Peer, ReadHalf, Server, WriteHalf};
 
 /// The scheme of an unencrypted TCP address, as in `unencrypted-tcp://host:7000`.
 pub const SCHEME: &str = "unencrypted-tcp://";
@@ -207,14 +207,14 @@ pub(crate) async fn listen(address: &str, scheme: &str) -> io::Result<(TcpListen
     Ok((tcp, address))
 }
 
-/// The next connection `listener` accepts, with `TCP_NODELAY` set where it can be.
-pub(crate) async fn accept(listener: &TcpListener) -> io::Result<TcpStream> {
-    let (tcp, _) = listener.accept().await?;
+/// The next connection `listener` accepts, with `TCP_NODELAY` set where it can be, and its peer.
+pub(crate) async fn accept(listener: &TcpListener) -> io::Result<(TcpStream, Peer)> {
+    let (tcp, address) = listener.accept().await?;
     // A failure here is this one connection's, not the listener's: it only costs latency.
     if let Err(err) = tcp.set_nodelay(true) {
         tracing::debug!("ipc2: TCP_NODELAY could not be set on an accepted connection: {err}");
     }
-    Ok(tcp)
+    Ok((tcp, Peer::Network { address }))
 }
 
 /// Listens for workers on a TCP address, unencrypted, with a shared-secret challenge (see the
@@ -257,11 +257,11 @@ impl fmt::Debug for UnencryptedTcpListener {
 impl Server for UnencryptedTcpListener {
     type Stream = Handshaking<TcpStream>;
 
-    async fn accept(&self) -> io::Result<(Handshaking<TcpStream>, Option<u32>)> {
-        let tcp = crate::tcp::accept(&self.tcp).await?;
+    async fn accept(&self) -> io::Result<(Handshaking<TcpStream>, Peer)> {
+        let (tcp, peer) = crate::tcp::accept(&self.tcp).await?;
         Ok((
             Handshaking::new(host_handshake(tcp, self.secret.clone())),
-            None,
+            peer,
         ))
     }
 }

@@ -33,7 +33,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::handshaking::Handshaking;
 use crate::transport::ByteStream;
-use crate::{Client, Server};
+use crate::{Client, Peer, Server};
 
 /// The scheme of a TLS address, as in `tls://host:7000`.
 pub const SCHEME: &str = "tls://";
@@ -330,15 +330,15 @@ pub type TlsServerStream = Handshaking<tokio_rustls::server::TlsStream<TcpStream
 impl Server for TlsListener {
     type Stream = TlsServerStream;
 
-    async fn accept(&self) -> io::Result<(TlsServerStream, Option<u32>)> {
-        let tcp = crate::tcp::accept(&self.tcp).await?;
+    async fn accept(&self) -> io::Result<(TlsServerStream, Peer)> {
+        let (tcp, peer) = crate::tcp::accept(&self.tcp).await?;
         let handshake = self.acceptor.accept(tcp);
         let stream = Handshaking::new(async move {
             handshake
                 .await
                 .map_err(|err| io::Error::new(err.kind(), format!("TLS handshake failed: {err}")))
         });
-        Ok((stream, None))
+        Ok((stream, peer))
     }
 }
 

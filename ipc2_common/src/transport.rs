@@ -228,6 +228,27 @@ fn split_any<T: AsyncRead + AsyncWrite + Send + Unpin + 'static>(
     Ok((Box::new(read), Box::new(write)))
 }
 
+/// Who is on the other end of a connection a [`Server`] accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Peer {
+    /// A process on this machine, with its process id when the transport can tell it (Unix
+    /// sockets can, through `SO_PEERCRED`). Without one, a worker the host started is accepted on
+    /// its token alone; a worker without a token is never accepted from a local peer.
+    Local {
+        /// The peer's process id.
+        pid: Option<u32>,
+    },
+    /// A peer on the network at `address`, which the transport authenticates before the
+    /// connection yields its first byte (TLS with a client certificate, a shared-secret
+    /// challenge). Only such a peer may join as a worker the host did not start: return this
+    /// only from a transport that authenticates.
+    Network {
+        /// The peer's address.
+        address: std::net::SocketAddr,
+    },
+}
+
 /// A listener the host accepts worker connections on.
 ///
 /// Implement it to carry ipc2 over another transport; [`UnixListener`] is the default.
@@ -257,10 +278,9 @@ pub trait Server: Sized + Send + Sync + 'static {
         ))
     }
 
-    /// Waits for the next connection. Returns it with the peer's process id when the transport
-    /// can tell it (Unix sockets can, through `SO_PEERCRED`). Without one, a worker is accepted
-    /// on its token alone.
-    fn accept(&self) -> impl Future<Output = io::Result<(Self::Stream, Option<u32>)>> + Send;
+    /// Waits for the next connection. Returns it with who the peer is, as far as the transport
+    /// can tell: see [`Peer`].
+    fn accept(&self) -> impl Future<Output = io::Result<(Self::Stream, Peer)>> + Send;
 
     /// Splits an accepted connection into its read and write halves.
     ///
@@ -310,14 +330,14 @@ impl Server for UnixListener {
         Ok((UnixListener::bind(&path)?, address))
     }
 
-    async fn accept(&self) -> io::Result<(UnixStream, Option<u32>)> {
+    async fn accept(&self) -> io::Result<(UnixStream, Peer)> {
         let (stream, _) = UnixListener::accept(self).await?;
         let pid = stream
             .peer_cred()
             .ok()
             .and_then(|cred| cred.pid())
             .and_then(|pid| u32::try_from(pid).ok());
-        Ok((stream, pid))
+        Ok((stream, Peer::Local { pid }))
     }
 
     /// Unix streams split into halves that are woken only for what they wait for (see
@@ -353,8 +373,13 @@ mod tests {
             Server::accept(&listener)
         );
         client.unwrap();
-        let (_, pid) = accepted.unwrap();
-        assert_eq!(pid, Some(std::process::id()));
+        let (_, peer) = accepted.unwrap();
+        assert_eq!(
+            peer,
+            Peer::Local {
+                pid: Some(std::process::id())
+            }
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -23,6 +23,10 @@ const DEFAULT_STREAM_WINDOW: u32 = 64;
 /// The longest [`WorkerSetBuilder::spin_poll`] accepted.
 const MAX_SPIN_POLL: Duration = Duration::from_millis(10);
 
+/// With workers on other machines and no heartbeat timeout given, a worker silent for this many
+/// heartbeat intervals is taken for cut off.
+const REMOTE_SILENT_INTERVALS: u32 = 10;
+
 /// Configures and starts a [`WorkerSet`]. Obtained from [`WorkerSet::builder`].
 ///
 /// Only [`worker_path`](Self::worker_path) is required. A set for crash-prone, leaky work:
@@ -75,6 +79,8 @@ pub struct WorkerSetBuilder<S, R, W, E = R> {
     heartbeat: Option<(Duration, Option<Duration>)>,
     spin_poll: Duration,
     recycle: Recycle,
+    /// How many workers on other machines `finish` waits for, and how many may join.
+    remote: Option<(usize, usize)>,
     /// A listener the user bound, and the address the workers this set starts dial.
     listener: Option<(S, String)>,
     _types: Types<S, R, W, E>,
@@ -115,6 +121,7 @@ impl<S: Server, R, W, E> WorkerSetBuilder<S, R, W, E> {
             heartbeat: Some((Duration::from_secs(1), None)),
             spin_poll: Duration::ZERO,
             recycle: Recycle::default(),
+            remote: None,
             listener: None,
             _types: PhantomData,
         }
@@ -149,7 +156,59 @@ impl<S: Server, R, W, E> WorkerSetBuilder<S, R, W, E> {
         self
     }
 
-    /// How many worker processes to run. Default: the number of CPUs available to this process.
+    /// Also takes workers on other machines, which this host does not start: an orchestrator
+    /// (Kubernetes, Nomad, systemd, Slurm, a script) starts them there with the host's address
+    /// in `IPC2_CONNECT` and the transport's credentials, and they dial in through the listener
+    /// given to [`listen`](Self::listen) (TLS, or unencrypted TCP with a shared secret; a Unix
+    /// socket takes none). `finish` returns once `min` of them have connected, or fails after
+    /// the startup timeout with [`Error::RemoteWorkersMissing`]; up to `max` may serve at once,
+    /// and each one that joins later is used as it arrives.
+    ///
+    /// Without a [`worker_count`](Self::worker_count), the set starts no local worker (and
+    /// needs no `worker_path`); with one, it runs both kinds side by side, local slots first.
+    ///
+    /// Where such workers differ from local ones:
+    /// - the host cannot signal their processes: a job that times out with
+    ///   [`TimeoutAction::Restart`], a protocol violation or silence disconnects the worker,
+    ///   which then exits, and [`shutdown`](crate::WorkerSet::shutdown) drains them and closes
+    ///   every connection, which makes each one exit;
+    /// - a worker that disconnects, or goes silent past the heartbeat timeout (a network
+    ///   partition), fails the calls it was running with [`Error::WorkerExited`], whose report
+    ///   names its machine ([`WorkerExit::remote`](crate::WorkerExit::remote)) and has no exit
+    ///   status; the set goes on with the others, and its slot waits
+    ///   ([`WorkerState::Vacant`](crate::WorkerState::Vacant)) for the orchestrator's next
+    ///   worker, admitted after the same checks as the first;
+    /// - heartbeats are required, and without a heartbeat timeout set the timeout is ten
+    ///   heartbeat intervals (10 s by default);
+    /// - they are not recycled, restarted by [`restart`](crate::WorkerSet::restart) or counted
+    ///   towards the [`restart_limit`](Self::restart_limit), and the process limits
+    ///   (`memory_limit`, `nice`) do not reach them; `cpu_time_limit` does, as the worker sets
+    ///   it itself;
+    /// - [`resize`](crate::WorkerSet::resize) refuses a set that has them.
+    ///
+    /// `finish` fails with [`Error::Config`] for `max` 0, `min` above `max`, no listener, or no
+    /// heartbeats.
+    ///
+    /// ```no_run
+    /// # async fn _demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use ipc2::transport::{TlsConfig, TlsListener};
+    ///
+    /// let config = TlsConfig::from_pem_files("host.crt", "host.key", "ca.crt")?;
+    /// let listener = TlsListener::bind("0.0.0.0:7000", &config).await?;
+    /// let workers = ipc2::WorkerSetBuilder::<_, String, String>::new()
+    ///     .listen(listener, "tls://host.example:7000")
+    ///     .remote_workers(2, 16)
+    ///     .finish()
+    ///     .await?;
+    /// # let _ = workers; Ok(()) }
+    /// ```
+    pub fn remote_workers(mut self, min: usize, max: usize) -> Self {
+        self.remote = Some((min, max));
+        self
+    }
+
+    /// How many worker processes to run. Default: the number of CPUs available to this process
+    /// (none if the set takes [`remote_workers`](Self::remote_workers)).
     pub fn worker_count(mut self, count: usize) -> Self {
         self.worker_count = Some(count);
         self
@@ -401,15 +460,41 @@ impl<S: Server, R, W, E> WorkerSetBuilder<S, R, W, E> {
         self
     }
 
-    /// Checks every setting, and returns the worker count and the settings the set runs with.
-    /// Out-of-range settings fail with an error naming the setting; none is silently clamped.
-    fn config(self) -> Result<(usize, Config), Error> {
-        let worker_count = match self.worker_count {
-            Some(0) => return Err(Error::Config("worker_count must be at least 1")),
-            Some(count) => count,
-            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    /// Checks every setting, and returns what `finish` starts the set from. Out-of-range
+    /// settings fail with an error naming the setting; none is silently clamped.
+    fn config(mut self) -> Result<Checked<S>, Error> {
+        let remote = self.remote.map_or(0, |(_, max)| max);
+        let worker_count = match (self.worker_count, self.remote) {
+            (Some(0), None) => return Err(Error::Config("worker_count must be at least 1")),
+            (Some(count), _) => count,
+            (None, None) => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            (None, Some(_)) => 0,
         };
-        if u32::try_from(worker_count).is_err() {
+        if let Some((min, max)) = self.remote {
+            if max == 0 {
+                return Err(Error::Config("remote_workers' max must be at least 1"));
+            }
+            if min > max {
+                return Err(Error::Config("remote_workers' min must be at most its max"));
+            }
+            if self.listener.is_none() {
+                return Err(Error::Config(
+                    "remote_workers needs a listener workers on other machines can reach: bind a TlsListener (or an UnencryptedTcpListener) and give it to listen",
+                ));
+            }
+            match &mut self.heartbeat {
+                None => {
+                    return Err(Error::Config(
+                        "remote_workers needs heartbeats: without them a worker cut off by the network is never noticed",
+                    ));
+                }
+                Some((interval, timeout)) => {
+                    timeout.get_or_insert(*interval * REMOTE_SILENT_INTERVALS);
+                }
+            }
+        }
+        let slots = worker_count.saturating_add(remote);
+        if u32::try_from(slots).is_err() {
             return Err(Error::Config("worker_count is too large"));
         }
         if self.max_in_flight == 0 {
@@ -463,10 +548,17 @@ impl<S: Server, R, W, E> WorkerSetBuilder<S, R, W, E> {
             cpu: self.cpu_time_limit,
             nice: self.nice,
         };
+        let worker_path = match (self.worker_path, worker_count) {
+            (Some(path), _) => path,
+            (None, 0) => PathBuf::new(),
+            (None, _) => {
+                return Err(Error::Config(
+                    "worker_path is required: call .worker_path(...) with the worker executable",
+                ));
+            }
+        };
         let config = Config {
-            worker_path: self.worker_path.ok_or(Error::Config(
-                "worker_path is required: call .worker_path(...) with the worker executable",
-            ))?,
+            worker_path,
             args: self.args,
             env: self.env,
             current_dir: self.current_dir,
@@ -487,8 +579,13 @@ impl<S: Server, R, W, E> WorkerSetBuilder<S, R, W, E> {
             heartbeat: self.heartbeat,
             spin_poll: self.spin_poll,
             recycle: self.recycle,
+            remote: self.remote,
         };
-        Ok((worker_count, config))
+        Ok(Checked {
+            slots,
+            config,
+            listener: self.listener,
+        })
     }
 
     /// Starts the workers and returns once every one of them has connected and completed its
@@ -510,9 +607,12 @@ impl<S: Server, R, W, E> WorkerSetBuilder<S, R, W, E> {
         W: DeserializeOwned,
         E: DeserializeOwned,
     {
-        let mut builder = self;
-        let listener = builder.listener.take();
-        let (worker_count, config) = builder.config()?;
+        let Checked {
+            slots,
+            config,
+            listener,
+        } = self.config()?;
+        let remote = config.remote;
         let socket_dir = private_dir::create().map_err(|e| Error::Listen(Arc::new(e)))?;
         let (server, address) = match listener {
             Some(listener) => listener,
@@ -522,17 +622,31 @@ impl<S: Server, R, W, E> WorkerSetBuilder<S, R, W, E> {
             config,
             (address, socket_dir.path().to_owned()),
             TypeCheck::of::<W, R, E>(),
-            worker_count,
+            slots,
         ));
         let acceptor = tokio::spawn(accept_workers(server, sv.clone()));
-        let started: Vec<_> = (0..worker_count).map(|slot| sv.spawn_slot(slot)).collect();
+        let mut started: Vec<_> = (0..slots).map(|slot| sv.spawn_slot(slot)).collect();
+        let joining = started.split_off(slots - remote.map_or(0, |(_, max)| max));
         // From here on, dropping the set (an error below) kills and reaps every worker.
         let set = WorkerSet::new(sv, acceptor, socket_dir);
         for first in started {
             first.await.unwrap_or(Err(Error::Shutdown))?;
         }
+        if let Some((min, _)) = remote {
+            set.joined(min, joining).await?;
+        }
         Ok(set)
     }
+}
+
+/// A builder's settings, checked.
+struct Checked<S> {
+    /// Local slots first, then those for workers on other machines.
+    slots: usize,
+    /// The settings the set runs with.
+    config: Config,
+    /// The user's listener and the address workers dial, if one was given.
+    listener: Option<(S, String)>,
 }
 
 impl<S, R, W, E> fmt::Debug for WorkerSetBuilder<S, R, W, E> {
@@ -602,7 +716,7 @@ mod tests {
             let message = refusal(build);
             assert!(message.contains(setting), "{setting}: {message}");
         }
-        let message = match Builder::new().config() {
+        let message = match Builder::new().config().map(|_| ()) {
             Err(Error::Config(message)) => message,
             _ => panic!("a builder without a worker path was accepted"),
         };
@@ -611,7 +725,7 @@ mod tests {
 
     #[test]
     fn settings_at_the_edge_of_their_range_are_accepted() {
-        let (count, config) = Builder::new()
+        let Checked { slots, config, .. } = Builder::new()
             .worker_path("/bin/true")
             .worker_count(3)
             .nice(19)
@@ -623,8 +737,49 @@ mod tests {
             .cpu_time_limit(Duration::from_millis(1500))
             .config()
             .unwrap();
-        assert_eq!(count, 3);
+        assert_eq!(slots, 3);
         assert_eq!(config.limits.cpu, Some(Duration::from_millis(1500)));
         assert_eq!(config.limits.nice, Some(19));
+    }
+
+    #[tokio::test]
+    async fn remote_workers_need_a_listener_heartbeats_and_a_sane_range() {
+        let dir = private_dir::create().unwrap();
+        let listener = || UnixListener::bind(dir.path().join("s")).unwrap();
+        let cases: [Case; 3] = [
+            (|b| b.remote_workers(0, 0), "max must be at least 1"),
+            (|b| b.remote_workers(3, 2), "min must be at most its max"),
+            (|b| b.remote_workers(1, 2), "needs a listener"),
+        ];
+        for (build, part) in cases {
+            let message = refusal(build);
+            assert!(message.contains(part), "{part}: {message}");
+        }
+        let message = match Builder::new()
+            .listen(listener(), "addr")
+            .remote_workers(1, 2)
+            .no_heartbeat()
+            .config()
+        {
+            Err(Error::Config(message)) => message,
+            _ => panic!("remote workers without heartbeats were accepted"),
+        };
+        assert!(message.contains("needs heartbeats"), "{message}");
+
+        std::fs::remove_file(dir.path().join("s")).unwrap();
+        let Checked { slots, config, .. } = Builder::new()
+            .listen(listener(), "addr")
+            .worker_path("/bin/true")
+            .worker_count(2)
+            .remote_workers(1, 3)
+            .heartbeat(Duration::from_millis(200), None)
+            .config()
+            .unwrap();
+        assert_eq!(slots, 5, "two local slots and three for remote workers");
+        assert_eq!(
+            config.heartbeat,
+            Some((Duration::from_millis(200), Some(Duration::from_secs(2)))),
+            "the timeout defaults to ten intervals"
+        );
     }
 }

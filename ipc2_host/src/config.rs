@@ -38,6 +38,9 @@ pub(crate) struct Config {
     /// How many items of a streaming call may be unread or on their way.
     pub(crate) stream_window: u32,
     pub(crate) heartbeat: Option<(Duration, Option<Duration>)>,
+    /// How many workers on other machines `finish` waits for, and how many slots are kept for
+    /// them; `None` when the set takes none.
+    pub(crate) remote: Option<(usize, usize)>,
     pub(crate) spin_poll: Duration,
     pub(crate) recycle: Recycle,
 }

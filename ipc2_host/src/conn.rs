@@ -36,14 +36,16 @@ use crate::error::ExitCause;
 use crate::events::{EventQueue, RawEvent};
 
 /// Which worker process a connection belongs to: fixed from its spawn on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Identity {
     /// The slot the worker runs in.
     pub(crate) slot: usize,
     /// How many processes that slot has started, this one included.
     pub(crate) generation: u64,
-    /// The process id.
+    /// The process id (on the machine `remote` names, if it names one).
     pub(crate) pid: u32,
+    /// Where the worker runs, if not on this machine.
+    pub(crate) remote: Option<crate::RemoteHost>,
 }
 
 /// Calls that ended on one connection, counted between two hand-backs of capacity.
@@ -463,6 +465,7 @@ mod tests {
             slot: 0,
             generation: 1,
             pid: 1,
+            remote: None,
         };
         let conn = Conn::new(id, outbox, kill, Arc::default(), None);
         let mut reader = FramedRead::new(read, conn.arrivals(FrameCodec::new(1024)));

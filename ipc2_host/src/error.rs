@@ -47,6 +47,22 @@ pub enum Error {
         /// The startup timeout.
         timeout: Duration,
     },
+    /// Fewer workers on other machines connected within the startup timeout than
+    /// [`remote_workers`](crate::WorkerSetBuilder::remote_workers) requires before `finish`
+    /// returns.
+    #[error(
+        "only {connected} of the {wanted} workers required on other machines connected to {address} within {timeout:?} (startup_timeout); check that their orchestrator started them with IPC2_CONNECT={address} and credentials the host accepts (the host's log names each connection it refused), or lower remote_workers' minimum"
+    )]
+    RemoteWorkersMissing {
+        /// The address the host listened on.
+        address: String,
+        /// How many had connected.
+        connected: usize,
+        /// How many `finish` waited for.
+        wanted: usize,
+        /// The startup timeout.
+        timeout: Duration,
+    },
     /// The host could not accept a connection while a worker was starting, so the worker could
     /// not connect; it was killed. Usually the host is out of file descriptors.
     #[error(
@@ -252,6 +268,10 @@ pub enum ExitCause {
 }
 
 /// A structured report of a worker process's end.
+///
+/// For a worker on another machine ([`remote`](Self::remote) is set) the host cannot see its
+/// process: the report is of the end of its connection, [`status`](Self::status) is `None`, and
+/// the stderr tail and limits are empty.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct WorkerExit {
@@ -259,10 +279,12 @@ pub struct WorkerExit {
     pub worker: usize,
     /// How many processes this slot had started, this one included.
     pub generation: u64,
-    /// The process id it had.
+    /// The process id it had (on the machine [`remote`](Self::remote) names, if it names one).
     pub pid: u32,
-    /// How the process ended.
-    pub status: ExitStatus,
+    /// Where the worker ran, if not on this machine.
+    pub remote: Option<crate::RemoteHost>,
+    /// How the process ended; `None` for a worker on another machine.
+    pub status: Option<ExitStatus>,
     /// Why it ended, as far as the host knows.
     pub cause: ExitCause,
     /// How long it had been running.
@@ -281,18 +303,21 @@ pub struct WorkerExit {
 impl WorkerExit {
     /// The exit code, if the process exited normally.
     pub fn code(&self) -> Option<i32> {
-        self.status.code()
+        self.status.and_then(|status| status.code())
     }
 
     /// The signal that ended the process, if one did.
     pub fn signal(&self) -> Option<i32> {
-        self.status.signal()
+        self.status.and_then(|status| status.signal())
     }
 }
 
 impl fmt::Display for WorkerExit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "worker {} (pid {}) ", self.worker, self.pid)?;
+        match &self.remote {
+            None => write!(f, "worker {} (pid {}) ", self.worker, self.pid)?,
+            Some(remote) => write!(f, "worker {} (pid {} {remote}) ", self.worker, self.pid)?,
+        }
         match &self.cause {
             ExitCause::Died => {}
             ExitCause::ExitedBeforeConnecting => f.write_str(
@@ -306,16 +331,18 @@ impl fmt::Display for WorkerExit {
                 write!(f, "sent nothing for {silent:.1?}, was taken for stuck and ")?
             }
         }
-        match (self.status.code(), self.status.signal()) {
-            (Some(code), _) => write!(f, "exited with code {code}")?,
-            (None, Some(signal)) => {
+        match (self.status, self.code(), self.signal()) {
+            (None, ..) if self.cause == ExitCause::Died => f.write_str("lost its connection")?,
+            (None, ..) => f.write_str("was disconnected")?,
+            (Some(_), Some(code), _) => write!(f, "exited with code {code}")?,
+            (Some(_), None, Some(signal)) => {
                 write!(f, "was killed by signal {signal}{}", signal_name(signal))?
             }
-            (None, None) => write!(f, "ended with {}", self.status)?,
+            (Some(status), None, None) => write!(f, "ended with {status}")?,
         }
         write!(f, " after {:.1?}", self.uptime)?;
         let xcpu = rustix::process::Signal::XCPU.as_raw();
-        if let (Some(signal), Some(limit)) = (self.status.signal(), self.cpu_time_limit)
+        if let (Some(signal), Some(limit)) = (self.signal(), self.cpu_time_limit)
             && signal == xcpu
         {
             write!(
@@ -390,7 +417,9 @@ fn accept_hint(err: &std::io::Error) -> &'static str {
 /// What [`Error::Timeout`] did to the worker, in words.
 fn timeout_outcome(action: crate::TimeoutAction) -> &'static str {
     match action {
-        crate::TimeoutAction::Restart => "the worker was killed and is being replaced",
+        crate::TimeoutAction::Restart => {
+            "the worker was killed (a remote one: disconnected) and is being replaced"
+        }
         crate::TimeoutAction::Error => "the job was cancelled on the worker, which lives on",
     }
 }
@@ -404,7 +433,8 @@ mod tests {
             worker: 2,
             generation: 3,
             pid: 4321,
-            status: ExitStatus::from_raw(status),
+            remote: None,
+            status: Some(ExitStatus::from_raw(status)),
             cause,
             uptime: Duration::from_millis(1500),
             stderr_tail: "thread 'main' panicked at src/main.rs:1:1".into(),
@@ -496,6 +526,20 @@ mod tests {
                 &["could not connect", "Too many open files", "ulimit -n"],
             ),
             (
+                Error::RemoteWorkersMissing {
+                    address: "tls://10.0.0.1:7000".into(),
+                    connected: 1,
+                    wanted: 2,
+                    timeout: Duration::from_secs(20),
+                },
+                &[
+                    "only 1 of the 2",
+                    "IPC2_CONNECT=tls://10.0.0.1:7000",
+                    "20s",
+                    "remote_workers",
+                ],
+            ),
+            (
                 Error::RestartTimeout {
                     worker: 0,
                     pid: 9,
@@ -529,7 +573,7 @@ mod tests {
                 &[
                     "ran on worker 1 for 2.003s",
                     "time limit of 2s",
-                    "killed and is being replaced",
+                    "killed (a remote one: disconnected) and is being replaced",
                 ],
             ),
             (
@@ -659,6 +703,26 @@ mod tests {
             assert!(text.starts_with("worker 2 (pid 4321) "), "{text}");
             assert!(text.contains(part), "{part:?} missing from: {text}");
         }
+    }
+
+    #[test]
+    fn a_remote_workers_report_names_its_machine_and_no_local_exit() {
+        let mut lost = WorkerExit::clone(&exit(ExitCause::Died, 9));
+        lost.remote = Some(crate::RemoteHost {
+            address: "10.0.0.7:41234".parse().unwrap(),
+            host_name: "node-7".into(),
+        });
+        lost.status = None;
+        lost.stderr_tail.clear();
+        let text = lost.to_string();
+        assert_eq!(
+            text,
+            "worker 2 (pid 4321 on node-7 (10.0.0.7:41234)) lost its connection after 1.5s"
+        );
+        assert_eq!((lost.code(), lost.signal()), (None, None));
+        lost.cause = ExitCause::Timeout;
+        let text = lost.to_string();
+        assert!(text.contains("timed out and was disconnected"), "{text}");
     }
 
     #[test]

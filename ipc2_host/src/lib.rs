@@ -39,7 +39,7 @@
 //! | `supervisor` | the per-slot tasks: start, serve, recycle, end, restart intensity; the acceptor; quarantine |
 //! | `process` | spawning, signals, cgroups, `/proc`, output capture: a leaf |
 //! | `stream` | the answer to a streaming call, read item by item |
-//! | `events`, `stats`, `error` | the public event stream, snapshots and errors |
+//! | `events`, `stats`, `error`, `remote_host` | the public event stream, snapshots, errors, and where a remote worker is |
 
 mod builder;
 mod config;
@@ -48,6 +48,7 @@ mod error;
 mod events;
 mod private_dir;
 mod process;
+mod remote_host;
 mod scheduler;
 mod stats;
 mod stream;
@@ -59,6 +60,7 @@ pub use error::{Error, ExitCause, WorkerExit};
 pub use events::{Events, WorkerEvent};
 pub use ipc2_common::Server;
 pub use process::{LineCallback, Output};
+pub use remote_host::RemoteHost;
 pub use stats::{Stats, WorkerState, WorkerStats};
 pub use stream::ReplyStream;
 pub use workerset::{

@@ -35,6 +35,8 @@ use crate::stats::{Stats, WorkerState, WorkerStats};
 pub(crate) enum SlotState {
     /// A worker is being started (or restarted after dying).
     Starting,
+    /// A slot for a worker on another machine waits for one to connect.
+    Vacant,
     /// A worker is connected and serving through `conn`.
     Up(Arc<Conn>),
     /// The last attempt to start a worker failed; another follows after a back-off.
@@ -334,7 +336,7 @@ impl Scheduler {
             SlotState::Failing(err) => Some(Error::NoWorkers(err.clone())),
             SlotState::Ending | SlotState::Retired => Some(Error::NoSuchWorker { worker, count }),
             SlotState::Stopped => Some(Error::Shutdown),
-            SlotState::Starting | SlotState::Up(_) => None,
+            SlotState::Starting | SlotState::Vacant | SlotState::Up(_) => None,
         };
         if let Some(refusal) = refusal {
             for waiter in state.slots[worker].targeted.drain(..) {
@@ -417,6 +419,7 @@ impl Scheduler {
                 };
                 let state = match (&slot.state, slot.leased) {
                     (SlotState::Starting, _) => WorkerState::Starting,
+                    (SlotState::Vacant, _) => WorkerState::Vacant,
                     (SlotState::Failing(_), _) => WorkerState::Failing,
                     (SlotState::Ending | SlotState::Retired, _) => WorkerState::Retired,
                     (SlotState::Stopped, _) => WorkerState::Stopped,
@@ -427,6 +430,7 @@ impl Scheduler {
                 WorkerStats {
                     id,
                     pid: conn.map(|c| c.id.pid),
+                    remote: conn.and_then(|c| c.id.remote.clone()),
                     generation: conn.map(|c| c.id.generation),
                     state,
                     in_flight: slot.leased,
@@ -499,6 +503,7 @@ mod tests {
             slot: worker,
             generation: 1,
             pid: 100 + worker as u32,
+            remote: None,
         };
         Arc::new(Conn::new(id, outbox, kill, Arc::default(), None))
     }

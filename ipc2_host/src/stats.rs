@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::RemoteHost;
+
 /// A snapshot of a worker set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -20,8 +22,11 @@ pub struct Stats {
 pub struct WorkerStats {
     /// The slot id.
     pub id: usize,
-    /// The running worker's process id, if one is running.
+    /// The running worker's process id, if one is running (on the machine [`remote`](Self::remote)
+    /// names, if it names one).
     pub pid: Option<u32>,
+    /// Where the running worker is, if it runs on another machine.
+    pub remote: Option<RemoteHost>,
     /// How many processes this slot has started, if one is running.
     pub generation: Option<u64>,
     /// What the slot is doing.
@@ -49,6 +54,10 @@ pub struct WorkerStats {
 pub enum WorkerState {
     /// Its worker is being started or restarted.
     Starting,
+    /// It is for a worker on another machine
+    /// ([`remote_workers`](crate::WorkerSetBuilder::remote_workers)), and waits for one to
+    /// connect.
+    Vacant,
     /// Its worker is connected and has nothing to do.
     Idle,
     /// Its worker is running at least one job.

@@ -25,12 +25,14 @@
 //! - `slot.rs`: the per-slot task and everything it owns;
 //! - `start.rs`: spawning a worker and checking who connects;
 //! - `live.rs`: serving through a connected worker, and ending it;
+//! - `remote.rs`: admitting workers on other machines, which the host does not start;
 //! - `acceptor.rs`: accepting connections and reading their `Hello`;
 //! - `quarantine.rs`: refusing jobs that keep killing workers.
 
 mod acceptor;
 mod live;
 mod quarantine;
+mod remote;
 mod slot;
 mod start;
 mod types;
@@ -76,6 +78,8 @@ pub(crate) struct Supervision {
     /// connect while accepting fails, so it fails its start with that reason at once.
     accept_failed: tokio::sync::watch::Sender<Option<Arc<std::io::Error>>>,
     deaths: Deaths,
+    /// The slots kept for workers on other machines: the last ones (empty if there are none).
+    remote_slots: std::ops::Range<usize>,
     slots: Mutex<Vec<SlotHandle>>,
 }
 
@@ -93,7 +97,9 @@ impl Supervision {
         types: TypeCheck,
         slots: usize,
     ) -> Self {
+        let remote = config.remote.map_or(0, |(_, max)| max);
         Self {
+            remote_slots: slots - remote..slots,
             scheduler: Arc::new(Scheduler::new(slots, config.queue_capacity)),
             events: EventQueue::new(config.event_capacity),
             deaths: Deaths::new(config.restart_limit),
@@ -135,6 +141,30 @@ impl Supervision {
             None => slots.push(handle),
         }
         first
+    }
+
+    /// Whether slot `slot` is for workers on other machines.
+    pub(crate) fn is_remote(&self, slot: usize) -> bool {
+        self.remote_slots.contains(&slot)
+    }
+
+    /// Where a worker on another machine that just connected goes: to the first slot kept for
+    /// such workers that waits for one, which stops waiting. The error says why there is none.
+    fn vacancy(&self) -> Result<mpsc::UnboundedSender<Candidate>, String> {
+        if self.remote_slots.is_empty() {
+            return Err("it shows no token, and this set takes no workers from other machines (WorkerSetBuilder::remote_workers)".to_owned());
+        }
+        self.slots()
+            .get(self.remote_slots.clone())
+            .into_iter()
+            .flatten()
+            .find_map(|handle| handle.control.claim_vacancy())
+            .ok_or_else(|| {
+                format!(
+                    "all {} slots for workers on other machines are taken (WorkerSetBuilder::remote_workers)",
+                    self.remote_slots.len()
+                )
+            })
     }
 
     fn control(&self, slot: usize) -> Option<Arc<SlotControl>> {

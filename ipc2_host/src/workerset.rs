@@ -97,8 +97,11 @@ pub(crate) type Types<S, R, W, E> = PhantomData<fn() -> (S, R, W, E)>;
 pub struct WorkerInfo {
     /// The worker's slot id, from 0 to the worker count.
     pub id: usize,
-    /// Its process id.
+    /// Its process id (on the machine [`remote`](Self::remote) names, if it names one).
     pub pid: u32,
+    /// Where it runs, if on another machine
+    /// ([`remote_workers`](WorkerSetBuilder::remote_workers)).
+    pub remote: Option<crate::RemoteHost>,
     /// How many processes this slot has started, this one included.
     pub generation: u64,
 }
@@ -147,6 +150,7 @@ impl<S: Server, R, W, E> WorkerSet<S, R, W, E> {
                 SlotState::Up(conn) => Some(WorkerInfo {
                     id,
                     pid: conn.id.pid,
+                    remote: conn.id.remote.clone(),
                     generation: conn.id.generation,
                 }),
                 _ => None,
@@ -185,7 +189,7 @@ impl<S: Server, R, W, E> WorkerSet<S, R, W, E> {
     /// any job: each successor is started and handshaken before its predecessor stops taking
     /// jobs, and the predecessor finishes what it is running (a rolling restart, for example to
     /// pick up a new worker binary at the same path). Slots whose worker is being started anyway
-    /// are skipped.
+    /// are skipped, and so are workers on other machines, whose orchestrator starts them.
     ///
     /// Fails with [`Error::RestartTimeout`] if a successor does not come up within twice the
     /// startup timeout (the old worker then keeps serving); stops early on
@@ -193,7 +197,7 @@ impl<S: Server, R, W, E> WorkerSet<S, R, W, E> {
     pub async fn restart(&self) -> Result<(), Error> {
         let sv = &self.inner.sv;
         let limit = sv.config.startup_timeout * 2;
-        for info in self.workers() {
+        for info in self.workers().into_iter().filter(|w| w.remote.is_none()) {
             sv.recycle(info.id, info.generation);
             let replaced = async {
                 loop {
@@ -229,11 +233,20 @@ impl<S: Server, R, W, E> WorkerSet<S, R, W, E> {
     /// and then stop, in the background; `resize` returns at once. A removed slot is reported as
     /// [`WorkerState::Retired`](crate::WorkerState::Retired) by [`stats`](Self::stats), and
     /// [`send_to`](Self::send_to) it fails with [`Error::NoSuchWorker`].
+    ///
+    /// A set that takes workers on other machines
+    /// ([`remote_workers`](WorkerSetBuilder::remote_workers)) is refused with [`Error::Config`]:
+    /// their orchestrator sets how many there are.
     pub async fn resize(&self, count: usize) -> Result<(), Error> {
         if count == 0 {
             return Err(Error::Config("a worker set needs at least one worker"));
         }
         let sv = &self.inner.sv;
+        if sv.config.remote.is_some() {
+            return Err(Error::Config(
+                "resize does not apply to a set with remote_workers: the orchestrator that starts them sets how many there are",
+            ));
+        }
         if sv.stop.is_cancelled() {
             return Err(Error::Shutdown);
         }
@@ -260,6 +273,38 @@ impl<S: Server, R, W, E> WorkerSet<S, R, W, E> {
             }
         }
         outcome
+    }
+
+    /// Waits until `min` of the first starts in `joining` (those of the slots for workers on
+    /// other machines) have succeeded, for at most the startup timeout.
+    pub(crate) async fn joined(
+        &self,
+        min: usize,
+        joining: Vec<tokio::sync::oneshot::Receiver<Result<(), Error>>>,
+    ) -> Result<(), Error> {
+        use futures_util::StreamExt;
+        let sv = &self.inner.sv;
+        let mut joining: futures_util::stream::FuturesUnordered<_> = joining.into_iter().collect();
+        let deadline = tokio::time::sleep(sv.config.startup_timeout);
+        tokio::pin!(deadline);
+        let mut connected = 0;
+        while connected < min {
+            tokio::select! {
+                Some(first) = joining.next() => {
+                    first.unwrap_or(Err(Error::Shutdown))?;
+                    connected += 1;
+                }
+                _ = &mut deadline => {
+                    return Err(Error::RemoteWorkersMissing {
+                        address: sv.address.clone(),
+                        connected,
+                        wanted: min,
+                        timeout: sv.config.startup_timeout,
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     /// A snapshot of what every worker is doing, with per-worker counters and the queue depth.

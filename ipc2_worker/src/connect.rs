@@ -1,10 +1,11 @@
 //! Joining the host: the handshake, and the two tasks that carry frames in and out.
 //!
-//! [`connect`] reads the invitation the host put in this process's environment, dials the host,
-//! sends the `Hello` frame and then starts two tasks: a reader that decodes incoming frames into
-//! [`Job`]s, and a writer ([`ipc2_common::outbox::write_frames`]) that sends replies. Because reading never
-//! waits on the user's code, the host can always deliver its next frame, and a reply can be sent
-//! from any task at any time.
+//! [`connect`] reads the invitation the host put in this process's environment (or, for a worker
+//! an orchestrator started, the address in `IPC2_CONNECT`: see `dial.rs`), dials the host, sends
+//! the `Hello` frame, waits for the welcome and then starts two tasks: a reader that decodes
+//! incoming frames into [`Job`]s, and a writer ([`ipc2_common::outbox::write_frames`]) that sends
+//! replies. Because reading never waits on the user's code, the host can always deliver its next
+//! frame, and a reply can be sent from any task at any time.
 
 use std::marker::PhantomData;
 use std::os::fd::OwnedFd;
@@ -12,7 +13,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use ipc2_common::handshake::{Hello, Invitation, PROTOCOL_VERSION};
+use ipc2_common::handshake::{
+    ENV_CONNECT, ENV_STARTUP_TIMEOUT_MS, Hello, Invitation, MAX_WELCOME_LEN, PROTOCOL_VERSION,
+    Settings, Token,
+};
 use ipc2_common::outbox::{self, Outbox};
 use ipc2_common::schema::Description;
 use ipc2_common::{Client, FrameCodec, ReadHalf, ReceivedFds, ToHost, ToWorker, codec};
@@ -63,7 +67,8 @@ impl<R, W, E> Receiver<R, W, E> {
     }
 }
 
-/// Whether this process was started by an ipc2 host, that is, whether [`connect`] can succeed.
+/// Whether this process was started to be an ipc2 worker, that is, whether [`connect`] can
+/// succeed: by a host, or by an orchestrator that names the host in `IPC2_CONNECT`.
 ///
 /// Lets one binary act as both host and worker:
 ///
@@ -79,7 +84,75 @@ impl<R, W, E> Receiver<R, W, E> {
 /// # }
 /// ```
 pub fn started_by_host() -> bool {
-    Invitation::present()
+    Invitation::present() || std::env::var_os(ENV_CONNECT).is_some()
+}
+
+/// How this worker finds its host.
+enum Host {
+    /// The host started this process and invited it.
+    Invited(Invitation),
+    /// An orchestrator started it, and [`ENV_CONNECT`] names the host (see `dial.rs`).
+    Dialed {
+        address: String,
+        /// How long the host may take to welcome this worker once connected.
+        startup_timeout: Option<Duration>,
+    },
+}
+
+/// How long a dialed worker waits to be welcomed, once connected, when
+/// [`ENV_STARTUP_TIMEOUT_MS`] does not say.
+const DIALED_STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl Host {
+    fn from_env() -> Result<Self, Error> {
+        if Invitation::present() {
+            return Ok(Self::Invited(Invitation::from_env()?));
+        }
+        let Some(address) = std::env::var_os(ENV_CONNECT) else {
+            return Err(ipc2_common::Error::NotStartedByHost.into());
+        };
+        let invalid = |reason| ipc2_common::Error::InvalidEnv {
+            var: ENV_CONNECT,
+            reason,
+        };
+        let address = address
+            .into_string()
+            .map_err(|_| invalid("it is not valid UTF-8"))?;
+        let startup_timeout = match std::env::var(ENV_STARTUP_TIMEOUT_MS) {
+            Err(_) => Some(DIALED_STARTUP_TIMEOUT),
+            Ok(ms) => match ms.parse::<u64>() {
+                Ok(0) => None,
+                Ok(ms) => Some(Duration::from_millis(ms)),
+                Err(_) => {
+                    return Err(ipc2_common::Error::InvalidEnv {
+                        var: ENV_STARTUP_TIMEOUT_MS,
+                        reason: "it is not a number",
+                    }
+                    .into());
+                }
+            },
+        };
+        Ok(Self::Dialed {
+            address,
+            startup_timeout,
+        })
+    }
+
+    fn address(&self) -> &str {
+        match self {
+            Self::Invited(invitation) => &invitation.address,
+            Self::Dialed { address, .. } => address,
+        }
+    }
+
+    fn startup_timeout(&self) -> Option<Duration> {
+        match self {
+            Self::Invited(invitation) => invitation.startup_timeout,
+            Self::Dialed {
+                startup_timeout, ..
+            } => *startup_timeout,
+        }
+    }
 }
 
 /// Connects to the host that started this process and returns the stream of its jobs.
@@ -140,30 +213,52 @@ where
     W: Serialize + DeserializeOwned + Send + 'static,
     E: Serialize + DeserializeOwned + Send + 'static,
 {
-    let invitation = Invitation::from_env()?;
+    let host = Host::from_env()?;
     let types = Description::of::<R, W, E>();
-    crate::parent::die_with_host();
-    let joining = join::<C>(&invitation, &types);
-    let (read, outbox, codec, buf) = match invitation.startup_timeout {
+    let stream = match &host {
+        Host::Invited(invitation) => {
+            crate::parent::die_with_host();
+            C::connect(&invitation.address)
+                .await
+                .map_err(|source| Error::Connect {
+                    address: invitation.address.clone(),
+                    source,
+                })?
+        }
+        Host::Dialed { address, .. } => crate::dial::dial::<C>(address).await?,
+    };
+    let joining = join(stream, &host, &types);
+    let joined = match host.startup_timeout() {
         None => joining.await?,
         Some(limit) => tokio::time::timeout(limit, joining).await.map_err(|_| {
             Error::Refused {
-                address: invitation.address.clone(),
+                address: host.address().to_owned(),
                 reason: format!(
                     "it did not welcome this worker within {limit:?}, the host's startup timeout"
                 ),
             }
         })??,
     };
+    let Joined {
+        read,
+        outbox,
+        codec,
+        buf,
+        settings,
+    } = joined;
 
     let (jobs_tx, jobs) = mpsc::unbounded_channel();
-    let events = EventSender::new(outbox.clone(), invitation.max_frame_len);
+    let events = EventSender::new(outbox.clone(), settings.max_frame_len);
     let closed = CancellationToken::new();
-    if let Some(interval) = invitation.heartbeat {
+    if let Some(interval) = settings.heartbeat {
         tokio::spawn(heartbeat(outbox.clone(), interval, closed.clone()));
     }
+    let dialed = match &host {
+        Host::Dialed { address, .. } => Some(address.clone()),
+        Host::Invited(_) => None,
+    };
     let reader = Reader::<R, W> {
-        replies: Arc::new(Replies::new(outbox, invitation.max_frame_len)),
+        replies: Arc::new(Replies::new(outbox, settings.max_frame_len)),
         jobs: jobs_tx,
         fds: read.received_fds(),
         announced: Vec::new(),
@@ -176,61 +271,93 @@ where
             tracing::error!("ipc2 worker: closing the connection to the host: {err}");
         }
         closed.cancel();
+        if let Some(address) = dialed {
+            crate::dial::exit_soon(&address);
+        }
     });
     Ok(Receiver {
         jobs,
         events,
-        cpu_limit: invitation.cpu_limit,
+        cpu_limit: settings.cpu_limit,
     })
 }
 
-/// Connects to the host of `invitation`, says hello (with `types`), starts the writer, and
-/// waits for the host's welcome: the connection's read half, its outbox, and the frames that
-/// came after the welcome.
-async fn join<C: Client>(
-    invitation: &Invitation,
-    types: &Description,
-) -> Result<(ReadHalf, Outbox, FrameCodec, BytesMut), Error> {
-    let stream = C::connect(&invitation.address)
-        .await
-        .map_err(|source| Error::Connect {
-            address: invitation.address.clone(),
-            source,
-        })?;
-    let (mut read, write) = stream
-        .split(invitation.spin)
-        .map_err(|source| Error::Connect {
-            address: invitation.address.clone(),
-            source,
-        })?;
+/// A connection the host has welcomed.
+struct Joined {
+    read: ReadHalf,
+    outbox: Outbox,
+    codec: FrameCodec,
+    /// What arrived after the welcome.
+    buf: BytesMut,
+    /// What the welcome said.
+    settings: Settings,
+}
 
-    let (outbox, queued) = outbox::outbox(&*write);
-    let hello = Hello {
-        protocol_version: PROTOCOL_VERSION,
-        token: invitation.token.clone(),
-        worker_id: invitation.worker_id,
-        pid: std::process::id(),
-        types: types.fingerprint(),
+/// Says hello on `stream` (with `types`), starts the writer, and waits for the host's welcome.
+async fn join<C: Client>(stream: C, host: &Host, types: &Description) -> Result<Joined, Error> {
+    let address = host.address();
+    let connect_error = |source| Error::Connect {
+        address: address.to_owned(),
+        source,
     };
-    outbox.send(&ToHost::Hello, Some(&hello), invitation.max_frame_len)?;
-    if hello.types != invitation.types {
-        // The host will refuse this worker; tell it why.
-        outbox.send(&ToHost::Types, Some(types), invitation.max_frame_len)?;
+    let fingerprint = types.fingerprint();
+    let (hello, max_frame_len, spin) = match host {
+        Host::Invited(invitation) => (
+            Hello {
+                protocol_version: PROTOCOL_VERSION,
+                token: Some(invitation.token.clone()),
+                worker_id: invitation.worker_id,
+                pid: std::process::id(),
+                host_name: String::new(),
+                types: fingerprint,
+                // The host will refuse this worker if its types differ; it then says why.
+                describes_types: fingerprint != invitation.types,
+            },
+            invitation.max_frame_len,
+            invitation.spin,
+        ),
+        Host::Dialed { .. } => (
+            Hello {
+                protocol_version: PROTOCOL_VERSION,
+                token: None::<Token>,
+                worker_id: 0,
+                pid: std::process::id(),
+                host_name: ipc2_common::handshake::host_name(),
+                types: fingerprint,
+                // Without an invitation the worker cannot know the host's fingerprint.
+                describes_types: true,
+            },
+            MAX_WELCOME_LEN,
+            Duration::ZERO,
+        ),
+    };
+    let (mut read, write) = stream.split(spin).map_err(connect_error)?;
+    let (outbox, queued) = outbox::outbox(&*write);
+    outbox.send(&ToHost::Hello, Some(&hello), usize::MAX)?;
+    if hello.describes_types {
+        outbox.send(&ToHost::Types, Some(types), usize::MAX)?;
     }
     tokio::spawn(async move {
         if let Err(err) = outbox::write_frames(queued, write).await {
             tracing::debug!("ipc2 worker: writing to the host failed: {err}");
         }
     });
-    let mut codec = FrameCodec::new(invitation.max_frame_len);
+    let mut codec = FrameCodec::new(max_frame_len.max(MAX_WELCOME_LEN));
     let mut buf = BytesMut::with_capacity(READ_BUFFER);
-    welcome(&mut read, &mut codec, &mut buf)
+    let settings = welcome(&mut read, &mut codec, &mut buf)
         .await
         .map_err(|reason| Error::Refused {
-            address: invitation.address.clone(),
+            address: address.to_owned(),
             reason,
         })?;
-    Ok((read, outbox, codec, buf))
+    codec.set_max_frame_len(settings.max_frame_len);
+    Ok(Joined {
+        read,
+        outbox,
+        codec,
+        buf,
+        settings,
+    })
 }
 
 /// Sends a heartbeat every `interval` until the connection to the host is gone. It runs on the
@@ -258,16 +385,13 @@ async fn welcome<T: AsyncRead + Unpin>(
     read: &mut T,
     codec: &mut FrameCodec,
     buf: &mut BytesMut,
-) -> Result<(), String> {
+) -> Result<Settings, String> {
     loop {
         match codec.decode(buf) {
             Ok(Some(payload)) => {
                 return match codec::decode_header::<ToWorker>(&payload) {
-                    Ok((ToWorker::Welcome, [])) => Ok(()),
-                    Ok((ToWorker::Welcome, body)) => Err(format!(
-                        "its welcome has a {}-byte body, where none belongs",
-                        body.len()
-                    )),
+                    Ok((ToWorker::Welcome, body)) => codec::decode_body::<Settings>(body)
+                        .map_err(|err| format!("its welcome is malformed: {err}")),
                     Ok((other, _)) => Err(format!("it sent {other:?} before its welcome")),
                     Err(err) => Err(format!("its first frame is malformed: {err}")),
                 };

@@ -34,6 +34,7 @@ mod cancel;
 mod connect;
 mod cpu;
 mod credit;
+mod dial;
 mod emit;
 mod error;
 mod event;

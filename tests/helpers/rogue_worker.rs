@@ -84,10 +84,12 @@ fn main() -> Result<()> {
     let mut stream = UnixStream::connect(&invitation.address)?;
     let hello = Hello {
         protocol_version: PROTOCOL_VERSION,
-        token: invitation.token.clone(),
+        token: Some(invitation.token.clone()),
         worker_id: invitation.worker_id,
         pid: std::process::id(),
+        host_name: String::new(),
         types: invitation.types,
+        describes_types: false,
     };
     stream.write_all(&codec::encode_frame(&ToHost::Hello, Some(&hello), max)?)?;
     // The host's welcome comes first; the modes below misbehave on the request after it.

@@ -6,13 +6,18 @@
 //! any check is logged and closed, and never occupies a slot: the real worker can still connect.
 //! The last check, that the peer process belongs to the worker the slot started, is made by the
 //! slot's supervisor, which knows the process id (see `start.rs`).
+//!
+//! A worker on another machine shows no token: the transport has authenticated it (a TLS client
+//! certificate, a shared secret) before its hello could be read, and says so with
+//! [`Peer::Network`]. Such a worker takes a vacant slot of those kept for workers on other
+//! machines (`remote.rs`); a local connection without a token is refused.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use ipc2_common::handshake::{Hello, MAX_HELLO_LEN};
-use ipc2_common::{FrameCodec, Server, ToHost, codec};
+use ipc2_common::{FrameCodec, Peer, Server, ToHost, codec};
 use tokio_util::codec::FramedRead;
 
 use super::Supervision;
@@ -39,9 +44,9 @@ pub(crate) async fn accept_workers<S: Server>(server: S, sv: Arc<Supervision>) {
     let mut failing_since: Option<Instant> = None;
     loop {
         match server.accept().await {
-            Ok((stream, peer_pid)) => {
+            Ok((stream, peer)) => {
                 failing_since = None;
-                tokio::spawn(handshake::<S>(stream, peer_pid, sv.clone()));
+                tokio::spawn(handshake::<S>(stream, peer, sv.clone()));
             }
             Err(err) => {
                 if warned.is_none_or(|at| at.elapsed() >= WARN_EVERY) {
@@ -75,14 +80,11 @@ fn out_of_resources(err: &std::io::Error) -> bool {
         .any(|errno| err.raw_os_error() == Some(errno.raw_os_error()))
 }
 
-async fn handshake<S: Server>(stream: S::Stream, peer_pid: Option<u32>, sv: Arc<Supervision>) {
+async fn handshake<S: Server>(stream: S::Stream, peer: Peer, sv: Arc<Supervision>) {
     let (read, write) = match S::split(stream, sv.config.spin_poll) {
         Ok(halves) => halves,
         Err(err) => {
-            return refuse(
-                peer_pid,
-                &format!("its connection could not be set up: {err}"),
-            );
+            return refuse(peer, &format!("its connection could not be set up: {err}"));
         }
     };
     let mut reader = FramedRead::new(read, FrameCodec::new(MAX_HELLO_LEN));
@@ -99,16 +101,27 @@ async fn handshake<S: Server>(stream: S::Stream, peer_pid: Option<u32>, sv: Arc<
     };
     let hello = match hello {
         Ok(hello) => hello,
-        Err(why) => return refuse(peer_pid, &why),
+        Err(why) => return refuse(peer, &why),
     };
-    let Some(candidates) = sv.candidates_for(hello.worker_id as usize, &hello.token) else {
-        return refuse(peer_pid, "wrong token or no worker expected for its slot");
+    let candidates = match (&hello.token, peer) {
+        (Some(token), _) => sv.candidates_for(hello.worker_id as usize, token).ok_or(
+            "wrong token or no worker expected for its slot".to_owned(),
+        ),
+        (None, Peer::Network { .. }) => sv.vacancy(),
+        (None, _) => Err(
+            "it shows no token, and only a worker on another machine, over a transport that authenticates it (TLS, a shared secret), may join without one"
+                .to_owned(),
+        ),
+    };
+    let candidates = match candidates {
+        Ok(candidates) => candidates,
+        Err(why) => return refuse(peer, &why),
     };
     reader
         .decoder_mut()
         .set_max_frame_len(sv.config.max_frame_len);
     let _ = candidates.send(Candidate {
-        peer_pid,
+        peer,
         hello,
         reader,
         writer: write,
@@ -125,6 +138,6 @@ fn parse_hello(payload: &[u8]) -> Result<Hello, String> {
     }
 }
 
-fn refuse(peer_pid: Option<u32>, why: &str) {
-    tracing::warn!(?peer_pid, "ipc2: refused a connection: {why}");
+fn refuse(peer: Peer, why: &str) {
+    tracing::warn!(?peer, "ipc2: refused a connection: {why}");
 }

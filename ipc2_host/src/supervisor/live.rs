@@ -103,7 +103,7 @@ impl Live {
         let (outbox, queued) = outbox::outbox(&*writer);
         let (kill_tx, kill) = mpsc::unbounded_channel();
         let conn = Arc::new(Conn::new(
-            worker.id,
+            worker.id.clone(),
             outbox,
             kill_tx,
             worker.jobs_sent.clone(),
@@ -166,7 +166,7 @@ impl Live {
                 Ok(()) => ExitCause::Died,
                 Err(why) => ExitCause::ProtocolViolation(why),
             },
-            _ = self.worker.exit_status() => ExitCause::Died,
+            _ = self.worker.exited() => ExitCause::Died,
             Some(cause) = self.kill.recv() => cause,
             silent = stuck(conn, sv.config.heartbeat) => ExitCause::Unresponsive(silent),
         }
@@ -190,7 +190,8 @@ impl Live {
     }
 
     /// Closes the connection, stops the worker (with a grace period that depends on why), reaps
-    /// it, and fails the calls still in flight on it with its report.
+    /// it, and fails the calls still in flight on it with its report. A worker on another
+    /// machine is only disconnected: the closed connection tells it to exit.
     async fn end(mut self, sv: &Supervision, cause: ExitCause) -> Arc<WorkerExit> {
         let unanswered = self.conn.close();
         sv.scheduler.remove(&self.conn);
@@ -200,24 +201,8 @@ impl Live {
         self.writer.abort();
         drop(self.reader);
 
-        let pid = self.worker.id.pid;
-        let grace = match cause {
-            ExitCause::Died | ExitCause::ExitedBeforeConnecting => EXIT_GRACE,
-            ExitCause::Shutdown | ExitCause::Retired => {
-                // The closed connection already tells the worker to exit; SIGTERM also reaches
-                // anything it started, and whatever outlives the grace period gets SIGKILL.
-                sv.children.signal(pid, Signal::TERM);
-                sv.config.shutdown_grace
-            }
-            ExitCause::ProtocolViolation(_) | ExitCause::Timeout | ExitCause::Unresponsive(_) => {
-                Duration::ZERO
-            }
-        };
-        if tokio::time::timeout(grace, self.worker.exit_status())
-            .await
-            .is_err()
-        {
-            sv.children.signal(pid, Signal::KILL);
+        if let Some(pid) = self.worker.local_pid() {
+            stop(sv, &mut self.worker, pid, &cause).await;
         }
         let exit = self.worker.report(cause).await;
         unanswered.fail(&exit);
@@ -226,10 +211,34 @@ impl Live {
     }
 }
 
+/// Stops this host's worker process `pid`, which has been told to exit (its connection is
+/// closed), with a grace period that depends on why.
+async fn stop(sv: &Supervision, worker: &mut Worker, pid: u32, cause: &ExitCause) {
+    let grace = match cause {
+        ExitCause::Died | ExitCause::ExitedBeforeConnecting => EXIT_GRACE,
+        ExitCause::Shutdown | ExitCause::Retired => {
+            // The closed connection already tells the worker to exit; SIGTERM also reaches
+            // anything it started, and whatever outlives the grace period gets SIGKILL.
+            sv.children.signal(pid, Signal::TERM);
+            sv.config.shutdown_grace
+        }
+        ExitCause::ProtocolViolation(_) | ExitCause::Timeout | ExitCause::Unresponsive(_) => {
+            Duration::ZERO
+        }
+    };
+    if tokio::time::timeout(grace, worker.exited()).await.is_err() {
+        sv.children.signal(pid, Signal::KILL);
+    }
+}
+
 /// Completes with a started successor once the worker behind `conn` is due for replacement
 /// (its job count, age or memory passed a recycling limit, or `WorkerSet::restart` asked). A
 /// successor that fails to start is retried after a back-off; meanwhile the old worker serves.
+/// Never for a worker on another machine: its orchestrator, not this host, starts its processes.
 async fn successor(sv: &Supervision, control: &SlotControl, conn: &Arc<Conn>) -> Started {
+    if conn.id.remote.is_some() {
+        return std::future::pending().await;
+    }
     let recycle = &sv.config.recycle;
     let due = || recycle.due(sv.scheduler.ended_by(conn), conn.uptime(), conn.id.pid);
     let mut failures = 0;

@@ -12,6 +12,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use tracing::Instrument;
 
 use super::live::{Live, Served};
+use super::remote::admit;
 use super::start::{Candidate, start};
 use super::{Supervision, jittered_backoff};
 use crate::Error;
@@ -37,7 +38,9 @@ pub(crate) struct SlotControl {
 /// A slot waiting for its worker to connect.
 #[derive(Debug)]
 struct Expected {
-    token: Token,
+    /// The token of the worker it started; `None` for a slot waiting for any authenticated
+    /// worker on another machine.
+    token: Option<Token>,
     candidates: mpsc::UnboundedSender<Candidate>,
 }
 
@@ -66,9 +69,10 @@ impl SlotControl {
         self.recycle_generation.load(Ordering::Acquire) == generation
     }
 
-    /// Expects a worker showing `token`; returns where its connection will arrive. The
-    /// expectation ends when the returned [`Expecting`] is dropped.
-    pub(super) fn expect(&self, token: Token) -> Expecting<'_> {
+    /// Expects a worker showing `token` (or, with `None`, a worker on another machine); returns
+    /// where its connection will arrive. The expectation ends when the returned [`Expecting`] is
+    /// dropped.
+    pub(super) fn expect(&self, token: Option<Token>) -> Expecting<'_> {
         let (candidates, arrived) = mpsc::unbounded_channel();
         *self.expected() = Some(Expected { token, candidates });
         Expecting {
@@ -81,8 +85,18 @@ impl SlotControl {
     pub(super) fn candidates_for(&self, token: &Token) -> Option<mpsc::UnboundedSender<Candidate>> {
         self.expected()
             .as_ref()
-            .filter(|expected| expected.token.matches(token))
+            .filter(|expected| expected.token.as_ref().is_some_and(|t| t.matches(token)))
             .map(|expected| expected.candidates.clone())
+    }
+
+    /// Where a worker on another machine goes, if this slot waits for one. The slot stops
+    /// waiting: the next such worker goes to another slot, even while this one checks the first.
+    pub(super) fn claim_vacancy(&self) -> Option<mpsc::UnboundedSender<Candidate>> {
+        let mut expected = self.expected();
+        match &*expected {
+            Some(Expected { token: None, .. }) => expected.take().map(|e| e.candidates),
+            _ => None,
+        }
     }
 }
 
@@ -133,6 +147,8 @@ pub(super) struct SlotTask {
     generation: u64,
     /// Starts that failed in a row (or workers that died young), for back-off.
     failures: u32,
+    /// Whether the slot is for workers on other machines, which it admits instead of starting.
+    remote: bool,
 }
 
 impl SlotTask {
@@ -143,6 +159,7 @@ impl SlotTask {
         first: oneshot::Sender<Result<(), Error>>,
     ) -> Self {
         Self {
+            remote: supervision.is_remote(slot),
             supervision,
             slot,
             control,
@@ -164,10 +181,19 @@ impl SlotTask {
         while !self.control.end.is_cancelled() {
             self.generation += 1;
             let span = self.span();
-            match start(&sv, &self.control, self.slot, self.generation)
-                .instrument(span)
-                .await
-            {
+            let started = match self.remote {
+                false => {
+                    start(&sv, &self.control, self.slot, self.generation)
+                        .instrument(span)
+                        .await
+                }
+                true => {
+                    admit(&sv, &self.control, self.slot, self.generation)
+                        .instrument(span)
+                        .await
+                }
+            };
+            match started {
                 Ok(started) => self.serve(started).await,
                 Err(err) => {
                     if let Some(first) = self.first.take() {
@@ -229,9 +255,16 @@ impl SlotTask {
         if self.control.end.is_cancelled() {
             return;
         }
+        sv.scheduler.count_restart(self.slot);
+        if self.remote {
+            // Its orchestrator starts the next one, and this slot admits it without back-off.
+            tracing::warn!("ipc2: {exit}; waiting for a worker to take its place");
+            self.failures = 0;
+            sv.scheduler.set_slot(self.slot, SlotState::Vacant);
+            return;
+        }
         tracing::warn!("ipc2: {exit}; restarting it");
         sv.scheduler.set_slot(self.slot, SlotState::Starting);
-        sv.scheduler.count_restart(self.slot);
         if let Some(restarts) = sv.deaths.note() {
             self.failures = self.failures.max(1);
             sv.scheduler.throttle(Error::RestartLimit {

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
-use ipc2_common::handshake::{Hello, Invitation, PROTOCOL_VERSION, Token};
-use ipc2_common::{FrameCodec, ReadHalf, ToWorker, WriteHalf, codec};
+use ipc2_common::handshake::{Hello, Invitation, PROTOCOL_VERSION, Settings, Token};
+use ipc2_common::{FrameCodec, Peer, ReadHalf, ToWorker, WriteHalf, codec};
 use rustix::process::Signal;
 use tokio::sync::oneshot;
 use tokio_util::codec::FramedRead;
@@ -23,28 +23,36 @@ use crate::process::{self, Capture, Child, Children, Limits, Stream};
 /// How long to wait for a dead worker's stderr to reach its end.
 const STDERR_GRACE: Duration = Duration::from_millis(500);
 
-/// A connection that presented the right token for a slot, waiting for that slot's supervisor to
-/// check that it comes from the process it started.
+/// A connection that presented the right token for a slot (or, for a slot of a worker on another
+/// machine, none, over a transport that authenticated it), waiting for that slot's supervisor to
+/// check that it comes from the process it started, and its types.
 pub(crate) struct Candidate {
-    pub(crate) peer_pid: Option<u32>,
+    pub(crate) peer: Peer,
     pub(crate) hello: Hello,
     pub(crate) reader: FramedRead<ReadHalf, FrameCodec>,
     pub(crate) writer: WriteHalf,
 }
 
-/// A worker process between spawn and death.
+/// A worker between its start and its end.
 pub(super) struct Worker {
     pub(super) id: Identity,
     started: Instant,
+    /// The process the host started; `None` for a worker on another machine, whose process it
+    /// cannot see.
+    process: Option<Process>,
+    /// How many jobs have been sent to it: its connection counts, its stderr capture keeps the
+    /// lines since the last.
+    pub(super) jobs_sent: Arc<AtomicU64>,
+}
+
+/// A worker process this host started.
+struct Process {
     exited: oneshot::Receiver<ExitStatus>,
     status: Option<ExitStatus>,
     stdout: Capture,
     stderr: Capture,
     /// The limits it runs under, for its report.
     limits: Limits,
-    /// How many jobs have been sent to it: its connection counts, its stderr capture keeps the
-    /// lines since the last.
-    pub(super) jobs_sent: Arc<AtomicU64>,
 }
 
 /// A worker that has connected and proved who it is.
@@ -53,9 +61,9 @@ pub(super) struct Started {
     pub(super) candidate: Candidate,
 }
 
-impl Worker {
-    /// The worker's exit status, waiting for it if need be. Cancel-safe, and cached once known.
-    pub(super) async fn exit_status(&mut self) -> ExitStatus {
+impl Process {
+    /// The exit status, waiting for it if need be. Cancel-safe, and cached once known.
+    async fn exit_status(&mut self) -> ExitStatus {
         if let Some(status) = self.status {
             return status;
         }
@@ -67,21 +75,55 @@ impl Worker {
         self.status = Some(status);
         status
     }
+}
 
-    /// Waits for the worker's exit status and builds its report.
+impl Worker {
+    /// A worker on another machine that has connected and proved who it is.
+    pub(super) fn remote(id: Identity) -> Self {
+        Self {
+            id,
+            started: Instant::now(),
+            process: None,
+            jobs_sent: Arc::default(),
+        }
+    }
+
+    /// The process id of the worker's process, if this host started it.
+    pub(super) fn local_pid(&self) -> Option<u32> {
+        self.process.as_ref().map(|_| self.id.pid)
+    }
+
+    /// Completes with the worker's exit status once its process has ended; never for a worker
+    /// on another machine, whose end shows only as the end of its connection. Cancel-safe.
+    pub(super) async fn exited(&mut self) -> ExitStatus {
+        match &mut self.process {
+            Some(process) => process.exit_status().await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Waits for the worker's exit status (for a process of this host) and builds its report.
     pub(super) async fn report(&mut self, cause: ExitCause) -> Arc<WorkerExit> {
-        let status = self.exit_status().await;
-        self.stdout.finish(STDERR_GRACE).await;
+        let (status, stderr_tail, limits) = match &mut self.process {
+            Some(process) => {
+                let status = process.exit_status().await;
+                process.stdout.finish(STDERR_GRACE).await;
+                let tail = process.stderr.finish(STDERR_GRACE).await;
+                (Some(status), tail, process.limits)
+            }
+            None => (None, String::new(), Limits::default()),
+        };
         Arc::new(WorkerExit {
             worker: self.id.slot,
             generation: self.id.generation,
             pid: self.id.pid,
+            remote: self.id.remote.clone(),
             status,
             cause,
             uptime: self.started.elapsed(),
-            stderr_tail: self.stderr.finish(STDERR_GRACE).await,
-            memory_limit: self.limits.address_space,
-            cpu_time_limit: self.limits.cpu,
+            stderr_tail,
+            memory_limit: limits.address_space,
+            cpu_time_limit: limits.cpu,
         })
     }
 }
@@ -111,7 +153,7 @@ pub(super) async fn start(
         types: sv.types.fingerprint(),
         startup_timeout: Some(config.startup_timeout),
     };
-    let mut expecting = control.expect(invitation.token.clone());
+    let mut expecting = control.expect(Some(invitation.token.clone()));
     // Deleted by the worker as it reads it, or else when this start is over.
     let (_token_file, invitation_env) = invitation.to_env(&sv.private_dir).map_err(spawn_error)?;
 
@@ -145,13 +187,7 @@ pub(super) async fn start(
         armed: true,
     };
     let jobs_sent = Arc::new(AtomicU64::new(0));
-    let mut worker = Worker {
-        id: Identity {
-            slot,
-            generation,
-            pid,
-        },
-        started: Instant::now(),
+    let process = Process {
         exited,
         status: None,
         stdout: Capture::start(
@@ -168,8 +204,18 @@ pub(super) async fn start(
             config.stderr.clone(),
             jobs_sent.clone(),
         ),
-        jobs_sent,
         limits: config.limits,
+    };
+    let mut worker = Worker {
+        id: Identity {
+            slot,
+            generation,
+            pid,
+            remote: None,
+        },
+        started: Instant::now(),
+        process: Some(process),
+        jobs_sent,
     };
 
     let deadline = tokio::time::sleep(config.startup_timeout);
@@ -179,7 +225,7 @@ pub(super) async fn start(
     let refusal = loop {
         tokio::select! {
             Some(mut candidate) = expecting.arrived.recv() => match check(&candidate, pid) {
-                Ok(()) => match accept(sv, &mut candidate, deadline.deadline()).await {
+                Ok(()) => match accept(sv, &mut candidate, slot, deadline.deadline()).await {
                     Ok(()) => {
                         tracing::debug!(pid, "handshake complete");
                         unclaimed.armed = false;
@@ -190,7 +236,7 @@ pub(super) async fn start(
                 Err(Some(reason)) => break Some(Error::Handshake { worker: slot, reason }),
                 Err(None) => {}
             },
-            _ = worker.exit_status() => break None,
+            _ = worker.exited() => break None,
             _ = &mut deadline => break Some(Error::StartTimeout {
                 worker: slot,
                 pid,
@@ -209,17 +255,27 @@ pub(super) async fn start(
     Err(refusal.unwrap_or(Error::WorkerExited(exit)))
 }
 
-/// Checks a candidate's types and, if they are the host's, welcomes it (`ToWorker::Welcome`):
-/// from here on, it is this slot's worker.
-async fn accept(
+/// Checks a candidate's types and, if they are the host's, welcomes it as slot `slot`'s worker
+/// (`ToWorker::Welcome`, with the settings it is to run with): from here on, it is that slot's
+/// worker.
+pub(super) async fn accept(
     sv: &Supervision,
     candidate: &mut Candidate,
+    slot: usize,
     deadline: tokio::time::Instant,
 ) -> Result<(), String> {
     use tokio::io::AsyncWriteExt;
-    let max = sv.config.max_frame_len;
+    let config = &sv.config;
+    let max = config.max_frame_len;
     sv.types.check(candidate, deadline, max).await?;
-    let welcome = codec::encode_frame::<_, ()>(&ToWorker::Welcome, None, max)
+    let settings = Settings {
+        worker_id: slot as u32,
+        max_frame_len: max,
+        heartbeat: config.heartbeat.map(|(interval, _)| interval),
+        spin: config.spin_poll,
+        cpu_limit: config.limits.cpu,
+    };
+    let welcome = codec::encode_frame(&ToWorker::Welcome, Some(&settings), max)
         .map_err(|err| format!("its welcome could not be encoded: {err}"))?;
     let write = async {
         candidate.writer.write_all(&welcome).await?;
@@ -253,27 +309,35 @@ impl Drop for KillOnDrop<'_> {
 /// unusable.
 fn check(candidate: &Candidate, pid: u32) -> Result<(), Option<String>> {
     // A transport that cannot tell the peer's pid relies on the token alone.
-    let group = candidate.peer_pid.map(process::process_group_of);
+    let peer_pid = match candidate.peer {
+        Peer::Local { pid } => pid,
+        _ => None,
+    };
+    let group = peer_pid.map(process::process_group_of);
     if group.is_some_and(|group| !matches!(group, Ok(group) if group == pid)) {
         tracing::warn!(
-            peer_pid = ?candidate.peer_pid,
+            ?peer_pid,
             "ipc2: refused a connection with a valid token from outside worker process {pid}"
         );
         return Err(None);
     }
-    if candidate.hello.protocol_version != PROTOCOL_VERSION {
-        return Err(Some(format!(
-            "it speaks ipc2 protocol version {}, but this host speaks {PROTOCOL_VERSION}: rebuild the worker and host against the same ipc2",
-            candidate.hello.protocol_version
-        )));
+    check_protocol(&candidate.hello).map_err(Some)
+}
+
+/// Checks that a worker speaks this host's protocol version.
+pub(super) fn check_protocol(hello: &Hello) -> Result<(), String> {
+    match hello.protocol_version {
+        PROTOCOL_VERSION => Ok(()),
+        other => Err(format!(
+            "it speaks ipc2 protocol version {other}, but this host speaks {PROTOCOL_VERSION}: rebuild the worker and host against the same ipc2"
+        )),
     }
-    Ok(())
 }
 
 impl std::fmt::Debug for Candidate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Candidate")
-            .field("peer_pid", &self.peer_pid)
+            .field("peer", &self.peer)
             .field("hello", &self.hello)
             .finish_non_exhaustive()
     }

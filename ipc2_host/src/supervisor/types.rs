@@ -3,7 +3,8 @@
 //!
 //! The host describes its types once per set ([`ipc2_common::schema`]) and puts the
 //! fingerprint in each worker's invitation. A worker that finds another fingerprint in its own
-//! types says so in its `Hello` and sends its whole description next, which this reads.
+//! types says so in its `Hello` and sends its whole description next, which this reads. A worker
+//! on another machine has no invitation, so it always sends its description.
 
 use futures_util::StreamExt;
 use ipc2_common::schema::Description;
@@ -38,18 +39,27 @@ impl TypeCheck {
         self.fingerprint
     }
 
-    /// Checks the types `candidate` announced; if they are not the host's, reads the description
-    /// it sends next (by `deadline`) and returns the first difference as the reason to refuse it.
+    /// Checks the types `candidate` announced, reading the description it sends next if it says
+    /// one follows (by `deadline`); if they are not the host's, returns the first difference as
+    /// the reason to refuse it.
     pub(crate) async fn check(
         &self,
         candidate: &mut Candidate,
         deadline: Instant,
         max_frame_len: usize,
     ) -> Result<(), String> {
-        if candidate.hello.types == self.fingerprint {
-            return Ok(());
-        }
-        let differ = "its job, reply or event types are not the host's";
+        let same = candidate.hello.types == self.fingerprint;
+        let differ = match (candidate.hello.describes_types, same) {
+            (false, true) => return Ok(()),
+            (false, false) => {
+                return Err(
+                    "its job, reply or event types are not the host's, and it did not say how"
+                        .to_owned(),
+                );
+            }
+            (true, true) => "it announced a description of its types",
+            (true, false) => "its job, reply or event types are not the host's",
+        };
         let codec = candidate.reader.decoder_mut();
         codec.set_max_frame_len(MAX_TYPES_LEN.min(max_frame_len));
         let next = tokio::time::timeout_at(deadline, candidate.reader.next()).await;
@@ -86,6 +96,9 @@ impl TypeCheck {
             }
             Err(err) => return Err(format!("{differ}, and its next frame is malformed: {err}")),
         };
+        if same {
+            return Ok(());
+        }
         match self.description.first_difference(&worker) {
             Some(difference) => Err(format!(
                 "its types are not the host's: {difference}. The host and the worker were built from different versions of the types they share; rebuild both"
