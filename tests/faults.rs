@@ -14,7 +14,7 @@ use ipc2_common::{ToHost, codec};
 use support::codes::{EXIT_AT_START, STARTED_BEFORE};
 use support::jobs::{TestJob, TestReply};
 use support::{HANG_GUARD, add, builder, eventually, set};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 
 #[tokio::test]
@@ -228,6 +228,48 @@ async fn stranger_with_a_wrong_token_is_refused_and_the_set_keeps_serving() {
         assert_eq!(add(&workers, i, 1).await.0, i + 1);
     }
     assert_eq!(workers.workers().len(), 2);
+}
+
+// Only a transport that authenticated its peer (TLS, a shared secret) may admit a worker
+// without a token; on the Unix socket, anyone may connect.
+#[tokio::test]
+async fn stranger_without_a_token_is_refused_on_the_unix_socket() {
+    // A set with a slot for a worker on another machine, on a Unix socket: the slot stays
+    // vacant for a stranger.
+    let dir = tempfile::tempdir().unwrap();
+    let address = dir.path().join("socket");
+    let listener = tokio::net::UnixListener::bind(&address).unwrap();
+    let workers = builder(1)
+        .listen(listener, address.to_str().unwrap())
+        .remote_workers(0, 1)
+        .finish()
+        .await
+        .expect("the local worker starts");
+    let mut stranger = UnixStream::connect(&address).await.unwrap();
+    let hello = Hello {
+        protocol_version: PROTOCOL_VERSION,
+        token: None,
+        worker_id: 0,
+        pid: std::process::id(),
+        host_name: "elsewhere".into(),
+        // The set's own types: only the missing token is wrong.
+        types: ipc2::schema::Description::of::<TestJob, TestReply, TestReply>().fingerprint(),
+        describes_types: false,
+    };
+    let frame = codec::encode_frame(&ToHost::Hello, Some(&hello), 1024).unwrap();
+    stranger.write_all(&frame).await.unwrap();
+    let mut sent = Vec::new();
+    tokio::time::timeout(HANG_GUARD, stranger.read_to_end(&mut sent))
+        .await
+        .expect("the host closes the connection")
+        .expect("the connection ends cleanly");
+    assert!(sent.is_empty(), "the host welcomed a stranger");
+    assert_eq!(add(&workers, 2, 2).await.0, 4);
+    assert_eq!(workers.workers().len(), 1);
+    assert_eq!(
+        workers.stats().workers[1].state,
+        ipc2::host::WorkerState::Vacant
+    );
 }
 
 #[tokio::test]

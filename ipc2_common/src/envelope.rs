@@ -54,6 +54,11 @@ pub enum ToWorker {
     /// connection's end, instead of taking a refusal for a host that has no jobs yet. Body: the
     /// [`Settings`](crate::handshake::Settings) the worker runs with.
     Welcome,
+    /// The host will not take this worker: sent in place of the welcome to a worker on another
+    /// machine (which cannot read the host's log) once the transport has authenticated it, and
+    /// followed by the end of the connection. Body: the reason, a `String` that fits in
+    /// [`MAX_WELCOME_LEN`](crate::handshake::MAX_WELCOME_LEN).
+    Refused,
 }
 
 /// Headers of frames a worker sends to the host.
@@ -135,6 +140,7 @@ impl Header for ToWorker {
             Self::Stream { id } => (4, Some(id)),
             Self::Fds { count } => (5, Some(count)),
             Self::Welcome => (6, None),
+            Self::Refused => (7, None),
         }
     }
 
@@ -158,6 +164,7 @@ impl Header for ToWorker {
             4 => Self::Stream { id: id()? },
             5 => Self::Fds { count: id()? },
             6 => Self::Welcome,
+            7 => Self::Refused,
             _ => return None,
         })
     }

@@ -12,8 +12,9 @@
 //! tight size limit ([`MAX_HELLO_LEN`]) and a deadline, and only then treats the connection as a
 //! worker; it also checks the peer's credentials and types (see `ipc2_host`). A worker it accepts
 //! gets a [`ToWorker::Welcome`](crate::ToWorker::Welcome) with the [`Settings`] it is to run with
-//! before anything else; one it refuses sees the connection close instead, and its `connect`
-//! fails saying so.
+//! before anything else; one it refuses sees the connection close instead (a worker on another
+//! machine is first told why: [`ToWorker::Refused`](crate::ToWorker::Refused)), and its
+//! `connect` fails saying so.
 //!
 //! A worker on another machine is started by that machine's orchestrator, not by the host, so it
 //! has no invitation and no token: [`ENV_CONNECT`] names the host's address, the transport (TLS or
@@ -123,8 +124,10 @@ pub struct Settings {
     pub cpu_limit: Option<Duration>,
 }
 
-/// The largest [`Settings`] a worker reads before it knows the host's frame limit.
-pub const MAX_WELCOME_LEN: usize = 256;
+/// The largest first frame a worker reads before it knows the host's frame limit: the welcome,
+/// with its [`Settings`], or a refusal with its reason
+/// ([`ToWorker::Refused`](crate::ToWorker::Refused)), which the host cuts to fit.
+pub const MAX_WELCOME_LEN: usize = 4096;
 
 /// This machine's name, cut to [`MAX_HOST_NAME_LEN`] bytes; empty if it cannot be read.
 pub fn host_name() -> String {

@@ -392,6 +392,10 @@ async fn welcome<T: AsyncRead + Unpin>(
                 return match codec::decode_header::<ToWorker>(&payload) {
                     Ok((ToWorker::Welcome, body)) => codec::decode_body::<Settings>(body)
                         .map_err(|err| format!("its welcome is malformed: {err}")),
+                    Ok((ToWorker::Refused, body)) => Err(codec::decode_body::<String>(body)
+                        .unwrap_or_else(|err| {
+                            format!("it refused it, for a malformed reason: {err}")
+                        })),
                     Ok((other, _)) => Err(format!("it sent {other:?} before its welcome")),
                     Err(err) => Err(format!("its first frame is malformed: {err}")),
                 };
@@ -496,8 +500,10 @@ impl<R: DeserializeOwned, W: Serialize> Reader<R, W> {
             }
             ToWorker::Cancel { id } => self.replies.cancels.cancel(id),
             ToWorker::Credit { id } => self.replies.credits.grant(id, codec::decode_body(body)?),
-            ToWorker::Welcome => {
-                return Err(ipc2_common::Error::UnexpectedFrame("a second welcome"));
+            ToWorker::Welcome | ToWorker::Refused => {
+                return Err(ipc2_common::Error::UnexpectedFrame(
+                    "a welcome or refusal after the welcome",
+                ));
             }
         }
         Ok(())

@@ -110,7 +110,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 sum: a + b,
                 pid: std::process::id(),
             },
-            TestJob::Address => TestReply::Address(std::env::var("IPC2_ADDRESS")?),
+            TestJob::Address => TestReply::Address(
+                std::env::var("IPC2_ADDRESS").or_else(|_| std::env::var("IPC2_CONNECT"))?,
+            ),
             TestJob::Echo(bytes) => TestReply::Bytes(bytes),
             TestJob::Sleep(ms) => {
                 tokio::time::sleep(Duration::from_millis(ms)).await;

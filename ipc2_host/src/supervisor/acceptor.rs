@@ -21,7 +21,7 @@ use ipc2_common::{FrameCodec, Peer, Server, ToHost, codec};
 use tokio_util::codec::FramedRead;
 
 use super::Supervision;
-use super::start::Candidate;
+use super::start::{Candidate, tell_refused};
 
 /// How long the acceptor waits after a failed `accept` (the connection stays queued, so trying
 /// again at once would spin).
@@ -115,7 +115,14 @@ async fn handshake<S: Server>(stream: S::Stream, peer: Peer, sv: Arc<Supervision
     };
     let candidates = match candidates {
         Ok(candidates) => candidates,
-        Err(why) => return refuse(peer, &why),
+        Err(why) => {
+            refuse(peer, &why);
+            if hello.token.is_none() && matches!(peer, Peer::Network { .. }) {
+                let mut write = write;
+                tell_refused(&mut write, &why).await;
+            }
+            return;
+        }
     };
     reader
         .decoder_mut()

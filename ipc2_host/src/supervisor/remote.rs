@@ -6,8 +6,9 @@
 //! The transport has authenticated such a worker before its hello is read (`acceptor.rs`); the
 //! slot checks its protocol version and types as for any worker, and welcomes it with the
 //! settings it is to run with, which a worker without an invitation learns only there. A worker
-//! that fails a check is refused and the slot goes on waiting: a worker built from other types
-//! cannot take the place of a good one.
+//! that fails a check is refused, and told why (its orchestrator's log is where its operator
+//! looks), and the slot goes on waiting: a worker built from other types cannot take the place
+//! of a good one.
 //!
 //! What differs once it is up (see `live.rs`): the host cannot signal a process on another
 //! machine, so ending such a worker closes its connection, which tells it to exit; its report has
@@ -18,7 +19,7 @@ use ipc2_common::Peer;
 
 use super::Supervision;
 use super::slot::SlotControl;
-use super::start::{Started, Worker, accept, check_protocol};
+use super::start::{Started, Worker, accept, check_protocol, tell_refused};
 use crate::conn::Identity;
 use crate::scheduler::SlotState;
 use crate::{Error, RemoteHost};
@@ -63,10 +64,13 @@ pub(super) async fn admit(
                 });
                 return Ok(Started { worker, candidate });
             }
-            Err(reason) => tracing::warn!(
-                "ipc2: refused a worker (pid {} {remote}): {reason}",
-                candidate.hello.pid
-            ),
+            Err(reason) => {
+                tracing::warn!(
+                    "ipc2: refused a worker (pid {} {remote}): {reason}",
+                    candidate.hello.pid
+                );
+                tell_refused(&mut candidate.writer, &reason).await;
+            }
         }
     }
 }

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
-use ipc2_common::handshake::{Hello, Invitation, PROTOCOL_VERSION, Settings, Token};
+use ipc2_common::handshake::{
+    Hello, Invitation, MAX_HOST_NAME_LEN, MAX_WELCOME_LEN, PROTOCOL_VERSION, Settings, Token,
+};
 use ipc2_common::{FrameCodec, Peer, ReadHalf, ToWorker, WriteHalf, codec};
 use rustix::process::Signal;
 use tokio::sync::oneshot;
@@ -288,6 +290,36 @@ pub(super) async fn accept(
     }
 }
 
+/// How long the host tries to tell a refused worker on another machine why.
+const REFUSAL_GRACE: Duration = Duration::from_secs(1);
+
+/// Tells a worker on another machine, which cannot read this host's log, why it is refused
+/// ([`ToWorker::Refused`], the reason cut to fit the worker's first-frame limit), and closes the
+/// connection cleanly (for TLS, with a `close_notify`). Best effort: a worker that reads
+/// nothing within [`REFUSAL_GRACE`] just sees the connection end.
+pub(super) async fn tell_refused(writer: &mut WriteHalf, reason: &str) {
+    use tokio::io::AsyncWriteExt;
+    // Room for the frame's length, header and the string's length prefix.
+    let mut end = reason.len().min(MAX_WELCOME_LEN - 32);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    let reason = reason[..end].to_owned();
+    let Ok(frame) = codec::encode_frame(&ToWorker::Refused, Some(&reason), MAX_WELCOME_LEN) else {
+        return;
+    };
+    let tell = async {
+        writer.write_all(&frame).await?;
+        writer.shutdown().await
+    };
+    if let Err(err) = tokio::time::timeout(REFUSAL_GRACE, tell)
+        .await
+        .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))
+    {
+        tracing::debug!("ipc2: could not tell a refused worker why: {err}");
+    }
+}
+
 /// SIGKILLs worker `pid` when dropped while armed.
 struct KillOnDrop<'a> {
     children: &'a Children,
@@ -324,14 +356,24 @@ fn check(candidate: &Candidate, pid: u32) -> Result<(), Option<String>> {
     check_protocol(&candidate.hello).map_err(Some)
 }
 
-/// Checks that a worker speaks this host's protocol version.
+/// Checks that a worker speaks this host's protocol version, and that its host name is fit to
+/// print.
 pub(super) fn check_protocol(hello: &Hello) -> Result<(), String> {
-    match hello.protocol_version {
-        PROTOCOL_VERSION => Ok(()),
-        other => Err(format!(
-            "it speaks ipc2 protocol version {other}, but this host speaks {PROTOCOL_VERSION}: rebuild the worker and host against the same ipc2"
-        )),
+    if hello.protocol_version != PROTOCOL_VERSION {
+        return Err(format!(
+            "it speaks ipc2 protocol version {}, but this host speaks {PROTOCOL_VERSION}: rebuild the worker and host against the same ipc2",
+            hello.protocol_version
+        ));
     }
+    // The name goes into logs and error messages: it must be short and printable.
+    let name = &hello.host_name;
+    if name.len() > MAX_HOST_NAME_LEN || name.chars().any(char::is_control) {
+        return Err(format!(
+            "its host name ({} bytes) is longer than {MAX_HOST_NAME_LEN} bytes or holds control characters",
+            name.len()
+        ));
+    }
+    Ok(())
 }
 
 impl std::fmt::Debug for Candidate {

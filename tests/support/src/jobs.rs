@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 pub enum TestJob {
     /// Reply `Sum { sum: a + b, pid }`.
     Add(u32, u32),
-    /// Reply the worker's `IPC2_ADDRESS`.
+    /// Reply the worker's `IPC2_ADDRESS` (or, for a worker an orchestrator started, `IPC2_CONNECT`).
     Address,
     /// Reply `Bytes` with the same bytes.
     Echo(Vec<u8>),

@@ -10,6 +10,7 @@ pub mod codes;
 pub mod eval;
 pub mod hostile;
 pub mod jobs;
+pub mod orchestrator;
 pub mod store;
 pub mod tools;
 pub mod versions;

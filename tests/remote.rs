@@ -1,0 +1,420 @@
+//! Workers on other machines: the test plays the orchestrator, starting real worker processes
+//! with `IPC2_CONNECT` and TLS credentials, which dial a host listening on loopback. The host
+//! starts none of them and cannot signal them; what it promises is checked here: `finish` waits
+//! for the minimum, a dead or silent worker fails only its own calls and its slot waits for the
+//! next one, a worker with other types never takes a slot, and every way the host ends a
+//! worker (a runaway job, shutdown) makes the process exit by itself.
+
+use ipc2_test_support as support;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ipc2::host::{WorkerSetBuilder, WorkerState};
+use ipc2::transport::TlsListener;
+use ipc2::{Error, ExitCause, TimeoutAction, WorkerSet};
+use support::HANG_GUARD;
+use support::certs::{Credentials, Pki};
+use support::jobs::{TestJob, TestReply};
+use support::orchestrator::Launched;
+
+type RemoteSet = WorkerSet<TlsListener, TestReply, TestJob>;
+
+/// Long enough for a worker on a loaded machine to dial in.
+const STARTUP: Duration = Duration::from_secs(20);
+
+/// A host's listener on loopback, and what an orchestrator gives the workers it starts.
+struct Deployment {
+    pki: Pki,
+    /// The worker's certificate, key and CA.
+    worker: Credentials,
+    /// `tls://localhost:{port}`.
+    connect: String,
+    listener: Option<TlsListener>,
+}
+
+impl Deployment {
+    async fn new() -> Self {
+        let pki = Pki::new("test-ca");
+        let host = pki.issue_host("host", &["localhost"]);
+        let worker = pki.issue_worker("worker", &["worker-1"]);
+        let listener = TlsListener::bind("127.0.0.1:0", &host.config())
+            .await
+            .expect("the listener binds");
+        let port = listener
+            .address()
+            .rsplit_once(':')
+            .map(|(_, port)| port.to_owned())
+            .expect("the address has a port");
+        Self {
+            pki,
+            worker,
+            connect: format!("tls://localhost:{port}"),
+            listener: Some(listener),
+        }
+    }
+
+    /// A builder for a set that takes `min` to `max` workers on other machines.
+    fn builder(
+        &mut self,
+        min: usize,
+        max: usize,
+    ) -> WorkerSetBuilder<TlsListener, TestReply, TestJob> {
+        let listener = self.listener.take().expect("one set per deployment");
+        WorkerSetBuilder::new()
+            .listen(listener, self.connect.clone())
+            .remote_workers(min, max)
+            .max_in_flight_per_worker(1)
+            .startup_timeout(STARTUP)
+    }
+
+    /// Starts `program` (a helper) as the orchestrator would on another machine.
+    fn launch(&self, program: &str) -> Launched {
+        Launched::start(
+            &[],
+            &support::helper(program),
+            &self.connect,
+            self.worker.env(),
+        )
+    }
+}
+
+async fn send(workers: &RemoteSet, job: TestJob) -> Result<TestReply, Error> {
+    tokio::time::timeout(HANG_GUARD, workers.send(job))
+        .await
+        .expect("the call ended instead of hanging")
+}
+
+async fn finish(
+    builder: WorkerSetBuilder<TlsListener, TestReply, TestJob>,
+) -> Result<RemoteSet, Error> {
+    tokio::time::timeout(HANG_GUARD, builder.finish())
+        .await
+        .expect("the start ended instead of hanging")
+}
+
+/// The process ids of the set's running workers.
+fn pids(workers: &RemoteSet) -> BTreeSet<u32> {
+    workers.workers().iter().map(|worker| worker.pid).collect()
+}
+
+/// The states of the set's slots, in slot order.
+fn states(workers: &RemoteSet) -> Vec<WorkerState> {
+    workers.stats().workers.iter().map(|w| w.state).collect()
+}
+
+/// A file a `Pause` job writes its worker's pid to.
+fn marker(dir: &tempfile::TempDir, name: &str) -> PathBuf {
+    dir.path().join(name)
+}
+
+fn this_machine() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .expect("the host name")
+        .trim()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_workers_join_serve_and_a_killed_one_fails_only_its_own_call() {
+    let mut deployment = Deployment::new().await;
+    let starting = tokio::spawn(finish(deployment.builder(2, 3)));
+    let first = [
+        deployment.launch("test_worker"),
+        deployment.launch("test_worker"),
+    ];
+    let workers = starting.await.unwrap().expect("two workers joined");
+    let launched: BTreeSet<u32> = first.iter().map(Launched::pid).collect();
+    assert_eq!(pids(&workers), launched);
+    assert_eq!(
+        states(&workers),
+        [WorkerState::Idle, WorkerState::Idle, WorkerState::Vacant]
+    );
+    for worker in workers.workers() {
+        let remote = worker.remote.expect("the worker is on another machine");
+        assert!(remote.address.ip().is_loopback(), "{remote}");
+        assert_eq!(remote.host_name, this_machine());
+    }
+    for i in 0..20 {
+        assert!(matches!(
+            send(&workers, TestJob::Add(i, 1)).await,
+            Ok(TestReply::Sum { sum, .. }) if sum == i + 1
+        ));
+    }
+    match send(&workers, TestJob::Address).await {
+        Ok(TestReply::Address(address)) => assert_eq!(address, deployment.connect),
+        other => panic!("unexpected reply {other:?}"),
+    }
+
+    // A third joins later and is used as it arrives.
+    let third = deployment.launch("test_worker");
+    assert!(support::eventually(HANG_GUARD, || pids(&workers).len() == 3).await);
+    assert!(pids(&workers).contains(&third.pid()));
+    let dir = tempfile::tempdir().unwrap();
+    let pauses: Vec<_> = (0..3)
+        .map(|i| {
+            let workers = workers.clone();
+            let marker = marker(&dir, &format!("pause-{i}"));
+            tokio::spawn(async move { workers.send(TestJob::Pause { marker, ms: 4_000 }).await })
+        })
+        .collect();
+    let mut running = BTreeSet::new();
+    for i in 0..3 {
+        running.insert(support::job_started(&marker(&dir, &format!("pause-{i}"))).await);
+    }
+    assert_eq!(running, pids(&workers), "each worker runs one of the jobs");
+
+    // The orchestrator's machine loses one: only the call it ran fails, naming its machine.
+    let victim = first[1].pid();
+    support::sigkill(victim);
+    let mut outcomes = Vec::new();
+    for pause in pauses {
+        outcomes.push(
+            tokio::time::timeout(HANG_GUARD, pause)
+                .await
+                .unwrap()
+                .unwrap(),
+        );
+    }
+    let (lost, done): (Vec<_>, Vec<_>) = outcomes.into_iter().partition(Result::is_err);
+    assert_eq!(done.len(), 2, "{done:?}");
+    match &lost[..] {
+        [Err(Error::WorkerExited(exit))] => {
+            assert_eq!(exit.pid, victim);
+            assert_eq!(exit.cause, ExitCause::Died);
+            assert!(exit.status.is_none(), "no exit status crosses machines");
+            assert!(exit.remote.is_some(), "{exit}");
+            let message = exit.to_string();
+            assert!(message.contains("lost its connection"), "{message}");
+            assert!(message.contains(&this_machine()), "{message}");
+        }
+        other => panic!("expected one WorkerExited, got {other:?}"),
+    }
+    assert!(
+        support::eventually(HANG_GUARD, || states(&workers)
+            .contains(&WorkerState::Vacant))
+        .await,
+        "the lost worker's slot waits for another: {:?}",
+        states(&workers)
+    );
+    let slot = workers
+        .stats()
+        .workers
+        .into_iter()
+        .find(|w| w.state == WorkerState::Vacant)
+        .expect("a vacant slot");
+    assert_eq!(slot.restarts, 1);
+    assert_eq!(slot.jobs_failed, 1);
+
+    // The orchestrator starts another, which takes the vacant slot.
+    let successor = deployment.launch("test_worker");
+    assert!(support::eventually(HANG_GUARD, || pids(&workers).contains(&successor.pid())).await);
+    assert_eq!(pids(&workers).len(), 3);
+    assert_eq!(workers.stats().workers[slot.id].generation, Some(2));
+
+    // What a host does to its own processes it cannot do to these.
+    assert!(matches!(workers.resize(4).await, Err(Error::Config(_))));
+    workers
+        .restart()
+        .await
+        .expect("a restart skips remote workers");
+    assert!(pids(&workers).contains(&successor.pid()));
+}
+
+#[tokio::test]
+async fn the_start_fails_naming_the_address_when_too_few_workers_join() {
+    let mut deployment = Deployment::new().await;
+    let builder = deployment
+        .builder(2, 2)
+        .startup_timeout(Duration::from_secs(2));
+    let starting = tokio::spawn(finish(builder));
+    let _only = deployment.launch("test_worker");
+    match starting.await.unwrap() {
+        Err(err @ Error::RemoteWorkersMissing { .. }) => {
+            let message = err.to_string();
+            assert!(message.contains("only 1 of the 2"), "{message}");
+            assert!(
+                message.contains(&format!("IPC2_CONNECT={}", deployment.connect)),
+                "{message}"
+            );
+        }
+        Err(other) => panic!("expected RemoteWorkersMissing, got {other}"),
+        Ok(_) => panic!("the set started with one of two workers"),
+    }
+}
+
+#[tokio::test]
+async fn a_worker_started_before_its_host_keeps_dialing_until_the_host_listens() {
+    let mut deployment = Deployment::new().await;
+    // Take the listener's port away: the worker's first attempts are refused.
+    let listener = deployment.listener.take().unwrap();
+    let port: u16 = listener
+        .address()
+        .rsplit_once(':')
+        .unwrap()
+        .1
+        .parse()
+        .unwrap();
+    drop(listener);
+    let mut early = deployment.launch("test_worker");
+    let pki_host = deployment.pki.issue_host("host-again", &["localhost"]);
+    assert!(
+        early.exited(Duration::from_millis(500)).await.is_none(),
+        "the worker gave up on an absent host: {}",
+        early.stderr()
+    );
+    deployment.listener = Some(
+        TlsListener::bind(&format!("127.0.0.1:{port}"), &pki_host.config())
+            .await
+            .expect("the port is free again"),
+    );
+    let workers = finish(deployment.builder(1, 1))
+        .await
+        .expect("the early worker joined");
+    assert_eq!(pids(&workers), BTreeSet::from([early.pid()]));
+    assert!(matches!(
+        send(&workers, TestJob::Add(2, 3)).await,
+        Ok(TestReply::Sum { sum: 5, .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_worker_built_with_other_types_is_refused_and_its_slot_waits_for_a_good_one() {
+    let mut deployment = Deployment::new().await;
+    let starting = tokio::spawn(finish(deployment.builder(1, 2)));
+    let _good = deployment.launch("test_worker");
+    let workers = starting.await.unwrap().expect("a worker joined");
+
+    let mut stranger = deployment.launch("calc_worker");
+    let status = stranger
+        .exited(HANG_GUARD)
+        .await
+        .expect("the refused worker exits");
+    assert!(!status.success(), "{status}");
+    let why = stranger.stderr();
+    // Told by the host, as its orchestrator's log is all its operator sees.
+    assert!(
+        why.contains("did not accept this worker: its types are not the host's")
+            && why.contains("the host sends TestJob, the worker expects CalcRequest"),
+        "{why}"
+    );
+    assert_eq!(states(&workers), [WorkerState::Idle, WorkerState::Vacant]);
+
+    let good = deployment.launch("test_worker");
+    assert!(support::eventually(HANG_GUARD, || pids(&workers).contains(&good.pid())).await);
+    assert_eq!(states(&workers), [WorkerState::Idle, WorkerState::Idle]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_remote_worker_fails_its_call_and_exits_once_it_runs_again() {
+    let mut deployment = Deployment::new().await;
+    let builder = deployment
+        .builder(1, 1)
+        .heartbeat(Duration::from_millis(200), Some(Duration::from_secs(2)));
+    let starting = tokio::spawn(finish(builder));
+    let mut frozen = deployment.launch("test_worker");
+    let workers = starting.await.unwrap().expect("the worker joined");
+
+    // It stops itself with SIGSTOP, as a machine cut off by the network falls silent.
+    match send(&workers, TestJob::Freeze).await {
+        Err(Error::WorkerExited(exit)) => {
+            assert!(matches!(exit.cause, ExitCause::Unresponsive(_)), "{exit}");
+            assert!(exit.to_string().contains("was disconnected"), "{exit}");
+        }
+        other => panic!("expected WorkerExited, got {other:?}"),
+    }
+    assert!(support::eventually(HANG_GUARD, || states(&workers) == [WorkerState::Vacant]).await);
+    assert!(frozen.try_exited().is_none());
+    let pid = rustix::process::Pid::from_raw(frozen.pid() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::CONT).unwrap();
+    let status = frozen
+        .exited(HANG_GUARD)
+        .await
+        .expect("once it runs, it finds the host gone and exits");
+    assert!(status.success(), "{status}: {}", frozen.stderr());
+}
+
+#[tokio::test]
+async fn a_runaway_job_disconnects_its_remote_worker_which_exits() {
+    let mut deployment = Deployment::new().await;
+    let starting = tokio::spawn(finish(deployment.builder(1, 1)));
+    let mut runaway = deployment.launch("test_worker");
+    let workers = starting.await.unwrap().expect("the worker joined");
+    let timed_out = workers
+        .send_timeout(
+            TestJob::Sleep(600_000),
+            Duration::from_millis(300),
+            TimeoutAction::Restart,
+        )
+        .await;
+    assert!(
+        matches!(timed_out, Err(Error::Timeout { .. })),
+        "{timed_out:?}"
+    );
+    let status = runaway
+        .exited(HANG_GUARD)
+        .await
+        .expect("the disconnected worker exits with its job still running");
+    assert!(status.success(), "{status}");
+    assert!(support::eventually(HANG_GUARD, || states(&workers) == [WorkerState::Vacant]).await);
+}
+
+#[tokio::test]
+async fn shutdown_makes_every_remote_worker_exit() {
+    let mut deployment = Deployment::new().await;
+    let starting = tokio::spawn(finish(deployment.builder(2, 2)));
+    let mut launched = [
+        deployment.launch("test_worker"),
+        deployment.launch("test_worker"),
+    ];
+    let workers = starting.await.unwrap().expect("the workers joined");
+    tokio::time::timeout(HANG_GUARD, workers.shutdown())
+        .await
+        .expect("shutdown ends");
+    for worker in &mut launched {
+        let status = worker.exited(HANG_GUARD).await.expect("the worker exits");
+        assert!(status.success(), "{status}");
+    }
+    assert_eq!(
+        states(&workers),
+        [WorkerState::Stopped, WorkerState::Stopped]
+    );
+}
+
+#[tokio::test]
+async fn local_and_remote_workers_serve_side_by_side_and_a_full_set_refuses_more() {
+    let mut deployment = Deployment::new().await;
+    let builder = deployment
+        .builder(1, 1)
+        .worker_count(1)
+        .worker_path(support::helper("test_worker"));
+    let builder = deployment
+        .worker
+        .env()
+        .into_iter()
+        .fold(builder, |builder, (name, value)| builder.env(name, value));
+    let starting = tokio::spawn(finish(builder));
+    let remote = deployment.launch("test_worker");
+    let workers = starting.await.unwrap().expect("both workers started");
+    let infos = workers.workers();
+    assert_eq!(infos.len(), 2);
+    assert!(infos[0].remote.is_none(), "slot 0 is the host's own worker");
+    assert_eq!(
+        infos[1].remote.as_ref().map(|_| infos[1].pid),
+        Some(remote.pid())
+    );
+
+    let mut extra = deployment.launch("test_worker");
+    let status = extra
+        .exited(HANG_GUARD)
+        .await
+        .expect("a worker with no slot to take is refused and exits");
+    assert!(!status.success(), "{status}");
+    let why = extra.stderr();
+    assert!(
+        why.contains("all 1 slots for workers on other machines are taken"),
+        "{why}"
+    );
+    assert_eq!(pids(&workers), BTreeSet::from([infos[0].pid, remote.pid()]));
+}
