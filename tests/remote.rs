@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use ipc2::host::{WorkerSetBuilder, WorkerState};
 use ipc2::transport::TlsListener;
+use ipc2::transport::env::ENV_CONNECT;
 use ipc2::{Error, ExitCause, TimeoutAction, WorkerSet};
 use support::HANG_GUARD;
 use support::certs::{Credentials, Pki};
@@ -71,11 +72,11 @@ impl Deployment {
 
     /// Starts `program` (a helper) as the orchestrator would on another machine.
     fn launch(&self, program: &str) -> Launched {
+        let connect = [(ENV_CONNECT, PathBuf::from(&self.connect))];
         Launched::start(
             &[],
             &support::helper(program),
-            &self.connect,
-            self.worker.env(),
+            self.worker.env().into_iter().chain(connect),
         )
     }
 }
@@ -417,4 +418,26 @@ async fn local_and_remote_workers_serve_side_by_side_and_a_full_set_refuses_more
         "{why}"
     );
     assert_eq!(pids(&workers), BTreeSet::from([infos[0].pid, remote.pid()]));
+}
+
+#[tokio::test]
+async fn a_worker_given_its_host_and_credentials_in_code_joins() {
+    let mut deployment = Deployment::new().await;
+    let starting = tokio::spawn(finish(deployment.builder(1, 1)));
+    let credentials = &deployment.worker;
+    let env = [
+        ("TEST_WORKER_MODE", PathBuf::from("dial-in-code")),
+        ("TEST_WORKER_DIAL", PathBuf::from(&deployment.connect)),
+        ("TEST_WORKER_CERT", credentials.cert.clone()),
+        ("TEST_WORKER_KEY", credentials.key.clone()),
+        ("TEST_WORKER_CA", credentials.ca.clone()),
+    ];
+    // No IPC2_CONNECT and no IPC2_TLS_* in its environment.
+    let worker = Launched::start(&[], &support::helper("test_worker"), env);
+    let workers = starting.await.unwrap().expect("the worker joined");
+    assert_eq!(pids(&workers), BTreeSet::from([worker.pid()]));
+    assert!(matches!(
+        send(&workers, TestJob::Add(20, 22)).await,
+        Ok(TestReply::Sum { sum: 42, .. })
+    ));
 }

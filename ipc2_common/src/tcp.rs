@@ -207,6 +207,27 @@ pub(crate) async fn listen(address: &str, scheme: &str) -> io::Result<(TcpListen
     Ok((tcp, address))
 }
 
+/// How long what a worker sends its host may go unacknowledged before the worker's TCP
+/// connection fails (`TCP_USER_TIMEOUT`). A worker sends a heartbeat every interval, so a host
+/// cut off by the network, or a machine that died without closing anything, ends the connection
+/// in this time instead of the kernel's default of about a quarter of an hour: the worker then
+/// exits and its orchestrator starts another, which dials until the host is back.
+pub(crate) const WORKER_USER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Dials `target` (`host:port`) for a worker: with `TCP_NODELAY`, and with
+/// [`WORKER_USER_TIMEOUT`] where the system has it.
+pub(crate) async fn connect(target: &str) -> io::Result<TcpStream> {
+    let tcp = TcpStream::connect(target).await.map_err(|err| {
+        io::Error::new(err.kind(), format!("could not connect to {target}: {err}"))
+    })?;
+    tcp.set_nodelay(true)?;
+    let timeout = WORKER_USER_TIMEOUT.as_millis() as u32;
+    if let Err(err) = rustix::net::sockopt::set_tcp_user_timeout(&tcp, timeout) {
+        tracing::debug!("ipc2: TCP_USER_TIMEOUT could not be set: {err}");
+    }
+    Ok(tcp)
+}
+
 /// The next connection `listener` accepts, with `TCP_NODELAY` set where it can be, and its peer.
 pub(crate) async fn accept(listener: &TcpListener) -> io::Result<(TcpStream, Peer)> {
     let (tcp, address) = listener.accept().await?;
@@ -278,10 +299,7 @@ impl UnencryptedTcpClient {
     /// the host does.
     pub async fn connect_with(address: &str, secret: &SharedSecret) -> io::Result<Self> {
         let target = address.strip_prefix(SCHEME).unwrap_or(address);
-        let mut tcp = TcpStream::connect(target).await.map_err(|err| {
-            io::Error::new(err.kind(), format!("could not connect to {target}: {err}"))
-        })?;
-        tcp.set_nodelay(true)?;
+        let mut tcp = connect(target).await?;
         worker_handshake(&mut tcp, secret).await?;
         Ok(Self(tcp))
     }

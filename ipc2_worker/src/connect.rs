@@ -19,7 +19,7 @@ use ipc2_common::handshake::{
 };
 use ipc2_common::outbox::{self, Outbox};
 use ipc2_common::schema::Description;
-use ipc2_common::{Client, FrameCodec, ReadHalf, ReceivedFds, ToHost, ToWorker, codec};
+use ipc2_common::{Client, FrameCodec, ReadHalf, ReceivedFds, ToHost, ToWorker, WriteHalf, codec};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -27,6 +27,7 @@ use tokio::sync::mpsc;
 use tokio_util::codec::Decoder;
 use tokio_util::sync::CancellationToken;
 
+use crate::dial::{Credentials, Dial};
 use crate::job::Replies;
 use crate::{Error, EventSender, Job, ReplySender};
 
@@ -91,9 +92,12 @@ pub fn started_by_host() -> bool {
 enum Host {
     /// The host started this process and invited it.
     Invited(Invitation),
-    /// An orchestrator started it, and [`ENV_CONNECT`] names the host (see `dial.rs`).
+    /// An orchestrator started it, and [`ENV_CONNECT`] or a [`Dial`] names the host (see
+    /// `dial.rs`).
     Dialed {
         address: String,
+        /// `None`: the transport reads them from the environment.
+        credentials: Option<Credentials>,
         /// How long the host may take to welcome this worker once connected.
         startup_timeout: Option<Duration>,
     },
@@ -102,6 +106,23 @@ enum Host {
 /// How long a dialed worker waits to be welcomed, once connected, when
 /// [`ENV_STARTUP_TIMEOUT_MS`] does not say.
 const DIALED_STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long a dialed worker waits to be welcomed: [`ENV_STARTUP_TIMEOUT_MS`] (0: no limit), or
+/// [`DIALED_STARTUP_TIMEOUT`].
+fn dialed_startup_timeout() -> Result<Option<Duration>, Error> {
+    match std::env::var(ENV_STARTUP_TIMEOUT_MS) {
+        Err(_) => Ok(Some(DIALED_STARTUP_TIMEOUT)),
+        Ok(ms) => match ms.parse::<u64>() {
+            Ok(0) => Ok(None),
+            Ok(ms) => Ok(Some(Duration::from_millis(ms))),
+            Err(_) => Err(ipc2_common::Error::InvalidEnv {
+                var: ENV_STARTUP_TIMEOUT_MS,
+                reason: "it is not a number",
+            }
+            .into()),
+        },
+    }
+}
 
 impl Host {
     fn from_env() -> Result<Self, Error> {
@@ -118,23 +139,18 @@ impl Host {
         let address = address
             .into_string()
             .map_err(|_| invalid("it is not valid UTF-8"))?;
-        let startup_timeout = match std::env::var(ENV_STARTUP_TIMEOUT_MS) {
-            Err(_) => Some(DIALED_STARTUP_TIMEOUT),
-            Ok(ms) => match ms.parse::<u64>() {
-                Ok(0) => None,
-                Ok(ms) => Some(Duration::from_millis(ms)),
-                Err(_) => {
-                    return Err(ipc2_common::Error::InvalidEnv {
-                        var: ENV_STARTUP_TIMEOUT_MS,
-                        reason: "it is not a number",
-                    }
-                    .into());
-                }
-            },
-        };
         Ok(Self::Dialed {
             address,
-            startup_timeout,
+            credentials: None,
+            startup_timeout: dialed_startup_timeout()?,
+        })
+    }
+
+    fn dialed(dial: Dial) -> Result<Self, Error> {
+        Ok(Self::Dialed {
+            address: dial.address,
+            credentials: Some(dial.credentials),
+            startup_timeout: dialed_startup_timeout()?,
         })
     }
 
@@ -213,21 +229,67 @@ where
     W: Serialize + DeserializeOwned + Send + 'static,
     E: Serialize + DeserializeOwned + Send + 'static,
 {
-    let host = Host::from_env()?;
+    join_host::<C, R, W, E>(Host::from_env()?).await
+}
+
+/// Connects to the host `dial` names, for a worker that an orchestrator started with the host's
+/// address and credentials given in code rather than in its environment: as
+/// [`connect_with_events`] does otherwise, with events of type `E` (give `W` for none of their
+/// own). The transport is the one `dial` names.
+///
+/// ```no_run
+/// # async fn _demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use ipc2::transport::TlsConfig;
+/// use ipc2::worker::Dial;
+///
+/// let config = TlsConfig::from_pem_files("worker.crt", "worker.key", "ca.crt")?;
+/// let dial = Dial::tls("tls://host.example:7000", config);
+/// let mut jobs = ipc2::worker::connect_to::<String, u64, u64>(dial).await?;
+/// while let Some(job) = jobs.recv().await {
+///     // ...
+/// #   drop(job);
+/// }
+/// # Ok(()) }
+/// ```
+pub async fn connect_to<R, W, E>(dial: Dial) -> Result<Receiver<R, W, E>, Error>
+where
+    R: DeserializeOwned + Send + 'static,
+    W: Serialize + DeserializeOwned + Send + 'static,
+    E: Serialize + DeserializeOwned + Send + 'static,
+{
+    join_host::<ipc2_common::AnyClient, R, W, E>(Host::dialed(dial)?).await
+}
+
+/// Reaches `host` over `C` (unless it was given credentials), joins it and starts the tasks that
+/// carry frames.
+async fn join_host<C, R, W, E>(host: Host) -> Result<Receiver<R, W, E>, Error>
+where
+    C: Client,
+    R: DeserializeOwned + Send + 'static,
+    W: Serialize + DeserializeOwned + Send + 'static,
+    E: Serialize + DeserializeOwned + Send + 'static,
+{
     let types = Description::of::<R, W, E>();
-    let stream = match &host {
+    let halves = match &host {
         Host::Invited(invitation) => {
             crate::parent::die_with_host();
+            let connect_error = |source| Error::Connect {
+                address: invitation.address.clone(),
+                source,
+            };
             C::connect(&invitation.address)
                 .await
-                .map_err(|source| Error::Connect {
-                    address: invitation.address.clone(),
-                    source,
-                })?
+                .map_err(connect_error)?
+                .split(invitation.spin)
+                .map_err(connect_error)?
         }
-        Host::Dialed { address, .. } => crate::dial::dial::<C>(address).await?,
+        Host::Dialed {
+            address,
+            credentials,
+            ..
+        } => crate::dial::dial::<C>(address, credentials.as_ref()).await?,
     };
-    let joining = join(stream, &host, &types);
+    let joining = join(halves, &host, &types);
     let joined = match host.startup_timeout() {
         None => joining.await?,
         Some(limit) => tokio::time::timeout(limit, joining).await.map_err(|_| {
@@ -293,15 +355,16 @@ struct Joined {
     settings: Settings,
 }
 
-/// Says hello on `stream` (with `types`), starts the writer, and waits for the host's welcome.
-async fn join<C: Client>(stream: C, host: &Host, types: &Description) -> Result<Joined, Error> {
+/// Says hello on a connection's halves (with `types`), starts the writer, and waits for the
+/// host's welcome.
+async fn join(
+    (mut read, write): (ReadHalf, WriteHalf),
+    host: &Host,
+    types: &Description,
+) -> Result<Joined, Error> {
     let address = host.address();
-    let connect_error = |source| Error::Connect {
-        address: address.to_owned(),
-        source,
-    };
     let fingerprint = types.fingerprint();
-    let (hello, max_frame_len, spin) = match host {
+    let (hello, max_frame_len) = match host {
         Host::Invited(invitation) => (
             Hello {
                 protocol_version: PROTOCOL_VERSION,
@@ -314,7 +377,6 @@ async fn join<C: Client>(stream: C, host: &Host, types: &Description) -> Result<
                 describes_types: fingerprint != invitation.types,
             },
             invitation.max_frame_len,
-            invitation.spin,
         ),
         Host::Dialed { .. } => (
             Hello {
@@ -328,10 +390,8 @@ async fn join<C: Client>(stream: C, host: &Host, types: &Description) -> Result<
                 describes_types: true,
             },
             MAX_WELCOME_LEN,
-            Duration::ZERO,
         ),
     };
-    let (mut read, write) = stream.split(spin).map_err(connect_error)?;
     let (outbox, queued) = outbox::outbox(&*write);
     outbox.send(&ToHost::Hello, Some(&hello), usize::MAX)?;
     if hello.describes_types {

@@ -9,13 +9,89 @@
 //! host closes the connection, even with a job still running (the host has already failed that
 //! job's call): that is how a host that cannot kill a process on another machine stops it, after
 //! a time-out or at shutdown. The orchestrator decides whether to start it again.
+//!
+//! The address and credentials come from the environment, or from the program itself
+//! ([`Dial`]).
 
+use std::fmt;
 use std::io;
 use std::time::Duration;
 
-use ipc2_common::Client;
+use ipc2_common::tcp::{SharedSecret, UnencryptedTcpClient};
+use ipc2_common::tls::{TlsClient, TlsConfig};
+use ipc2_common::{Client, ReadHalf, WriteHalf};
 
 use crate::Error;
+
+/// Where a worker that its host did not start finds the host, and how it proves who it is:
+/// what `IPC2_CONNECT` and the transport's variables say, given in code instead. Pass it to
+/// [`ServeOptions::dial`](crate::ServeOptions::dial) or [`connect_to`](crate::connect_to).
+///
+/// ```no_run
+/// # use ipc2::worker::Dispatch;
+/// # async fn _demo<D: Dispatch>(my_service: D) -> Result<(), Box<dyn std::error::Error>> {
+/// use ipc2::transport::TlsConfig;
+/// use ipc2::worker::{AnyClient, Dial, ServeOptions};
+///
+/// let config = TlsConfig::from_pem_files("worker.crt", "worker.key", "ca.crt")?;
+/// let options = ServeOptions::default().dial(Dial::tls("tls://host.example:7000", config));
+/// ipc2::worker::serve_with::<AnyClient, _>(my_service, options).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Dial {
+    pub(crate) address: String,
+    pub(crate) credentials: Credentials,
+}
+
+/// What a worker proves itself with.
+#[derive(Clone)]
+pub(crate) enum Credentials {
+    Tls(TlsConfig),
+    Secret(SharedSecret),
+}
+
+impl Dial {
+    /// Dials `address` (`tls://host:port`) with TLS, presenting `config`'s certificate and
+    /// checking the host's against its CA.
+    pub fn tls(address: impl Into<String>, config: TlsConfig) -> Self {
+        Self {
+            address: address.into(),
+            credentials: Credentials::Tls(config),
+        }
+    }
+
+    /// Dials `address` (`unencrypted-tcp://host:port`) over unencrypted TCP, proving it knows
+    /// `secret` (see [`UnencryptedTcpListener`](ipc2_common::tcp::UnencryptedTcpListener)).
+    pub fn unencrypted_tcp(address: impl Into<String>, secret: SharedSecret) -> Self {
+        Self {
+            address: address.into(),
+            credentials: Credentials::Secret(secret),
+        }
+    }
+
+    /// The host's address.
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+}
+
+impl fmt::Debug for Dial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let transport = match self.credentials {
+            Credentials::Tls(_) => "TLS",
+            Credentials::Secret(_) => "unencrypted TCP with a shared secret",
+        };
+        f.debug_struct("Dial")
+            .field("address", &self.address)
+            .field("transport", &transport)
+            .finish()
+    }
+}
+
+/// How long one attempt to reach the host may take before it counts as failed and is retried:
+/// a host cut off by the network answers no `SYN`, and the kernel would wait minutes.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The first wait between two attempts to reach the host; it doubles up to [`MAX_RETRY`].
 const FIRST_RETRY: Duration = Duration::from_millis(100);
@@ -25,14 +101,26 @@ const MAX_RETRY: Duration = Duration::from_secs(5);
 /// from `serve` by itself, before it is made to exit.
 pub(crate) const EXIT_GRACE: Duration = Duration::from_secs(1);
 
-/// Connects to `address`, retrying with back-off while the host cannot be reached. A failure
-/// that another attempt cannot mend (credentials that cannot be read or are refused, an address
-/// that cannot be parsed) ends the attempts with [`Error::Connect`].
-pub(crate) async fn dial<C: Client>(address: &str) -> Result<C, Error> {
+/// Connects to `address` with `credentials` (or, without them, as `C` does from the
+/// environment), retrying with back-off while the host cannot be reached, and returns the
+/// connection's halves. A failure that another attempt cannot mend (credentials that cannot be
+/// read or are refused, an address that cannot be parsed) ends the attempts with
+/// [`Error::Connect`].
+pub(crate) async fn dial<C: Client>(
+    address: &str,
+    credentials: Option<&Credentials>,
+) -> Result<(ReadHalf, WriteHalf), Error> {
     let mut wait = FIRST_RETRY;
     loop {
-        match C::connect(address).await {
-            Ok(stream) => return Ok(stream),
+        let attempt = tokio::time::timeout(ATTEMPT_TIMEOUT, attempt::<C>(address, credentials));
+        let attempt = attempt.await.unwrap_or_else(|_| {
+            Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("no answer within {ATTEMPT_TIMEOUT:?}"),
+            ))
+        });
+        match attempt {
+            Ok(halves) => return Ok(halves),
             Err(err) if worth_retrying(&err) => {
                 tracing::warn!(
                     "ipc2 worker: cannot reach the host at {address}: {err}; trying again in {wait:?}"
@@ -47,6 +135,23 @@ pub(crate) async fn dial<C: Client>(address: &str) -> Result<C, Error> {
                 });
             }
         }
+    }
+}
+
+/// One attempt to connect; the connection split at once (a dialed worker does not spin: the
+/// host's `spin_poll` is for its own machine).
+async fn attempt<C: Client>(
+    address: &str,
+    credentials: Option<&Credentials>,
+) -> io::Result<(ReadHalf, WriteHalf)> {
+    match credentials {
+        None => C::connect(address).await?.split(Duration::ZERO),
+        Some(Credentials::Tls(config)) => TlsClient::connect_with(address, config)
+            .await?
+            .split(Duration::ZERO),
+        Some(Credentials::Secret(secret)) => UnencryptedTcpClient::connect_with(address, secret)
+            .await?
+            .split(Duration::ZERO),
     }
 }
 

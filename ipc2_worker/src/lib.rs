@@ -44,7 +44,8 @@ mod serve;
 mod stream;
 
 pub use answer::{Answer, Stream};
-pub use connect::{Receiver, connect, connect_with_events, started_by_host};
+pub use connect::{Receiver, connect, connect_to, connect_with_events, started_by_host};
+pub use dial::Dial;
 pub use emit::{emit, with_events};
 pub use error::Error;
 pub use event::EventSender;

@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
 
 use crate::emit::Scope;
-use crate::{Answer, Error, Job, Stream, StreamSender, connect_with_events};
+use crate::{Answer, Dial, Error, Job, Stream, StreamSender, connect_to, connect_with_events};
 
 /// Runs `work` without holding up the other tasks of the current runtime: on a multi-threaded
 /// runtime the thread hands its other tasks (the connection's I/O among them) to the other
@@ -61,11 +61,16 @@ pub struct ServeOptions {
     /// How many jobs run at once; at least 1. Private, so that only [`concurrency`](Self::concurrency)
     /// sets it: a worker that runs no job at all would keep its heartbeat and never answer.
     concurrency: usize,
+    /// The host to dial, given in code; `None`: the environment says.
+    dial: Option<Dial>,
 }
 
 impl Default for ServeOptions {
     fn default() -> Self {
-        Self { concurrency: 1 }
+        Self {
+            concurrency: 1,
+            dial: None,
+        }
     }
 }
 
@@ -75,6 +80,15 @@ impl ServeOptions {
     /// request). 0 is taken as 1.
     pub fn concurrency(mut self, n: usize) -> Self {
         self.concurrency = n.max(1);
+        self
+    }
+
+    /// Dials the host `dial` names, with its credentials, instead of the host the environment
+    /// names: for a worker that an orchestrator started and that knows its host's address and
+    /// credentials itself (see [`Dial`]). The transport is the one `dial` names, whatever
+    /// `serve_with`'s `C`.
+    pub fn dial(mut self, dial: Dial) -> Self {
+        self.dial = Some(dial);
         self
     }
 }
@@ -99,7 +113,10 @@ pub async fn serve_with<C: Client, D: Dispatch>(
     service: D,
     options: ServeOptions,
 ) -> Result<(), Error> {
-    let rx = connect_with_events::<C, D::Request, D::Response, D::Event>().await?;
+    let rx = match options.dial.clone() {
+        None => connect_with_events::<C, D::Request, D::Response, D::Event>().await?,
+        Some(dial) => connect_to::<D::Request, D::Response, D::Event>(dial).await?,
+    };
     // With two runtime workers or more, the job loop runs as a task of the runtime, not on the
     // thread that called `serve` (the thread of `#[tokio::main]` is not one of the runtime's
     // workers): the connection's reader then hands each job to a task on its own thread, where

@@ -9,7 +9,9 @@
 //! worker at all: it tries to connect to the Unix socket named by `TEST_WORKER_PROBE_ADDRESS` and
 //! exits with `PROBE_CONNECTED`, `PROBE_PERMISSION_DENIED` or `PROBE_OTHER_ERROR`;
 //! `leak-invitation` writes its `IPC2_*` invitation to `$TEST_WORKER_DIR/invitation` and
-//! connects only once `$TEST_WORKER_DIR/go` exists.
+//! connects only once `$TEST_WORKER_DIR/go` exists; `dial-in-code` dials the host at
+//! `TEST_WORKER_DIAL` with the TLS files `TEST_WORKER_CERT`, `TEST_WORKER_KEY` and
+//! `TEST_WORKER_CA`, given to `ipc2::worker::connect_to` in code.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
@@ -90,8 +92,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         _ => {}
     }
-    let mut jobs =
-        ipc2::worker::connect::<ipc2::transport::AnyClient, TestJob, TestReply>().await?;
+    let mut jobs = match std::env::var("TEST_WORKER_MODE").as_deref() {
+        Ok("dial-in-code") => {
+            // The host and credentials given in code, as a program that knows them would.
+            let [address, cert, key, ca] = ["DIAL", "CERT", "KEY", "CA"]
+                .map(|name| std::env::var(format!("TEST_WORKER_{name}")));
+            let config = ipc2::transport::TlsConfig::from_pem_files(cert?, key?, ca?)?;
+            let dial = ipc2::worker::Dial::tls(address?, config);
+            ipc2::worker::connect_to::<TestJob, TestReply, TestReply>(dial).await?
+        }
+        _ => ipc2::worker::connect::<ipc2::transport::AnyClient, TestJob, TestReply>().await?,
+    };
     let mut notes = 0;
     let produced = Arc::new(AtomicU64::new(0));
     while let Some(job) = jobs.recv().await {

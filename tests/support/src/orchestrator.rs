@@ -7,8 +7,6 @@ use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
-use ipc2::transport::env::ENV_CONNECT;
-
 /// A worker process the test started, killed and reaped on drop. Its stderr goes to a file the
 /// test can read.
 pub struct Launched {
@@ -18,12 +16,12 @@ pub struct Launched {
 }
 
 impl Launched {
-    /// Starts `program` with `IPC2_CONNECT=connect` and `env`, through `wrapper` if it is not
-    /// empty (`["ip", "netns", "exec", name]`: the wrapper execs the program, keeping its pid).
+    /// Starts `program` with `env` (an orchestrator's would hold `IPC2_CONNECT` and the
+    /// credentials), through `wrapper` if it is not empty (`["ip", "netns", "exec", name]`: the
+    /// wrapper execs the program, keeping its pid).
     pub fn start<K, V>(
         wrapper: &[&str],
         program: &Path,
-        connect: &str,
         env: impl IntoIterator<Item = (K, V)>,
     ) -> Self
     where
@@ -40,7 +38,6 @@ impl Launched {
             }
         };
         let child = command
-            .env(ENV_CONNECT, connect)
             .envs(env)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
