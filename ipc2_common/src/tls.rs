@@ -354,7 +354,7 @@ impl TlsClient {
     /// host's certificate must be signed by one of `config`'s CAs and name `host`.
     pub async fn connect_with(address: &str, config: &TlsConfig) -> io::Result<Self> {
         let (target, name) = parse_address(address)?;
-        let tcp = crate::tcp::connect(&target).await?;
+        let tcp = crate::tcp::connect(target).await?;
         let stream = tokio_rustls::TlsConnector::from(config.client.clone())
             .connect(name, tcp)
             .await
