@@ -3,14 +3,15 @@
 resolve and printed as text (rustdoc warns about most, not all, e.g. in re-exported docs).
 
 Usage: check_doc_links.py DOC_DIR...  (e.g. target/doc/ipc2 target/doc/ipc2_host)
-Code (<pre>, <code>), rustdoc's <script> data and attributes are ignored: `#[ipc2::service]` in code is not a link."""
+Code (<pre>, <code>, and signatures: `fn hash_slice(data: &[Self])`), rustdoc's <script> data and
+attributes are ignored: `#[ipc2::service]` in code is not a link."""
 
 import html
 import pathlib
 import re
 import sys
 
-CODE = re.compile(r"<(pre|code|script)\b.*?</\1>", re.S)
+CODE = re.compile(r"<(pre|code|script)\b.*?</\1>|<(h[1-6]) class=\"code-header\".*?</\2>", re.S)
 TAGS = re.compile(r"<[^>]+>")
 # A bracketed word or path, not preceded by `#` (an attribute) and not followed by `(` or `:`
 # (a written-out Markdown link or a footnote definition).

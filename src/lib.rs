@@ -124,9 +124,9 @@ pub mod transport {
         AnyClient, Direct, Handshaking, Peer, Read, ReadHalf, ReceivedFds, Write, WriteHalf,
     };
     /// The environment variables a worker on another machine is started with: the host's
-    /// address ([`ENV_CONNECT`]), the PEM files of a TLS side ([`TlsConfig::from_env`]) or the
+    /// address ([`ENV_CONNECT`](env::ENV_CONNECT)), the PEM files of a TLS side ([`TlsConfig::from_env`]) or the
     /// shared secret of unencrypted TCP ([`SharedSecret::from_env`]), and how long to wait for
-    /// the host's welcome once connected ([`ENV_STARTUP_TIMEOUT_MS`]; default 60 s).
+    /// the host's welcome once connected ([`ENV_STARTUP_TIMEOUT_MS`](env::ENV_STARTUP_TIMEOUT_MS); default 60 s).
     pub mod env {
         pub use ipc2_common::handshake::{ENV_CONNECT, ENV_STARTUP_TIMEOUT_MS};
         pub use ipc2_common::tcp::ENV_SECRET_FILE;

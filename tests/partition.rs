@@ -293,7 +293,10 @@ async fn partition(network: &Network) {
         .expect("both machines' workers joined");
     let mut per_machine = [0, 0];
     for info in workers.workers() {
-        let remote = info.remote.as_ref().expect("every worker is on another machine");
+        let remote = info
+            .remote
+            .as_ref()
+            .expect("every worker is on another machine");
         let machine = machine_of(remote.address.ip());
         assert!(
             orchestrator.pids(machine - 1).contains(&info.pid),

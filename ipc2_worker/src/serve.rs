@@ -94,7 +94,9 @@ impl ServeOptions {
 }
 
 /// Connects to the host and answers every job with `service`, one at a time, until the host goes
-/// away. The transport is the one the host's address names ([`AnyClient`]): a Unix socket, TCP
+/// away. The host is the one that started this process or, for a worker an orchestrator started
+/// on another machine, the one `IPC2_CONNECT` names (see [`ServeOptions::dial`] to name it in
+/// code). The transport is the one the host's address names ([`AnyClient`]): a Unix socket, TCP
 /// with TLS for `tls://host:port`, or unencrypted TCP with a shared secret for
 /// `unencrypted-tcp://host:port`.
 ///
