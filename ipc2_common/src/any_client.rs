@@ -45,6 +45,14 @@ impl Client for AnyClient {
             Self::UnencryptedTcp(stream) => Client::split(stream, spin),
         }
     }
+
+    fn socket(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        match self {
+            Self::Unix(stream) => Client::socket(stream),
+            Self::Tls(stream) => stream.socket(),
+            Self::UnencryptedTcp(stream) => stream.socket(),
+        }
+    }
 }
 
 impl AnyClient {

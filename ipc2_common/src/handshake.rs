@@ -110,16 +110,13 @@ pub struct Hello {
 /// What the host tells a worker it accepts, in the body of its
 /// [`ToWorker::Welcome`](crate::ToWorker::Welcome): the settings the worker runs with. A worker
 /// the host started also finds them in its invitation; one that dialed in learns them only here.
+/// (A dialed worker does not spin: the host's `spin_poll` is for workers on its own machine.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Settings {
-    /// The worker's slot id.
-    pub worker_id: u32,
     /// The maximum frame length both sides use.
     pub max_frame_len: usize,
     /// How often the worker sends a heartbeat; `None` for never.
     pub heartbeat: Option<Duration>,
-    /// How long the worker polls for the host's next frame after writing, before it sleeps.
-    pub spin: Duration,
     /// The CPU time each job may use.
     pub cpu_limit: Option<Duration>,
 }
@@ -265,17 +262,6 @@ impl Invitation {
     /// Whether this process looks like it was started by an ipc2 host.
     pub fn present() -> bool {
         std::env::var_os(ENV_ADDRESS).is_some()
-    }
-
-    /// The settings this invitation carries, as a welcome would.
-    pub fn settings(&self) -> Settings {
-        Settings {
-            worker_id: self.worker_id,
-            max_frame_len: self.max_frame_len,
-            heartbeat: self.heartbeat,
-            spin: self.spin,
-            cpu_limit: self.cpu_limit,
-        }
     }
 
     fn from_vars(

@@ -306,6 +306,11 @@ impl UnencryptedTcpClient {
 }
 
 impl Client for UnencryptedTcpClient {
+    fn socket(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        use std::os::fd::AsFd;
+        Some(self.0.as_fd())
+    }
+
     async fn connect(address: &str) -> io::Result<Self> {
         let secret = SharedSecret::from_env()
             .map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, err))?;

@@ -375,6 +375,11 @@ impl fmt::Debug for TlsClient {
 }
 
 impl Client for TlsClient {
+    fn socket(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        use std::os::fd::AsFd;
+        Some(self.0.get_ref().0.as_fd())
+    }
+
     async fn connect(address: &str) -> io::Result<Self> {
         let config = TlsConfig::from_env()
             .map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, err))?;

@@ -8,7 +8,7 @@
 use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -303,6 +303,13 @@ pub trait Client: AsyncRead + AsyncWrite + Sized + Send + Unpin + 'static {
     fn split(self, spin: Duration) -> io::Result<(ReadHalf, WriteHalf)> {
         split_any(self, spin)
     }
+
+    /// The connection's socket, if it has one: a worker on another machine watches it from a
+    /// thread of its own, so that it exits when its host closes the connection even while every
+    /// thread of its runtime is busy. `None` (the default) leaves that to the connection's reader.
+    fn socket(&self) -> Option<BorrowedFd<'_>> {
+        None
+    }
 }
 
 impl Server for UnixListener {
@@ -349,6 +356,10 @@ impl Server for UnixListener {
 }
 
 impl Client for UnixStream {
+    fn socket(&self) -> Option<BorrowedFd<'_>> {
+        Some(self.as_fd())
+    }
+
     async fn connect(address: &str) -> io::Result<Self> {
         UnixStream::connect(address).await
     }

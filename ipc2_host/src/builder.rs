@@ -179,7 +179,13 @@ impl<S: Server, R, W, E> WorkerSetBuilder<S, R, W, E> {
     ///   ([`WorkerState::Vacant`](crate::WorkerState::Vacant)) for the orchestrator's next
     ///   worker, admitted after the same checks as the first;
     /// - heartbeats are required, and without a heartbeat timeout set the timeout is ten
-    ///   heartbeat intervals (10 s by default);
+    ///   heartbeat intervals (10 s by default), for every worker of the set;
+    /// - a slot that has waited the startup timeout for a worker shows
+    ///   [`WorkerState::Failing`](crate::WorkerState::Failing) and goes on waiting: while no slot
+    ///   of the set can serve, calls fail at once with [`Error::NoWorkers`] wrapping
+    ///   [`Error::NoRemoteWorker`] instead of waiting for a worker that may never come;
+    /// - a job is never quarantined for the loss of such a worker, which may as well be the
+    ///   network's doing;
     /// - they are not recycled, restarted by [`restart`](crate::WorkerSet::restart) or counted
     ///   towards the [`restart_limit`](Self::restart_limit), and the process limits
     ///   (`memory_limit`, `nice`) do not reach them; `cpu_time_limit` does, as the worker sets
@@ -398,7 +404,8 @@ impl<S: Server, R, W, E> WorkerSetBuilder<S, R, W, E> {
 
     /// Has each worker send a heartbeat every `interval` (default: every second), and, with
     /// `timeout` set, kills and replaces a worker that has sent nothing at all for that long
-    /// (default: never). The heartbeat comes from the worker's I/O task, so a worker busy with a
+    /// (default: never, but ten intervals for a set with
+    /// [`remote_workers`](Self::remote_workers), local workers of that set included). The heartbeat comes from the worker's I/O task, so a worker busy with a
     /// long job keeps beating and only one whose runtime is stuck goes silent; see
     /// [`WorkerStats::silent_for`](crate::WorkerStats::silent_for). A worker whose handler blocks
     /// a single-threaded runtime also goes silent: run such work on a blocking thread, or use
@@ -489,7 +496,7 @@ impl<S: Server, R, W, E> WorkerSetBuilder<S, R, W, E> {
                     ));
                 }
                 Some((interval, timeout)) => {
-                    timeout.get_or_insert(*interval * REMOTE_SILENT_INTERVALS);
+                    timeout.get_or_insert(interval.saturating_mul(REMOTE_SILENT_INTERVALS));
                 }
             }
         }
@@ -589,7 +596,9 @@ impl<S: Server, R, W, E> WorkerSetBuilder<S, R, W, E> {
     }
 
     /// Starts the workers and returns once every one of them has connected and completed its
-    /// handshake.
+    /// handshake, and, with [`remote_workers`](Self::remote_workers), once the minimum of those
+    /// on other machines has joined: their wait, up to the startup timeout, begins once the
+    /// local workers are up, and ends with [`Error::RemoteWorkersMissing`] naming the address.
     ///
     /// Fails if any worker cannot be started: [`Error::Spawn`] names a binary that is missing
     /// or not executable, [`Error::WorkerExited`] reports a worker that exited at start with its

@@ -63,6 +63,19 @@ pub enum Error {
         /// The startup timeout.
         timeout: Duration,
     },
+    /// A slot kept for a worker on another machine has had none for the startup timeout. While
+    /// every slot of the set is like this (or failing), calls fail at once with
+    /// [`Error::NoWorkers`] wrapping it, instead of waiting for a worker that may never come; the
+    /// slot goes on waiting, and serves as soon as one joins.
+    #[error(
+        "no worker on another machine has connected to {address} for {waited:?} (startup_timeout); check that their orchestrator runs them with IPC2_CONNECT={address} and credentials the host accepts (the host's log names each connection it refused)"
+    )]
+    NoRemoteWorker {
+        /// The address the host listens on.
+        address: String,
+        /// How long the slot has waited.
+        waited: Duration,
+    },
     /// The host could not accept a connection while a worker was starting, so the worker could
     /// not connect; it was killed. Usually the host is out of file descriptors.
     #[error(
@@ -537,6 +550,17 @@ mod tests {
                     "IPC2_CONNECT=tls://10.0.0.1:7000",
                     "20s",
                     "remote_workers",
+                ],
+            ),
+            (
+                Error::NoWorkers(Arc::new(Error::NoRemoteWorker {
+                    address: "tls://10.0.0.1:7000".into(),
+                    waited: Duration::from_secs(20),
+                })),
+                &[
+                    "no worker is running",
+                    "no worker on another machine has connected to tls://10.0.0.1:7000 for 20s",
+                    "IPC2_CONNECT=tls://10.0.0.1:7000",
                 ],
             ),
             (

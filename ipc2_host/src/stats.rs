@@ -37,7 +37,8 @@ pub struct WorkerStats {
     pub jobs_done: u64,
     /// Jobs this slot's workers failed or died running.
     pub jobs_failed: u64,
-    /// How many of this slot's workers died and were replaced.
+    /// How many of this slot's workers died and were replaced (for a slot of workers on other
+    /// machines: were lost, whether or not another has joined since).
     pub restarts: u64,
     /// How long the running worker has been up.
     pub uptime: Option<Duration>,

@@ -14,13 +14,18 @@
 //! └── back-off (10 ms doubling to 5 s while starts keep failing) ◄───────────────────────┘
 //!
 //!     resize() shrinking: Up ──► Ending (finish running jobs) ──► Retired (no worker)
+//!
+//!     a slot for workers on other machines (remote.rs), which it admits and never starts:
+//!     Vacant ──(one dials in, passes the checks)──► Up ──(disconnect, silence)──► Vacant
+//!        └──(none for the startup timeout)──► Failing (NoRemoteWorker; still admits)
 //! ```
 //!
 //! The supervisor watches the child's exit as well as its connection, so an idle worker that
 //! dies is replaced at once rather than discovered by the next caller. Every call in flight on a
 //! dead worker fails with [`Error::WorkerExited`]; none is retried, because it may already have
 //! had effects. Too many deaths in a window (the restart intensity, [`Deaths`]) make the set
-//! refuse jobs until a worker starts cleanly.
+//! refuse jobs until a worker starts cleanly; the loss of a worker on another machine is not
+//! counted there, as its orchestrator, not this host, starts the next one.
 //!
 //! - `slot.rs`: the per-slot task and everything it owns;
 //! - `start.rs`: spawning a worker and checking who connects;
@@ -48,6 +53,7 @@ use tokio_util::sync::CancellationToken;
 
 pub(crate) use self::acceptor::accept_workers;
 pub(crate) use self::quarantine::Quarantine;
+use self::remote::Arrivals;
 use self::slot::{SlotControl, SlotTask};
 use self::start::Candidate;
 pub(crate) use self::types::TypeCheck;
@@ -55,7 +61,7 @@ use crate::Error;
 use crate::config::Config;
 use crate::events::EventQueue;
 use crate::process::Children;
-use crate::scheduler::Scheduler;
+use crate::scheduler::{Scheduler, SlotState};
 
 /// What every slot's supervisor and the acceptor share.
 #[derive(Debug)]
@@ -80,6 +86,8 @@ pub(crate) struct Supervision {
     deaths: Deaths,
     /// The slots kept for workers on other machines: the last ones (empty if there are none).
     remote_slots: std::ops::Range<usize>,
+    /// Workers on other machines that connected, waiting for one of those slots to admit them.
+    arrivals: Arrivals,
     slots: Mutex<Vec<SlotHandle>>,
 }
 
@@ -100,6 +108,7 @@ impl Supervision {
         let remote = config.remote.map_or(0, |(_, max)| max);
         Self {
             remote_slots: slots - remote..slots,
+            arrivals: Arrivals::new(),
             scheduler: Arc::new(Scheduler::new(slots, config.queue_capacity)),
             events: EventQueue::new(config.event_capacity),
             deaths: Deaths::new(config.restart_limit),
@@ -148,23 +157,33 @@ impl Supervision {
         self.remote_slots.contains(&slot)
     }
 
-    /// Where a worker on another machine that just connected goes: to the first slot kept for
-    /// such workers that waits for one, which stops waiting. The error says why there is none.
-    fn vacancy(&self) -> Result<mpsc::UnboundedSender<Candidate>, String> {
+    /// Whether a worker on another machine that just connected may queue for a slot: one of
+    /// those kept for such workers has none. The error says why not.
+    fn vacancy(&self) -> Result<(), String> {
         if self.remote_slots.is_empty() {
             return Err("it shows no token, and this set takes no workers from other machines (WorkerSetBuilder::remote_workers)".to_owned());
         }
-        self.slots()
-            .get(self.remote_slots.clone())
-            .into_iter()
-            .flatten()
-            .find_map(|handle| handle.control.claim_vacancy())
-            .ok_or_else(|| {
-                format!(
-                    "all {} slots for workers on other machines are taken (WorkerSetBuilder::remote_workers)",
-                    self.remote_slots.len()
+        let states = self.scheduler.slots();
+        let vacant = states.get(self.remote_slots.clone()).is_some_and(|states| {
+            states.iter().any(|state| {
+                matches!(
+                    state,
+                    SlotState::Starting | SlotState::Vacant | SlotState::Failing(_)
                 )
             })
+        });
+        if !vacant {
+            return Err(format!(
+                "all {} slots for workers on other machines are taken (WorkerSetBuilder::remote_workers)",
+                self.remote_slots.len()
+            ));
+        }
+        Ok(())
+    }
+
+    /// Queues a worker on another machine for the next vacant slot (see [`vacancy`](Self::vacancy)).
+    fn arrived(&self, candidate: Candidate) {
+        self.arrivals.push(candidate);
     }
 
     fn control(&self, slot: usize) -> Option<Arc<SlotControl>> {

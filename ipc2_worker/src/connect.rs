@@ -171,7 +171,8 @@ impl Host {
     }
 }
 
-/// Connects to the host that started this process and returns the stream of its jobs.
+/// Connects to the host that started this process (or, for a worker an orchestrator started,
+/// the host [`ENV_CONNECT`] names) and returns the stream of its jobs.
 ///
 /// `C` is the transport: [`AnyClient`](ipc2_common::AnyClient) dials whichever the host's address
 /// names (a Unix socket, `tls://` or `unencrypted-tcp://`), `tokio::net::UnixStream` only a Unix
@@ -185,13 +186,17 @@ impl Host {
 /// instead of failing every call (see `ipc2_common::schema`).
 ///
 /// Fails with `Error::Protocol(ipc2_common::Error::NotStartedByHost)` when the program was not
-/// started by a host, with [`Error::Connect`] when the host cannot be reached, and with
-/// [`Error::Refused`] when the host closes the connection instead of welcoming this worker (its
-/// log says why: a token, protocol version or types not its own).
+/// started by a host and `IPC2_CONNECT` is not set, with [`Error::Connect`] when the host cannot
+/// be reached, and with [`Error::Refused`] when the host closes the connection instead of
+/// welcoming this worker (a token, protocol version or types not its own: the host's log says
+/// which, and a worker on another machine is told).
 ///
-/// On Linux this also asks the kernel to kill the process when its host dies
-/// (`PR_SET_PDEATHSIG(SIGKILL)`), so a worker busy in a long job does not outlive a host killed
-/// with SIGKILL.
+/// For a worker its host started, this also asks the kernel, on Linux, to kill the process when
+/// its host dies (`PR_SET_PDEATHSIG(SIGKILL)`), so a worker busy in a long job does not outlive
+/// a host killed with SIGKILL. A worker an orchestrator started (which retries a host it cannot
+/// reach, with back-off from 100 ms to 5 s) instead exits, with status 0, one second after its host
+/// closes the connection, unless it has returned by then: even a handler still running cannot
+/// keep it.
 ///
 /// On a multi-thread runtime, run the loop that takes the jobs in a task of the runtime
 /// (`tokio::spawn(async move { while let Some(job) = jobs.recv().await { .. } })`) rather than
@@ -270,24 +275,28 @@ where
     E: Serialize + DeserializeOwned + Send + 'static,
 {
     let types = Description::of::<R, W, E>();
-    let halves = match &host {
+    let (halves, socket) = match &host {
         Host::Invited(invitation) => {
             crate::parent::die_with_host();
             let connect_error = |source| Error::Connect {
                 address: invitation.address.clone(),
                 source,
             };
-            C::connect(&invitation.address)
+            let halves = C::connect(&invitation.address)
                 .await
                 .map_err(connect_error)?
                 .split(invitation.spin)
-                .map_err(connect_error)?
+                .map_err(connect_error)?;
+            (halves, None)
         }
         Host::Dialed {
             address,
             credentials,
             ..
-        } => crate::dial::dial::<C>(address, credentials.as_ref()).await?,
+        } => {
+            let dialed = crate::dial::dial::<C>(address, credentials.as_ref()).await?;
+            (dialed.halves, dialed.socket)
+        }
     };
     let joining = join(halves, &host, &types);
     let joined = match host.startup_timeout() {
@@ -319,6 +328,9 @@ where
         Host::Dialed { address, .. } => Some(address.clone()),
         Host::Invited(_) => None,
     };
+    if let (Some(address), Some(socket)) = (&dialed, socket) {
+        crate::dial::exit_soon(address, Some(socket));
+    }
     let reader = Reader::<R, W> {
         replies: Arc::new(Replies::new(outbox, settings.max_frame_len)),
         jobs: jobs_tx,
@@ -334,7 +346,7 @@ where
         }
         closed.cancel();
         if let Some(address) = dialed {
-            crate::dial::exit_soon(&address);
+            crate::dial::exit_soon(&address, None);
         }
     });
     Ok(Receiver {
@@ -508,7 +520,13 @@ impl<R: DeserializeOwned, W: Serialize> Reader<R, W> {
             {}
             // Room for at least one byte, so that a read of zero means the end of the stream.
             buf.reserve(1);
-            if read.read_buf(&mut buf).await? == 0 {
+            let read_len = match read.read_buf(&mut buf).await {
+                // A TLS host that closed without `close_notify` (it dropped the connection):
+                // as much the end as any other.
+                Err(err) if err.kind() == std::io::ErrorKind::UnexpectedEof => 0,
+                read_len => read_len?,
+            };
+            if read_len == 0 {
                 return match codec.decode_eof(&mut buf)? {
                     Some(payload) => self.handle(&payload),
                     None => Ok(()),

@@ -19,6 +19,8 @@ use std::time::Duration;
 
 use ipc2_common::tcp::{SharedSecret, UnencryptedTcpClient};
 use ipc2_common::tls::{TlsClient, TlsConfig};
+use std::os::fd::OwnedFd;
+
 use ipc2_common::{Client, ReadHalf, WriteHalf};
 
 use crate::Error;
@@ -109,7 +111,7 @@ pub(crate) const EXIT_GRACE: Duration = Duration::from_secs(1);
 pub(crate) async fn dial<C: Client>(
     address: &str,
     credentials: Option<&Credentials>,
-) -> Result<(ReadHalf, WriteHalf), Error> {
+) -> Result<Dialed, Error> {
     let mut wait = FIRST_RETRY;
     loop {
         let attempt = tokio::time::timeout(ATTEMPT_TIMEOUT, attempt::<C>(address, credentials));
@@ -138,21 +140,36 @@ pub(crate) async fn dial<C: Client>(
     }
 }
 
+/// A connection to the host, split, and a copy of its socket to watch (see [`exit_soon`]).
+pub(crate) struct Dialed {
+    pub(crate) halves: (ReadHalf, WriteHalf),
+    pub(crate) socket: Option<OwnedFd>,
+}
+
 /// One attempt to connect; the connection split at once (a dialed worker does not spin: the
 /// host's `spin_poll` is for its own machine).
 async fn attempt<C: Client>(
     address: &str,
     credentials: Option<&Credentials>,
-) -> io::Result<(ReadHalf, WriteHalf)> {
+) -> io::Result<Dialed> {
     match credentials {
-        None => C::connect(address).await?.split(Duration::ZERO),
-        Some(Credentials::Tls(config)) => TlsClient::connect_with(address, config)
-            .await?
-            .split(Duration::ZERO),
-        Some(Credentials::Secret(secret)) => UnencryptedTcpClient::connect_with(address, secret)
-            .await?
-            .split(Duration::ZERO),
+        None => split(C::connect(address).await?),
+        Some(Credentials::Tls(config)) => split(TlsClient::connect_with(address, config).await?),
+        Some(Credentials::Secret(secret)) => {
+            split(UnencryptedTcpClient::connect_with(address, secret).await?)
+        }
     }
+}
+
+fn split<C: Client>(stream: C) -> io::Result<Dialed> {
+    let socket = stream
+        .socket()
+        .map(|fd| fd.try_clone_to_owned())
+        .transpose()?;
+    Ok(Dialed {
+        halves: stream.split(Duration::ZERO)?,
+        socket,
+    })
 }
 
 /// Whether connecting may work next time: the host may not be listening yet, or the network may
@@ -167,14 +184,24 @@ fn worth_retrying(err: &io::Error) -> bool {
     )
 }
 
-/// Ends this process [`EXIT_GRACE`] after its host closed the connection, unless it has ended by
+/// Ends this process [`EXIT_GRACE`] after its host closes the connection, unless it has ended by
 /// then: a handler still running (a runaway job the host gave up on) must not keep a worker the
 /// host no longer knows alive.
-pub(crate) fn exit_soon(address: &str) {
+///
+/// Called twice: as the worker joins, with a copy of the connection's `socket`, whose end a
+/// thread of its own waits for, so that even a handler that keeps every thread of the runtime
+/// busy cannot hold the worker; and with `None` once the connection's reader has seen the end,
+/// for a transport without a socket (or a socket that cannot be watched).
+pub(crate) fn exit_soon(address: &str, socket: Option<OwnedFd>) {
     let address = address.to_owned();
     let spawned = std::thread::Builder::new()
         .name("ipc2-exit".into())
         .spawn(move || {
+            if let Some(socket) = socket
+                && !wait_for_close(&socket)
+            {
+                return;
+            }
             std::thread::sleep(EXIT_GRACE);
             eprintln!(
                 "ipc2 worker: the host at {address} closed the connection; exiting (the orchestrator decides whether to start this worker again)"
@@ -182,8 +209,28 @@ pub(crate) fn exit_soon(address: &str) {
             std::process::exit(0);
         });
     if let Err(err) = spawned {
-        tracing::error!("ipc2 worker: the host closed the connection; exiting now ({err})");
-        std::process::exit(0);
+        tracing::error!(
+            "ipc2 worker: cannot start the thread that ends this worker with its host: {err}"
+        );
+    }
+}
+
+/// Waits until the peer has closed `socket` or the connection has failed: true then, false if
+/// the socket cannot be watched. Only the end is asked for (`POLLRDHUP`), so data arriving does
+/// not wake the thread.
+fn wait_for_close(socket: &OwnedFd) -> bool {
+    use rustix::event::{PollFd, PollFlags, poll};
+    let ended = PollFlags::RDHUP | PollFlags::HUP | PollFlags::ERR | PollFlags::NVAL;
+    loop {
+        let mut fds = [PollFd::new(socket, PollFlags::RDHUP)];
+        match poll(&mut fds, None) {
+            Ok(_) if fds[0].revents().intersects(ended) => return true,
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Err(err) => {
+                tracing::error!("ipc2 worker: cannot watch the connection to the host: {err}");
+                return false;
+            }
+        }
     }
 }
 

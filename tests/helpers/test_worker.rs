@@ -1,6 +1,7 @@
 //! The worker program of ipc2's integration tests: each `TestJob` asks for one behaviour.
 //!
-//! `TEST_WORKER_MODE` changes how it starts (the exit codes are in `ipc2_test_support::codes`):
+//! It runs on a multi-thread runtime, or a current-thread one with
+//! `TEST_WORKER_RUNTIME=current-thread`. `TEST_WORKER_MODE` changes how it starts (the exit codes are in `ipc2_test_support::codes`):
 //! `exit-at-start` prints a message to stderr and exits with `EXIT_AT_START`; `never-connect`
 //! sleeps without ever connecting; `start-once` starts normally the first time (it creates the
 //! file named by `TEST_WORKER_STARTED`) and exits at start with `STARTED_BEFORE` every later time;
@@ -27,8 +28,15 @@ use ipc2_test_support::codes::{
 };
 use ipc2_test_support::jobs::{StreamEnd, TestJob, TestReply};
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut runtime = match std::env::var("TEST_WORKER_RUNTIME").as_deref() {
+        Ok("current-thread") => tokio::runtime::Builder::new_current_thread(),
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    };
+    runtime.enable_all().build()?.block_on(run())
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     match std::env::var("TEST_WORKER_MODE").as_deref() {
         Ok("probe-connect") => {
             let address = std::env::var("TEST_WORKER_PROBE_ADDRESS")?;
@@ -127,6 +135,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             TestJob::Echo(bytes) => TestReply::Bytes(bytes),
             TestJob::Sleep(ms) => {
                 tokio::time::sleep(Duration::from_millis(ms)).await;
+                TestReply::Done
+            }
+            TestJob::Block(ms) => {
+                std::thread::sleep(Duration::from_millis(ms));
                 TestReply::Done
             }
             TestJob::Pause { marker, ms } => {

@@ -2,15 +2,17 @@
 //!
 //! Anyone who can reach the socket may connect, so nothing a connection sends is trusted until it
 //! has shown the token of a slot that is waiting for its worker. Until then it may send at most
-//! [`MAX_HELLO_LEN`] bytes and must do so within the startup timeout. A connection that fails
+//! [`MAX_HELLO_LEN`] bytes and must do so within the startup timeout, and at most
+//! [`MAX_UNIDENTIFIED`] such connections (plus one per slot) are open at once. A connection that fails
 //! any check is logged and closed, and never occupies a slot: the real worker can still connect.
 //! The last check, that the peer process belongs to the worker the slot started, is made by the
 //! slot's supervisor, which knows the process id (see `start.rs`).
 //!
 //! A worker on another machine shows no token: the transport has authenticated it (a TLS client
 //! certificate, a shared secret) before its hello could be read, and says so with
-//! [`Peer::Network`]. Such a worker takes a vacant slot of those kept for workers on other
-//! machines (`remote.rs`); a local connection without a token is refused.
+//! [`Peer::Network`]. Such a worker is queued for a vacant slot of those kept for workers on
+//! other machines (`remote.rs`), or told why there is none; a local connection without a token
+//! is refused.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,6 +20,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use ipc2_common::handshake::{Hello, MAX_HELLO_LEN};
 use ipc2_common::{FrameCodec, Peer, Server, ToHost, codec};
+use tokio::sync::Semaphore;
 use tokio_util::codec::FramedRead;
 
 use super::Supervision;
@@ -31,6 +34,11 @@ const WARN_EVERY: Duration = Duration::from_secs(5);
 /// How long accepting must keep failing for want of resources before the starting workers are
 /// failed with the reason: a passing shortage recovers by itself.
 const FAILING_FOR: Duration = Duration::from_millis(200);
+/// How many connections may be between their accept and their hello at once, beyond one per
+/// slot: each holds a descriptor until then (up to the startup timeout), so without a bound
+/// anyone who can reach a TCP listener could use up the host's descriptors. Past it, a new
+/// connection is closed at once.
+const MAX_UNIDENTIFIED: usize = 64;
 
 /// Accepts connections until the task is aborted.
 ///
@@ -42,11 +50,28 @@ pub(crate) async fn accept_workers<S: Server>(server: S, sv: Arc<Supervision>) {
     let mut warned: Option<Instant> = None;
     let mut unwarned = 0u64;
     let mut failing_since: Option<Instant> = None;
+    let limit = MAX_UNIDENTIFIED + sv.scheduler.slots().len();
+    let unidentified = Arc::new(Semaphore::new(limit));
+    let mut warned_full: Option<Instant> = None;
     loop {
         match server.accept().await {
             Ok((stream, peer)) => {
                 failing_since = None;
-                tokio::spawn(handshake::<S>(stream, peer, sv.clone()));
+                let Ok(permit) = unidentified.clone().try_acquire_owned() else {
+                    if warned_full.is_none_or(|at| at.elapsed() >= WARN_EVERY) {
+                        tracing::warn!(
+                            ?peer,
+                            "ipc2: closed a connection at once: {limit} connections have not said hello yet (more such closes are not logged for {WARN_EVERY:?})"
+                        );
+                        warned_full = Some(Instant::now());
+                    }
+                    continue;
+                };
+                let sv = sv.clone();
+                tokio::spawn(async move {
+                    handshake::<S>(stream, peer, sv).await;
+                    drop(permit);
+                });
             }
             Err(err) => {
                 if warned.is_none_or(|at| at.elapsed() >= WARN_EVERY) {
@@ -104,35 +129,42 @@ async fn handshake<S: Server>(stream: S::Stream, peer: Peer, sv: Arc<Supervision
         Err(why) => return refuse(peer, &why),
     };
     let candidates = match (&hello.token, peer) {
-        (Some(token), _) => sv.candidates_for(hello.worker_id as usize, token).ok_or(
-            "wrong token or no worker expected for its slot".to_owned(),
-        ),
-        (None, Peer::Network { .. }) => sv.vacancy(),
-        (None, _) => Err(
-            "it shows no token, and only a worker on another machine, over a transport that authenticates it (TLS, a shared secret), may join without one"
-                .to_owned(),
-        ),
-    };
-    let candidates = match candidates {
-        Ok(candidates) => candidates,
-        Err(why) => {
-            refuse(peer, &why);
-            if hello.token.is_none() && matches!(peer, Peer::Network { .. }) {
-                let mut write = write;
-                tell_refused(&mut write, &why).await;
-            }
-            return;
+        (Some(token), _) => sv.candidates_for(hello.worker_id as usize, token),
+        (None, Peer::Network { .. }) => None,
+        (None, _) => {
+            return refuse(
+                peer,
+                "it shows no token, and only a worker on another machine, over a transport that authenticates it (TLS, a shared secret), may join without one",
+            );
         }
     };
+    if hello.token.is_some() && candidates.is_none() {
+        return refuse(peer, "wrong token or no worker expected for its slot");
+    }
     reader
         .decoder_mut()
         .set_max_frame_len(sv.config.max_frame_len);
-    let _ = candidates.send(Candidate {
+    let candidate = Candidate {
         peer,
         hello,
         reader,
         writer: write,
-    });
+    };
+    match candidates {
+        Some(candidates) => {
+            let _ = candidates.send(candidate);
+        }
+        // A worker on another machine: the transport authenticated it, so it may learn why it
+        // is refused.
+        None => match sv.vacancy() {
+            Ok(()) => sv.arrived(candidate),
+            Err(why) => {
+                refuse(peer, &why);
+                let mut writer = candidate.writer;
+                tell_refused(&mut writer, &why).await;
+            }
+        },
+    }
 }
 
 fn parse_hello(payload: &[u8]) -> Result<Hello, String> {

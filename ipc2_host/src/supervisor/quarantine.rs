@@ -12,7 +12,8 @@
 //! signal such as SIGSEGV or SIGABRT), not by a kill from the host (someone else's timeout, a bad
 //! reply, a shutdown) or a kill or termination signal from outside (SIGKILL, SIGTERM, SIGINT,
 //! SIGHUP: an operator, the OOM killer). A run-time timeout with `TimeoutAction::Restart` counts
-//! when the job had its worker to itself.
+//! when the job had its worker to itself. The loss of a worker on another machine never counts:
+//! a crash there looks like a dropped connection, a partition or a rescheduled pod.
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -70,7 +71,9 @@ impl Quarantine {
         let killed_from_outside = [Signal::KILL, Signal::TERM, Signal::INT, Signal::HUP]
             .iter()
             .any(|signal| exit.signal() == Some(signal.as_raw()));
-        alone && exit.cause == ExitCause::Died && !killed_from_outside
+        // A worker on another machine that is gone may as well have lost its network or been
+        // moved by its orchestrator: nothing tells a crash apart.
+        alone && exit.cause == ExitCause::Died && !killed_from_outside && exit.remote.is_none()
     }
 
     /// Records that the job took its worker down.
@@ -122,5 +125,30 @@ mod tests {
             quarantine.admit(key),
             Err(Error::Quarantined { crashes: 2 })
         ));
+    }
+
+    #[test]
+    fn a_crash_blames_a_job_that_ran_alone_but_the_loss_of_a_remote_worker_does_not() {
+        use std::os::unix::process::ExitStatusExt;
+        let mut exit = WorkerExit {
+            worker: 0,
+            generation: 1,
+            pid: 7,
+            remote: None,
+            status: Some(std::process::ExitStatus::from_raw(Signal::SEGV.as_raw())),
+            cause: ExitCause::Died,
+            uptime: std::time::Duration::from_secs(1),
+            stderr_tail: String::new(),
+            memory_limit: None,
+            cpu_time_limit: None,
+        };
+        assert!(Quarantine::blames(&exit, true));
+        assert!(!Quarantine::blames(&exit, false), "it shared the worker");
+        exit.status = None;
+        exit.remote = Some(crate::RemoteHost {
+            address: "10.0.0.7:41234".parse().unwrap(),
+            host_name: "node-7".into(),
+        });
+        assert!(!Quarantine::blames(&exit, true));
     }
 }

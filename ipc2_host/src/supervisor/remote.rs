@@ -3,26 +3,62 @@
 //! [`Vacant`](crate::WorkerState::Vacant), for a worker that an orchestrator started elsewhere to
 //! dial in.
 //!
-//! The transport has authenticated such a worker before its hello is read (`acceptor.rs`); the
-//! slot checks its protocol version and types as for any worker, and welcomes it with the
-//! settings it is to run with, which a worker without an invitation learns only there. A worker
-//! that fails a check is refused, and told why (its orchestrator's log is where its operator
-//! looks), and the slot goes on waiting: a worker built from other types cannot take the place
-//! of a good one.
+//! The transport has authenticated such a worker before its hello is read (`acceptor.rs`), which
+//! queues it in [`Arrivals`] while a slot for such workers has none. Whichever vacant slot is
+//! free takes the next one from the queue and checks its protocol version and types as for any
+//! worker, and welcomes it with the settings it is to run with, which a worker without an
+//! invitation learns only there. Several slots may check workers at once. A worker that fails a
+//! check is refused, and told why (its orchestrator's log is where its operator looks), and the
+//! slot goes on waiting: a worker built from other types cannot take the place of a good one.
+//!
+//! A slot that has waited the startup timeout in vain shows
+//! [`Failing`](crate::WorkerState::Failing) with [`Error::NoRemoteWorker`], and goes on waiting:
+//! while no slot of the set can serve, calls fail at once instead of waiting for ever.
 //!
 //! What differs once it is up (see `live.rs`): the host cannot signal a process on another
 //! machine, so ending such a worker closes its connection, which tells it to exit; its report has
 //! no exit status; it is never recycled; and its end does not count towards the restart
 //! intensity, which exists to stop this host from restarting a crashing program in a loop.
 
+use std::sync::Arc;
+
 use ipc2_common::Peer;
+use tokio::sync::{Mutex, mpsc};
 
 use super::Supervision;
 use super::slot::SlotControl;
-use super::start::{Started, Worker, accept, check_protocol, tell_refused};
+use super::start::{Candidate, Started, Worker, accept, check_protocol, tell_refused};
 use crate::conn::Identity;
 use crate::scheduler::SlotState;
 use crate::{Error, RemoteHost};
+
+/// Workers on other machines that connected and were authenticated, in the order they came,
+/// until a vacant slot takes them.
+#[derive(Debug)]
+pub(super) struct Arrivals {
+    queue: mpsc::UnboundedSender<Candidate>,
+    /// Held by the one slot waiting at the head of the queue.
+    next: Mutex<mpsc::UnboundedReceiver<Candidate>>,
+}
+
+impl Arrivals {
+    pub(super) fn new() -> Self {
+        let (queue, next) = mpsc::unbounded_channel();
+        Self {
+            queue,
+            next: Mutex::new(next),
+        }
+    }
+
+    pub(super) fn push(&self, candidate: Candidate) {
+        // The receiver lives as long as `self`.
+        let _ = self.queue.send(candidate);
+    }
+
+    async fn next(&self) -> Option<Candidate> {
+        self.next.lock().await.recv().await
+    }
+}
 
 /// Waits for a worker on another machine to connect and pass its checks, as generation
 /// `generation` of slot `slot`. Fails only with [`Error::Shutdown`], when the slot ends first.
@@ -33,28 +69,31 @@ pub(super) async fn admit(
     generation: u64,
 ) -> Result<Started, Error> {
     sv.scheduler.set_slot(slot, SlotState::Vacant);
+    let waited = sv.config.startup_timeout;
+    let in_vain = tokio::time::sleep(waited);
+    tokio::pin!(in_vain);
+    let mut failing = false;
     loop {
-        let mut expecting = control.expect(None);
-        let mut candidate = tokio::select! {
-            Some(candidate) = expecting.arrived.recv() => candidate,
-            _ = control.end.cancelled() => return Err(Error::Shutdown),
+        let next = tokio::select! {
+            next = sv.arrivals.next() => next,
+            () = &mut in_vain, if !failing => {
+                failing = true;
+                let err = Error::NoRemoteWorker { address: sv.address.clone(), waited };
+                sv.scheduler.set_slot(slot, SlotState::Failing(Arc::new(err)));
+                continue;
+            }
+            () = control.end.cancelled() => return Err(Error::Shutdown),
         };
-        drop(expecting);
-        let Peer::Network { address } = candidate.peer else {
-            // The acceptor sends only network peers here.
-            continue;
+        let Some(mut candidate) = next else {
+            return Err(Error::Shutdown);
         };
-        let remote = RemoteHost {
-            address,
-            host_name: candidate.hello.host_name.clone(),
-        };
-        let deadline = tokio::time::Instant::now() + sv.config.startup_timeout;
-        let checked = match check_protocol(&candidate.hello) {
-            Ok(()) => accept(sv, &mut candidate, slot, deadline).await,
-            Err(reason) => Err(reason),
+        let checking = check(sv, &mut candidate);
+        let checked = tokio::select! {
+            checked = checking => checked,
+            () = control.end.cancelled() => return Err(Error::Shutdown),
         };
         match checked {
-            Ok(()) => {
+            Ok(remote) => {
                 tracing::debug!(%remote, "a worker on another machine joined");
                 let worker = Worker::remote(Identity {
                     slot,
@@ -66,11 +105,27 @@ pub(super) async fn admit(
             }
             Err(reason) => {
                 tracing::warn!(
-                    "ipc2: refused a worker (pid {} {remote}): {reason}",
-                    candidate.hello.pid
+                    peer = ?candidate.peer,
+                    "ipc2: refused a worker on another machine: {reason}"
                 );
-                tell_refused(&mut candidate.writer, &reason).await;
+                let mut writer = candidate.writer;
+                tokio::spawn(async move { tell_refused(&mut writer, &reason).await });
             }
         }
     }
+}
+
+/// Checks a worker on another machine, and welcomes it if it passes; where it runs, or why it is
+/// refused.
+async fn check(sv: &Supervision, candidate: &mut Candidate) -> Result<RemoteHost, String> {
+    let Peer::Network { address } = candidate.peer else {
+        return Err("it is not on another machine".to_owned());
+    };
+    check_protocol(&candidate.hello)?;
+    let deadline = tokio::time::Instant::now() + sv.config.startup_timeout;
+    accept(sv, candidate, deadline).await?;
+    Ok(RemoteHost {
+        address,
+        host_name: candidate.hello.host_name.clone(),
+    })
 }

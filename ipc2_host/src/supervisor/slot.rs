@@ -38,9 +38,7 @@ pub(crate) struct SlotControl {
 /// A slot waiting for its worker to connect.
 #[derive(Debug)]
 struct Expected {
-    /// The token of the worker it started; `None` for a slot waiting for any authenticated
-    /// worker on another machine.
-    token: Option<Token>,
+    token: Token,
     candidates: mpsc::UnboundedSender<Candidate>,
 }
 
@@ -69,10 +67,9 @@ impl SlotControl {
         self.recycle_generation.load(Ordering::Acquire) == generation
     }
 
-    /// Expects a worker showing `token` (or, with `None`, a worker on another machine); returns
-    /// where its connection will arrive. The expectation ends when the returned [`Expecting`] is
-    /// dropped.
-    pub(super) fn expect(&self, token: Option<Token>) -> Expecting<'_> {
+    /// Expects a worker showing `token`; returns where its connection will arrive. The
+    /// expectation ends when the returned [`Expecting`] is dropped.
+    pub(super) fn expect(&self, token: Token) -> Expecting<'_> {
         let (candidates, arrived) = mpsc::unbounded_channel();
         *self.expected() = Some(Expected { token, candidates });
         Expecting {
@@ -85,18 +82,8 @@ impl SlotControl {
     pub(super) fn candidates_for(&self, token: &Token) -> Option<mpsc::UnboundedSender<Candidate>> {
         self.expected()
             .as_ref()
-            .filter(|expected| expected.token.as_ref().is_some_and(|t| t.matches(token)))
+            .filter(|expected| expected.token.matches(token))
             .map(|expected| expected.candidates.clone())
-    }
-
-    /// Where a worker on another machine goes, if this slot waits for one. The slot stops
-    /// waiting: the next such worker goes to another slot, even while this one checks the first.
-    pub(super) fn claim_vacancy(&self) -> Option<mpsc::UnboundedSender<Candidate>> {
-        let mut expected = self.expected();
-        match &*expected {
-            Some(Expected { token: None, .. }) => expected.take().map(|e| e.candidates),
-            _ => None,
-        }
     }
 }
 
@@ -247,11 +234,6 @@ impl SlotTask {
                 }
             }
         };
-        self.failures = if exit.uptime < STABLE_UPTIME {
-            self.failures + 1
-        } else {
-            0
-        };
         if self.control.end.is_cancelled() {
             return;
         }
@@ -259,10 +241,14 @@ impl SlotTask {
         if self.remote {
             // Its orchestrator starts the next one, and this slot admits it without back-off.
             tracing::warn!("ipc2: {exit}; waiting for a worker to take its place");
-            self.failures = 0;
             sv.scheduler.set_slot(self.slot, SlotState::Vacant);
             return;
         }
+        self.failures = if exit.uptime < STABLE_UPTIME {
+            self.failures + 1
+        } else {
+            0
+        };
         tracing::warn!("ipc2: {exit}; restarting it");
         sv.scheduler.set_slot(self.slot, SlotState::Starting);
         if let Some(restarts) = sv.deaths.note() {

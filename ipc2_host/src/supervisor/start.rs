@@ -155,7 +155,7 @@ pub(super) async fn start(
         types: sv.types.fingerprint(),
         startup_timeout: Some(config.startup_timeout),
     };
-    let mut expecting = control.expect(Some(invitation.token.clone()));
+    let mut expecting = control.expect(invitation.token.clone());
     // Deleted by the worker as it reads it, or else when this start is over.
     let (_token_file, invitation_env) = invitation.to_env(&sv.private_dir).map_err(spawn_error)?;
 
@@ -227,7 +227,7 @@ pub(super) async fn start(
     let refusal = loop {
         tokio::select! {
             Some(mut candidate) = expecting.arrived.recv() => match check(&candidate, pid) {
-                Ok(()) => match accept(sv, &mut candidate, slot, deadline.deadline()).await {
+                Ok(()) => match accept(sv, &mut candidate, deadline.deadline()).await {
                     Ok(()) => {
                         tracing::debug!(pid, "handshake complete");
                         unclaimed.armed = false;
@@ -257,13 +257,11 @@ pub(super) async fn start(
     Err(refusal.unwrap_or(Error::WorkerExited(exit)))
 }
 
-/// Checks a candidate's types and, if they are the host's, welcomes it as slot `slot`'s worker
-/// (`ToWorker::Welcome`, with the settings it is to run with): from here on, it is that slot's
-/// worker.
+/// Checks a candidate's types and, if they are the host's, welcomes it (`ToWorker::Welcome`, with
+/// the settings it is to run with): from here on, it is the worker of the slot that called.
 pub(super) async fn accept(
     sv: &Supervision,
     candidate: &mut Candidate,
-    slot: usize,
     deadline: tokio::time::Instant,
 ) -> Result<(), String> {
     use tokio::io::AsyncWriteExt;
@@ -271,10 +269,8 @@ pub(super) async fn accept(
     let max = config.max_frame_len;
     sv.types.check(candidate, deadline, max).await?;
     let settings = Settings {
-        worker_id: slot as u32,
         max_frame_len: max,
         heartbeat: config.heartbeat.map(|(interval, _)| interval),
-        spin: config.spin_poll,
         cpu_limit: config.limits.cpu,
     };
     let welcome = codec::encode_frame(&ToWorker::Welcome, Some(&settings), max)

@@ -15,6 +15,10 @@ pub enum TestJob {
     Echo(Vec<u8>),
     /// Sleep this many milliseconds, then reply `Done`.
     Sleep(u64),
+    /// Block the thread that runs the job loop for this many milliseconds (`std::thread::sleep`),
+    /// then reply `Done`. On a current-thread runtime (`TEST_WORKER_RUNTIME=current-thread`)
+    /// nothing else of the worker's runs meanwhile, not even its connection's reader.
+    Block(u64),
     /// Write the worker's pid to `marker` (with [`crate::write_pid`]), then sleep `ms` milliseconds
     /// and reply `Done`. With `ms: u64::MAX` it never answers.
     Pause { marker: PathBuf, ms: u64 },
