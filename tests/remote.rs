@@ -513,3 +513,156 @@ async fn calls_fail_at_once_once_no_remote_worker_has_come_for_the_startup_timeo
         Ok(TestReply::Sum { sum: 2, .. })
     ));
 }
+
+#[tokio::test]
+async fn a_remote_worker_over_unencrypted_tcp_with_the_secret_joins() {
+    use ipc2::transport::env::ENV_SECRET_FILE;
+    use ipc2::transport::{SharedSecret, UnencryptedTcpListener};
+    let secret = "a shared secret of more than thirty-two bytes";
+    let dir = tempfile::tempdir().unwrap();
+    let secret_file = dir.path().join("secret");
+    std::fs::write(&secret_file, secret).unwrap();
+    let listener = UnencryptedTcpListener::bind_unencrypted(
+        "127.0.0.1:0",
+        SharedSecret::new(secret).expect("a long enough secret"),
+    )
+    .await
+    .expect("the listener binds");
+    let connect = listener.address().to_owned();
+    let starting = tokio::spawn(
+        WorkerSetBuilder::<_, TestReply, TestJob>::new()
+            .listen(listener, connect.clone())
+            .remote_workers(1, 1)
+            .startup_timeout(STARTUP)
+            .finish(),
+    );
+    let env = [
+        (ENV_CONNECT, PathBuf::from(&connect)),
+        (ENV_SECRET_FILE, secret_file),
+    ];
+    let worker = Launched::start(&[], &support::helper("test_worker"), env);
+    let workers = tokio::time::timeout(HANG_GUARD, starting)
+        .await
+        .expect("the start ended")
+        .unwrap()
+        .expect("the worker joined");
+    let infos = workers.workers();
+    assert_eq!(infos.len(), 1);
+    assert_eq!(infos[0].pid, worker.pid());
+    assert!(infos[0].remote.is_some());
+    assert!(matches!(
+        tokio::time::timeout(HANG_GUARD, workers.send(TestJob::Add(3, 4))).await,
+        Ok(Ok(TestReply::Sum { sum: 7, .. }))
+    ));
+}
+
+#[tokio::test]
+async fn a_set_that_takes_no_remote_workers_refuses_one_and_says_so() {
+    let mut deployment = Deployment::new().await;
+    let listener = deployment.listener.take().unwrap();
+    let builder = WorkerSetBuilder::<_, TestReply, TestJob>::new()
+        .listen(listener, deployment.connect.clone())
+        .worker_count(1)
+        .worker_path(support::helper("test_worker"))
+        .startup_timeout(STARTUP);
+    let builder = deployment
+        .worker
+        .env()
+        .into_iter()
+        .fold(builder, |builder, (name, value)| builder.env(name, value));
+    let workers = finish(builder).await.expect("its own worker starts");
+    let mut stranger = deployment.launch("test_worker");
+    let status = stranger
+        .exited(HANG_GUARD)
+        .await
+        .expect("the refused worker exits");
+    assert!(!status.success(), "{status}");
+    let why = stranger.stderr();
+    assert!(
+        why.contains("this set takes no workers from other machines"),
+        "{why}"
+    );
+    assert_eq!(workers.workers().len(), 1);
+}
+
+// The name a worker reports goes into the host's logs and errors.
+#[tokio::test]
+async fn a_worker_whose_host_name_holds_control_characters_is_refused_and_told_why() {
+    use ipc2::transport::TlsClient;
+    use ipc2_common::handshake::{Hello, MAX_WELCOME_LEN, PROTOCOL_VERSION};
+    use ipc2_common::{FrameCodec, ToHost, ToWorker, codec};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_util::codec::Decoder;
+
+    let mut deployment = Deployment::new().await;
+    let workers = finish(deployment.builder(0, 1))
+        .await
+        .expect("a set that requires no worker starts at once");
+    let mut forger = TlsClient::connect_with(&deployment.connect, &deployment.worker.config())
+        .await
+        .expect("the forger's certificate is good");
+    let types = ipc2::schema::Description::of::<TestJob, TestReply, TestReply>();
+    let hello = Hello {
+        protocol_version: PROTOCOL_VERSION,
+        token: None,
+        worker_id: 0,
+        pid: 1,
+        host_name: "node-7\u{1b}[2J".into(),
+        types: types.fingerprint(),
+        describes_types: true,
+    };
+    let mut frames = codec::encode_frame(&ToHost::Hello, Some(&hello), 1 << 20).unwrap();
+    frames.extend(codec::encode_frame(&ToHost::Types, Some(&types), 1 << 20).unwrap());
+    forger.write_all(&frames).await.unwrap();
+    let mut answer = bytes::BytesMut::new();
+    let read = async { while forger.read_buf(&mut answer).await.unwrap_or(0) > 0 {} };
+    tokio::time::timeout(HANG_GUARD, read)
+        .await
+        .expect("the host answers and closes");
+    let payload = FrameCodec::new(MAX_WELCOME_LEN)
+        .decode(&mut answer)
+        .expect("a well-formed frame")
+        .expect("a whole frame");
+    let (header, body) = codec::decode_header::<ToWorker>(&payload).unwrap();
+    assert_eq!(header, ToWorker::Refused);
+    let reason: String = codec::decode_body(body).unwrap();
+    assert!(reason.contains("control characters"), "{reason}");
+    assert_eq!(count(&workers, WorkerState::Vacant), 1);
+}
+
+// Each connection holds a descriptor until its hello (or the startup timeout): anyone who can
+// reach the port could otherwise use up the host's.
+#[tokio::test]
+async fn connections_that_never_say_hello_are_bounded_and_the_next_is_closed_at_once() {
+    let mut deployment = Deployment::new().await;
+    // Longer than the test waits: a connection let in is not closed for want of a hello.
+    let patient = deployment
+        .builder(0, 1)
+        .startup_timeout(HANG_GUARD * 4);
+    let workers = finish(patient)
+        .await
+        .expect("a set that requires no worker starts at once");
+    let address = deployment.connect.replace("tls://localhost", "127.0.0.1");
+    // The documented bound: 64, plus one per slot.
+    let mut silent = Vec::new();
+    for _ in 0..64 + 1 {
+        silent.push(tokio::net::TcpStream::connect(&address).await.unwrap());
+    }
+    let mut one_too_many = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let mut sink = [0u8; 16];
+    let closed = tokio::time::timeout(
+        HANG_GUARD,
+        tokio::io::AsyncReadExt::read(&mut one_too_many, &mut sink),
+    )
+    .await
+    .expect("the connection past the bound is closed at once");
+    assert!(matches!(closed, Ok(0) | Err(_)), "{closed:?}");
+    // Accepted in order, so those before it were let in, and still wait for a hello.
+    assert!(matches!(
+        silent[0].try_read(&mut sink),
+        Err(err) if err.kind() == std::io::ErrorKind::WouldBlock
+    ));
+    drop(silent);
+    let worker = deployment.launch("test_worker");
+    assert!(support::eventually(HANG_GUARD, || pids(&workers).contains(&worker.pid())).await);
+}
