@@ -636,9 +636,7 @@ async fn a_worker_whose_host_name_holds_control_characters_is_refused_and_told_w
 async fn connections_that_never_say_hello_are_bounded_and_the_next_is_closed_at_once() {
     let mut deployment = Deployment::new().await;
     // Longer than the test waits: a connection let in is not closed for want of a hello.
-    let patient = deployment
-        .builder(0, 1)
-        .startup_timeout(HANG_GUARD * 4);
+    let patient = deployment.builder(0, 1).startup_timeout(HANG_GUARD * 4);
     let workers = finish(patient)
         .await
         .expect("a set that requires no worker starts at once");
