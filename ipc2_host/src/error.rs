@@ -73,7 +73,8 @@ pub enum Error {
     NoRemoteWorker {
         /// The address the host listens on.
         address: String,
-        /// How long the slot has waited.
+        /// How long the slot had waited when it gave up hope (the startup timeout); it goes on
+        /// waiting.
         waited: Duration,
     },
     /// The host could not accept a connection while a worker was starting, so the worker could
@@ -165,8 +166,9 @@ pub enum Error {
         /// The queue capacity.
         capacity: usize,
     },
-    /// No worker is running and none could be started: sends fail at once until one starts.
-    #[error("no worker is running, and the last attempt to start one failed: {0}")]
+    /// No worker is running and none could be started (or, on other machines, none has come):
+    /// sends fail at once until one is up.
+    #[error("no worker is running, and the last attempt to get one failed: {0}")]
     NoWorkers(Arc<Error>),
     /// Workers died more often than the restart limit allows (see
     /// [`WorkerSetBuilder::restart_limit`](crate::WorkerSetBuilder::restart_limit)), so the set

@@ -39,7 +39,8 @@ pub(crate) enum SlotState {
     Vacant,
     /// A worker is connected and serving through `conn`.
     Up(Arc<Conn>),
-    /// The last attempt to start a worker failed; another follows after a back-off.
+    /// The last attempt to start a worker failed; another follows after a back-off (a slot for
+    /// workers on other machines: none came for the startup timeout; it goes on waiting).
     Failing(Arc<Error>),
     /// The slot is being removed by a resize: its worker finishes its jobs and stops.
     Ending,

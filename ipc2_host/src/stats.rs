@@ -67,7 +67,8 @@ pub enum WorkerState {
     /// [`TimeoutAction::Restart`](crate::TimeoutAction::Restart), or it broke the protocol or
     /// went silent) and will be replaced; the jobs it still counts in flight fail.
     Killing,
-    /// Its last start failed; another attempt follows after a back-off.
+    /// Its last start failed; another attempt follows after a back-off. For a slot of workers on
+    /// other machines: none has joined for the startup timeout, and it goes on waiting.
     Failing,
     /// It was removed by [`WorkerSet::resize`](crate::WorkerSet::resize) and runs no worker.
     Retired,

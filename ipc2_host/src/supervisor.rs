@@ -157,33 +157,37 @@ impl Supervision {
         self.remote_slots.contains(&slot)
     }
 
-    /// Whether a worker on another machine that just connected may queue for a slot: one of
-    /// those kept for such workers has none. The error says why not.
-    fn vacancy(&self) -> Result<(), String> {
+    /// Queues a worker on another machine that just connected for the next of the slots kept
+    /// for such workers that has none, if one is left for it; gives it back, with the reason,
+    /// if not.
+    fn arrived(&self, candidate: Candidate) -> Result<(), Box<(Candidate, String)>> {
         if self.remote_slots.is_empty() {
-            return Err("it shows no token, and this set takes no workers from other machines (WorkerSetBuilder::remote_workers)".to_owned());
+            let why = "it shows no token, and this set takes no workers from other machines (WorkerSetBuilder::remote_workers)";
+            return Err(Box::new((candidate, why.to_owned())));
+        }
+        if self.stop.is_cancelled() {
+            return Err(Box::new((
+                candidate,
+                "the host is shutting down".to_owned(),
+            )));
         }
         let states = self.scheduler.slots();
-        let vacant = states.get(self.remote_slots.clone()).is_some_and(|states| {
-            states.iter().any(|state| {
+        let vacant = states.get(self.remote_slots.clone()).map_or(0, |states| {
+            let vacant = |state: &&SlotState| {
                 matches!(
                     state,
                     SlotState::Starting | SlotState::Vacant | SlotState::Failing(_)
                 )
-            })
+            };
+            states.iter().filter(vacant).count()
         });
-        if !vacant {
-            return Err(format!(
-                "all {} slots for workers on other machines are taken (WorkerSetBuilder::remote_workers)",
+        self.arrivals.push(candidate, vacant).map_err(|candidate| {
+            let why = format!(
+                "all {} slots for workers on other machines are taken, or about to be (WorkerSetBuilder::remote_workers)",
                 self.remote_slots.len()
-            ));
-        }
-        Ok(())
-    }
-
-    /// Queues a worker on another machine for the next vacant slot (see [`vacancy`](Self::vacancy)).
-    fn arrived(&self, candidate: Candidate) {
-        self.arrivals.push(candidate);
+            );
+            Box::new((candidate, why))
+        })
     }
 
     fn control(&self, slot: usize) -> Option<Arc<SlotControl>> {
@@ -223,6 +227,7 @@ impl Supervision {
                 for task in tasks {
                     let _ = task.await;
                 }
+                sv.arrivals.clear();
                 let children = sv.children.clone();
                 let _ = tokio::task::spawn_blocking(move || children.kill_all()).await;
                 sv.reaped.cancel();

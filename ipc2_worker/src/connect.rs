@@ -195,7 +195,7 @@ impl Host {
 /// its host dies (`PR_SET_PDEATHSIG(SIGKILL)`), so a worker busy in a long job does not outlive
 /// a host killed with SIGKILL. A worker an orchestrator started (which retries a host it cannot
 /// reach, with back-off from 100 ms to 5 s) instead exits, with status 0, one second after its host
-/// closes the connection, unless it has returned by then: even a handler still running cannot
+/// closes the connection, unless the process has ended by then: even a handler still running cannot
 /// keep it.
 ///
 /// On a multi-thread runtime, run the loop that takes the jobs in a task of the runtime

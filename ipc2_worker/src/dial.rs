@@ -20,6 +20,7 @@ use std::time::Duration;
 use ipc2_common::tcp::{SharedSecret, UnencryptedTcpClient};
 use ipc2_common::tls::{TlsClient, TlsConfig};
 use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use ipc2_common::{Client, ReadHalf, WriteHalf};
 
@@ -190,9 +191,11 @@ fn worth_retrying(err: &io::Error) -> bool {
 ///
 /// Called twice: as the worker joins, with a copy of the connection's `socket`, whose end a
 /// thread of its own waits for, so that even a handler that keeps every thread of the runtime
-/// busy cannot hold the worker; and with `None` once the connection's reader has seen the end,
-/// for a transport without a socket (or a socket that cannot be watched).
+/// busy cannot hold the worker; and with `None` once the connection's reader has seen the end
+/// (or given up on a connection that broke the protocol), for a transport without a socket or
+/// a socket that cannot be watched. Whichever comes first ends the process, once.
 pub(crate) fn exit_soon(address: &str, socket: Option<OwnedFd>) {
+    static EXITING: AtomicBool = AtomicBool::new(false);
     let address = address.to_owned();
     let spawned = std::thread::Builder::new()
         .name("ipc2-exit".into())
@@ -203,8 +206,11 @@ pub(crate) fn exit_soon(address: &str, socket: Option<OwnedFd>) {
                 return;
             }
             std::thread::sleep(EXIT_GRACE);
+            if EXITING.swap(true, Ordering::AcqRel) {
+                return;
+            }
             eprintln!(
-                "ipc2 worker: the host at {address} closed the connection; exiting (the orchestrator decides whether to start this worker again)"
+                "ipc2 worker: the connection to the host at {address} has ended; exiting (the orchestrator decides whether to start this worker again)"
             );
             std::process::exit(0);
         });

@@ -2,8 +2,9 @@
 //!
 //! Anyone who can reach the socket may connect, so nothing a connection sends is trusted until it
 //! has shown the token of a slot that is waiting for its worker. Until then it may send at most
-//! [`MAX_HELLO_LEN`] bytes and must do so within the startup timeout, and at most
-//! [`MAX_UNIDENTIFIED`] such connections (plus one per slot) are open at once. A connection that fails
+//! [`MAX_HELLO_LEN`] bytes and must do so within the startup timeout (over TCP, within
+//! [`NETWORK_HELLO_TIMEOUT`]), and at most [`MAX_UNIDENTIFIED`] such connections (plus one per
+//! slot the set started with) are open at once. A connection that fails
 //! any check is logged and closed, and never occupies a slot: the real worker can still connect.
 //! The last check, that the peer process belongs to the worker the slot started, is made by the
 //! slot's supervisor, which knows the process id (see `start.rs`).
@@ -39,6 +40,10 @@ const FAILING_FOR: Duration = Duration::from_millis(200);
 /// anyone who can reach a TCP listener could use up the host's descriptors. Past it, a new
 /// connection is closed at once.
 const MAX_UNIDENTIFIED: usize = 64;
+/// How long a TCP peer may take, once connected, to complete the transport's handshake and say
+/// hello (at most the startup timeout): a worker does both at once, and a peer that holds a
+/// connection open without them holds one of [`MAX_UNIDENTIFIED`] only this long.
+const NETWORK_HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Accepts connections until the task is aborted.
 ///
@@ -113,7 +118,11 @@ async fn handshake<S: Server>(stream: S::Stream, peer: Peer, sv: Arc<Supervision
         }
     };
     let mut reader = FramedRead::new(read, FrameCodec::new(MAX_HELLO_LEN));
-    let first = tokio::time::timeout(sv.config.startup_timeout, reader.next()).await;
+    let limit = match peer {
+        Peer::Network { .. } => sv.config.startup_timeout.min(NETWORK_HELLO_TIMEOUT),
+        _ => sv.config.startup_timeout,
+    };
+    let first = tokio::time::timeout(limit, reader.next()).await;
     let hello = match first {
         Ok(Some(Ok(payload))) => parse_hello(&payload),
         // The transport's own handshake (TLS, a shared secret) fails as the first read does.
@@ -122,7 +131,7 @@ async fn handshake<S: Server>(stream: S::Stream, peer: Peer, sv: Arc<Supervision
         }
         Ok(Some(Err(err))) => Err(format!("bad first frame: {err}")),
         Ok(None) => Err("closed before saying hello".to_owned()),
-        Err(_) => Err("sent no hello within the startup timeout".to_owned()),
+        Err(_) => Err(format!("sent no hello within {limit:?}")),
     };
     let hello = match hello {
         Ok(hello) => hello,
@@ -156,14 +165,14 @@ async fn handshake<S: Server>(stream: S::Stream, peer: Peer, sv: Arc<Supervision
         }
         // A worker on another machine: the transport authenticated it, so it may learn why it
         // is refused.
-        None => match sv.vacancy() {
-            Ok(()) => sv.arrived(candidate),
-            Err(why) => {
+        None => {
+            if let Err(refused) = sv.arrived(candidate) {
+                let (candidate, why) = *refused;
                 refuse(peer, &why);
                 let mut writer = candidate.writer;
                 tell_refused(&mut writer, &why).await;
             }
-        },
+        }
     }
 }
 

@@ -21,6 +21,7 @@
 //! intensity, which exists to stop this host from restarting a crashing program in a loop.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ipc2_common::Peer;
 use tokio::sync::{Mutex, mpsc};
@@ -33,12 +34,15 @@ use crate::scheduler::SlotState;
 use crate::{Error, RemoteHost};
 
 /// Workers on other machines that connected and were authenticated, in the order they came,
-/// until a vacant slot takes them.
+/// until a vacant slot takes them: never more, queued or being checked, than there are vacant
+/// slots, so none waits for a slot that will not come.
 #[derive(Debug)]
 pub(super) struct Arrivals {
     queue: mpsc::UnboundedSender<Candidate>,
     /// Held by the one slot waiting at the head of the queue.
     next: Mutex<mpsc::UnboundedReceiver<Candidate>>,
+    /// Workers queued or being checked by a slot.
+    pending: AtomicUsize,
 }
 
 impl Arrivals {
@@ -47,16 +51,39 @@ impl Arrivals {
         Self {
             queue,
             next: Mutex::new(next),
+            pending: AtomicUsize::new(0),
         }
     }
 
-    pub(super) fn push(&self, candidate: Candidate) {
+    /// Queues `candidate` if fewer than `vacant` workers are pending; gives it back if not.
+    pub(super) fn push(&self, candidate: Candidate, vacant: usize) -> Result<(), Candidate> {
+        let reserved = self
+            .pending
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |pending| {
+                (pending < vacant).then_some(pending + 1)
+            });
+        if reserved.is_err() {
+            return Err(candidate);
+        }
         // The receiver lives as long as `self`.
         let _ = self.queue.send(candidate);
+        Ok(())
     }
 
+    /// Closes the connections still queued: the set has stopped, and no slot will take them.
+    pub(super) fn clear(&self) {
+        if let Ok(mut next) = self.next.try_lock() {
+            while next.try_recv().is_ok() {}
+        }
+    }
+
+    /// The next worker, once one is queued; [`done`](Self::done) once it has been checked.
     async fn next(&self) -> Option<Candidate> {
         self.next.lock().await.recv().await
+    }
+
+    fn done(&self) {
+        self.pending.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -92,6 +119,7 @@ pub(super) async fn admit(
             checked = checking => checked,
             () = control.end.cancelled() => return Err(Error::Shutdown),
         };
+        sv.arrivals.done();
         match checked {
             Ok(remote) => {
                 tracing::debug!(%remote, "a worker on another machine joined");
@@ -104,8 +132,11 @@ pub(super) async fn admit(
                 return Ok(Started { worker, candidate });
             }
             Err(reason) => {
+                // Debug-quoted: the name is the worker's, and may be what failed the check.
                 tracing::warn!(
                     peer = ?candidate.peer,
+                    pid = candidate.hello.pid,
+                    host_name = ?candidate.hello.host_name,
                     "ipc2: refused a worker on another machine: {reason}"
                 );
                 let mut writer = candidate.writer;
