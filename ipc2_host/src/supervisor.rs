@@ -186,7 +186,7 @@ impl Supervision {
                 "all {} slots for workers on other machines are taken, or about to be (WorkerSetBuilder::remote_workers)",
                 self.remote_slots.len()
             );
-            Box::new((candidate, why))
+            Box::new((*candidate, why))
         })
     }
 

@@ -56,14 +56,14 @@ impl Arrivals {
     }
 
     /// Queues `candidate` if fewer than `vacant` workers are pending; gives it back if not.
-    pub(super) fn push(&self, candidate: Candidate, vacant: usize) -> Result<(), Candidate> {
+    pub(super) fn push(&self, candidate: Candidate, vacant: usize) -> Result<(), Box<Candidate>> {
         let reserved = self
             .pending
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |pending| {
                 (pending < vacant).then_some(pending + 1)
             });
         if reserved.is_err() {
-            return Err(candidate);
+            return Err(Box::new(candidate));
         }
         // The receiver lives as long as `self`.
         let _ = self.queue.send(candidate);
