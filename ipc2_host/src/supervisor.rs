@@ -106,10 +106,16 @@ impl Supervision {
         slots: usize,
     ) -> Self {
         let remote = config.remote.map_or(0, |(_, max)| max);
+        let scheduler = Arc::new(Scheduler::new(slots, config.queue_capacity));
+        // Vacant from the start, so that a worker that dials in before its slot's task first
+        // runs is queued, not refused.
+        for slot in slots - remote..slots {
+            scheduler.set_slot(slot, SlotState::Vacant);
+        }
         Self {
             remote_slots: slots - remote..slots,
             arrivals: Arrivals::new(),
-            scheduler: Arc::new(Scheduler::new(slots, config.queue_capacity)),
+            scheduler,
             events: EventQueue::new(config.event_capacity),
             deaths: Deaths::new(config.restart_limit),
             config,
@@ -173,12 +179,8 @@ impl Supervision {
         }
         let states = self.scheduler.slots();
         let vacant = states.get(self.remote_slots.clone()).map_or(0, |states| {
-            let vacant = |state: &&SlotState| {
-                matches!(
-                    state,
-                    SlotState::Starting | SlotState::Vacant | SlotState::Failing(_)
-                )
-            };
+            let vacant =
+                |state: &&SlotState| matches!(state, SlotState::Vacant | SlotState::Failing(_));
             states.iter().filter(vacant).count()
         });
         self.arrivals.push(candidate, vacant).map_err(|candidate| {

@@ -119,6 +119,10 @@ pub(super) async fn admit(
             checked = checking => checked,
             () = control.end.cancelled() => return Err(Error::Shutdown),
         };
+        if checked.is_ok() {
+            // No longer vacant: the next arrival must not count on this slot.
+            sv.scheduler.set_slot(slot, SlotState::Starting);
+        }
         sv.arrivals.done();
         match checked {
             Ok(remote) => {
