@@ -662,3 +662,34 @@ async fn connections_that_never_say_hello_are_bounded_and_the_next_is_closed_at_
     let worker = deployment.launch("test_worker");
     assert!(support::eventually(HANG_GUARD, || pids(&workers).contains(&worker.pid())).await);
 }
+
+// The README's demo of workers the host does not start, run as a user would.
+#[tokio::test]
+async fn the_remote_calc_example_runs_its_story_to_the_end() {
+    let run = tokio::process::Command::new(support::helper("remote_calc"))
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(HANG_GUARD, run)
+        .await
+        .expect("the example ended")
+        .expect("the example ran");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for line in [
+        "add(6, 7) -> 13",
+        ") lost its connection after",
+        "add(1, 2) -> 3",
+        "host: 2 workers again",
+    ] {
+        assert!(stdout.contains(line), "{line:?} missing from:\n{stdout}");
+    }
+    assert_eq!(
+        stdout.matches("exited: exit status: 0").count(),
+        2,
+        "{stdout}"
+    );
+}
