@@ -120,9 +120,32 @@ fn count(workers: &RemoteSet, state: WorkerState) -> usize {
     states(workers).into_iter().filter(|s| *s == state).count()
 }
 
-/// A file a `Pause` job writes its worker's pid to.
-fn marker(dir: &tempfile::TempDir, name: &str) -> PathBuf {
-    dir.path().join(name)
+/// Calls with a `Pause` of `ms` each, `count` at once; returns them running, with the pids of
+/// the workers that run them (with one job per worker, one each).
+async fn pauses(
+    workers: &RemoteSet,
+    count: usize,
+    ms: u64,
+) -> (
+    Vec<tokio::task::JoinHandle<Result<TestReply, Error>>>,
+    BTreeSet<u32>,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let markers: Vec<PathBuf> = (0..count)
+        .map(|i| dir.path().join(format!("pause-{i}")))
+        .collect();
+    let calls = markers
+        .iter()
+        .map(|marker| {
+            let (workers, marker) = (workers.clone(), marker.clone());
+            tokio::spawn(async move { workers.send(TestJob::Pause { marker, ms }).await })
+        })
+        .collect();
+    let mut running = BTreeSet::new();
+    for marker in &markers {
+        running.insert(support::job_started(marker).await);
+    }
+    (calls, running)
 }
 
 fn this_machine() -> String {
@@ -165,18 +188,7 @@ async fn remote_workers_join_serve_and_a_killed_one_fails_only_its_own_call() {
     let third = deployment.launch("test_worker");
     assert!(support::eventually(HANG_GUARD, || pids(&workers).len() == 3).await);
     assert!(pids(&workers).contains(&third.pid()));
-    let dir = tempfile::tempdir().unwrap();
-    let pauses: Vec<_> = (0..3)
-        .map(|i| {
-            let workers = workers.clone();
-            let marker = marker(&dir, &format!("pause-{i}"));
-            tokio::spawn(async move { workers.send(TestJob::Pause { marker, ms: 4_000 }).await })
-        })
-        .collect();
-    let mut running = BTreeSet::new();
-    for i in 0..3 {
-        running.insert(support::job_started(&marker(&dir, &format!("pause-{i}"))).await);
-    }
+    let (pauses, running) = pauses(&workers, 3, 4_000).await;
     assert_eq!(running, pids(&workers), "each worker runs one of the jobs");
 
     // The orchestrator's machine loses one: only the call it ran fails, naming its machine.
@@ -429,18 +441,7 @@ async fn local_and_remote_workers_serve_side_by_side_and_a_full_set_refuses_more
         infos[1].remote.as_ref().map(|_| infos[1].pid),
         Some(remote.pid())
     );
-    let dir = tempfile::tempdir().unwrap();
-    let pauses: Vec<_> = (0..2)
-        .map(|i| {
-            let workers = workers.clone();
-            let marker = marker(&dir, &format!("pause-{i}"));
-            tokio::spawn(async move { workers.send(TestJob::Pause { marker, ms: 200 }).await })
-        })
-        .collect();
-    let mut running = BTreeSet::new();
-    for i in 0..2 {
-        running.insert(support::job_started(&marker(&dir, &format!("pause-{i}"))).await);
-    }
+    let (pauses, running) = pauses(&workers, 2, 200).await;
     assert_eq!(running, pids(&workers), "both kinds of worker run jobs");
     for pause in pauses {
         assert!(matches!(pause.await.unwrap(), Ok(TestReply::Done)));
