@@ -261,11 +261,7 @@ async fn partition(network: &Network) {
     let listener = TlsListener::bind("0.0.0.0:0", &host.config())
         .await
         .expect("the listener binds");
-    let port: u16 = listener
-        .address()
-        .rsplit_once(':')
-        .and_then(|(_, port)| port.parse().ok())
-        .expect("the address has a port");
+    let port = support::port_of(listener.address());
     let orchestrator = Arc::new(Orchestrator {
         machines: Mutex::new([Vec::new(), Vec::new()]),
         namespaces: [network.machine(1), network.machine(2)],

@@ -43,11 +43,7 @@ impl Deployment {
         let listener = TlsListener::bind("127.0.0.1:0", &host.config())
             .await
             .expect("the listener binds");
-        let port = listener
-            .address()
-            .rsplit_once(':')
-            .map(|(_, port)| port.to_owned())
-            .expect("the address has a port");
+        let port = support::port_of(listener.address());
         Self {
             pki,
             worker,
@@ -68,6 +64,13 @@ impl Deployment {
             .remote_workers(min, max)
             .max_in_flight_per_worker(1)
             .startup_timeout(STARTUP)
+    }
+
+    /// A set with one slot for a worker on another machine and no worker yet.
+    async fn set_without_workers(&mut self) -> RemoteSet {
+        finish(self.builder(0, 1))
+            .await
+            .expect("a set that requires no worker starts at once")
     }
 
     /// Starts `program` (a helper) as the orchestrator would on another machine.
@@ -281,13 +284,7 @@ async fn a_worker_started_before_its_host_keeps_dialing_until_the_host_listens()
     let mut deployment = Deployment::new().await;
     // Take the listener's port away: the worker's first attempts are refused.
     let listener = deployment.listener.take().unwrap();
-    let port: u16 = listener
-        .address()
-        .rsplit_once(':')
-        .unwrap()
-        .1
-        .parse()
-        .unwrap();
+    let port = support::port_of(listener.address());
     drop(listener);
     let mut early = deployment.launch("test_worker");
     let pki_host = deployment.pki.issue_host("host-again", &["localhost"]);
@@ -596,9 +593,7 @@ async fn a_worker_whose_host_name_holds_control_characters_is_refused_and_told_w
     use tokio_util::codec::Decoder;
 
     let mut deployment = Deployment::new().await;
-    let workers = finish(deployment.builder(0, 1))
-        .await
-        .expect("a set that requires no worker starts at once");
+    let workers = deployment.set_without_workers().await;
     let mut forger = TlsClient::connect_with(&deployment.connect, &deployment.worker.config())
         .await
         .expect("the forger's certificate is good");
@@ -636,9 +631,7 @@ async fn a_worker_whose_host_name_holds_control_characters_is_refused_and_told_w
 #[tokio::test]
 async fn connections_that_never_say_hello_are_bounded_and_the_next_is_closed_at_once() {
     let mut deployment = Deployment::new().await;
-    let workers = finish(deployment.builder(0, 1))
-        .await
-        .expect("a set that requires no worker starts at once");
+    let workers = deployment.set_without_workers().await;
     let address = deployment.connect.replace("tls://localhost", "127.0.0.1");
     // The documented bound: 64, plus one per slot.
     let mut silent = Vec::new();

@@ -48,11 +48,7 @@ async fn tls_builder_with_env(
     let listener = TlsListener::bind("127.0.0.1:0", &host.config())
         .await
         .expect("the listener binds");
-    let port = listener
-        .address()
-        .rsplit_once(':')
-        .map(|(_, port)| port.to_owned())
-        .expect("the address has a port");
+    let port = support::port_of(listener.address());
     let mut builder = WorkerSetBuilder::new()
         .listen(listener, format!("tls://{dial}:{port}"))
         .worker_count(count)

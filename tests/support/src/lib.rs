@@ -205,6 +205,14 @@ pub async fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) ->
     condition()
 }
 
+/// The port of a listener's address (`tls://127.0.0.1:41234`, `127.0.0.1:41234`).
+pub fn port_of(address: &str) -> u16 {
+    address
+        .rsplit_once(':')
+        .and_then(|(_, port)| port.parse().ok())
+        .unwrap_or_else(|| panic!("{address} has no port"))
+}
+
 /// Kills `pid` with SIGKILL.
 pub fn sigkill(pid: u32) {
     let pid = rustix::process::Pid::from_raw(pid as i32).expect("valid pid");
