@@ -760,10 +760,21 @@ fn throughput(runtime: &tokio::runtime::Runtime, raw: &mut Raw, total: usize) ->
     Ok(rows)
 }
 
-/// 4 KiB and 1 MiB echoes, as `serde_bytes` and as a plain `Vec<u8>`.
+/// The shared-memory threshold of the echoes that measure it.
+const SHARE_ABOVE: usize = 1 << 20;
+
+/// 4 KiB, 1 MiB and 64 MiB echoes, as `serde_bytes` and (up to 1 MiB) as a plain `Vec<u8>`;
+/// those of at least [`SHARE_ABOVE`] both ways: through the socket (the default) and through
+/// shared memory (`shared_memory_above`).
 fn echoes(runtime: &tokio::runtime::Runtime, raw: &mut Raw, scale: usize) -> Rows {
     // Room for a 64 MiB payload and its envelope.
-    let workers: Workers = runtime.block_on(builder(1).max_frame_len(65 << 20).finish())?;
+    let socket: Workers = runtime.block_on(builder(1).max_frame_len(65 << 20).finish())?;
+    let shared: Workers = runtime.block_on(
+        builder(1)
+            .max_frame_len(65 << 20)
+            .shared_memory_above(SHARE_ABOVE)
+            .finish(),
+    )?;
     let mut rows = Vec::new();
     for (label, size, iters) in [
         ("4 KiB", 4096, 5000 / scale),
@@ -776,32 +787,47 @@ fn echoes(runtime: &tokio::runtime::Runtime, raw: &mut Raw, scale: usize) -> Row
                 .map(|_| raw.round_trip(&payload))
                 .collect::<Result<_, _>>()?,
         );
-        let (bytes, vec) = runtime.block_on(async {
-            let mut bytes = Vec::new();
-            let mut vec = Vec::new();
-            // Each job is built before its clock starts, as the raw side's payload is.
+        let sharing = size >= SHARE_ABOVE;
+        let (bytes, through_shm, vec) = runtime.block_on(async {
+            let (mut bytes, mut through_shm, mut vec) = (Vec::new(), Vec::new(), Vec::new());
+            // Each job is built before its clock starts, as the raw side's payload is; the two
+            // sets take turns, so that drift touches both alike.
             for _ in 0..iters.max(3) {
                 let job = BenchJob::Echo(ByteBuf::from(payload.clone()));
                 let start = Instant::now();
-                workers.send(job).await?;
+                socket.send(job).await?;
                 bytes.push(start.elapsed());
+                if sharing {
+                    let job = BenchJob::Echo(ByteBuf::from(payload.clone()));
+                    let start = Instant::now();
+                    shared.send(job).await?;
+                    through_shm.push(start.elapsed());
+                }
                 // Through serde one element at a time, 64 MiB would take seconds per echo.
                 if size > 1 << 20 {
                     continue;
                 }
                 let job = BenchJob::EchoVec(payload.clone());
                 let start = Instant::now();
-                workers.send(job).await?;
+                socket.send(job).await?;
                 vec.push(start.elapsed());
             }
+            let through_shm = sharing.then(|| percentiles(through_shm));
             let vec = (!vec.is_empty()).then(|| percentiles(vec));
-            Ok::<_, ipc2::Error>((percentiles(bytes), vec))
+            Ok::<_, ipc2::Error>((percentiles(bytes), through_shm, vec))
         })?;
         rows.push(Row::time(
             &format!("{label} echo, serde_bytes"),
             raw_echo.0,
             bytes.0,
         ));
+        if let Some(through_shm) = through_shm {
+            rows.push(Row::time(
+                &format!("{label} echo, serde_bytes, shared memory"),
+                raw_echo.0,
+                through_shm.0,
+            ));
+        }
         if let Some(vec) = vec {
             rows.push(Row::time(
                 &format!("{label} echo, Vec<u8>"),

@@ -11,7 +11,7 @@ use ipc2::host::WorkerInfo;
 use ipc2::{Error, ExitCause, WorkerExit};
 use support::codes::EXIT_ON_REQUEST;
 use support::jobs::{TestJob, TestReply};
-use support::{HANG_GUARD, TestSet, add, eventually, only_worker};
+use support::{HANG_GUARD, TestSet, only_worker};
 
 /// A one-worker set of rogue workers in `mode`; `scratch` holds the file that makes only the
 /// first of them misbehave.
@@ -53,20 +53,6 @@ fn violation(exit: &WorkerExit) -> &str {
     }
 }
 
-/// The rogue is dead, its slot runs the next generation, and that worker answers 10 calls.
-async fn replaced_and_serving(workers: &TestSet, rogue: &WorkerInfo) {
-    assert!(
-        eventually(HANG_GUARD, || support::is_dead(rogue.pid)).await,
-        "rogue worker {} is still alive",
-        rogue.pid
-    );
-    let replacement = support::replacement(workers, rogue).await;
-    assert_ne!(replacement.pid, rogue.pid);
-    for i in 0..10 {
-        assert_eq!(add(workers, i, 100).await, (i + 100, replacement.pid));
-    }
-}
-
 // RELIABILITY.md row 7
 #[tokio::test]
 async fn garbage_payload_fails_the_call_as_a_protocol_violation_and_the_replacement_serves() {
@@ -77,7 +63,7 @@ async fn garbage_payload_fails_the_call_as_a_protocol_violation_and_the_replacem
     let why = violation(&exit);
     assert!(why.starts_with("bad envelope"), "{why}");
     assert!(exit.stderr_tail.contains("rogue worker: garbage"), "{exit}");
-    replaced_and_serving(&workers, &rogue).await;
+    support::replaced_and_serving(&workers, &rogue).await;
 }
 
 // RELIABILITY.md row 11
@@ -97,7 +83,7 @@ async fn reply_to_an_unknown_request_id_fails_the_call_as_a_protocol_violation()
     let why = violation(&exit);
     assert!(why.contains(&format!("request {bogus}")), "{why}");
     assert!(why.contains("not running"), "{why}");
-    replaced_and_serving(&workers, &rogue).await;
+    support::replaced_and_serving(&workers, &rogue).await;
 }
 
 // RELIABILITY.md row 11
@@ -116,7 +102,7 @@ async fn second_reply_to_a_request_is_not_delivered_and_the_worker_is_replaced()
     );
     // The second reply answers nothing in flight: the worker is killed, and no later caller
     // receives that stale `Sum { sum: 5, .. }` (each later call checks its own sum).
-    replaced_and_serving(&workers, &rogue).await;
+    support::replaced_and_serving(&workers, &rogue).await;
 }
 
 // RELIABILITY.md rows 1 and 27
@@ -129,7 +115,7 @@ async fn reply_header_over_the_frame_limit_fails_the_call_as_a_protocol_violatio
     let why = violation(&exit);
     assert!(why.starts_with("bad frame"), "{why}");
     assert!(why.contains("4097") && why.contains("4096"), "{why}");
-    replaced_and_serving(&workers, &rogue).await;
+    support::replaced_and_serving(&workers, &rogue).await;
 }
 
 // RELIABILITY.md rows 7 and 10
@@ -152,7 +138,7 @@ async fn reply_of_the_wrong_type_fails_the_call_with_decode_and_the_worker_is_re
         }
         other => panic!("expected a decode error, got {other:?}"),
     }
-    replaced_and_serving(&workers, &rogue).await;
+    support::replaced_and_serving(&workers, &rogue).await;
 }
 
 // RELIABILITY.md row 26
@@ -176,7 +162,7 @@ async fn worker_exiting_while_the_host_writes_4_mib_fails_that_call_and_the_host
         exit.stderr_tail.contains("rogue worker: exit-on-request"),
         "{exit}"
     );
-    replaced_and_serving(&workers, &rogue).await;
+    support::replaced_and_serving(&workers, &rogue).await;
 }
 
 // RELIABILITY.md row 26 (and DESIGN.md: a worker that "closes its socket" is replaced, its calls
@@ -197,7 +183,7 @@ async fn worker_closing_its_connection_mid_request_is_reported_as_died_not_as_a_
     let payload = vec![0x5a; 4 << 20];
     let exit = exit_of(send(&workers, TestJob::Echo(payload)).await, &rogue);
     assert_eq!(exit.cause, ExitCause::Died, "{exit}");
-    replaced_and_serving(&workers, &rogue).await;
+    support::replaced_and_serving(&workers, &rogue).await;
 }
 
 // https://github.com/ipc2-rs/ipc2/issues/13: a malformed stream item is a protocol violation,
@@ -216,7 +202,7 @@ async fn a_stream_item_that_does_not_decode_ends_the_stream_and_replaces_the_wor
         "{first:?}"
     );
     assert!(items.next().await.is_none(), "nothing after the violation");
-    replaced_and_serving(&workers, &rogue).await;
+    support::replaced_and_serving(&workers, &rogue).await;
 }
 
 // The window is the host's memory bound: a worker that sends past it is cut off.
@@ -257,5 +243,5 @@ async fn a_worker_that_streams_past_its_window_is_replaced() {
         }
         other => panic!("expected WorkerExited, got {other:?}"),
     }
-    replaced_and_serving(&workers, &rogue).await;
+    support::replaced_and_serving(&workers, &rogue).await;
 }

@@ -119,3 +119,17 @@ async fn a_worker_with_another_secret_is_refused_and_says_why() {
         "{why}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_shared_memory_asked_for_large_bodies_still_cross_over_tcp_through_the_socket() {
+    let dir = tempfile::tempdir().unwrap();
+    let workers: TcpSet = tcp_builder(1, &secret_file(&dir, SECRET))
+        .await
+        .shared_memory_above(1024)
+        .finish()
+        .await
+        .expect("the worker joins");
+    let bytes: Vec<u8> = (0..200_000).map(|i| (i % 251) as u8).collect();
+    let reply = send(&workers, TestJob::Echo(bytes.clone())).await;
+    assert_eq!(reply.expect("the echo comes back"), TestReply::Bytes(bytes));
+}

@@ -367,7 +367,7 @@ mod tests {
     ];
 
     fn headers() -> (Vec<ToWorker>, Vec<ToHost>) {
-        let mut to_worker = vec![ToWorker::Notify];
+        let mut to_worker = vec![ToWorker::Notify, ToWorker::Welcome, ToWorker::Refused];
         let mut to_host = vec![
             ToHost::Hello,
             ToHost::Event,
@@ -380,12 +380,16 @@ mod tests {
                 ToWorker::Cancel { id },
                 ToWorker::Credit { id },
                 ToWorker::Stream { id },
+                ToWorker::Fds { count: id },
+                ToWorker::Shared { len: id },
             ]);
             to_host.extend([
                 ToHost::Reply { id },
                 ToHost::Failed { id },
                 ToHost::Item { id },
                 ToHost::End { id },
+                ToHost::Fds { count: id },
+                ToHost::Shared { len: id },
             ]);
         }
         (to_worker, to_host)

@@ -59,6 +59,12 @@ pub enum ToWorker {
     /// followed by the end of the connection. Body: the reason, a `String` that fits in
     /// [`MAX_WELCOME_LEN`](crate::handshake::MAX_WELCOME_LEN).
     Refused,
+    /// The next frame's body is not in its bytes: it is the `len` bytes of the sealed memory
+    /// file that arrives with this frame's bytes (`SCM_RIGHTS`). No body. See [`crate::shm`].
+    Shared {
+        /// The body's length.
+        len: u64,
+    },
 }
 
 /// Headers of frames a worker sends to the host.
@@ -102,6 +108,21 @@ pub enum ToHost {
         /// How many.
         count: u64,
     },
+    /// The next frame's body is not in its bytes: it is the `len` bytes of the sealed memory
+    /// file that arrives with this frame's bytes (`SCM_RIGHTS`). No body. See [`crate::shm`].
+    Shared {
+        /// The body's length.
+        len: u64,
+    },
+}
+
+/// What a frame that only announces the next one says of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Announcement {
+    /// The next frame's body carries this many file descriptors ([`crate::fd`]).
+    Fds(u64),
+    /// The next frame's body is in shared memory, this many bytes of it ([`crate::shm`]).
+    Shared(u64),
 }
 
 /// An envelope header: [`ToWorker`] or [`ToHost`]. Sealed: the codec knows how to write each one.
@@ -118,6 +139,12 @@ pub trait Header: Copy + sealed::Sealed {
 
     /// The header announcing that the next frame carries `count` descriptors.
     fn fds(count: u64) -> Self;
+
+    /// The header announcing that the next frame's body is `len` bytes in shared memory.
+    fn shared(len: u64) -> Self;
+
+    /// What this header announces of the next frame, if it is an announcement.
+    fn announcement(&self) -> Option<Announcement>;
 
     /// Whether a frame with this header may carry descriptors: a job (request, stream request
     /// or one-way message) or a reply. Stream items and events may not.
@@ -141,11 +168,24 @@ impl Header for ToWorker {
             Self::Fds { count } => (5, Some(count)),
             Self::Welcome => (6, None),
             Self::Refused => (7, None),
+            Self::Shared { len } => (8, Some(len)),
         }
     }
 
     fn fds(count: u64) -> Self {
         Self::Fds { count }
+    }
+
+    fn shared(len: u64) -> Self {
+        Self::Shared { len }
+    }
+
+    fn announcement(&self) -> Option<Announcement> {
+        match *self {
+            Self::Fds { count } => Some(Announcement::Fds(count)),
+            Self::Shared { len } => Some(Announcement::Shared(len)),
+            _ => None,
+        }
     }
 
     fn carries_fds(&self) -> bool {
@@ -165,6 +205,7 @@ impl Header for ToWorker {
             5 => Self::Fds { count: id()? },
             6 => Self::Welcome,
             7 => Self::Refused,
+            8 => Self::Shared { len: id()? },
             _ => return None,
         })
     }
@@ -182,11 +223,24 @@ impl Header for ToHost {
             Self::Item { id } => (6, Some(id)),
             Self::End { id } => (7, Some(id)),
             Self::Fds { count } => (8, Some(count)),
+            Self::Shared { len } => (9, Some(len)),
         }
     }
 
     fn fds(count: u64) -> Self {
         Self::Fds { count }
+    }
+
+    fn shared(len: u64) -> Self {
+        Self::Shared { len }
+    }
+
+    fn announcement(&self) -> Option<Announcement> {
+        match *self {
+            Self::Fds { count } => Some(Announcement::Fds(count)),
+            Self::Shared { len } => Some(Announcement::Shared(len)),
+            _ => None,
+        }
     }
 
     fn carries_fds(&self) -> bool {
@@ -204,6 +258,7 @@ impl Header for ToHost {
             6 => Self::Item { id: id()? },
             7 => Self::End { id: id()? },
             8 => Self::Fds { count: id()? },
+            9 => Self::Shared { len: id()? },
             _ => return None,
         })
     }

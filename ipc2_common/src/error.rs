@@ -89,6 +89,13 @@ pub enum Error {
         /// What did not match.
         reason: String,
     },
+    /// The peer sent a message body in shared memory ([`crate::shm`]) that this side may not
+    /// map: not a sealed memory file, not the size it announced, or larger than the frame limit.
+    #[error("the peer's shared-memory message body is unusable: {reason}")]
+    BadSharedBody {
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Reading from or writing to the connection failed.
     #[error("connection i/o failed: {0}")]
     Io(#[from] io::Error),
@@ -174,6 +181,12 @@ mod tests {
                         .into(),
                 },
                 &["do not match its frames", "announcing 3"],
+            ),
+            (
+                Error::BadSharedBody {
+                    reason: "it is not sealed against writes".into(),
+                },
+                &["shared-memory message body", "not sealed"],
             ),
             (
                 Error::CannotPassFds { count: 2 },

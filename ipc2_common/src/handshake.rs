@@ -33,7 +33,7 @@ use tempfile::TempPath;
 use crate::Error;
 
 /// The protocol version this build speaks; a worker that sends another is refused.
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// The largest first frame the host reads before the peer has proved who it is.
 pub const MAX_HELLO_LEN: usize = 256;
@@ -119,6 +119,9 @@ pub struct Settings {
     pub heartbeat: Option<Duration>,
     /// The CPU time each job may use.
     pub cpu_limit: Option<Duration>,
+    /// The body length from which each side sends a message's body through shared memory
+    /// ([`crate::shm`]) where the transport passes descriptors; `None` for never.
+    pub share_above: Option<u64>,
 }
 
 /// The largest first frame a worker reads before it knows the host's frame limit: the welcome,

@@ -22,6 +22,7 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod any_client;
+mod attached;
 mod buffers;
 pub mod codec;
 mod envelope;
@@ -34,13 +35,15 @@ pub mod id_map;
 mod no_events;
 pub mod outbox;
 pub mod schema;
+pub mod shm;
 pub mod tcp;
 pub mod tls;
 mod transport;
 pub mod unix;
 
 pub use any_client::AnyClient;
-pub use envelope::{Header, ToHost, ToWorker};
+pub use attached::Attached;
+pub use envelope::{Announcement, Header, ToHost, ToWorker};
 pub use error::{Error, human_bytes, write_report};
 pub use frame::{DEFAULT_MAX_FRAME_LEN, FrameCodec, HEADER_LEN};
 pub use handshaking::Handshaking;

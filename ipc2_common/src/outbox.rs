@@ -18,7 +18,9 @@
 //!
 //! A frame whose body carries file descriptors ([`crate::fd`]) is queued as a chunk of its own,
 //! after a [`Header::fds`] frame that announces them, and written with the descriptors attached
-//! to its first byte.
+//! to its first byte. So is a frame whose body is at least [`Outbox::share_above`] bytes: its
+//! body goes into a sealed memory file ([`crate::shm`]), sent after a [`Header::shared`]
+//! announcement, and the frame keeps only its header.
 //!
 //! The writer ends, shutting the connection's write side down so that the peer sees
 //! end-of-stream, once every [`Outbox`] handle is dropped and everything queued is written.
@@ -34,6 +36,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::Notify;
 
 use crate::codec::{Encoded, encode, encode_frame};
+use crate::frame::HEADER_LEN;
 use crate::{Direct, Error, Header, Write, buffers};
 
 /// Small frames are appended to one batch until it holds this many bytes.
@@ -76,6 +79,7 @@ fn with(direct: Option<Arc<dyn Direct>>, passes_fds: bool) -> (Outbox, Drain) {
         wake: Notify::new(),
         direct,
         passes_fds,
+        share_above: AtomicUsize::new(usize::MAX),
     });
     (
         Outbox {
@@ -116,6 +120,9 @@ struct Shared {
     direct: Option<Arc<dyn Direct>>,
     /// Whether the transport passes file descriptors.
     passes_fds: bool,
+    /// The body length from which a frame's body goes through shared memory; `usize::MAX` for
+    /// never.
+    share_above: AtomicUsize,
 }
 
 #[derive(Debug)]
@@ -181,39 +188,57 @@ impl Outbox {
         now: bool,
     ) -> Result<(), Error> {
         // Encoded before the outbox is locked, so that no user `Serialize` code runs under it.
-        let encoded = encode(header, body, max_frame_len)?;
-        let sent = match (encoded.fds.is_empty(), now) {
-            (false, _) => return self.send_with_fds(header, encoded),
-            (true, true) => self.send_frame_now(encoded.frame),
-            (true, false) => self.send_frame(encoded.frame),
-        };
-        sent.map_err(|_| Error::Closed)
+        self.send_encoded(header, encode(header, body, max_frame_len)?, now)
     }
 
-    /// Queues `encoded`, a frame with `header` whose body may carry file descriptors (see the
-    /// [module docs](self)). Fails with [`Error::BadFds`] for a frame that may not carry them
+    /// From now on, frames whose body is at least `len` bytes send it through shared memory
+    /// ([`crate::shm`]); `None` for never, the default. Has no effect on a transport that cannot
+    /// pass file descriptors, where every body goes through the socket.
+    pub fn share_above(&self, len: Option<usize>) {
+        let len = len.filter(|_| self.shared.passes_fds).unwrap_or(usize::MAX);
+        self.shared.share_above.store(len, Ordering::Relaxed);
+    }
+
+    /// Queues `encoded`, a frame of `header`'s type whose body may carry file descriptors and
+    /// may be large enough to go through shared memory (see the [module docs](self)); written at
+    /// once if `now` and the connection is idle, like [`send_frame_now`](Self::send_frame_now).
+    /// Fails with [`Error::BadFds`] for descriptors on a frame that may not carry them
     /// ([`Header::carries_fds`]), with [`Error::CannotPassFds`] on a transport that cannot pass
     /// them, and with [`Error::Closed`] once the writer has stopped.
-    pub fn send_with_fds<H: Header + std::fmt::Debug>(
+    pub fn send_encoded<H: Header + std::fmt::Debug>(
         &self,
         header: &H,
         encoded: Encoded,
+        now: bool,
     ) -> Result<(), Error> {
-        let Encoded { frame, fds } = encoded;
-        if fds.is_empty() {
-            return self.send_frame(frame).map_err(|_| Error::Closed);
+        let Encoded { mut frame, mut fds } = encoded;
+        let shared = self.share::<H>(&mut frame);
+        if fds.is_empty() && shared.is_none() {
+            let sent = if now {
+                self.send_frame_now(frame)
+            } else {
+                self.send_frame(frame)
+            };
+            return sent.map_err(|_| Error::Closed);
         }
-        if !header.carries_fds() {
+        if !fds.is_empty() && !header.carries_fds() {
             return Err(Error::BadFds {
                 reason: format!(
                     "a {header:?} frame cannot carry file descriptors: send them in a job or a reply"
                 ),
             });
         }
-        if !self.shared.passes_fds {
+        if !fds.is_empty() && !self.shared.passes_fds {
             return Err(Error::CannotPassFds { count: fds.len() });
         }
-        let mut frames = encode_frame(&H::fds(fds.len() as u64), None::<&()>, usize::MAX)?;
+        let mut frames = Vec::new();
+        if !fds.is_empty() {
+            frames = encode_frame(&H::fds(fds.len() as u64), None::<&()>, usize::MAX)?;
+        }
+        if let Some((file, len)) = shared {
+            frames.extend(encode_frame(&H::shared(len), None::<&()>, usize::MAX)?);
+            fds.push(file);
+        }
         frames.extend_from_slice(&frame);
         buffers::give(frame);
         let mut queue = self.shared.queue();
@@ -223,6 +248,38 @@ impl Outbox {
         queue.chunks.push_back(Chunk::WithFds { frames, fds });
         self.wake(queue);
         Ok(())
+    }
+
+    /// Moves the body of `frame` (of a `H` header) into a sealed memory file if it is at least
+    /// the threshold long, leaving only the header in `frame`; returns the file and the body's
+    /// length. `None`, with `frame` as it was, for a shorter body, or if the file cannot be made:
+    /// the body then goes through the socket.
+    fn share<H: Header>(&self, frame: &mut Vec<u8>) -> Option<(OwnedFd, u64)> {
+        let threshold = self.shared.share_above.load(Ordering::Relaxed);
+        if frame.len() < threshold.saturating_add(HEADER_LEN) {
+            return None;
+        }
+        let payload = frame.get(HEADER_LEN..)?;
+        let (_, body) = crate::codec::decode_header::<H>(payload).ok()?;
+        if body.len() < threshold.max(1) {
+            return None;
+        }
+        let header_end = frame.len() - body.len();
+        let file = match crate::shm::share(body) {
+            Ok(file) => file,
+            Err(err) => {
+                tracing::debug!(
+                    "ipc2: sending a {}-byte body through the socket: no memory file for it ({err})",
+                    body.len()
+                );
+                return None;
+            }
+        };
+        let len = body.len() as u64;
+        frame.truncate(header_end);
+        let payload_len = (header_end - HEADER_LEN) as u32;
+        frame[..HEADER_LEN].copy_from_slice(&payload_len.to_le_bytes());
+        Some((file, len))
     }
 
     /// Like [`send_frame`](Self::send_frame), written at once from this task if the connection
@@ -601,6 +658,87 @@ mod tests {
             .send(&crate::ToHost::Reply { id: 1 }, Some(&file()), usize::MAX)
             .unwrap_err();
         assert!(matches!(err, Error::CannotPassFds { count: 1 }), "{err}");
+    }
+
+    /// Sends `bodies` as replies 0, 1, ... through an outbox over a real Unix socket that shares
+    /// bodies of `share_above` bytes or more, then reads the frames on the other end as a
+    /// connection's reader does: each reply's body, and whether it came in shared memory.
+    async fn sent_through(share_above: Option<usize>, bodies: &[Vec<u8>]) -> Vec<(Vec<u8>, bool)> {
+        use tokio_util::codec::Decoder;
+        let (a, b) = tokio::net::UnixStream::pair().unwrap();
+        let (_, write) = crate::unix::split(a, std::time::Duration::ZERO).unwrap();
+        let (mut read, _) = crate::unix::split(b, std::time::Duration::ZERO).unwrap();
+        let (outbox, drain) = super::outbox(&write);
+        outbox.share_above(share_above);
+        let writer = tokio::spawn(write_frames(drain, write));
+        for (id, body) in bodies.iter().enumerate() {
+            let body = serde_bytes::Bytes::new(body);
+            let reply = crate::ToHost::Reply { id: id as u64 };
+            outbox.send(&reply, Some(&body), usize::MAX).unwrap();
+        }
+        drop(outbox);
+        let fds = crate::Read::received_fds(&read);
+        let (mut codec, mut buf) = (FrameCodec::new(1 << 30), bytes::BytesMut::new());
+        let mut attached = crate::Attached::default();
+        let mut got = Vec::new();
+        loop {
+            while let Some(payload) = codec.decode(&mut buf).unwrap() {
+                let (header, body) = codec::decode_header::<crate::ToHost>(&payload).unwrap();
+                if attached.take_in(&header, fds.as_ref(), 1 << 30).unwrap() {
+                    continue;
+                }
+                let (_, shared) = attached.for_frame(&header, body).unwrap();
+                let body = shared.as_deref().unwrap_or(body);
+                let body: serde_bytes::ByteBuf = codec::decode_body(body).unwrap();
+                got.push((body.into_vec(), shared.is_some()));
+            }
+            if read.read_buf(&mut buf).await.unwrap() == 0 {
+                break;
+            }
+        }
+        writer.await.unwrap().unwrap();
+        got
+    }
+
+    #[tokio::test]
+    async fn bodies_from_the_threshold_up_go_through_shared_memory_and_arrive_whole() {
+        let bodies: Vec<Vec<u8>> = [10, 4095, 4096, 1 << 20, 3, 100_000]
+            .iter()
+            .map(|&len| (0..len).map(|i| (i % 251) as u8).collect())
+            .collect();
+        let got = sent_through(Some(4096), &bodies).await;
+        // A body's encoding is its length (a varint: 3 bytes from 251 up, 5 from 65,536) and
+        // then its bytes, so 4095 bytes encode to 4098 and are shared too.
+        let shared: Vec<bool> = got.iter().map(|(_, shared)| *shared).collect();
+        assert_eq!(shared, [false, true, true, true, false, true]);
+        let received: Vec<Vec<u8>> = got.into_iter().map(|(body, _)| body).collect();
+        assert_eq!(received, bodies);
+
+        let got = sent_through(None, &bodies).await;
+        assert!(got.iter().all(|(_, shared)| !shared));
+        let received: Vec<Vec<u8>> = got.into_iter().map(|(body, _)| body).collect();
+        assert_eq!(received, bodies);
+    }
+
+    #[tokio::test]
+    async fn a_transport_that_cannot_pass_descriptors_never_shares() {
+        let (a, mut b) = tokio::io::duplex(1 << 16);
+        let (outbox, drain) = queued();
+        outbox.share_above(Some(1));
+        let writer = tokio::spawn(write_frames(drain, a));
+        outbox
+            .send(&ToWorker::Notify, Some(&vec![7u8; 10_000]), usize::MAX)
+            .unwrap();
+        drop(outbox);
+        let mut bytes = Vec::new();
+        b.read_to_end(&mut bytes).await.unwrap();
+        writer.await.unwrap().unwrap();
+        let (header, body) = codec::decode_header::<ToWorker>(&bytes[HEADER_LEN..]).unwrap();
+        assert_eq!(header, ToWorker::Notify);
+        assert_eq!(
+            codec::decode_body::<Vec<u8>>(body).unwrap(),
+            vec![7u8; 10_000]
+        );
     }
 
     #[tokio::test]

@@ -53,9 +53,10 @@ pub fn split(stream: UnixStream, spin: Duration) -> io::Result<(UnixRead, UnixWr
     Ok((read, write))
 }
 
-/// The most descriptors one read takes: as many as one message may carry; the kernel closes
+/// The most descriptors one read takes: as many as one message may carry, and the memory file of
+/// a body in shared memory ([`crate::shm`]); the kernel closes
 /// what does not fit, and the connection is refused.
-const MAX_FDS_PER_READ: usize = crate::fd::MAX_PER_MESSAGE;
+const MAX_FDS_ATTACHED: usize = crate::fd::MAX_PER_MESSAGE + 1;
 
 /// Registers `socket` with the runtime's reactor for `interest`.
 fn register(socket: OwnedFd, interest: Interest) -> io::Result<AsyncFd<OwnedFd>> {
@@ -78,7 +79,7 @@ impl UnixRead {
     /// Receives into `into`, queueing the descriptors that come with the bytes; returns how
     /// many bytes arrived and whether descriptors came with them.
     fn receive(socket: &OwnedFd, into: &mut [u8], fds: &ReceivedFds) -> io::Result<(usize, bool)> {
-        let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS_PER_READ))];
+        let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS_ATTACHED))];
         let mut control = RecvAncillaryBuffer::new(&mut space);
         let message = rustix::net::recvmsg(
             socket,
@@ -99,7 +100,7 @@ impl UnixRead {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 format!(
-                    "the peer sent more file descriptors than frames to use them (ipc2 holds at most {} per connection, {MAX_FDS_PER_READ} per message)",
+                    "the peer sent more file descriptors than frames to use them (ipc2 holds at most {} per connection, {MAX_FDS_ATTACHED} per message)",
                     ReceivedFds::MAX
                 ),
             ));
@@ -180,8 +181,7 @@ impl UnixWrite {
 
     /// Sends `data` with `fds` attached, or nothing.
     fn send_fds(socket: &OwnedFd, data: &[u8], fds: &[BorrowedFd<'_>]) -> io::Result<usize> {
-        let mut space =
-            [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(crate::fd::MAX_PER_MESSAGE))];
+        let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS_ATTACHED))];
         let mut control = SendAncillaryBuffer::new(&mut space);
         if !control.push(SendAncillaryMessage::ScmRights(fds)) {
             return Err(io::Error::other(

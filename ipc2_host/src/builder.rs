@@ -63,6 +63,7 @@ pub struct WorkerSetBuilder<S, R, W, E = R> {
     queue_capacity: usize,
     max_in_flight: usize,
     max_frame_len: usize,
+    share_above: Option<usize>,
     startup_timeout: Duration,
     default_timeout: Option<(Duration, TimeoutAction)>,
     queue_timeout: Option<Duration>,
@@ -105,6 +106,7 @@ impl<S: Server, R, W, E> WorkerSetBuilder<S, R, W, E> {
             queue_capacity: 1024,
             max_in_flight: 1,
             max_frame_len: DEFAULT_MAX_FRAME_LEN,
+            share_above: None,
             startup_timeout: Duration::from_secs(20),
             default_timeout: None,
             queue_timeout: None,
@@ -273,6 +275,38 @@ impl<S: Server, R, W, E> WorkerSetBuilder<S, R, W, E> {
     /// before anything is sent; a worker that sends a larger reply is killed and replaced.
     pub fn max_frame_len(mut self, len: usize) -> Self {
         self.max_frame_len = len;
+        self
+    }
+
+    /// Message bodies of at least `len` bytes (jobs, replies, stream items and events, both ways)
+    /// go through shared memory instead of the socket: each in a memory file of its own, sealed
+    /// against every change and passed with its frame, which the receiver maps instead of
+    /// reading the bytes from the socket. Only over the Unix-socket transport; over TCP every
+    /// body goes through the socket. The frame limit ([`max_frame_len`](Self::max_frame_len))
+    /// bounds shared bodies as it bounds the others, and a receiver refuses a file that is not
+    /// sealed or not the size announced.
+    ///
+    /// Off by default, because it is only faster where the kernel creates, maps and frees
+    /// memory cheaply: each shared body costs fresh pages, which the receiver frees once it is
+    /// done. On the virtual machines ipc2 is benchmarked on, whose page-table changes are dear,
+    /// a 1 MiB echo takes 2.6 times as long this way as through the socket (see the README's
+    /// Performance section); measure on your own machines before turning it on.
+    ///
+    /// ```
+    /// # type Set = ipc2::WorkerSet<tokio::net::UnixListener, u32, u32>;
+    /// // Bodies of 1 MiB and more cross in sealed memory files.
+    /// let builder = Set::builder().shared_memory_above(1 << 20);
+    /// # drop(builder);
+    /// ```
+    pub fn shared_memory_above(mut self, len: usize) -> Self {
+        self.share_above = Some(len);
+        self
+    }
+
+    /// Every message body goes through the socket, however large (the default): see
+    /// [`shared_memory_above`](Self::shared_memory_above).
+    pub fn no_shared_memory(mut self) -> Self {
+        self.share_above = None;
         self
     }
 
@@ -572,6 +606,7 @@ impl<S: Server, R, W, E> WorkerSetBuilder<S, R, W, E> {
             queue_capacity: self.queue_capacity,
             max_in_flight: self.max_in_flight,
             max_frame_len: self.max_frame_len,
+            share_above: self.share_above,
             startup_timeout: self.startup_timeout,
             default_timeout: self.default_timeout,
             queue_timeout: self.queue_timeout,
@@ -667,6 +702,7 @@ impl<S, R, W, E> fmt::Debug for WorkerSetBuilder<S, R, W, E> {
             .field("queue_capacity", &self.queue_capacity)
             .field("max_in_flight", &self.max_in_flight)
             .field("max_frame_len", &self.max_frame_len)
+            .field("share_above", &self.share_above)
             .field("startup_timeout", &self.startup_timeout)
             .field("shutdown_grace", &self.shutdown_grace)
             .field("restart_limit", &self.restart_limit)

@@ -23,6 +23,8 @@ pub(crate) struct Config {
     pub(crate) queue_capacity: usize,
     pub(crate) max_in_flight: usize,
     pub(crate) max_frame_len: usize,
+    /// The body length from which messages go through shared memory; `None` for never.
+    pub(crate) share_above: Option<usize>,
     pub(crate) startup_timeout: Duration,
     /// The time limit of calls that set none.
     pub(crate) default_timeout: Option<(Duration, crate::TimeoutAction)>,

@@ -22,11 +22,10 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use futures_util::{FutureExt, StreamExt};
-use std::os::fd::OwnedFd;
 
 use ipc2_common::codec::Encoded;
 use ipc2_common::outbox::Outbox;
-use ipc2_common::{FrameCodec, ReadHalf, ReceivedFds, ToHost, ToWorker, codec};
+use ipc2_common::{Attached, FrameCodec, ReadHalf, ReceivedFds, ToHost, ToWorker, codec};
 use tokio::sync::mpsc;
 use tokio_util::codec::{Decoder, FramedRead};
 
@@ -192,14 +191,9 @@ impl Conn {
     /// Queues a call's frame (written at once if `alone`). If the writer is gone the
     /// connection is closing, and the supervisor fails the call.
     fn queue(&self, frame: Encoded, alone: bool) {
-        match (frame.fds.is_empty(), alone) {
-            (false, _) => drop(
-                self.outbox
-                    .send_with_fds(&ToWorker::Request { id: 0 }, frame),
-            ),
-            (true, true) => drop(self.outbox.send_frame_now(frame.frame)),
-            (true, false) => drop(self.outbox.send_frame(frame.frame)),
-        }
+        let _ = self
+            .outbox
+            .send_encoded(&ToWorker::Request { id: 0 }, frame, alone);
     }
 
     /// The outcome of call `id`, [`submit`](Self::submit)ted here.
@@ -255,11 +249,8 @@ impl Conn {
         if !self.is_open() {
             return Err(frame);
         }
-        if frame.fds.is_empty() {
-            return self.outbox.send_frame(frame.frame).map_err(Encoded::plain);
-        }
         // Only a stopped writer refuses it, and then the message is lost with the worker.
-        let _ = self.outbox.send_with_fds(&ToWorker::Notify, frame);
+        let _ = self.outbox.send_encoded(&ToWorker::Notify, frame, false);
         Ok(())
     }
 
@@ -332,8 +323,9 @@ impl Conn {
         events: &EventQueue,
         ended: &mut impl FnMut(Ended),
     ) -> Result<(), String> {
-        // The descriptors a `Fds` frame announced, for the frame after it.
-        let mut fds = Vec::new();
+        // What announcement frames brought for the frame after them.
+        let mut attached = Attached::default();
+        let max_frame_len = frames.decoder().frames.max_frame_len();
         while let Some(first) = frames.next().await {
             // The calls answered are reported once per wake-up: a busy connection delivers many.
             let mut batch = Batch {
@@ -343,11 +335,13 @@ impl Conn {
             let mut next = Some(first);
             while let Some(frame) = next.take() {
                 match frame {
-                    Ok(payload) => match self.deliver(events, payload, &mut fds)? {
-                        Delivered::Answer => batch.ended.answered += 1,
-                        Delivered::Failure => batch.ended.failed += 1,
-                        Delivered::Other => {}
-                    },
+                    Ok(payload) => {
+                        match self.deliver(events, payload, &mut attached, max_frame_len)? {
+                            Delivered::Answer => batch.ended.answered += 1,
+                            Delivered::Failure => batch.ended.failed += 1,
+                            Delivered::Other => {}
+                        }
+                    }
                     // The connection broke (a reset, or the stream ended inside a frame): the
                     // worker went away, which is a death for the supervisor to report, not a
                     // violation.
@@ -363,30 +357,37 @@ impl Conn {
     }
 
     /// Delivers one frame from the worker: a reply to its caller, an event to the queue.
-    /// `fds` holds the descriptors the frame before announced: only a reply may carry them.
+    /// `attached` holds what the announcements before it brought: descriptors (only a reply may
+    /// carry them), or its body in shared memory, at most `max_frame_len` bytes.
     fn deliver(
         &self,
         events: &EventQueue,
         payload: Bytes,
-        fds: &mut Vec<OwnedFd>,
+        attached: &mut Attached,
+        max_frame_len: usize,
     ) -> Result<Delivered, String> {
         let (header, body) = codec::decode_header::<ToHost>(&payload)
             .map_err(|err| format!("bad envelope: {err}"))?;
-        let body_at = payload.len() - body.len();
-        if !fds.is_empty() && !ipc2_common::Header::carries_fds(&header) {
-            return Err(format!(
-                "{} file descriptor(s) for a frame that carries none ({header:?})",
-                fds.len()
-            ));
+        if attached
+            .take_in(&header, self.fds.as_ref(), max_frame_len)
+            .map_err(|err| err.to_string())?
+        {
+            return Ok(Delivered::Other);
         }
-        let (id, outcome, delivered) = match header {
-            ToHost::Fds { count } => {
-                *fds =
-                    ReceivedFds::take(self.fds.as_ref(), count).map_err(|err| err.to_string())?;
-                return Ok(Delivered::Other);
+        let (fds, shared) = attached
+            .for_frame(&header, body)
+            .map_err(|err| err.to_string())?;
+        let (payload, body_at) = match shared {
+            Some(shared) => (shared, 0),
+            None => {
+                let body_at = payload.len() - body.len();
+                (payload, body_at)
             }
+        };
+        let body = &payload[body_at..];
+        let (id, outcome, delivered) = match header {
+            ToHost::Fds { .. } | ToHost::Shared { .. } => return Ok(Delivered::Other),
             ToHost::Reply { id } => {
-                let fds = std::mem::take(fds);
                 let reply = Outcome::Reply {
                     payload,
                     body_at,

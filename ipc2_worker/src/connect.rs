@@ -8,7 +8,6 @@
 //! frame, and a reply can be sent from any task at any time.
 
 use std::marker::PhantomData;
-use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,7 +18,9 @@ use ipc2_common::handshake::{
 };
 use ipc2_common::outbox::{self, Outbox};
 use ipc2_common::schema::Description;
-use ipc2_common::{Client, FrameCodec, ReadHalf, ReceivedFds, ToHost, ToWorker, WriteHalf, codec};
+use ipc2_common::{
+    Attached, Client, FrameCodec, ReadHalf, ReceivedFds, ToHost, ToWorker, WriteHalf, codec,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -317,6 +318,11 @@ where
         buf,
         settings,
     } = joined;
+    outbox.share_above(
+        settings
+            .share_above
+            .and_then(|len| usize::try_from(len).ok()),
+    );
 
     let (jobs_tx, jobs) = mpsc::unbounded_channel();
     let events = EventSender::new(outbox.clone(), settings.max_frame_len);
@@ -335,7 +341,7 @@ where
         replies: Arc::new(Replies::new(outbox, settings.max_frame_len)),
         jobs: jobs_tx,
         fds: read.received_fds(),
-        announced: Vec::new(),
+        attached: Attached::default(),
         _types: PhantomData,
     };
     tokio::spawn(async move {
@@ -498,8 +504,8 @@ struct Reader<R, W> {
     jobs: mpsc::UnboundedSender<Job<R, W>>,
     /// Where the host's file descriptors arrive, if the transport passes them.
     fds: Option<ReceivedFds>,
-    /// The descriptors a `Fds` frame announced, for the job after it.
-    announced: Vec<OwnedFd>,
+    /// What announcement frames brought for the frame after them.
+    attached: Attached,
     _types: PhantomData<fn() -> (R, W)>,
 }
 
@@ -513,8 +519,9 @@ impl<R: DeserializeOwned, W: Serialize> Reader<R, W> {
         mut buf: BytesMut,
     ) -> Result<(), ipc2_common::Error> {
         loop {
+            let max_frame_len = codec.max_frame_len();
             while codec
-                .decode_with(&mut buf, |payload| self.handle(payload))?
+                .decode_with(&mut buf, |payload| self.handle(payload, max_frame_len))?
                 .transpose()?
                 .is_some()
             {}
@@ -528,25 +535,26 @@ impl<R: DeserializeOwned, W: Serialize> Reader<R, W> {
             };
             if read_len == 0 {
                 return match codec.decode_eof(&mut buf)? {
-                    Some(payload) => self.handle(&payload),
+                    Some(payload) => self.handle(&payload, codec.max_frame_len()),
                     None => Ok(()),
                 };
             }
         }
     }
 
-    fn handle(&mut self, payload: &[u8]) -> Result<(), ipc2_common::Error> {
+    /// Handles one frame from the host; a shared body may be at most `max_frame_len` bytes.
+    fn handle(&mut self, payload: &[u8], max_frame_len: usize) -> Result<(), ipc2_common::Error> {
         let (header, body) = codec::decode_header::<ToWorker>(payload)?;
-        let fds = std::mem::take(&mut self.announced);
-        if !fds.is_empty() && !ipc2_common::Header::carries_fds(&header) {
-            return Err(ipc2_common::Error::BadFds {
-                reason: format!("descriptors for a frame that carries none ({header:?})"),
-            });
+        if self
+            .attached
+            .take_in(&header, self.fds.as_ref(), max_frame_len)?
+        {
+            return Ok(());
         }
+        let (fds, shared) = self.attached.for_frame(&header, body)?;
+        let body = shared.as_deref().unwrap_or(body);
         match header {
-            ToWorker::Fds { count } => {
-                self.announced = ReceivedFds::take(self.fds.as_ref(), count)?;
-            }
+            ToWorker::Fds { .. } | ToWorker::Shared { .. } => {}
             ToWorker::Request { id } | ToWorker::Stream { id } => {
                 let streaming = matches!(header, ToWorker::Stream { .. });
                 if streaming {

@@ -29,6 +29,19 @@
 //! - `fds-garbage`: announces 2 descriptors (two `rogue-fd` memfds, attached), then sends a junk
 //!   frame instead of the reply that should carry them.
 //!
+//! The `shm-` modes send their reply's body in shared memory (`ipc2_common::shm`):
+//! - `shm-echo` never misbehaves (and needs no `ROGUE_ONCE`): it answers every request, each
+//!   reply's body in a sealed memory file, and answers `TestJob::Echo` with `TestReply::Bytes`
+//!   only if the job's own body came in shared memory (it fails the call otherwise);
+//! - `shm-unsealed`: the body of its answer in a memory file that is not sealed;
+//! - `shm-wrong-size`: in a sealed file one byte shorter than it announces;
+//! - `shm-oversized`: announces a body of `IPC2_MAX_FRAME_LEN + 1` bytes, in a sealed (sparse)
+//!   file of that size;
+//! - `shm-with-body`: a correct shared body, then a reply frame with a body of its own;
+//! - `shm-dies`, on every request (and needs no `ROGUE_ONCE`): announces a 1 MiB shared body (a
+//!   sealed memfd named `rogue-shm`, attached), then exits with code 1 before the reply: a
+//!   worker that dies with a region on its way, holding the one its job came in.
+//!
 //! Each misbehaviour is announced on stderr first (`rogue worker: <mode>: ...`), so it shows in
 //! the host's crash report.
 
@@ -39,13 +52,14 @@ use std::path::PathBuf;
 
 use bytes::{Bytes, BytesMut};
 use ipc2_common::handshake::{Hello, Invitation, PROTOCOL_VERSION};
-use ipc2_common::{FrameCodec, HEADER_LEN, ToHost, ToWorker, codec};
+use ipc2_common::{Attached, FrameCodec, HEADER_LEN, ReceivedFds, ToHost, ToWorker, codec};
 use ipc2_test_support::codes::EXIT_ON_REQUEST;
 use ipc2_test_support::hostile;
 use ipc2_test_support::jobs::{TestJob, TestReply};
+use std::os::fd::{AsFd, OwnedFd};
 use tokio_util::codec::Decoder;
 
-const MODES: [&str; 16] = [
+const MODES: [&str; 22] = [
     "honest",
     "garbage",
     "unknown-id",
@@ -62,7 +76,16 @@ const MODES: [&str; 16] = [
     "flood-items",
     "fds-flood",
     "fds-garbage",
+    "shm-echo",
+    "shm-unsealed",
+    "shm-wrong-size",
+    "shm-oversized",
+    "shm-with-body",
+    "shm-dies",
 ];
+
+/// The modes that misbehave on every request, or never, and so need no `ROGUE_ONCE`.
+const EVERY_TIME: [&str; 3] = ["honest", "shm-echo", "shm-dies"];
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
 
@@ -72,8 +95,8 @@ fn main() -> Result<()> {
     if !MODES.contains(&mode.as_str()) {
         return Err(format!("unknown ROGUE_MODE {mode:?}; expected one of {MODES:?}").into());
     }
-    let (once, mut misbehave) = if mode == "honest" {
-        (PathBuf::new(), false)
+    let (once, mut misbehave) = if EVERY_TIME.contains(&mode.as_str()) {
+        (PathBuf::new(), mode != "honest")
     } else {
         let once = PathBuf::from(std::env::var_os("ROGUE_ONCE").ok_or("ROGUE_ONCE is not set")?);
         let misbehave = !once.exists();
@@ -95,7 +118,8 @@ fn main() -> Result<()> {
     // The host's welcome comes first; the modes below misbehave on the request after it.
     let mut frames = FrameCodec::new(max);
     let mut buf = BytesMut::new();
-    match next_frame(&mut stream, &mut frames, &mut buf)? {
+    let fds = ReceivedFds::default();
+    match next_frame(&mut stream, &mut frames, &mut buf, &fds)? {
         Some(payload) if codec::decode_header::<ToWorker>(&payload)?.0 == ToWorker::Welcome => {}
         other => return Err(format!("expected the host's welcome, got {other:?}").into()),
     }
@@ -121,13 +145,25 @@ fn main() -> Result<()> {
         }
     }
 
-    while let Some(payload) = next_frame(&mut stream, &mut frames, &mut buf)? {
+    let mut attached = Attached::default();
+    while let Some(payload) = next_frame(&mut stream, &mut frames, &mut buf, &fds)? {
         let (header, body) = codec::decode_header::<ToWorker>(&payload)?;
+        if attached.take_in(&header, Some(&fds), max)? {
+            continue;
+        }
+        let (_, shared) = attached.for_frame(&header, body)?;
+        let body = shared.as_deref().unwrap_or(body);
         let (ToWorker::Request { id } | ToWorker::Stream { id }) = header else {
             continue;
         };
         let job = codec::decode_body::<TestJob>(body)?;
-        if misbehave && mode.starts_with("fds-") {
+        if misbehave && mode.starts_with("shm-") {
+            if !EVERY_TIME.contains(&mode.as_str()) {
+                misbehave = false;
+                std::fs::write(&once, "")?;
+            }
+            shared_answer(&stream, &mode, id, job, shared.is_some(), max)?;
+        } else if misbehave && mode.starts_with("fds-") {
             misbehave = false;
             std::fs::write(&once, "")?;
             send_rogue_fds(&mut stream, &mode, max)?;
@@ -155,18 +191,37 @@ fn read_header(stream: &mut UnixStream, buf: &mut BytesMut, header: &mut [u8]) -
     Ok(())
 }
 
-/// Reads the next frame's payload; `None` once the host has closed the connection.
+/// Reads the next frame's payload; `None` once the host has closed the connection. The
+/// descriptors that come with the bytes wait in `fds`.
 fn next_frame(
     stream: &mut UnixStream,
     frames: &mut FrameCodec,
     buf: &mut BytesMut,
+    fds: &ReceivedFds,
 ) -> Result<Option<Bytes>> {
+    use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
     let mut chunk = [0; 64 * 1024];
     loop {
         if let Some(payload) = frames.decode(buf)? {
             return Ok(Some(payload));
         }
-        let n = stream.read(&mut chunk)?;
+        let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(16))];
+        let mut control = RecvAncillaryBuffer::new(&mut space);
+        let n = rustix::net::recvmsg(
+            &*stream,
+            &mut [std::io::IoSliceMut::new(&mut chunk)],
+            &mut control,
+            RecvFlags::CMSG_CLOEXEC,
+        )?
+        .bytes;
+        for message in control.drain() {
+            if let RecvAncillaryMessage::ScmRights(received) = message {
+                for fd in received {
+                    fds.push(fd)
+                        .map_err(|_| "the host sent too many descriptors")?;
+                }
+            }
+        }
         if n == 0 {
             return Ok(frames.decode_eof(buf)?);
         }
@@ -202,28 +257,106 @@ fn slow_reply(stream: &mut UnixStream, id: u64, max: usize) -> Result<()> {
     Ok(())
 }
 
+/// Writes `bytes` whole to `stream`, with `fds` attached to the first byte.
+fn send_with_fds(stream: &UnixStream, bytes: &[u8], fds: &[OwnedFd]) -> Result<()> {
+    use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
+    let fds: Vec<_> = fds.iter().map(|fd| fd.as_fd()).collect();
+    let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(2))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    if !control.push(SendAncillaryMessage::ScmRights(&fds)) {
+        return Err("no room for the descriptors".into());
+    }
+    let sent = rustix::net::sendmsg(
+        stream,
+        &[std::io::IoSlice::new(bytes)],
+        &mut control,
+        SendFlags::NOSIGNAL,
+    )?;
+    (&*stream).write_all(&bytes[sent..])?;
+    Ok(())
+}
+
+/// A memory file named `name` holding `len` bytes: `body`, or a sparse file of that size if
+/// `body` is empty; sealed against every change if `sealed`.
+fn memory_file(name: &str, body: &[u8], len: u64, sealed: bool) -> Result<OwnedFd> {
+    use rustix::fs::{MemfdFlags, SealFlags};
+    let fd = rustix::fs::memfd_create(name, MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING)?;
+    let mut file = std::fs::File::from(fd);
+    file.write_all(body)?;
+    file.set_len(len)?;
+    if sealed {
+        let all = SealFlags::WRITE | SealFlags::SHRINK | SealFlags::GROW | SealFlags::SEAL;
+        rustix::fs::fcntl_add_seals(&file, all)?;
+    }
+    Ok(file.into())
+}
+
+/// Answers request `id` as `mode` (one of the `shm-` modes) does: with its body in shared
+/// memory, well or badly. `job_was_shared` says whether the job's body came that way.
+fn shared_answer(
+    stream: &UnixStream,
+    mode: &str,
+    id: u64,
+    job: TestJob,
+    job_was_shared: bool,
+    max: usize,
+) -> Result<()> {
+    let answer = match job {
+        TestJob::Echo(bytes) if job_was_shared => Ok(TestReply::Bytes(bytes)),
+        TestJob::Echo(bytes) => Err(format!(
+            "a {}-byte echo job that did not come in shared memory",
+            bytes.len()
+        )),
+        other => reply(other),
+    };
+    let header = match answer {
+        Ok(_) => ToHost::Reply { id },
+        Err(_) => ToHost::Failed { id },
+    };
+    let whole = match &answer {
+        Ok(reply) => codec::encode_frame(&header, Some(reply), usize::MAX)?,
+        Err(reason) => codec::encode_frame(&header, Some(reason), usize::MAX)?,
+    };
+    let (_, body) = codec::decode_header::<ToHost>(&whole[HEADER_LEN..])?;
+    let len = body.len() as u64;
+    let (file, announced) = match mode {
+        "shm-echo" | "shm-with-body" => (memory_file("rogue-shm", body, len, true)?, len),
+        "shm-unsealed" => (memory_file("rogue-shm", body, len, false)?, len),
+        "shm-wrong-size" => (memory_file("rogue-shm", &body[1..], len - 1, true)?, len),
+        "shm-oversized" => {
+            let len = max as u64 + 1;
+            (memory_file("rogue-shm", &[], len, true)?, len)
+        }
+        "shm-dies" => {
+            let len = 1 << 20;
+            let file = memory_file("rogue-shm", &vec![7; len], len as u64, true)?;
+            eprintln!("rogue worker: shm-dies: a 1 MiB shared body announced, then exit");
+            let announce =
+                codec::encode_frame::<_, ()>(&ToHost::Shared { len: len as u64 }, None, max)?;
+            send_with_fds(stream, &announce, &[file])?;
+            std::process::exit(1);
+        }
+        other => return Err(format!("mode {other} has no shared answer").into()),
+    };
+    if mode != "shm-echo" {
+        eprintln!("rogue worker: {mode}: answering request {id} with a bad shared body");
+    }
+    let mut frames = codec::encode_frame::<_, ()>(&ToHost::Shared { len: announced }, None, max)?;
+    if mode == "shm-with-body" {
+        frames.extend_from_slice(&whole);
+    } else {
+        frames.extend(codec::encode_frame::<_, ()>(&header, None, max)?);
+    }
+    send_with_fds(stream, &frames, &[file])
+}
+
 /// Sends what `mode` (`fds-flood` or `fds-garbage`) sends: descriptors the host never asked for.
 fn send_rogue_fds(stream: &mut UnixStream, mode: &str, max: usize) -> Result<()> {
-    use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
-    use std::os::fd::AsFd;
     let send_with = |stream: &UnixStream, bytes: &[u8], count: usize| -> Result<()> {
         let memfds = (0..count)
             .map(|_| rustix::fs::memfd_create("rogue-fd", rustix::fs::MemfdFlags::CLOEXEC))
             .collect::<std::result::Result<Vec<_>, _>>()?;
-        let fds: Vec<_> = memfds.iter().map(|fd| fd.as_fd()).collect();
-        let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(2))];
-        let mut control = SendAncillaryBuffer::new(&mut space);
-        if !control.push(SendAncillaryMessage::ScmRights(&fds)) {
-            return Err("no room for the descriptors".into());
-        }
-        let sent = rustix::net::sendmsg(
-            stream,
-            &[std::io::IoSlice::new(bytes)],
-            &mut control,
-            SendFlags::NOSIGNAL,
-        )?;
-        (&*stream).write_all(&bytes[sent..])?;
-        Ok(())
+        send_with_fds(stream, bytes, &memfds)
     };
     if mode == "fds-flood" {
         eprintln!("rogue worker: fds-flood: 100 heartbeats, each with a descriptor");

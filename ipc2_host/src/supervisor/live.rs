@@ -101,6 +101,7 @@ impl Live {
         let Candidate { reader, writer, .. } = candidate;
         let fds = reader.get_ref().received_fds();
         let (outbox, queued) = outbox::outbox(&*writer);
+        outbox.share_above(sv.config.share_above);
         let (kill_tx, kill) = mpsc::unbounded_channel();
         let conn = Arc::new(Conn::new(
             worker.id.clone(),

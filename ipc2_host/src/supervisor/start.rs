@@ -272,6 +272,7 @@ pub(super) async fn accept(
         max_frame_len: max,
         heartbeat: config.heartbeat.map(|(interval, _)| interval),
         cpu_limit: config.limits.cpu,
+        share_above: config.share_above.map(|len| len as u64),
     };
     let welcome = codec::encode_frame(&ToWorker::Welcome, Some(&settings), max)
         .map_err(|err| format!("its welcome could not be encoded: {err}"))?;

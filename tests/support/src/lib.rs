@@ -108,6 +108,21 @@ pub async fn replacement<S: ipc2::Server, R, W>(
     next().expect("a slot never goes back a generation")
 }
 
+/// The worker `rogue` is dead, its slot runs the next generation, and that worker answers 10
+/// calls.
+pub async fn replaced_and_serving(workers: &TestSet, rogue: &WorkerInfo) {
+    assert!(
+        eventually(HANG_GUARD, || is_dead(rogue.pid)).await,
+        "rogue worker {} is still alive",
+        rogue.pid
+    );
+    let replacement = replacement(workers, rogue).await;
+    assert_ne!(replacement.pid, rogue.pid);
+    for i in 0..10 {
+        assert_eq!(add(workers, i, 100).await, (i + 100, replacement.pid));
+    }
+}
+
 /// Writes this process's pid to `marker` whole (to a file beside it, then renamed, so a reader
 /// never sees it half-written): how a worker says it has started a job. See [`job_started`].
 pub fn write_pid(marker: &Path) -> std::io::Result<()> {
