@@ -124,26 +124,36 @@ impl Children {
         started: oneshot::Sender<io::Result<Started>>,
         exited: oneshot::Sender<ExitStatus>,
     ) {
-        let mut child = {
-            let mut table = self.table();
-            if table.closed {
-                let _ = started.send(Err(io::Error::other("the worker set is shut down")));
+        let shut_down = || io::Error::other("the worker set is shut down");
+        if self.table().closed {
+            let _ = started.send(Err(shut_down()));
+            return;
+        }
+        // Spawned, and moved into its cgroup, without the lock: workers start in parallel. A
+        // `kill_all` meanwhile cannot see this one, so it is killed here once registered; it
+        // joins this thread, so it still waits for the reap below.
+        let mut child = match command.spawn() {
+            Ok(child) => child,
+            Err(err) => {
+                let _ = started.send(Err(err));
                 return;
-            }
-            match command.spawn() {
-                Ok(child) => {
-                    let cgroup = self.cgroup.as_ref().and_then(|set| set.adopt(child.id()));
-                    table.live.insert(child.id(), cgroup);
-                    child
-                }
-                Err(err) => {
-                    let _ = started.send(Err(err));
-                    return;
-                }
             }
         };
         let pid = child.id();
-        let _ = started.send(Ok((pid, child.stdout.take(), child.stderr.take())));
+        let cgroup = self.cgroup.as_ref().and_then(|set| set.adopt(pid));
+        let closed = {
+            let mut table = self.table();
+            table.live.insert(pid, cgroup);
+            if table.closed {
+                table.signal(pid, Signal::KILL);
+            }
+            table.closed
+        };
+        let _ = started.send(if closed {
+            Err(shut_down())
+        } else {
+            Ok((pid, child.stdout.take(), child.stderr.take()))
+        });
         // Wait without reaping; if that fails, child.wait() below still blocks until exit.
         let _ = os::wait_exited(pid);
         let cgroup = {
