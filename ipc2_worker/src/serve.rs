@@ -119,15 +119,20 @@ pub async fn serve_with<C: Client, D: Dispatch>(
         None => connect_with_events::<C, D::Request, D::Response, D::Event>().await?,
         Some(dial) => connect_to::<D::Request, D::Response, D::Event>(dial).await?,
     };
-    // With two runtime workers or more, the job loop runs as a task of the runtime, not on the
-    // thread that called `serve` (the thread of `#[tokio::main]` is not one of the runtime's
-    // workers): the connection's reader then hands each job to a task on its own thread, where
-    // waking it costs no thread wake-up. With one, a handler that blocks would hold up the
-    // reader and the heartbeat on that one thread, so the loop stays where it is.
+    // The job loop runs as a task of the runtime, not as part of the future that called `serve`:
+    // the connection's reader then hands each job to a task, which the runtime runs next. On a
+    // multi-thread runtime that task is on the reader's own thread (the thread of
+    // `#[tokio::main]` is not one of the runtime's workers), where waking it costs no thread
+    // wake-up; on a current-thread runtime, waking the future `block_on` runs would first make
+    // the runtime poll for I/O once more (a system call per job). On a multi-thread runtime with
+    // one worker thread, a handler that blocks would hold up the reader and the heartbeat on
+    // that one thread, so there the loop stays where it is.
     use tokio::runtime::{Handle, RuntimeFlavor};
     let handle = Handle::current();
-    let spread =
-        handle.runtime_flavor() == RuntimeFlavor::MultiThread && handle.metrics().num_workers() > 1;
+    let spread = match handle.runtime_flavor() {
+        RuntimeFlavor::MultiThread => handle.metrics().num_workers() > 1,
+        _ => true,
+    };
     if !spread {
         serve_jobs(service, rx, options).await;
         return Ok(());
