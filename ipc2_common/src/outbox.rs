@@ -588,9 +588,10 @@ mod tests {
         let (a, b) = tokio::net::UnixStream::pair().unwrap();
         let (_read, write) = crate::unix::split(a, std::time::Duration::ZERO).unwrap();
         let (outbox, drain) = super::outbox(&write);
-        // Before the writer runs, direct writes fill the socket; the one cut short queues its
-        // rest, and every later frame queues behind it.
-        for n in 0..300u64 {
+        // Before the writer runs, direct writes fill the socket (about 3 MB, past the send buffer
+        // `unix` asks for); the one cut short queues its rest, and every later frame queues
+        // behind it.
+        for n in 0..1200u64 {
             outbox.send_frame_now(frame_of(4000 + n)).unwrap();
         }
         let writer = tokio::spawn(write_frames(drain, write));
@@ -617,9 +618,9 @@ mod tests {
             sender.await.unwrap();
         }
         drop(outbox);
-        let ids = read_frames(b, 2300).await;
+        let ids = read_frames(b, 3200).await;
         writer.await.unwrap().unwrap();
-        assert_eq!(ids[..300], (4000..4300).collect::<Vec<_>>());
+        assert_eq!(ids[..1200], (4000..5200).collect::<Vec<_>>());
         for sender in 0..4 {
             let own: Vec<u64> = ids
                 .iter()

@@ -11,6 +11,9 @@
 //! registration; only when the socket buffer is full does it register a duplicate of the socket
 //! for writability, and it drops that registration at the next flush, once the backlog is out.
 //!
+//! Each side asks for a send buffer of 1 MiB (the default is about 208 KiB), so that a large
+//! frame crosses in fewer pieces.
+//!
 //! With a spin time, a flush then polls the socket until the peer's answer is there to read, or
 //! the time is up, before returning: the thread never sleeps while the peer works, so it is not
 //! woken from sleep (which on a virtual machine's idle core costs tens of microseconds) when the
@@ -40,6 +43,9 @@ use crate::ReceivedFds;
 /// with I/O enabled.
 pub fn split(stream: UnixStream, spin: Duration) -> io::Result<(UnixRead, UnixWrite)> {
     let socket: OwnedFd = stream.into_std()?.into();
+    // Best effort: the kernel caps the size at `net.core.wmem_max`, and a socket that keeps its
+    // default only takes a large frame in more pieces.
+    let _ = rustix::net::sockopt::set_socket_send_buffer_size(&socket, SEND_BUFFER);
     let socket = Arc::new(register(socket, Interest::READABLE)?);
     let write = UnixWrite {
         socket: socket.clone(),
@@ -52,6 +58,12 @@ pub fn split(stream: UnixStream, spin: Duration) -> io::Result<(UnixRead, UnixWr
     };
     Ok((read, write))
 }
+
+/// The send buffer each side asks for (the default is about 208 KiB): a large frame then goes
+/// to the peer in fewer pieces, each a wake-up of both sides. The kernel caps it at
+/// `net.core.wmem_max`, and counts it double for its own bookkeeping. Measured pinned to one
+/// core, it takes the 1 MiB echo from 1.81-1.84 to 1.67-1.70 times the raw socket's time.
+const SEND_BUFFER: usize = 1024 * 1024;
 
 /// The most descriptors one read takes: as many as one message may carry, and the memory file of
 /// a body in shared memory ([`crate::shm`]); the kernel closes
