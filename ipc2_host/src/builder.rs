@@ -289,7 +289,7 @@ impl<S: Server, R, W, E> WorkerSetBuilder<S, R, W, E> {
     /// Off by default, because it is only faster where the kernel creates, maps and frees
     /// memory cheaply: each shared body costs fresh pages, which the receiver frees once it is
     /// done. On the virtual machines ipc2 is benchmarked on, whose page-table changes are dear,
-    /// a 1 MiB echo takes 2.4 times as long this way as through the socket (see the README's
+    /// a 1 MiB echo takes 2.9 times as long this way as through the socket (see the README's
     /// Performance section); measure on your own machines before turning it on.
     ///
     /// ```
