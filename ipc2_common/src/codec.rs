@@ -426,6 +426,28 @@ mod tests {
     }
 
     #[test]
+    fn only_the_fds_and_shared_headers_announce_and_they_say_how_much() {
+        use crate::Announcement;
+        let (to_worker, to_host) = headers();
+        for header in to_worker {
+            let expected = match header {
+                ToWorker::Fds { count } => Some(Announcement::Fds(count)),
+                ToWorker::Shared { len } => Some(Announcement::Shared(len)),
+                _ => None,
+            };
+            assert_eq!(header.announcement(), expected, "{header:?}");
+        }
+        for header in to_host {
+            let expected = match header {
+                ToHost::Fds { count } => Some(Announcement::Fds(count)),
+                ToHost::Shared { len } => Some(Announcement::Shared(len)),
+                _ => None,
+            };
+            assert_eq!(header.announcement(), expected, "{header:?}");
+        }
+    }
+
+    #[test]
     fn headers_are_read_as_bincode_reads_them() {
         let (to_worker, to_host) = headers();
         let mut inputs: Vec<Vec<u8>> = Vec::new();

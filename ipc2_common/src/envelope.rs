@@ -143,8 +143,19 @@ pub trait Header: Copy + sealed::Sealed {
     /// The header announcing that the next frame's body is `len` bytes in shared memory.
     fn shared(len: u64) -> Self;
 
-    /// What this header announces of the next frame, if it is an announcement.
-    fn announcement(&self) -> Option<Announcement>;
+    /// What this header announces of the next frame, if it is an announcement: derived from
+    /// [`fds`](Self::fds) and [`shared`](Self::shared), the two announcing headers.
+    fn announcement(&self) -> Option<Announcement> {
+        let (tag, id) = self.to_wire();
+        let n = id?;
+        if tag == Self::fds(n).to_wire().0 {
+            Some(Announcement::Fds(n))
+        } else if tag == Self::shared(n).to_wire().0 {
+            Some(Announcement::Shared(n))
+        } else {
+            None
+        }
+    }
 
     /// Whether a frame with this header may carry descriptors: a job (request, stream request
     /// or one-way message) or a reply. Stream items and events may not.
@@ -178,14 +189,6 @@ impl Header for ToWorker {
 
     fn shared(len: u64) -> Self {
         Self::Shared { len }
-    }
-
-    fn announcement(&self) -> Option<Announcement> {
-        match *self {
-            Self::Fds { count } => Some(Announcement::Fds(count)),
-            Self::Shared { len } => Some(Announcement::Shared(len)),
-            _ => None,
-        }
     }
 
     fn carries_fds(&self) -> bool {
@@ -233,14 +236,6 @@ impl Header for ToHost {
 
     fn shared(len: u64) -> Self {
         Self::Shared { len }
-    }
-
-    fn announcement(&self) -> Option<Announcement> {
-        match *self {
-            Self::Fds { count } => Some(Announcement::Fds(count)),
-            Self::Shared { len } => Some(Announcement::Shared(len)),
-            _ => None,
-        }
     }
 
     fn carries_fds(&self) -> bool {
